@@ -1,0 +1,92 @@
+//! Storage backend for oxcd: one RocksDB instance behind a narrow, object-safe trait.
+//!
+//! Every crate that persists state (mvcc, lease, auth, the server's membership and
+//! alarm tables, and the raft log) writes through [`Backend`]. One committed raft entry
+//! becomes **one** [`WriteBatch`] that may touch several [`Column`]s (for example the kv
+//! data, the lease table and the applied index in `Meta`) and is written atomically.
+//!
+//! # Layout
+//! - [`column`]: [`Column`], the one place that names every column family.
+//! - [`batch`]: [`WriteBatch`], a backend-independent list of puts and deletes.
+//! - [`rocks`]: [`RocksBackend`], the production implementation over RocksDB.
+//! - [`memory`]: [`MemBackend`], an in-memory implementation for tests only.
+//! - [`error`]: [`BackendError`].
+//! - `tests/conformance.rs`: one suite that both implementations pass.
+//!
+//! # Invariants
+//! - [`Backend::write`] is atomic: after a crash either every operation of the batch is
+//!   visible or none is.
+//! - With `sync = true`, `write` MUST NOT return before the batch is on stable storage.
+//!   With `sync = false` the batch survives a process crash (`kill -9`) but may be lost
+//!   on power failure; callers that rely on it must be able to replay (the raft log).
+//! - [`Backend::scan`] yields keys in ascending byte order (descending when `reverse`),
+//!   within `[start, end)`; an `end` of `None` means "to the end of the column".
+//! - Reads see every write whose `write` call has returned.
+
+pub mod batch;
+pub mod column;
+pub mod error;
+pub mod memory;
+pub mod rocks;
+
+use std::path::Path;
+
+pub use batch::{BatchOp, WriteBatch};
+pub use column::Column;
+pub use error::BackendError;
+pub use memory::MemBackend;
+pub use rocks::RocksBackend;
+
+/// Result alias for backend operations.
+pub type Result<T, E = BackendError> = std::result::Result<T, E>;
+
+/// One key/value pair yielded by [`Backend::scan`].
+pub type KvPair = (Box<[u8]>, Box<[u8]>);
+
+/// An iterator over a key range of one column.
+pub type ScanIter<'a> = Box<dyn Iterator<Item = Result<KvPair>> + 'a>;
+
+/// Sizes reported by [`Backend::size`], used for the quota, `Status` and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BackendSize {
+    /// Bytes the backend occupies on disk (SST files, logs, manifests).
+    pub total_bytes: u64,
+    /// Estimated bytes of live data (what a defragmentation would keep).
+    pub in_use_bytes: u64,
+}
+
+/// A transactional, column-oriented, ordered key-value store.
+///
+/// Implementations are cheap to share behind `Arc<dyn Backend>`.
+pub trait Backend: Send + Sync + 'static {
+    /// Reads one key.
+    fn get(&self, col: Column, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// Reads many keys of one column; the result has one entry per key, in order.
+    fn multi_get(&self, col: Column, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>>;
+
+    /// Iterates over `[start, end)` of `col` (see the crate invariants).
+    fn scan<'a>(
+        &'a self,
+        col: Column,
+        start: &[u8],
+        end: Option<&[u8]>,
+        reverse: bool,
+    ) -> Result<ScanIter<'a>>;
+
+    /// Writes a batch atomically; with `sync`, durably (see the crate invariants).
+    fn write(&self, batch: WriteBatch, sync: bool) -> Result<()>;
+
+    /// Makes every write so far durable (flush memtables or sync the WAL).
+    fn sync(&self) -> Result<()>;
+
+    /// Writes a consistent, openable copy of the whole store into `dir`, which must not
+    /// exist yet. Used for raft snapshots and `Maintenance.Snapshot`.
+    fn checkpoint(&self, dir: &Path) -> Result<()>;
+
+    /// Reclaims the space of deleted data (etcd's defragment).
+    fn defragment(&self) -> Result<()>;
+
+    /// Reports on-disk and in-use sizes.
+    fn size(&self) -> Result<BackendSize>;
+}

@@ -1,0 +1,1 @@
+//! oxcd-gateway (placeholder while the crate is written).

@@ -1,0 +1,1 @@
+//! oxcd-middleware (placeholder while the crate is written).

@@ -1,0 +1,1 @@
+//! oxcd-mvcc (placeholder while the crate is written).

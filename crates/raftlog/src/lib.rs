@@ -1,0 +1,1 @@
+//! oxcd-raftlog (placeholder while the crate is written).

@@ -1,0 +1,148 @@
+//! Txn: compares, then the chosen branch, in one MVCC write transaction (one revision).
+//!
+//! Compares of the txn and of every nested txn on the chosen path are evaluated first,
+//! against the state before the txn writes anything (etcd's `compareToPath`); the ops then
+//! run in list order, each seeing the writes before it. Any op error aborts the whole txn:
+//! the caller drops the write transaction, so nothing is written.
+
+use oxcd_mvcc::WriteTxn;
+use oxcd_proto::etcdserverpb::{
+    compare::{CompareResult, CompareTarget, TargetUnion},
+    request_op::Request,
+    response_op::Response,
+    Compare, RangeRequest, ResponseOp, TxnRequest, TxnResponse,
+};
+use oxcd_proto::mvccpb::KeyValue;
+
+use super::kv::{self, rev_header};
+use super::leases::LeaseIndex;
+use crate::error::ServerError;
+
+/// Which branch each txn on the chosen path takes, in visiting order.
+#[derive(Debug)]
+struct Path {
+    succeeded: bool,
+    nested: Vec<Path>,
+}
+
+/// Applies a txn.
+pub fn apply(
+    txn: &mut WriteTxn<'_>,
+    leases: &dyn LeaseIndex,
+    r: &TxnRequest,
+) -> Result<TxnResponse, ServerError> {
+    let path = compare_path(txn, r)?;
+    let mut resp = exec(txn, leases, r, &path)?;
+    let revision = if txn.has_changes() { txn.revision() } else { txn.revision() - 1 };
+    resp.header = rev_header(revision);
+    Ok(resp)
+}
+
+fn compare_path(txn: &WriteTxn<'_>, r: &TxnRequest) -> Result<Path, ServerError> {
+    let mut succeeded = true;
+    for c in &r.compare {
+        if !compare(txn, c)? {
+            succeeded = false;
+            break;
+        }
+    }
+    let ops = if succeeded { &r.success } else { &r.failure };
+    let mut nested = Vec::new();
+    for op in ops {
+        if let Some(Request::RequestTxn(t)) = &op.request {
+            nested.push(compare_path(txn, t)?);
+        }
+    }
+    Ok(Path { succeeded, nested })
+}
+
+fn exec(
+    txn: &mut WriteTxn<'_>,
+    leases: &dyn LeaseIndex,
+    r: &TxnRequest,
+    path: &Path,
+) -> Result<TxnResponse, ServerError> {
+    let ops = if path.succeeded { &r.success } else { &r.failure };
+    let mut nested = path.nested.iter();
+    let mut responses = Vec::with_capacity(ops.len());
+    for op in ops {
+        let response = match &op.request {
+            Some(Request::RequestRange(q)) => Response::ResponseRange(kv::range(txn, q)?),
+            Some(Request::RequestPut(p)) => Response::ResponsePut(kv::put(txn, leases, p)?),
+            Some(Request::RequestDeleteRange(d)) => {
+                Response::ResponseDeleteRange(kv::delete_range(txn, leases, d)?)
+            }
+            Some(Request::RequestTxn(t)) => {
+                let sub = nested
+                    .next()
+                    .ok_or_else(|| ServerError::Internal("txn path mismatch".into()))?;
+                let mut resp = exec(txn, leases, t, sub)?;
+                let revision = if txn.has_changes() { txn.revision() } else { txn.revision() - 1 };
+                resp.header = rev_header(revision);
+                Response::ResponseTxn(resp)
+            }
+            None => continue,
+        };
+        responses.push(ResponseOp { response: Some(response) });
+    }
+    Ok(TxnResponse { header: None, succeeded: path.succeeded, responses })
+}
+
+/// Evaluates one compare against every key in its range (etcd `applyCompare`).
+fn compare(txn: &WriteTxn<'_>, c: &Compare) -> Result<bool, ServerError> {
+    let req = RangeRequest { key: c.key.clone(), range_end: c.range_end.clone(), ..Default::default() };
+    let kvs = match txn.range(&req) {
+        Ok(r) => r.kvs,
+        Err(_) => return Ok(false),
+    };
+    if kvs.is_empty() {
+        // A missing key has no value to compare: a VALUE compare always fails; the other
+        // targets compare against zero.
+        if c.target == CompareTarget::Value as i32 {
+            return Ok(false);
+        }
+        return Ok(compare_kv(c, &KeyValue::default()));
+    }
+    Ok(kvs.iter().all(|kv| compare_kv(c, kv)))
+}
+
+fn compare_kv(c: &Compare, kv: &KeyValue) -> bool {
+    use std::cmp::Ordering;
+    let ord = match CompareTarget::try_from(c.target) {
+        Ok(CompareTarget::Value) => {
+            let want: &[u8] = match &c.target_union {
+                Some(TargetUnion::Value(v)) => v,
+                _ => &[],
+            };
+            kv.value.as_slice().cmp(want)
+        }
+        Ok(CompareTarget::Create) => kv.create_revision.cmp(&int_target(c, |t| match t {
+            TargetUnion::CreateRevision(v) => Some(*v),
+            _ => None,
+        })),
+        Ok(CompareTarget::Mod) => kv.mod_revision.cmp(&int_target(c, |t| match t {
+            TargetUnion::ModRevision(v) => Some(*v),
+            _ => None,
+        })),
+        Ok(CompareTarget::Version) => kv.version.cmp(&int_target(c, |t| match t {
+            TargetUnion::Version(v) => Some(*v),
+            _ => None,
+        })),
+        Ok(CompareTarget::Lease) => kv.lease.cmp(&int_target(c, |t| match t {
+            TargetUnion::Lease(v) => Some(*v),
+            _ => None,
+        })),
+        Err(_) => return false,
+    };
+    match CompareResult::try_from(c.result) {
+        Ok(CompareResult::Equal) => ord == Ordering::Equal,
+        Ok(CompareResult::NotEqual) => ord != Ordering::Equal,
+        Ok(CompareResult::Greater) => ord == Ordering::Greater,
+        Ok(CompareResult::Less) => ord == Ordering::Less,
+        Err(_) => false,
+    }
+}
+
+fn int_target(c: &Compare, pick: impl Fn(&TargetUnion) -> Option<i64>) -> i64 {
+    c.target_union.as_ref().and_then(pick).unwrap_or(0)
+}

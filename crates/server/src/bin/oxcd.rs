@@ -1,0 +1,60 @@
+//! `oxcd`: the server binary. Parses etcd's flags and runs a member until SIGINT/SIGTERM.
+
+use oxcd_server::Config;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let config = match Config::parse(args, |k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("oxcd: {e}");
+            std::process::exit(2);
+        }
+    };
+    if config.print_version {
+        println!("oxcd Version: {}", env!("CARGO_PKG_VERSION"));
+        println!("etcd API Version: {}", oxcd_server::context::SERVER_VERSION);
+        return;
+    }
+    if config.print_help {
+        println!("usage: oxcd [flags]\n\nAccepts etcd's flags (see `etcd --help`) and ETCD_* environment variables.");
+        return;
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(config.log_level.clone()));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("oxcd: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = runtime.block_on(oxcd_server::run(config, shutdown_signal()));
+    if let Err(e) = result {
+        eprintln!("oxcd: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,70 @@
+//! [`ServerContext`]: the handles the gRPC and HTTP front ends share. It holds components,
+//! not logic: each handler calls the one component it needs.
+
+use std::sync::Arc;
+
+use oxcd_backend::Backend;
+use oxcd_mvcc::KvStore;
+use oxcd_raftlog::RaftHandle;
+
+use crate::apply::alarm::AlarmStore;
+use crate::members::Members;
+use crate::propose::Proposer;
+use crate::quota::Quota;
+use crate::read::linearizable::LinearizableReads;
+
+/// Version strings this server reports (`/version`, `Status.version`).
+pub const SERVER_VERSION: &str = "3.6.0";
+/// The cluster version reported by `/version`.
+pub const CLUSTER_VERSION: &str = "3.6.0";
+/// The storage version reported by `/version` and `Status.storageVersion`.
+pub const STORAGE_VERSION: &str = "3.6.0";
+
+/// Limits from the configuration that handlers enforce.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// `--max-txn-ops`.
+    pub max_txn_ops: usize,
+    /// `--max-request-bytes`.
+    pub max_request_bytes: usize,
+}
+
+/// Shared handles of one running member.
+pub struct ServerContext {
+    /// This member's ID.
+    pub member_id: u64,
+    /// This member's name.
+    pub name: String,
+    /// `--data-dir`.
+    pub data_dir: std::path::PathBuf,
+    /// The state machine's backend.
+    pub backend: Arc<dyn Backend>,
+    /// The MVCC store.
+    pub kv: Arc<KvStore>,
+    /// The raft node.
+    pub raft: RaftHandle,
+    /// Proposes writes.
+    pub proposer: Proposer,
+    /// Linearizable read barrier.
+    pub reads: LinearizableReads,
+    /// Raised alarms.
+    pub alarms: Arc<AlarmStore>,
+    /// Membership.
+    pub members: Arc<Members>,
+    /// Backend space quota.
+    pub quota: Arc<Quota>,
+    /// Request limits.
+    pub limits: Limits,
+}
+
+impl ServerContext {
+    /// The cluster ID.
+    pub fn cluster_id(&self) -> u64 {
+        self.members.cluster_id()
+    }
+
+    /// Whether the raft group currently has a leader.
+    pub fn has_leader(&self) -> bool {
+        self.raft.status().borrow().leader_id != 0
+    }
+}

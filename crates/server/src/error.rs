@@ -1,0 +1,90 @@
+//! [`ServerError`]: every way a request can fail inside the server.
+//!
+//! The variants carry etcd's meaning; `grpc/status.rs` is the one place that turns them
+//! into `tonic::Status` with etcd's exact messages and codes.
+
+use oxcd_mvcc::MvccError;
+
+/// A request failure, independent of the transport that reports it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServerError {
+    /// Empty key in a request.
+    #[error("etcdserver: key is not provided")]
+    EmptyKey,
+    /// `ignore_value`/`ignore_lease` on a key that does not exist.
+    #[error("etcdserver: key not found")]
+    KeyNotFound,
+    /// `ignore_value` with a value.
+    #[error("etcdserver: value is provided")]
+    ValueProvided,
+    /// `ignore_lease` with a lease.
+    #[error("etcdserver: lease is provided")]
+    LeaseProvided,
+    /// More operations than `--max-txn-ops`.
+    #[error("etcdserver: too many operations in txn request")]
+    TooManyOps,
+    /// Two writes of one key in a txn branch.
+    #[error("etcdserver: duplicate key given in txn request")]
+    DuplicateKey,
+    /// The revision was compacted.
+    #[error("etcdserver: mvcc: required revision has been compacted")]
+    Compacted,
+    /// The revision is in the future.
+    #[error("etcdserver: mvcc: required revision is a future revision")]
+    FutureRevision,
+    /// The NOSPACE alarm is raised.
+    #[error("etcdserver: mvcc: database space exceeded")]
+    NoSpace,
+    /// A lease that does not exist.
+    #[error("etcdserver: requested lease not found")]
+    LeaseNotFound,
+    /// Encoded request over `--max-request-bytes`.
+    #[error("etcdserver: request is too large")]
+    RequestTooLarge,
+    /// Apply is more than 5000 entries behind commit.
+    #[error("etcdserver: too many requests")]
+    TooManyRequests,
+    /// No leader.
+    #[error("etcdserver: no leader")]
+    NoLeader,
+    /// The leader changed while the request was in flight.
+    #[error("etcdserver: leader changed")]
+    LeaderChanged,
+    /// The request did not finish in time.
+    #[error("etcdserver: request timed out")]
+    Timeout,
+    /// The server is shutting down.
+    #[error("etcdserver: server stopped")]
+    Stopped,
+    /// A member that does not exist.
+    #[error("etcdserver: member not found")]
+    MemberNotFound,
+    /// MoveLeader to a member that cannot lead.
+    #[error("etcdserver: bad leader transferee")]
+    BadLeaderTransferee,
+    /// The request must be served by the leader.
+    #[error("etcdserver: not leader")]
+    NotLeader,
+    /// A feature this server does not offer.
+    #[error("etcdserver: not capable")]
+    NotCapable,
+    /// An unexpected internal failure (storage, encoding).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<MvccError> for ServerError {
+    fn from(e: MvccError) -> Self {
+        match e {
+            MvccError::Compacted => ServerError::Compacted,
+            MvccError::FutureRevision => ServerError::FutureRevision,
+            other => ServerError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<oxcd_backend::BackendError> for ServerError {
+    fn from(e: oxcd_backend::BackendError) -> Self {
+        ServerError::Internal(e.to_string())
+    }
+}

@@ -1,0 +1,182 @@
+//! The KV service: validate, call, map the error, fill the header.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::Stream;
+use oxcd_proto::etcdserverpb::{
+    alarm_request::AlarmAction, kv_server::Kv, range_request::SortOrder,
+    range_request::SortTarget, AlarmRequest, AlarmType, CompactionRequest, CompactionResponse,
+    DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse,
+    RangeStreamResponse, TxnRequest, TxnResponse,
+};
+use oxcd_proto::oxcdpb::internal_request::Op;
+use tonic::{Code, Request, Response, Status};
+
+use super::header;
+use crate::apply::ApplyResult;
+use crate::context::ServerContext;
+use crate::error::ServerError;
+use crate::quota::Quota;
+use crate::validate;
+
+/// kvs per message of a RangeStream.
+const RANGE_STREAM_CHUNK: usize = 1000;
+
+/// Implements `etcdserverpb.KV`.
+#[derive(Clone)]
+pub struct KvService {
+    ctx: Arc<ServerContext>,
+}
+
+impl KvService {
+    /// A KV service over `ctx`.
+    pub fn new(ctx: Arc<ServerContext>) -> Self {
+        Self { ctx }
+    }
+
+    async fn do_range(&self, r: &RangeRequest) -> Result<RangeResponse, ServerError> {
+        validate::check_range(r)?;
+        if !r.serializable {
+            self.ctx.reads.wait().await?;
+        }
+        let res = self.ctx.kv.range(r)?;
+        let mut resp = RangeResponse {
+            header: None,
+            kvs: res.kvs,
+            more: res.more,
+            count: res.count,
+        };
+        header::fill(&self.ctx, &mut resp.header);
+        Ok(resp)
+    }
+
+    /// Raises NOSPACE and fails if `cost` does not fit the quota.
+    async fn check_quota(&self, cost: u64) -> Result<(), ServerError> {
+        if self.ctx.quota.available(cost) {
+            return Ok(());
+        }
+        let alarm = AlarmRequest {
+            action: AlarmAction::Activate as i32,
+            member_id: self.ctx.member_id,
+            alarm: AlarmType::Nospace as i32,
+        };
+        if let Err(e) = self.ctx.proposer.propose(Op::Alarm(alarm)).await {
+            tracing::warn!(error = %e, "failed to raise the NOSPACE alarm");
+        }
+        Err(ServerError::NoSpace)
+    }
+}
+
+fn unexpected(r: ApplyResult) -> Status {
+    match r {
+        ApplyResult::Error(e) => e.into(),
+        other => Status::internal(format!("unexpected apply result {other:?}")),
+    }
+}
+
+#[tonic::async_trait]
+impl Kv for KvService {
+    async fn range(&self, req: Request<RangeRequest>) -> Result<Response<RangeResponse>, Status> {
+        Ok(Response::new(self.do_range(req.get_ref()).await?))
+    }
+
+    type RangeStreamStream =
+        Pin<Box<dyn Stream<Item = Result<RangeStreamResponse, Status>> + Send + 'static>>;
+
+    async fn range_stream(
+        &self,
+        req: Request<RangeRequest>,
+    ) -> Result<Response<Self::RangeStreamStream>, Status> {
+        let r = req.into_inner();
+        let custom_sort = !(r.sort_order == SortOrder::None as i32
+            || (r.sort_target == SortTarget::Key as i32 && r.sort_order == SortOrder::Ascend as i32));
+        let filtered = r.min_mod_revision != 0
+            || r.max_mod_revision != 0
+            || r.min_create_revision != 0
+            || r.max_create_revision != 0;
+        if custom_sort || filtered {
+            // etcd 3.7 answers RangeStream with custom sorting or revision filters this way.
+            return Err(Status::new(
+                Code::Unimplemented,
+                "etcdserver: range stream does not support sort or revision filters",
+            ));
+        }
+        let mut full = self.do_range(&r).await?;
+        let kvs = std::mem::take(&mut full.kvs);
+        let mut chunks: Vec<RangeStreamResponse> = kvs
+            .chunks(RANGE_STREAM_CHUNK)
+            .map(|c| RangeStreamResponse {
+                range_response: Some(RangeResponse { kvs: c.to_vec(), ..Default::default() }),
+            })
+            .collect();
+        let last = RangeResponse { header: full.header, kvs: Vec::new(), more: full.more, count: full.count };
+        match chunks.last_mut().and_then(|c| c.range_response.as_mut()) {
+            Some(tail) => {
+                tail.header = last.header;
+                tail.more = last.more;
+                tail.count = last.count;
+            }
+            None => chunks.push(RangeStreamResponse { range_response: Some(last) }),
+        }
+        Ok(Response::new(Box::pin(futures::stream::iter(chunks.into_iter().map(Ok)))))
+    }
+
+    async fn put(&self, req: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
+        let p = req.into_inner();
+        validate::check_put(&p)?;
+        self.check_quota(Quota::put_cost(&p)).await?;
+        match self.ctx.proposer.propose(Op::Put(p)).await? {
+            ApplyResult::Put(mut resp) => {
+                header::fill(&self.ctx, &mut resp.header);
+                Ok(Response::new(resp))
+            }
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn delete_range(
+        &self,
+        req: Request<DeleteRangeRequest>,
+    ) -> Result<Response<DeleteRangeResponse>, Status> {
+        let d = req.into_inner();
+        validate::check_delete(&d)?;
+        match self.ctx.proposer.propose(Op::DeleteRange(d)).await? {
+            ApplyResult::DeleteRange(mut resp) => {
+                header::fill(&self.ctx, &mut resp.header);
+                Ok(Response::new(resp))
+            }
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn txn(&self, req: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
+        let t = req.into_inner();
+        validate::check_txn(&t, self.ctx.limits.max_txn_ops)?;
+        self.check_quota(Quota::txn_cost(&t)).await?;
+        match self.ctx.proposer.propose(Op::Txn(t)).await? {
+            ApplyResult::Txn(mut resp) => {
+                header::fill(&self.ctx, &mut resp.header);
+                Ok(Response::new(resp))
+            }
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn compact(
+        &self,
+        req: Request<CompactionRequest>,
+    ) -> Result<Response<CompactionResponse>, Status> {
+        let c = req.into_inner();
+        match self.ctx.proposer.propose(Op::Compaction(c)).await? {
+            ApplyResult::Compaction(mut resp, wait) => {
+                if let Some(done) = wait {
+                    let _ = done.await;
+                }
+                header::fill(&self.ctx, &mut resp.header);
+                Ok(Response::new(resp))
+            }
+            other => Err(unexpected(other)),
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! The one place where server errors become `tonic::Status`, with etcd's exact messages and
+//! gRPC codes (etcd's `rpctypes` table): clients parse the text, and the code drives retries.
+
+use tonic::{Code, Status};
+
+use crate::error::ServerError;
+
+/// The gRPC code etcd 3.4 uses for an error.
+pub fn code_of(e: &ServerError) -> Code {
+    use ServerError::*;
+    match e {
+        EmptyKey | KeyNotFound | ValueProvided | LeaseProvided | TooManyOps | DuplicateKey
+        | RequestTooLarge => Code::InvalidArgument,
+        Compacted | FutureRevision => Code::OutOfRange,
+        NoSpace | TooManyRequests => Code::ResourceExhausted,
+        LeaseNotFound | MemberNotFound => Code::NotFound,
+        BadLeaderTransferee | NotLeader => Code::FailedPrecondition,
+        NotCapable => Code::Unavailable,
+        NoLeader | LeaderChanged | Timeout | Stopped => Code::Unavailable,
+        Internal(_) => Code::Unknown,
+    }
+}
+
+impl From<ServerError> for Status {
+    fn from(e: ServerError) -> Self {
+        Status::new(code_of(&e), e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_and_codes_match_etcd() {
+        let cases = [
+            (ServerError::EmptyKey, Code::InvalidArgument, "etcdserver: key is not provided"),
+            (ServerError::Compacted, Code::OutOfRange, "etcdserver: mvcc: required revision has been compacted"),
+            (ServerError::FutureRevision, Code::OutOfRange, "etcdserver: mvcc: required revision is a future revision"),
+            (ServerError::NoSpace, Code::ResourceExhausted, "etcdserver: mvcc: database space exceeded"),
+            (ServerError::RequestTooLarge, Code::InvalidArgument, "etcdserver: request is too large"),
+            (ServerError::TooManyOps, Code::InvalidArgument, "etcdserver: too many operations in txn request"),
+            (ServerError::DuplicateKey, Code::InvalidArgument, "etcdserver: duplicate key given in txn request"),
+            (ServerError::LeaseNotFound, Code::NotFound, "etcdserver: requested lease not found"),
+            (ServerError::NoLeader, Code::Unavailable, "etcdserver: no leader"),
+            (ServerError::Timeout, Code::Unavailable, "etcdserver: request timed out"),
+        ];
+        for (e, code, msg) in cases {
+            let s = Status::from(e);
+            assert_eq!(s.code(), code);
+            assert_eq!(s.message(), msg);
+        }
+    }
+}

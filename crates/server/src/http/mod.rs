@@ -1,0 +1,141 @@
+//! Plain HTTP endpoints on the client port: `/health`, `/livez`, `/readyz`, `/version`,
+//! `/metrics`. The `/v3/*` JSON gateway is mounted beside them from `oxcd-gateway`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use oxcd_proto::etcdserverpb::{AlarmType, RangeRequest};
+
+use crate::context::{ServerContext, CLUSTER_VERSION, SERVER_VERSION, STORAGE_VERSION};
+
+/// The router for the plain HTTP endpoints.
+pub fn router(ctx: Arc<ServerContext>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/livez", get(livez))
+        .route("/readyz", get(readyz))
+        .route("/version", get(version))
+        .route("/metrics", get(metrics))
+        .with_state(ctx)
+}
+
+fn json(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+async fn version() -> Response {
+    json(
+        StatusCode::OK,
+        format!(
+            r#"{{"etcdserver":"{SERVER_VERSION}","etcdcluster":"{CLUSTER_VERSION}","storage":"{STORAGE_VERSION}"}}"#
+        ),
+    )
+}
+
+async fn metrics() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        oxcd_middleware::render(),
+    )
+        .into_response()
+}
+
+/// One health check: `Ok` or the reason it failed.
+async fn linearizable_read(ctx: &ServerContext, wait: Duration) -> Result<(), String> {
+    let check = async {
+        ctx.reads.wait().await.map_err(|e| e.to_string())?;
+        let probe = RangeRequest { key: b"health".to_vec(), ..Default::default() };
+        ctx.kv.range(&probe).map(|_| ()).map_err(|e| e.to_string())
+    };
+    match tokio::time::timeout(wait, check).await {
+        Ok(r) => r,
+        Err(_) => Err("etcdserver: request timed out".into()),
+    }
+}
+
+fn serializable_read(ctx: &ServerContext) -> Result<(), String> {
+    let probe = RangeRequest { key: b"health".to_vec(), ..Default::default() };
+    ctx.kv.range(&probe).map(|_| ()).map_err(|e| e.to_string())
+}
+
+async fn health(State(ctx): State<Arc<ServerContext>>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let excluded = q.get("exclude").cloned().unwrap_or_default();
+    let alarmed = ctx.alarms.list(0, AlarmType::None as i32).into_iter().any(|a| {
+        let name = if a.alarm == AlarmType::Nospace as i32 { "NOSPACE" } else { "CORRUPT" };
+        !excluded.split(',').any(|e| e == name)
+    });
+    let serializable = q.get("serializable").map(|v| v == "true").unwrap_or(false);
+    let healthy = !alarmed
+        && if serializable {
+            serializable_read(&ctx).is_ok()
+        } else {
+            ctx.has_leader() && linearizable_read(&ctx, Duration::from_secs(1)).await.is_ok()
+        };
+    if healthy {
+        json(StatusCode::OK, r#"{"health":"true"}"#.into())
+    } else {
+        json(StatusCode::SERVICE_UNAVAILABLE, r#"{"health":"false"}"#.into())
+    }
+}
+
+async fn run_checks(
+    name: &str,
+    checks: Vec<(&'static str, Result<(), String>)>,
+    q: &HashMap<String, String>,
+) -> Response {
+    let verbose = q.contains_key("verbose");
+    let excluded: Vec<&str> = q.get("exclude").map(|e| e.split(',').collect()).unwrap_or_default();
+    let mut out = String::new();
+    let mut failed = false;
+    for (check, result) in checks {
+        if excluded.contains(&check) {
+            if verbose {
+                out.push_str(&format!("[+]{check} excluded: ok\n"));
+            }
+            continue;
+        }
+        match result {
+            Ok(()) => {
+                if verbose {
+                    out.push_str(&format!("[+]{check} ok\n"));
+                }
+            }
+            Err(reason) => {
+                failed = true;
+                out.push_str(&format!("[-]{check} failed: {reason}\n"));
+            }
+        }
+    }
+    let (status, tail) = if failed {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("{name} check failed\n"))
+    } else {
+        (StatusCode::OK, "ok\n".to_string())
+    };
+    out.push_str(&tail);
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], out).into_response()
+}
+
+async fn livez(State(ctx): State<Arc<ServerContext>>, Query(q): Query<HashMap<String, String>>) -> Response {
+    run_checks("livez", vec![("serializable_read", serializable_read(&ctx))], &q).await
+}
+
+async fn readyz(State(ctx): State<Arc<ServerContext>>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let corrupt = ctx.alarms.list(0, AlarmType::Corrupt as i32);
+    let checks = vec![
+        (
+            "data_corruption",
+            if corrupt.is_empty() { Ok(()) } else { Err("alarm activated: CORRUPT".to_string()) },
+        ),
+        ("serializable_read", serializable_read(&ctx)),
+        ("linearizable_read", linearizable_read(&ctx, Duration::from_secs(1)).await),
+        ("non_learner", Ok(())),
+    ];
+    run_checks("readyz", checks, &q).await
+}

@@ -1,0 +1,3 @@
+//! Read paths. [`linearizable`]: ReadIndex batching for linearizable reads.
+
+pub mod linearizable;

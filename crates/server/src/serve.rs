@@ -1,0 +1,105 @@
+//! The client listener: one port serves gRPC (HTTP/2) and HTTP/1 (gateway, health, metrics).
+//!
+//! Tower stack, outermost first: gRPC metrics (sees every request, including rejections),
+//! the gRPC message-size limit (`--max-request-bytes` + 512 KiB, grpc-go's error), and a
+//! global concurrency limit. Quota is a typed check inside the KV handlers, because it
+//! needs the decoded request.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::future::{select_all, FutureExt};
+use oxcd_gateway::GatewayBuilder;
+use oxcd_middleware::{GrpcMetricsLayer, GrpcRequestSizeLayer};
+use oxcd_proto::etcdserverpb::{
+    cluster_server::ClusterServer, kv_server::KvServer, maintenance_server::MaintenanceServer,
+};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::Routes;
+use tower::limit::GlobalConcurrencyLimitLayer;
+
+use crate::config::{url_to_addr, Config};
+use crate::context::ServerContext;
+use crate::grpc::{cluster::ClusterService, kv::KvService, maintenance::MaintenanceService};
+
+/// gRPC framing overhead allowed on top of `--max-request-bytes` (etcd's grpcOverheadBytes).
+pub const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
+
+/// In-flight requests across all connections before new ones wait.
+pub const MAX_IN_FLIGHT: usize = 64 * 1024;
+
+/// Serves every client URL until `shutdown` resolves.
+pub async fn serve(
+    cfg: &Config,
+    ctx: Arc<ServerContext>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let recv_limit = cfg.max_request_bytes + GRPC_OVERHEAD_BYTES;
+    let kv = KvService::new(ctx.clone());
+    let maintenance = MaintenanceService::new(ctx.clone());
+    let cluster = ClusterService::new(ctx.clone());
+
+    let mut router = Routes::new(
+        KvServer::new(kv.clone())
+            .max_decoding_message_size(recv_limit)
+            .max_encoding_message_size(usize::MAX),
+    )
+    .add_service(
+        MaintenanceServer::new(maintenance.clone())
+            .max_decoding_message_size(recv_limit)
+            .max_encoding_message_size(usize::MAX),
+    )
+    .add_service(
+        ClusterServer::new(cluster.clone())
+            .max_decoding_message_size(recv_limit)
+            .max_encoding_message_size(usize::MAX),
+    )
+    .into_axum_router();
+    if cfg.enable_grpc_gateway {
+        let gateway = GatewayBuilder::new()
+            .kv(Arc::new(kv))
+            .maintenance(Arc::new(maintenance))
+            .cluster(Arc::new(cluster))
+            .build();
+        router = router.merge(gateway);
+    }
+    router = router.merge(crate::http::router(ctx.clone()));
+    let routes = Routes::from(router);
+
+    let metrics = GrpcMetricsLayer::new(&crate::grpc::methods(), cfg.metrics_extensive);
+    metrics.preinitialize();
+
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let mut servers = Vec::new();
+    for url in &cfg.listen_client_urls {
+        let addr = url_to_addr(url)?;
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("listen on {addr}: {e}"))?;
+        tracing::info!(%addr, "serving client requests (gRPC and HTTP)");
+        let mut stop = stop_tx.subscribe();
+        let server = tonic::transport::Server::builder()
+            .accept_http1(true)
+            .tcp_nodelay(true)
+            .max_concurrent_streams(Some(cfg.max_concurrent_streams))
+            .layer(metrics.clone())
+            .layer(GrpcRequestSizeLayer::new(recv_limit))
+            .layer(GlobalConcurrencyLimitLayer::new(MAX_IN_FLIGHT))
+            .add_routes(routes.clone())
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                let _ = stop.recv().await;
+            });
+        servers.push(tokio::spawn(server).boxed());
+    }
+    tokio::select! {
+        _ = shutdown => {
+            tracing::info!("shutting down");
+            let _ = stop_tx.send(());
+        }
+        (res, _, _) = select_all(servers.iter_mut()) => {
+            res??;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! oxcd-integration-tests (placeholder while the crate is written).

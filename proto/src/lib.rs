@@ -1,0 +1,1 @@
+//! oxcd-proto (placeholder while the crate is written).
