@@ -36,7 +36,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 nextest:
-	$(CARGO) build -p oxcd-server --bin oxcd
+	$(CARGO) build --workspace --all-targets
 	OXCD_BIN=$(OXCD_DEBUG_BIN) $(CARGO) nextest run --workspace --no-fail-fast
 
 test: deps fmt-check lint nextest

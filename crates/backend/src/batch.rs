@@ -45,7 +45,12 @@ impl WriteBatch {
     }
 
     /// Stages a range delete of `[start, end)`.
-    pub fn delete_range(&mut self, col: Column, start: impl Into<Vec<u8>>, end: impl Into<Vec<u8>>) {
+    pub fn delete_range(
+        &mut self,
+        col: Column,
+        start: impl Into<Vec<u8>>,
+        end: impl Into<Vec<u8>>,
+    ) {
         let (start, end) = (start.into(), end.into());
         self.bytes += start.len() + end.len();
         self.ops.push(BatchOp::DeleteRange(col, start, end));

@@ -6,11 +6,13 @@
 //! data, the lease table and the applied index in `Meta`) and is written atomically.
 //!
 //! # Layout
-//! - [`column`]: [`Column`], the one place that names every column family.
+//! - [`column`](mod@column): [`Column`], the one place that names every column family.
 //! - [`batch`]: [`WriteBatch`], a backend-independent list of puts and deletes.
-//! - [`rocks`]: [`RocksBackend`], the production implementation over RocksDB.
-//! - [`memory`]: [`MemBackend`], an in-memory implementation for tests only.
-//! - [`error`]: [`BackendError`].
+//! - [`rocks`]: [`RocksBackend`] and its [`RocksOptions`], the production implementation
+//!   over RocksDB (one column family per [`Column`]).
+//! - [`memory`]: [`MemBackend`], an in-memory implementation for tests only (checkpoints
+//!   are one file, read back by [`MemBackend::open_checkpoint`]).
+//! - [`error`]: [`BackendError`], the crate's one error type.
 //! - `tests/conformance.rs`: one suite that both implementations pass.
 //!
 //! # Invariants
@@ -19,9 +21,15 @@
 //! - With `sync = true`, `write` MUST NOT return before the batch is on stable storage.
 //!   With `sync = false` the batch survives a process crash (`kill -9`) but may be lost
 //!   on power failure; callers that rely on it must be able to replay (the raft log).
+//!   Exception: a [`RocksBackend`] opened with [`RocksOptions::disable_wal`] loses unsynced
+//!   batches on a crash too (still all-or-none); the raft log instance MUST keep its WAL.
 //! - [`Backend::scan`] yields keys in ascending byte order (descending when `reverse`),
 //!   within `[start, end)`; an `end` of `None` means "to the end of the column".
-//! - Reads see every write whose `write` call has returned.
+//! - Reads see every write whose `write` call has returned. A scan is a snapshot taken
+//!   when [`Backend::scan`] returns: later writes do not show up in it, and an open scan
+//!   does not block writers.
+//! - [`Backend::checkpoint`] creates missing parent directories and fails with
+//!   [`BackendError::CheckpointExists`] if the target exists.
 
 pub mod batch;
 pub mod column;
@@ -35,7 +43,7 @@ pub use batch::{BatchOp, WriteBatch};
 pub use column::Column;
 pub use error::BackendError;
 pub use memory::MemBackend;
-pub use rocks::RocksBackend;
+pub use rocks::{RocksBackend, RocksOptions};
 
 /// Result alias for backend operations.
 pub type Result<T, E = BackendError> = std::result::Result<T, E>;

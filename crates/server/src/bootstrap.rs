@@ -22,6 +22,8 @@ use crate::propose::wait::ProposalWaiters;
 use crate::propose::Proposer;
 use crate::quota::Quota;
 use crate::read::linearizable::LinearizableReads;
+use crate::watch_history::{MvccHistory, WatchObserver};
+use oxcd_watch::{HubConfig, WatchHub};
 
 /// Everything [`open`] started; dropping it does not stop raft (call `raft.shutdown()`).
 pub struct Started {
@@ -59,8 +61,8 @@ pub fn initial_members(cfg: &Config) -> Vec<Member> {
         .map(|(name, peer_urls)| Member {
             id: identity::member_id(&peer_urls, &cfg.initial_cluster_token),
             name: name.to_string(),
-            client_urls: if name == cfg.name { cfg.advertise_client_urls.clone() } else { Vec::new() },
-            peer_urls,
+            client_ur_ls: if name == cfg.name { cfg.advertise_client_urls.clone() } else { Vec::new() },
+            peer_ur_ls: peer_urls,
             is_learner: false,
         })
         .collect()
@@ -103,6 +105,10 @@ pub fn open(cfg: &Config) -> Result<Started, BootstrapError> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "recovered the key index"
     );
+    let watch_hub = WatchHub::start(
+        Arc::new(MvccHistory(kv.clone())),
+        HubConfig { max_response_bytes: cfg.max_request_bytes, ..HubConfig::default() },
+    );
     let alarms = Arc::new(AlarmStore::load(backend.as_ref()).map_err(storage("alarms"))?);
     let waiters = Arc::new(ProposalWaiters::default());
     let progress = Arc::new(ApplyProgress::default());
@@ -112,7 +118,7 @@ pub fn open(cfg: &Config) -> Result<Started, BootstrapError> {
         Arc::new(NoLeases),
         alarms.clone(),
         waiters.clone(),
-        None,
+        Some(Arc::new(WatchObserver(watch_hub.clone()))),
         progress,
     )
     .map_err(storage("state machine"))?;
@@ -152,6 +158,7 @@ pub fn open(cfg: &Config) -> Result<Started, BootstrapError> {
         members,
         quota,
         limits: Limits { max_txn_ops: cfg.max_txn_ops, max_request_bytes: cfg.max_request_bytes },
+        watch_hub,
     });
     background::size_sampler::start(ctx.clone(), Duration::from_millis(500));
     background::compactor::start(ctx.clone(), cfg.auto_compaction_mode, &cfg.auto_compaction_retention)

@@ -55,6 +55,8 @@ pub struct ServerContext {
     pub quota: Arc<Quota>,
     /// Request limits.
     pub limits: Limits,
+    /// Every watcher of this member.
+    pub watch_hub: oxcd_watch::WatchHub,
 }
 
 impl ServerContext {

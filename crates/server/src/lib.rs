@@ -14,6 +14,7 @@
 //! - [`propose`]: request IDs, proposal waiters, the [`propose::Proposer`].
 //! - [`read`]: linearizable reads through batched ReadIndex.
 //! - [`apply`]: the state machine raft applies committed entries to.
+//! - [`watch_history`]: the MVCC store as watch history, and the apply-to-watch feed.
 //! - [`validate`], [`quota`], [`members`], [`identity`], [`background`], [`metrics`].
 //!
 //! # Data path of a write
@@ -42,6 +43,7 @@ pub mod quota;
 pub mod read;
 pub mod serve;
 pub mod validate;
+pub mod watch_history;
 
 pub use config::Config;
 
@@ -54,6 +56,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     }
     let started = bootstrap::open(&config)?;
     metrics::init(started.ctx.member_id, context::SERVER_VERSION);
+    oxcd_middleware::register_process_metrics();
+    oxcd_middleware::set_cluster_version(context::CLUSTER_VERSION);
     tracing::info!(
         name = %config.name,
         member_id = format!("{:x}", started.ctx.member_id),

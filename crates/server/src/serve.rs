@@ -13,6 +13,7 @@ use oxcd_gateway::GatewayBuilder;
 use oxcd_middleware::{GrpcMetricsLayer, GrpcRequestSizeLayer};
 use oxcd_proto::etcdserverpb::{
     cluster_server::ClusterServer, kv_server::KvServer, maintenance_server::MaintenanceServer,
+    watch_server::WatchServer,
 };
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -21,7 +22,9 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 
 use crate::config::{url_to_addr, Config};
 use crate::context::ServerContext;
-use crate::grpc::{cluster::ClusterService, kv::KvService, maintenance::MaintenanceService};
+use crate::grpc::{
+    cluster::ClusterService, kv::KvService, maintenance::MaintenanceService, watch::WatchService,
+};
 
 /// gRPC framing overhead allowed on top of `--max-request-bytes` (etcd's grpcOverheadBytes).
 pub const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
@@ -39,6 +42,7 @@ pub async fn serve(
     let kv = KvService::new(ctx.clone());
     let maintenance = MaintenanceService::new(ctx.clone());
     let cluster = ClusterService::new(ctx.clone());
+    let watch = WatchService::new(ctx.clone(), ctx.watch_hub.clone());
 
     let mut router = Routes::new(
         KvServer::new(kv.clone())
@@ -47,6 +51,11 @@ pub async fn serve(
     )
     .add_service(
         MaintenanceServer::new(maintenance.clone())
+            .max_decoding_message_size(recv_limit)
+            .max_encoding_message_size(usize::MAX),
+    )
+    .add_service(
+        WatchServer::new(watch.clone())
             .max_decoding_message_size(recv_limit)
             .max_encoding_message_size(usize::MAX),
     )
@@ -61,6 +70,7 @@ pub async fn serve(
             .kv(Arc::new(kv))
             .maintenance(Arc::new(maintenance))
             .cluster(Arc::new(cluster))
+            .watch(Arc::new(watch))
             .build();
         router = router.merge(gateway);
     }

@@ -68,7 +68,7 @@ pub fn delete_range(
             leases.detach(kv.lease, &kv.key);
         }
     }
-    let revision = if txn.has_changes() { txn.revision() } else { txn.revision() - 1 };
+    let revision = if txn.is_empty() { txn.revision() - 1 } else { txn.revision() };
     Ok(DeleteRangeResponse {
         header: rev_header(revision),
         deleted: deleted.len() as i64,

@@ -34,7 +34,7 @@ use oxcd_backend::{Backend, Column, WriteBatch};
 use oxcd_mvcc::{Changes, KvStore};
 use oxcd_proto::etcdserverpb::{
     alarm_request::AlarmAction, request_op::Request, AlarmRequest, AlarmResponse,
-    CompactionRequest, CompactionResponse, DeleteRangeResponse, PutResponse, TxnRequest,
+    CompactionResponse, DeleteRangeResponse, PutResponse, TxnRequest,
     TxnResponse,
 };
 use oxcd_proto::oxcdpb::{internal_request::Op, InternalRequest};
@@ -137,46 +137,43 @@ impl StateMachine {
     }
 
     fn apply_one(&mut self, index: u64, data: &[u8]) -> Result<(), ApplyError> {
+        let kv = self.kv.clone();
         let mut batch = WriteBatch::new();
-        let (id, result, changes) = if data.is_empty() {
-            (0, None, None)
+        let mut pending = Pending::None;
+        let (id, mut result) = if data.is_empty() {
+            (0, None)
         } else {
             match InternalRequest::decode(data) {
                 Ok(req) => {
                     let id = req.header.as_ref().map_or(0, |h| h.id);
-                    let (result, changes) = self.dispatch(req.op, &mut batch)?;
-                    (id, Some(result), changes)
+                    let ops = Ops { kv: &kv, leases: self.leases.as_ref(), alarms: &self.alarms };
+                    (id, Some(ops.dispatch(req.op, &mut batch, &mut pending)))
                 }
                 Err(e) => {
                     tracing::error!(index, error = %e, "undecodable raft entry skipped");
-                    (0, None, None)
+                    (0, None)
                 }
             }
         };
         batch.put(Column::Meta, APPLIED_INDEX_KEY, index.to_be_bytes());
-        let (staged, compaction) = match changes {
-            Some(Pending::Kv(staged)) => (Some(staged), None),
-            Some(Pending::Compaction(job)) => (None, Some(job)),
-            None => (None, None),
-        };
         self.backend
             .write(batch, false)
             .map_err(|e| ApplyError::new(format!("backend write: {e}")))?;
         self.applied = index;
-        let mut result = result;
-        if let Some(staged) = staged {
-            let changes = staged.publish();
-            if let Some(obs) = &self.observer {
-                obs.on_changes(&changes);
+        match pending {
+            Pending::Kv(staged) => {
+                let changes = staged.publish();
+                if let Some(obs) = &self.observer {
+                    obs.on_changes(&changes);
+                }
             }
-        }
-        if let Some(job) = compaction {
-            let done = self.compactor.submit(job);
-            if let Some(ApplyResult::Compaction(_, wait)) = &mut result {
-                if wait.is_some() {
+            Pending::Compaction(job) => {
+                let done = self.compactor.submit(job);
+                if let Some(ApplyResult::Compaction(_, wait @ Some(_))) = &mut result {
                     *wait = Some(done);
                 }
             }
+            Pending::None => {}
         }
         self.progress.applied.store(index, Ordering::Release);
         if let (Some(result), true) = (result, id != 0) {
@@ -184,85 +181,78 @@ impl StateMachine {
         }
         Ok(())
     }
+}
 
-    fn dispatch(
-        &mut self,
-        op: Option<Op>,
-        batch: &mut WriteBatch,
-    ) -> Result<(ApplyResult, Option<Pending>), ApplyError> {
+/// The stores one request is applied to.
+struct Ops<'k> {
+    kv: &'k KvStore,
+    leases: &'k dyn LeaseIndex,
+    alarms: &'k AlarmStore,
+}
+
+impl<'k> Ops<'k> {
+    /// Runs one request, staging its writes into `batch`; what must happen after the batch
+    /// is written goes into `pending`.
+    fn dispatch(&self, op: Option<Op>, batch: &mut WriteBatch, pending: &mut Pending<'k>) -> ApplyResult {
         let nospace = self.alarms.has_nospace();
-        Ok(match op {
+        match op {
             Some(Op::Put(p)) => {
                 if nospace {
-                    return Ok((ApplyResult::Error(ServerError::NoSpace), None));
+                    return ApplyResult::Error(ServerError::NoSpace);
                 }
                 let mut txn = self.kv.write();
-                match kv::put(&mut txn, self.leases.as_ref(), &p) {
+                match kv::put(&mut txn, self.leases, &p) {
                     Ok(resp) => {
-                        let staged = txn.stage(batch);
-                        (ApplyResult::Put(resp), Some(Pending::Kv(staged)))
+                        *pending = Pending::Kv(txn.stage(batch));
+                        ApplyResult::Put(resp)
                     }
-                    Err(e) => (ApplyResult::Error(e), None),
+                    Err(e) => ApplyResult::Error(e),
                 }
             }
             Some(Op::DeleteRange(d)) => {
                 let mut txn = self.kv.write();
-                match kv::delete_range(&mut txn, self.leases.as_ref(), &d) {
+                match kv::delete_range(&mut txn, self.leases, &d) {
                     Ok(resp) => {
-                        let staged = txn.stage(batch);
-                        (ApplyResult::DeleteRange(resp), Some(Pending::Kv(staged)))
+                        *pending = Pending::Kv(txn.stage(batch));
+                        ApplyResult::DeleteRange(resp)
                     }
-                    Err(e) => (ApplyResult::Error(e), None),
+                    Err(e) => ApplyResult::Error(e),
                 }
             }
             Some(Op::Txn(t)) => {
                 if nospace && txn_has_put(&t) {
-                    return Ok((ApplyResult::Error(ServerError::NoSpace), None));
+                    return ApplyResult::Error(ServerError::NoSpace);
                 }
                 let mut txn = self.kv.write();
-                match txn::apply(&mut txn, self.leases.as_ref(), &t) {
+                match txn::apply(&mut txn, self.leases, &t) {
                     Ok(resp) => {
-                        let staged = txn.stage(batch);
-                        (ApplyResult::Txn(resp), Some(Pending::Kv(staged)))
+                        *pending = Pending::Kv(txn.stage(batch));
+                        ApplyResult::Txn(resp)
                     }
-                    Err(e) => (ApplyResult::Error(e), None),
+                    Err(e) => ApplyResult::Error(e),
                 }
             }
-            Some(Op::Compaction(c)) => self.compaction(&c, batch),
-            Some(Op::Alarm(a)) => {
-                let resp = self.alarm(&a, batch);
-                (ApplyResult::Alarm(resp), None)
-            }
+            Some(Op::Compaction(c)) => match self.kv.compact(c.revision, batch) {
+                Ok(job) => {
+                    *pending = Pending::Compaction(job);
+                    let resp = CompactionResponse { header: kv::rev_header(self.kv.current_revision()) };
+                    // With `physical`, the real completion receiver replaces this one once
+                    // the job is submitted.
+                    let wait = c.physical.then(|| oneshot::channel::<()>().1);
+                    ApplyResult::Compaction(resp, wait)
+                }
+                Err(e) => ApplyResult::Error(e.into()),
+            },
+            Some(Op::Alarm(a)) => ApplyResult::Alarm(self.alarm(&a, batch)),
             Some(other) => {
                 tracing::warn!(?other, "request type not handled by this server version");
-                (ApplyResult::Error(ServerError::Internal("etcdserver: not capable".into())), None)
+                ApplyResult::Error(ServerError::NotCapable)
             }
-            None => (ApplyResult::Error(ServerError::Internal("empty request".into())), None),
-        })
-    }
-
-    fn compaction(
-        &mut self,
-        c: &CompactionRequest,
-        batch: &mut WriteBatch,
-    ) -> (ApplyResult, Option<Pending>) {
-        match self.kv.compact(c.revision, batch) {
-            Ok(job) => {
-                let resp = CompactionResponse { header: kv::rev_header(self.kv.current_revision()) };
-                let wait = if c.physical {
-                    // Placeholder replaced by the real receiver once the job is submitted.
-                    let (_tx, rx) = oneshot::channel();
-                    Some(rx)
-                } else {
-                    None
-                };
-                (ApplyResult::Compaction(resp, wait), Some(Pending::Compaction(job)))
-            }
-            Err(e) => (ApplyResult::Error(e.into()), None),
+            None => ApplyResult::Error(ServerError::Internal("empty request".into())),
         }
     }
 
-    fn alarm(&mut self, a: &AlarmRequest, batch: &mut WriteBatch) -> AlarmResponse {
+    fn alarm(&self, a: &AlarmRequest, batch: &mut WriteBatch) -> AlarmResponse {
         let action = AlarmAction::try_from(a.action).unwrap_or(AlarmAction::Get);
         let alarms = match action {
             AlarmAction::Get => self.alarms.list(a.member_id, a.alarm),
@@ -274,8 +264,9 @@ impl StateMachine {
 }
 
 /// Work staged into the batch that completes after the batch is written.
-enum Pending {
-    Kv(oxcd_mvcc::Staged),
+enum Pending<'k> {
+    None,
+    Kv(oxcd_mvcc::Staged<'k>),
     Compaction(oxcd_mvcc::Compaction),
 }
 

@@ -33,7 +33,7 @@ pub fn apply(
 ) -> Result<TxnResponse, ServerError> {
     let path = compare_path(txn, r)?;
     let mut resp = exec(txn, leases, r, &path)?;
-    let revision = if txn.has_changes() { txn.revision() } else { txn.revision() - 1 };
+    let revision = if txn.is_empty() { txn.revision() - 1 } else { txn.revision() };
     resp.header = rev_header(revision);
     Ok(resp)
 }
@@ -77,7 +77,7 @@ fn exec(
                     .next()
                     .ok_or_else(|| ServerError::Internal("txn path mismatch".into()))?;
                 let mut resp = exec(txn, leases, t, sub)?;
-                let revision = if txn.has_changes() { txn.revision() } else { txn.revision() - 1 };
+                let revision = if txn.is_empty() { txn.revision() - 1 } else { txn.revision() };
                 resp.header = rev_header(revision);
                 Response::ResponseTxn(resp)
             }

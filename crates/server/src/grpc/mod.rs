@@ -7,52 +7,22 @@ pub mod kv;
 pub mod maintenance;
 pub mod snapshot;
 pub mod status;
+pub mod watch;
 
 use oxcd_middleware::{GrpcMethod, MethodKind};
 
-/// Every gRPC method this server registers, with its streaming kind (for metrics).
+/// Every gRPC method of the etcd API with its streaming kind, for metrics: etcd 3.4's set
+/// plus the methods later versions added.
 pub fn methods() -> Vec<GrpcMethod> {
-    use MethodKind::*;
-    let table: &[(&str, &[(&str, MethodKind)])] = &[
-        (
-            "etcdserverpb.KV",
-            &[
-                ("Range", Unary),
-                ("RangeStream", ServerStream),
-                ("Put", Unary),
-                ("DeleteRange", Unary),
-                ("Txn", Unary),
-                ("Compact", Unary),
-            ],
-        ),
-        (
-            "etcdserverpb.Maintenance",
-            &[
-                ("Alarm", Unary),
-                ("Status", Unary),
-                ("Defragment", Unary),
-                ("Hash", Unary),
-                ("HashKV", Unary),
-                ("Snapshot", ServerStream),
-                ("MoveLeader", Unary),
-                ("Downgrade", Unary),
-            ],
-        ),
-        (
-            "etcdserverpb.Cluster",
-            &[
-                ("MemberAdd", Unary),
-                ("MemberRemove", Unary),
-                ("MemberUpdate", Unary),
-                ("MemberList", Unary),
-                ("MemberPromote", Unary),
-            ],
-        ),
-    ];
-    table
-        .iter()
-        .flat_map(|(svc, ms)| {
-            ms.iter().map(move |(m, k)| GrpcMethod { service: svc.to_string(), method: m.to_string(), kind: *k })
-        })
-        .collect()
+    let mut all = oxcd_middleware::etcd_v3_methods();
+    for (svc, m, kind) in [
+        ("etcdserverpb.KV", "RangeStream", MethodKind::ServerStream),
+        ("etcdserverpb.Maintenance", "Downgrade", MethodKind::Unary),
+        ("etcdserverpb.Auth", "AuthStatus", MethodKind::Unary),
+    ] {
+        if !all.iter().any(|g| g.service == svc && g.method == m) {
+            all.push(GrpcMethod::new(svc, m, kind));
+        }
+    }
+    all
 }

@@ -1,0 +1,134 @@
+//! etcd's identity gauges (`etcd_server_version`, `etcd_cluster_version`, `etcd_server_id`,
+//! `etcd_server_go_version`) and its client traffic counters
+//! (`etcd_network_client_grpc_{received,sent}_bytes_total`), in the default registry.
+//!
+//! The identity gauges are "info" series: one label carries the value and the sample is `1`.
+//!
+//! `etcd_server_go_version`: oxcd is not written in Go, but the family is part of etcd 3.4's
+//! metric set, so oxcd publishes it with the label value [`SERVER_GO_VERSION_LABEL`] (`rust`)
+//! rather than drop the family or pretend to a Go release.
+
+use std::sync::LazyLock;
+
+use prometheus::core::Collector;
+use prometheus::{IntCounter, IntGaugeVec, Opts};
+
+/// The `server_go_version` label value oxcd publishes (see the module doc).
+pub const SERVER_GO_VERSION_LABEL: &str = "rust";
+
+/// Registers `collector` in the default registry; a duplicate registration is logged, not fatal
+/// (the metric then keeps counting but is not exported twice).
+pub(crate) fn register_default<C: Collector + Clone + 'static>(collector: &C) {
+    if let Err(err) = prometheus::register(Box::new(collector.clone())) {
+        tracing::warn!(%err, "metric not registered in the default prometheus registry");
+    }
+}
+
+fn info_gauge(name: &str, help: &str, label: &str) -> IntGaugeVec {
+    let vec = IntGaugeVec::new(Opts::new(name, help), &[label])
+        .expect("constant metric definition is valid");
+    register_default(&vec);
+    vec
+}
+
+static SERVER_VERSION: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    info_gauge(
+        "etcd_server_version",
+        "Which version is running. 1 for 'server_version' label with current version.",
+        "server_version",
+    )
+});
+
+static CLUSTER_VERSION: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    info_gauge(
+        "etcd_cluster_version",
+        "Which version is running. 1 for 'cluster_version' label with current cluster version",
+        "cluster_version",
+    )
+});
+
+static SERVER_GO_VERSION: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    info_gauge(
+        "etcd_server_go_version",
+        "Which Go version server is running with. 1 for 'server_go_version' label with current version.",
+        "server_go_version",
+    )
+});
+
+static SERVER_ID: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    info_gauge(
+        "etcd_server_id",
+        "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.",
+        "server_id",
+    )
+});
+
+fn set_info(vec: &IntGaugeVec, value: &str) {
+    vec.reset();
+    vec.with_label_values(&[value]).set(1);
+}
+
+/// Publishes `etcd_server_version{server_version="<version>"} 1` (e.g. `3.4.23`).
+pub fn set_server_version(version: &str) {
+    set_info(&SERVER_VERSION, version);
+}
+
+/// Publishes `etcd_cluster_version{cluster_version="<version>"} 1`, replacing any previous
+/// value (etcd passes `major.minor`, e.g. `3.4`, and updates it when the cluster version moves).
+pub fn set_cluster_version(version: &str) {
+    set_info(&CLUSTER_VERSION, version);
+}
+
+/// Publishes `etcd_server_go_version{server_go_version="<version>"} 1`; oxcd passes
+/// [`SERVER_GO_VERSION_LABEL`].
+pub fn set_server_go_version(version: &str) {
+    set_info(&SERVER_GO_VERSION, version);
+}
+
+/// Publishes `etcd_server_id{server_id="<id in lowercase hex, no padding>"} 1`, the way etcd's
+/// `types.ID` prints (e.g. `bdae9bbc11dd390d`).
+pub fn set_server_id(member_id: u64) {
+    set_info(&SERVER_ID, &format!("{member_id:x}"));
+}
+
+/// Publishes the member's identity at start-up: `etcd_server_id`, `etcd_server_version`, and
+/// `etcd_server_go_version` (as [`SERVER_GO_VERSION_LABEL`]). It also registers the client
+/// traffic counters so they export 0 before the first request. `etcd_cluster_version` is
+/// separate ([`set_cluster_version`]) because it is decided by the cluster, later.
+pub fn register_identity(member_id: u64, server_version: &str) {
+    set_server_id(member_id);
+    set_server_version(server_version);
+    set_server_go_version(SERVER_GO_VERSION_LABEL);
+    LazyLock::force(&CLIENT_GRPC_BYTES);
+}
+
+/// etcd's client gRPC traffic counters. The gRPC metrics layer adds the HTTP/2 DATA payload
+/// of every gRPC request and response body (gRPC messages including their 5-byte prefixes).
+#[derive(Debug)]
+pub struct ClientGrpcBytes {
+    /// `etcd_network_client_grpc_received_bytes_total`.
+    pub received: IntCounter,
+    /// `etcd_network_client_grpc_sent_bytes_total`.
+    pub sent: IntCounter,
+}
+
+static CLIENT_GRPC_BYTES: LazyLock<ClientGrpcBytes> = LazyLock::new(|| {
+    let received = IntCounter::new(
+        "etcd_network_client_grpc_received_bytes_total",
+        "The total number of bytes received from grpc clients.",
+    )
+    .expect("constant metric definition is valid");
+    let sent = IntCounter::new(
+        "etcd_network_client_grpc_sent_bytes_total",
+        "The total number of bytes sent to grpc clients.",
+    )
+    .expect("constant metric definition is valid");
+    register_default(&received);
+    register_default(&sent);
+    ClientGrpcBytes { received, sent }
+});
+
+/// The process-wide client traffic counters (registered on first use).
+pub fn client_grpc_bytes() -> &'static ClientGrpcBytes {
+    &CLIENT_GRPC_BYTES
+}

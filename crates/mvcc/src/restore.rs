@@ -1,0 +1,151 @@
+//! Rebuilding the index from `Column::Kv` when the store opens.
+//!
+//! Every stored value is an encoded `mvccpb.KeyValue`. Rebuilding needs only the key, the
+//! create revision, the version and the lease, so a small hand-written protobuf reader
+//! pulls those fields out without copying the value.
+
+use std::collections::HashMap;
+
+use oxcd_backend::{Backend, Column};
+
+use crate::error::{MvccError, Result};
+use crate::key_index::KeyIndexTree;
+use crate::revision::Revision;
+
+/// The fields of a stored `KeyValue` that the index needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KvHeader<'a> {
+    pub(crate) key: &'a [u8],
+    pub(crate) create_revision: i64,
+    pub(crate) version: i64,
+    pub(crate) lease: i64,
+}
+
+fn corrupt(what: &str) -> MvccError {
+    MvccError::Corrupt(format!("bad stored KeyValue: {what}"))
+}
+
+fn varint(buf: &[u8], pos: &mut usize) -> Result<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *buf.get(*pos).ok_or_else(|| corrupt("truncated varint"))?;
+        *pos += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(corrupt("varint too long"))
+}
+
+/// Reads the key, create revision, version and lease of an encoded `KeyValue`.
+pub(crate) fn decode_header(buf: &[u8]) -> Result<KvHeader<'_>> {
+    let mut out = KvHeader {
+        key: &[],
+        create_revision: 0,
+        version: 0,
+        lease: 0,
+    };
+    let mut pos = 0;
+    while pos < buf.len() {
+        let tag = varint(buf, &mut pos)?;
+        let (field, wire) = (tag >> 3, tag & 7);
+        match wire {
+            0 => {
+                let v = varint(buf, &mut pos)? as i64;
+                match field {
+                    2 => out.create_revision = v,
+                    4 => out.version = v,
+                    6 => out.lease = v,
+                    _ => {}
+                }
+            }
+            2 => {
+                let len = usize::try_from(varint(buf, &mut pos)?).map_err(|_| corrupt("length"))?;
+                let end = pos.checked_add(len).filter(|&e| e <= buf.len());
+                let end = end.ok_or_else(|| corrupt("truncated field"))?;
+                if field == 1 {
+                    out.key = &buf[pos..end];
+                }
+                pos = end;
+            }
+            1 => pos += 8,
+            5 => pos += 4,
+            _ => return Err(corrupt("unknown wire type")),
+        }
+    }
+    if pos > buf.len() {
+        return Err(corrupt("truncated fixed field"));
+    }
+    Ok(out)
+}
+
+/// What a scan of `Column::Kv` rebuilds.
+pub(crate) struct Rebuilt {
+    pub(crate) index: KeyIndexTree,
+    /// The main revision of the last stored change (0 if none).
+    pub(crate) last_revision: i64,
+    /// Live keys that carry a lease, and the lease.
+    pub(crate) leases: Vec<(Vec<u8>, i64)>,
+}
+
+/// Scans every stored revision in order and rebuilds the index (etcd `restore`).
+pub(crate) fn rebuild(backend: &dyn Backend) -> Result<Rebuilt> {
+    let mut index = KeyIndexTree::new();
+    let mut last_revision = 0;
+    let mut leases: HashMap<Vec<u8>, i64> = HashMap::new();
+    for item in backend.scan(Column::Kv, &[], None, false)? {
+        let (k, v) = item?;
+        let (rev, tombstone) = Revision::decode_key(&k)?;
+        let head = decode_header(&v)?;
+        last_revision = rev.main;
+        if tombstone {
+            // A tombstone of a key we never saw: its puts were compacted away.
+            index.tombstone(head.key, rev);
+            if !leases.is_empty() {
+                leases.remove(head.key);
+            }
+            continue;
+        }
+        index.restore_put(head.key, rev, head.create_revision, head.version);
+        if head.lease != 0 {
+            leases.insert(head.key.to_vec(), head.lease);
+        } else if !leases.is_empty() {
+            leases.remove(head.key);
+        }
+    }
+    let mut leases: Vec<(Vec<u8>, i64)> = leases.into_iter().collect();
+    leases.sort();
+    Ok(Rebuilt {
+        index,
+        last_revision,
+        leases,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oxcd_proto::mvccpb::KeyValue;
+    use prost::Message;
+
+    #[test]
+    fn header_matches_prost() {
+        let kv = KeyValue {
+            key: b"some/key".to_vec(),
+            create_revision: 300,
+            mod_revision: 1 << 40,
+            version: 7,
+            value: vec![9; 1000],
+            lease: -5,
+        };
+        let buf = kv.encode_to_vec();
+        let h = decode_header(&buf).unwrap();
+        assert_eq!(h, KvHeader { key: b"some/key", create_revision: 300, version: 7, lease: -5 });
+        assert!(decode_header(&buf[..buf.len() - 1]).is_err());
+        assert!(decode_header(&[0x0a, 0x05, b'a']).is_err());
+        assert!(decode_header(&[0xff; 11]).is_err());
+        let empty = decode_header(&[]).unwrap();
+        assert_eq!(empty.key, b"");
+    }
+}

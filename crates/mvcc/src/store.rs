@@ -1,0 +1,359 @@
+//! [`KvStore`]: the revisioned key-value store over a [`Backend`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use oxcd_backend::{Backend, Column, WriteBatch};
+use oxcd_proto::etcdserverpb::RangeRequest;
+use oxcd_proto::mvccpb::KeyValue;
+use parking_lot::{Mutex, RwLock};
+use prost::Message;
+
+use crate::compaction::{Compaction, FINISHED_COMPACT_KEY, SCHEDULED_COMPACT_KEY};
+use crate::error::{MvccError, Result};
+use crate::hash::Crc32c;
+use crate::key_index::KeyIndexTree;
+use crate::key_range::KeyRange;
+use crate::read::{RangePlan, RangeResult};
+use crate::restore;
+use crate::revision::Revision;
+use crate::write_txn::{Overlay, WriteTxn, WriterSlot};
+
+/// The answer to [`KvStore::hash_kv`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashKv {
+    /// CRC-32C of every stored revision in `(compact_revision, hash_revision]` plus the
+    /// revisions at or below `compact_revision` that compaction keeps.
+    pub hash: u32,
+    /// The compacted revision the hash was computed against.
+    pub compact_revision: i64,
+    /// The revision the hash covers (the request's, or the current one for 0).
+    pub hash_revision: i64,
+    /// The store's current revision when the hash was taken (for `header.revision`).
+    pub current_revision: i64,
+}
+
+/// The published view readers see.
+pub(crate) struct State {
+    pub(crate) index: KeyIndexTree,
+    pub(crate) current: i64,
+    pub(crate) compacted: i64,
+}
+
+/// Everything a [`KvStore`] and its background [`Compaction`]s share.
+pub(crate) struct Shared {
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) state: RwLock<State>,
+    pub(crate) writer: WriterSlot,
+    /// The last compaction whose physical deletion finished; held while one runs.
+    pub(crate) compactor: Mutex<i64>,
+    lease_attachments: Mutex<Vec<(Vec<u8>, i64)>>,
+}
+
+/// The view of an uncommitted write transaction that has changes.
+pub(crate) struct TxnView<'t> {
+    /// The transaction's revision (current + 1).
+    pub(crate) revision: i64,
+    pub(crate) overlay: &'t Overlay,
+}
+
+/// etcd's MVCC key-value store: concrete, `Send + Sync`, shared as `Arc<KvStore>`.
+///
+/// Many threads may call the read methods at once; one thread (the apply loop) writes
+/// through [`KvStore::write`]. See the crate docs for the invariants.
+pub struct KvStore {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for KvStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.shared.state.read();
+        f.debug_struct("KvStore")
+            .field("current_revision", &st.current)
+            .field("compacted_revision", &st.compacted)
+            .field("indexed_keys", &st.index.len())
+            .finish()
+    }
+}
+
+fn read_meta_revision(backend: &dyn Backend, key: &[u8]) -> Result<i64> {
+    match backend.get(Column::Meta, key)? {
+        None => Ok(0),
+        Some(v) => Ok(Revision::decode_key(&v)?.0.main),
+    }
+}
+
+pub(crate) fn decode_kv(bytes: &[u8]) -> Result<KeyValue> {
+    KeyValue::decode(bytes).map_err(|e| MvccError::Corrupt(format!("bad stored KeyValue: {e}")))
+}
+
+impl KvStore {
+    /// Opens the store over `backend`: rebuilds the index from `Column::Kv`, reads the
+    /// compaction marks from `Column::Meta`, and finishes (blocking) a compaction that was
+    /// scheduled but did not finish.
+    pub fn open(backend: Arc<dyn Backend>) -> Result<KvStore> {
+        let started = std::time::Instant::now();
+        let rebuilt = restore::rebuild(backend.as_ref())?;
+        let finished = read_meta_revision(backend.as_ref(), FINISHED_COMPACT_KEY)?;
+        let scheduled = read_meta_revision(backend.as_ref(), SCHEDULED_COMPACT_KEY)?;
+        let compacted = finished.max(scheduled);
+        // Compaction may have removed every revision up to the compaction point.
+        let current = rebuilt.last_revision.max(compacted);
+        let keys = rebuilt.index.len();
+        let shared = Arc::new(Shared {
+            backend,
+            state: RwLock::new(State {
+                index: rebuilt.index,
+                current,
+                compacted,
+            }),
+            writer: WriterSlot::default(),
+            compactor: Mutex::new(finished),
+            lease_attachments: Mutex::new(rebuilt.leases),
+        });
+        tracing::info!(
+            current_revision = current,
+            compacted_revision = compacted,
+            keys,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "mvcc store restored"
+        );
+        if scheduled > finished {
+            tracing::info!(revision = scheduled, "finishing interrupted compaction");
+            Compaction::new(Arc::clone(&shared), scheduled).run()?;
+        }
+        Ok(KvStore { shared })
+    }
+
+    /// The latest published revision (0 for an empty store that never compacted).
+    pub fn current_revision(&self) -> i64 {
+        self.shared.state.read().current
+    }
+
+    /// The compacted revision: reads below it fail with [`MvccError::Compacted`].
+    pub fn compacted_revision(&self) -> i64 {
+        self.shared.state.read().compacted
+    }
+
+    /// Number of keys in the index (live or deleted but not yet compacted away).
+    pub fn indexed_keys(&self) -> usize {
+        self.shared.state.read().index.len()
+    }
+
+    /// The live keys that carry a lease, read when the store was opened, so the lessor
+    /// can re-attach them; returns them once, then an empty list.
+    pub fn take_lease_attachments(&self) -> Vec<(Vec<u8>, i64)> {
+        std::mem::take(&mut *self.shared.lease_attachments.lock())
+    }
+
+    /// Serves a `RangeRequest` with etcd 3.4's semantics (see [`RangeResult`]); uses the
+    /// request's `key`, `range_end`, `revision`, `limit`, sort, filter, `keys_only` and
+    /// `count_only` fields (`serializable` is the server's business).
+    pub fn range(&self, req: &RangeRequest) -> Result<RangeResult> {
+        self.shared.range_view(req, None)
+    }
+
+    /// The value of `key` at `revision` (`<= 0` = latest), or `None` if it was not live
+    /// then. For watch's `prev_kv` lookups.
+    pub fn kv_at(&self, key: &[u8], revision: i64) -> Result<Option<KeyValue>> {
+        let req = RangeRequest {
+            key: key.to_vec(),
+            revision,
+            ..Default::default()
+        };
+        Ok(self.range(&req)?.kvs.into_iter().next())
+    }
+
+    /// Starts the write transaction of the next revision. Blocks while another
+    /// [`WriteTxn`] or unpublished `Staged` is alive (there is one writer).
+    pub fn write(&self) -> WriteTxn<'_> {
+        WriteTxn::new(self)
+    }
+
+    /// Schedules a compaction at `revision`: fails with [`MvccError::Compacted`] if
+    /// `revision <= compacted_revision()` and [`MvccError::FutureRevision`] if it is
+    /// above the current revision. On success reads below `revision` fail from now on,
+    /// `scheduledCompactRev` is staged into `batch`, and the returned job MUST be
+    /// [`Compaction::run`] after the caller has written `batch`.
+    pub fn compact(&self, revision: i64, batch: &mut WriteBatch) -> Result<Compaction> {
+        Compaction::schedule(&self.shared, revision, batch)
+    }
+
+    /// CRC-32C of every published stored revision, including history that a finished
+    /// compaction has not yet physically removed (etcd's `Hash`: a raw storage hash).
+    pub fn hash(&self) -> Result<u32> {
+        let current = self.current_revision();
+        let end = Revision::new(current.saturating_add(1), 0).to_bytes();
+        let mut crc = Crc32c::new();
+        for item in self.shared.backend.scan(Column::Kv, &[], Some(&end), false)? {
+            let (k, v) = item?;
+            crc.update(&k);
+            crc.update(&v);
+        }
+        Ok(crc.finish())
+    }
+
+    /// etcd's `HashKV`: CRC-32C of the stored revisions `<= revision` (`<= 0` = current)
+    /// that survive compaction at the compacted revision. Deterministic across members
+    /// that applied the same log, whether or not physical compaction has finished.
+    pub fn hash_kv(&self, revision: i64) -> Result<HashKv> {
+        for _ in 0..3 {
+            let (compacted, current, hash_rev, keep) = {
+                let st = self.shared.state.read();
+                if revision > 0 && revision > st.current {
+                    return Err(MvccError::FutureRevision);
+                }
+                if revision > 0 && revision < st.compacted {
+                    return Err(MvccError::Compacted);
+                }
+                let hash_rev = if revision <= 0 { st.current } else { revision };
+                (st.compacted, st.current, hash_rev, st.index.keep(st.compacted))
+            };
+            let end = Revision::new(hash_rev.saturating_add(1), 0).to_bytes();
+            let mut crc = Crc32c::new();
+            crc.update(b"key");
+            for item in self.shared.backend.scan(Column::Kv, &[], Some(&end), false)? {
+                let (k, v) = item?;
+                let (rev, _) = Revision::decode_key(&k)?;
+                if rev.main <= compacted && !keep.contains(&rev) {
+                    continue;
+                }
+                crc.update(&k);
+                crc.update(&v);
+            }
+            // A compaction scheduled meanwhile may have deleted what we hashed: retry.
+            if self.compacted_revision() == compacted {
+                return Ok(HashKv {
+                    hash: crc.finish(),
+                    compact_revision: compacted,
+                    hash_revision: hash_rev,
+                    current_revision: current,
+                });
+            }
+        }
+        Err(MvccError::Compacted)
+    }
+}
+
+impl Shared {
+    /// Serves a range on the published state, or on a write transaction's view.
+    pub(crate) fn range_view(&self, req: &RangeRequest, txn: Option<TxnView<'_>>) -> Result<RangeResult> {
+        let plan = RangePlan::new(req);
+        let range = KeyRange::new(&req.key, &req.range_end);
+        let (window, reverse) = plan.window();
+        let st = self.state.read();
+        let head = txn.as_ref().map_or(st.current, |t| t.revision);
+        let at = if req.revision <= 0 { head } else { req.revision };
+        if at > head {
+            return Err(MvccError::FutureRevision);
+        }
+        if at < st.compacted {
+            return Err(MvccError::Compacted);
+        }
+        let overlay = txn.filter(|t| at == t.revision).map(|t| t.overlay);
+        let Some(overlay) = overlay else {
+            if plan.count_only {
+                let count = st.index.count(&range, at);
+                return Ok(RangeResult {
+                    count: count as i64,
+                    revision: head,
+                    ..Default::default()
+                });
+            }
+            let (revs, count) = st.index.range(&range, at, window, reverse);
+            drop(st);
+            let kvs = self.fetch(&revs, at)?;
+            return Ok(plan.finish(kvs, count, head));
+        };
+
+        // Inside a write transaction: published keys not touched by the transaction,
+        // merged with the transaction's own puts.
+        let base_rev = st.current;
+        let mut base: Vec<(Vec<u8>, Revision)> = Vec::new();
+        let mut count = 0usize;
+        st.index.visit(&range, base_rev, reverse, |key, entry| {
+            if !overlay.contains_key(key) {
+                count += 1;
+                if window == 0 || base.len() < window {
+                    base.push((key.to_vec(), entry.modified));
+                }
+            }
+            true
+        });
+        drop(st);
+        let mut merged: Vec<(Vec<u8>, Option<Revision>)> =
+            base.into_iter().map(|(k, r)| (k, Some(r))).collect();
+        if !range.is_empty() {
+            for (key, value) in overlay.range::<[u8], _>(range.bounds()) {
+                if value.is_some() {
+                    count += 1;
+                    merged.push((key.clone(), None));
+                }
+            }
+        }
+        if plan.count_only {
+            return Ok(RangeResult {
+                count: count as i64,
+                revision: head,
+                ..Default::default()
+            });
+        }
+        if reverse {
+            merged.sort_by(|a, b| b.0.cmp(&a.0));
+        } else {
+            merged.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        if window > 0 {
+            merged.truncate(window);
+        }
+        let stored: Vec<Revision> = merged.iter().filter_map(|(_, r)| *r).collect();
+        let mut fetched = self.fetch(&stored, base_rev)?.into_iter();
+        let mut kvs = Vec::with_capacity(merged.len());
+        for (key, rev) in merged {
+            let kv = match rev {
+                Some(_) => fetched.next(),
+                None => overlay.get(&key).cloned().flatten(),
+            };
+            kvs.extend(kv);
+        }
+        Ok(plan.finish(kvs, count, head))
+    }
+
+    /// The latest published value of `key`.
+    pub(crate) fn latest(&self, key: &[u8]) -> Result<Option<KeyValue>> {
+        let (entry, current) = {
+            let st = self.state.read();
+            (st.index.get(key, st.current), st.current)
+        };
+        match entry {
+            None => Ok(None),
+            Some(e) => Ok(self.fetch(&[e.modified], current)?.pop()),
+        }
+    }
+
+    /// Reads the values of put revisions that were indexed at read revision `at`.
+    pub(crate) fn fetch(&self, revs: &[Revision], at: i64) -> Result<Vec<KeyValue>> {
+        if revs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<[u8; crate::revision::REVISION_KEY_LEN]> = revs.iter().map(|r| r.to_bytes()).collect();
+        let refs: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
+        let values = self.backend.multi_get(Column::Kv, &refs)?;
+        let mut out = Vec::with_capacity(revs.len());
+        for (rev, value) in revs.iter().zip(values) {
+            match value {
+                Some(v) => out.push(decode_kv(&v)?),
+                // Revisions are immutable; only a compaction that started after we read
+                // the index can remove one.
+                None if self.state.read().compacted > at => return Err(MvccError::Compacted),
+                None => {
+                    return Err(MvccError::Corrupt(format!(
+                        "revision {}_{} is indexed but missing from the backend",
+                        rev.main, rev.sub
+                    )))
+                }
+            }
+        }
+        Ok(out)
+    }
+}

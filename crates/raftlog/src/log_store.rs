@@ -1,0 +1,99 @@
+//! The raft log stores: [`RaftLogStore`] (raft's [`raft::Storage`] plus the writes the
+//! Ready loop needs), [`RocksLogStore`] for production and [`MemLogStore`] for tests.
+//!
+//! # Contract (both stores)
+//! - [`RaftLogStore::append`] MUST be durable on return (one synced write of the entries,
+//!   the truncation of a conflicting tail and the hard state), unless the store was told
+//!   otherwise with [`RaftLogStore::set_sync`] (`--unsafe-no-fsync`).
+//! - Entries are contiguous from `first_index()` to `last_index()`; `term(first_index() - 1)`
+//!   stays answerable after compaction (the "truncated" index and term).
+//! - An empty store (nothing ever written) reports `first_index() == 1`, `last_index() == 0`
+//!   and a default `RaftState`; [`RaftLogStore::initialize`] is the only way to give it a
+//!   first configuration.
+//! - `snapshot()` returns `SnapshotTemporarilyUnavailable` for now: a lagging follower
+//!   whose next entry was compacted cannot catch up yet. SEAM: the multi-member work
+//!   builds the snapshot from an applier checkpoint here and installs it with
+//!   [`RaftLogStore::apply_snapshot`].
+
+mod memory;
+mod rocks;
+
+pub use memory::MemLogStore;
+pub use rocks::RocksLogStore;
+
+use raft::eraftpb::{ConfState, Entry, HardState, SnapshotMetadata};
+use raft::Storage;
+
+use crate::error::RaftLogError;
+
+/// What the Ready loop needs from a raft log beyond [`raft::Storage`].
+///
+/// eraftpb types appear here because this trait extends raft's own; only the raft loop
+/// calls these methods.
+pub trait RaftLogStore: Storage + Send + 'static {
+    /// Whether nothing was ever written (a new member).
+    fn is_empty(&self) -> bool;
+
+    /// Writes the first state of a new member: bootstrap `entries` (may be empty), the
+    /// hard state and the conf state, as of `conf_index`. Fails if the store is not empty.
+    fn initialize(
+        &mut self,
+        entries: &[Entry],
+        hard_state: &HardState,
+        conf_state: &ConfState,
+        conf_index: u64,
+    ) -> Result<(), RaftLogError>;
+
+    /// Appends `entries` (truncating any conflicting tail at or after `entries[0].index`)
+    /// and stores `hard_state`, in ONE write. MUST be durable on return.
+    fn append(
+        &mut self,
+        entries: &[Entry],
+        hard_state: Option<&HardState>,
+    ) -> Result<(), RaftLogError>;
+
+    /// Stores the hard state alone; with `sync == false` the write may be lost on power
+    /// failure (used for commit-index-only changes).
+    fn set_hard_state(&mut self, hard_state: &HardState, sync: bool) -> Result<(), RaftLogError>;
+
+    /// Stores the conf state that results from applying the conf change at `index`.
+    fn set_conf_state(&mut self, conf_state: &ConfState, index: u64) -> Result<(), RaftLogError>;
+
+    /// The index of the last conf change reflected in the stored conf state (0 if none).
+    fn conf_index(&self) -> u64;
+
+    /// The stored hard state.
+    fn hard_state(&self) -> HardState;
+
+    /// Discards the entries below `index`; `index` becomes the first index. The caller
+    /// MUST NOT compact past what the state machine has durably applied. A no-op when
+    /// `index <= first_index()`.
+    fn compact_to(&mut self, index: u64) -> Result<(), RaftLogError>;
+
+    /// Replaces the whole log by the state a snapshot describes (all entries dropped, the
+    /// snapshot's index and term become the truncated position). Durable on return.
+    fn apply_snapshot(&mut self, meta: &SnapshotMetadata) -> Result<(), RaftLogError>;
+
+    /// Enables or disables fsync of appends (`false` only for `--unsafe-no-fsync`).
+    fn set_sync(&mut self, sync: bool);
+}
+
+/// Decoding helpers shared by both stores.
+pub(crate) mod codec {
+    use protobuf::Message;
+
+    use crate::error::RaftLogError;
+
+    /// Decodes a protobuf record read back from the store.
+    pub(crate) fn decode<M: Message>(bytes: &[u8]) -> Result<M, RaftLogError> {
+        let mut m = M::new();
+        m.merge_from_bytes(bytes)
+            .map_err(|e| RaftLogError::Codec(format!("{}: {e}", std::any::type_name::<M>())))?;
+        Ok(m)
+    }
+
+    /// Encodes a protobuf record.
+    pub(crate) fn encode<M: Message>(m: &M) -> Result<Vec<u8>, RaftLogError> {
+        m.write_to_bytes().map_err(RaftLogError::from)
+    }
+}

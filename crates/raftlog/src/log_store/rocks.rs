@@ -1,0 +1,512 @@
+//! [`RocksLogStore`]: the raft log in `Column::RaftLog` of its own backend instance
+//! (the lead opens it at `<data-dir>/member/wal`), with an in-memory cache of the tail.
+//!
+//! # Keys (column `RaftLog`)
+//! - `e` + big-endian index: one encoded `Entry`.
+//! - `s/hard_state`: encoded `HardState`.
+//! - `s/conf_state`, `s/conf_index`: encoded `ConfState` and the index it reflects.
+//! - `s/truncated`: index and term (big-endian) of the last entry removed by compaction or
+//!   covered by a snapshot; `first_index = truncated + 1`.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use oxcd_backend::{Backend, Column, WriteBatch};
+use protobuf::Message;
+use raft::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
+use raft::{GetEntriesContext, RaftState, Storage, StorageError};
+
+use super::codec::{decode, encode};
+use super::RaftLogStore;
+use crate::error::{to_raft_storage, RaftLogError};
+use crate::metrics;
+
+const COL: Column = Column::RaftLog;
+const ENTRY_PREFIX: u8 = b'e';
+const ENTRY_END: &[u8] = b"f";
+const HARD_STATE_KEY: &[u8] = b"s/hard_state";
+const CONF_STATE_KEY: &[u8] = b"s/conf_state";
+const CONF_INDEX_KEY: &[u8] = b"s/conf_index";
+const TRUNCATED_KEY: &[u8] = b"s/truncated";
+
+/// Entries kept in the tail cache at most.
+const CACHE_MAX_ENTRIES: usize = 16 * 1024;
+/// Bytes of entries kept in the tail cache at most.
+const CACHE_MAX_BYTES: usize = 64 * 1024 * 1024;
+
+fn entry_key(index: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = ENTRY_PREFIX;
+    k[1..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+fn be_u64(bytes: &[u8]) -> Result<u64, RaftLogError> {
+    let arr: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| RaftLogError::Codec(format!("expected 8 bytes, got {}", bytes.len())))?;
+    Ok(u64::from_be_bytes(arr))
+}
+
+/// The production raft log over an `Arc<dyn Backend>` (see the module docs for the keys).
+pub struct RocksLogStore {
+    backend: Arc<dyn Backend>,
+    hard_state: HardState,
+    conf_state: ConfState,
+    conf_index: u64,
+    truncated_index: u64,
+    truncated_term: u64,
+    last_index: u64,
+    last_term: u64,
+    /// Contiguous entries ending at `last_index` (or empty).
+    cache: VecDeque<Entry>,
+    cache_bytes: usize,
+    sync: bool,
+}
+
+impl std::fmt::Debug for RocksLogStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RocksLogStore")
+            .field("first_index", &(self.truncated_index + 1))
+            .field("last_index", &self.last_index)
+            .field("commit", &self.hard_state.commit)
+            .field("cached", &self.cache.len())
+            .finish()
+    }
+}
+
+impl RocksLogStore {
+    /// Opens the log kept in `backend` (empty if nothing was written yet).
+    pub fn open(backend: Arc<dyn Backend>) -> Result<Self, RaftLogError> {
+        let hard_state = match backend.get(COL, HARD_STATE_KEY)? {
+            Some(b) => decode::<HardState>(&b)?,
+            None => HardState::default(),
+        };
+        let conf_state = match backend.get(COL, CONF_STATE_KEY)? {
+            Some(b) => decode::<ConfState>(&b)?,
+            None => ConfState::default(),
+        };
+        let conf_index = match backend.get(COL, CONF_INDEX_KEY)? {
+            Some(b) => be_u64(&b)?,
+            None => 0,
+        };
+        let (truncated_index, truncated_term) = match backend.get(COL, TRUNCATED_KEY)? {
+            Some(b) if b.len() == 16 => (be_u64(&b[..8])?, be_u64(&b[8..])?),
+            Some(b) => {
+                return Err(RaftLogError::Codec(format!(
+                    "truncated state of {} bytes",
+                    b.len()
+                )))
+            }
+            None => (0, 0),
+        };
+        let mut store = Self {
+            backend,
+            hard_state,
+            conf_state,
+            conf_index,
+            truncated_index,
+            truncated_term,
+            last_index: truncated_index,
+            last_term: truncated_term,
+            cache: VecDeque::new(),
+            cache_bytes: 0,
+            sync: true,
+        };
+        let last = {
+            let mut it = store
+                .backend
+                .scan(COL, &entry_key(0), Some(ENTRY_END), true)?;
+            match it.next() {
+                Some(kv) => {
+                    let (_, v) = kv?;
+                    Some(decode::<Entry>(&v)?)
+                }
+                None => None,
+            }
+        };
+        if let Some(e) = last {
+            if e.index < truncated_index {
+                return Err(RaftLogError::Corrupt(format!(
+                    "last entry {} is below the truncated index {truncated_index}",
+                    e.index
+                )));
+            }
+            if e.index > truncated_index {
+                store.last_index = e.index;
+                store.last_term = e.term;
+            }
+        }
+        if store.hard_state.commit > store.last_index {
+            return Err(RaftLogError::Corrupt(format!(
+                "commit index {} is beyond the last index {}",
+                store.hard_state.commit, store.last_index
+            )));
+        }
+        Ok(store)
+    }
+
+    fn first(&self) -> u64 {
+        self.truncated_index + 1
+    }
+
+    fn cache_first(&self) -> Option<u64> {
+        self.cache.front().map(|e| e.index)
+    }
+
+    fn write(&self, batch: WriteBatch, sync: bool) -> Result<(), RaftLogError> {
+        let bytes = batch.size_bytes();
+        let started = Instant::now();
+        self.backend.write(batch, sync)?;
+        if sync {
+            metrics::WAL_FSYNC_SECONDS.observe(started.elapsed().as_secs_f64());
+        }
+        metrics::WAL_WRITE_BYTES.add(bytes as f64);
+        Ok(())
+    }
+
+    fn cache_push(&mut self, entries: &[Entry]) {
+        let Some(first) = entries.first().map(|e| e.index) else {
+            return;
+        };
+        // Drop the cached tail that the new entries replace, or everything if they do not
+        // continue the cache.
+        match self.cache_first() {
+            Some(cf) if first > cf && first <= self.cache.back().map_or(0, |e| e.index) + 1 => {
+                while self.cache.back().is_some_and(|e| e.index >= first) {
+                    if let Some(e) = self.cache.pop_back() {
+                        self.cache_bytes -= e.compute_size() as usize;
+                    }
+                }
+            }
+            _ => {
+                self.cache.clear();
+                self.cache_bytes = 0;
+            }
+        }
+        for e in entries {
+            self.cache_bytes += e.compute_size() as usize;
+            self.cache.push_back(e.clone());
+        }
+        while self.cache.len() > CACHE_MAX_ENTRIES
+            || (self.cache_bytes > CACHE_MAX_BYTES && self.cache.len() > 1)
+        {
+            if let Some(e) = self.cache.pop_front() {
+                self.cache_bytes -= e.compute_size() as usize;
+            }
+        }
+    }
+
+    fn cache_compact(&mut self, index: u64) {
+        while self.cache.front().is_some_and(|e| e.index < index) {
+            if let Some(e) = self.cache.pop_front() {
+                self.cache_bytes -= e.compute_size() as usize;
+            }
+        }
+    }
+
+    fn read_entries(
+        &self,
+        low: u64,
+        high: u64,
+        max: Option<u64>,
+    ) -> Result<Vec<Entry>, RaftLogError> {
+        let mut out = Vec::with_capacity((high - low).min(1024) as usize);
+        let mut size = 0u64;
+        let mut expect = low;
+        let mut size_limited = false;
+        for kv in self
+            .backend
+            .scan(COL, &entry_key(low), Some(&entry_key(high)), false)?
+        {
+            let (_, v) = kv?;
+            let e = decode::<Entry>(&v)?;
+            if e.index != expect {
+                return Err(RaftLogError::Corrupt(format!(
+                    "raft log gap: expected entry {expect}, found {}",
+                    e.index
+                )));
+            }
+            size += u64::from(e.compute_size());
+            if !out.is_empty() && max.is_some_and(|m| size > m) {
+                size_limited = true;
+                break;
+            }
+            out.push(e);
+            expect += 1;
+        }
+        if out.is_empty() || (expect < high && !size_limited) {
+            return Err(RaftLogError::Corrupt(format!(
+                "raft log entries [{low}, {high}) missing from the store"
+            )));
+        }
+        Ok(out)
+    }
+}
+
+impl Storage for RocksLogStore {
+    fn initial_state(&self) -> raft::Result<RaftState> {
+        Ok(RaftState::new(
+            self.hard_state.clone(),
+            self.conf_state.clone(),
+        ))
+    }
+
+    fn entries(
+        &self,
+        low: u64,
+        high: u64,
+        max_size: impl Into<Option<u64>>,
+        _context: GetEntriesContext,
+    ) -> raft::Result<Vec<Entry>> {
+        let max = max_size.into();
+        if low < self.first() {
+            return Err(raft::Error::Store(StorageError::Compacted));
+        }
+        if high > self.last_index + 1 || low > high {
+            return Err(raft::Error::Store(StorageError::Unavailable));
+        }
+        if low == high {
+            return Ok(Vec::new());
+        }
+        if let Some(cf) = self.cache_first() {
+            if low >= cf {
+                let lo = (low - cf) as usize;
+                let hi = (high - cf) as usize;
+                let mut out: Vec<Entry> = self.cache.range(lo..hi).cloned().collect();
+                raft::util::limit_size(&mut out, max);
+                return Ok(out);
+            }
+        }
+        self.read_entries(low, high, max).map_err(to_raft_storage)
+    }
+
+    fn term(&self, idx: u64) -> raft::Result<u64> {
+        if idx == self.truncated_index {
+            return Ok(self.truncated_term);
+        }
+        if idx < self.first() {
+            return Err(raft::Error::Store(StorageError::Compacted));
+        }
+        if idx > self.last_index {
+            return Err(raft::Error::Store(StorageError::Unavailable));
+        }
+        if idx == self.last_index {
+            return Ok(self.last_term);
+        }
+        if let Some(cf) = self.cache_first() {
+            if idx >= cf {
+                if let Some(e) = self.cache.get((idx - cf) as usize) {
+                    return Ok(e.term);
+                }
+            }
+        }
+        match self
+            .backend
+            .get(COL, &entry_key(idx))
+            .map_err(to_raft_storage)?
+        {
+            Some(b) => Ok(decode::<Entry>(&b).map_err(to_raft_storage)?.term),
+            None => Err(to_raft_storage(format!("raft log entry {idx} missing"))),
+        }
+    }
+
+    fn first_index(&self) -> raft::Result<u64> {
+        Ok(self.first())
+    }
+
+    fn last_index(&self) -> raft::Result<u64> {
+        Ok(self.last_index)
+    }
+
+    fn snapshot(&self, _request_index: u64, _to: u64) -> raft::Result<Snapshot> {
+        // SEAM: checkpoint-based snapshots arrive with multi-member support.
+        Err(raft::Error::Store(
+            StorageError::SnapshotTemporarilyUnavailable,
+        ))
+    }
+}
+
+impl RaftLogStore for RocksLogStore {
+    fn is_empty(&self) -> bool {
+        self.last_index == 0
+            && self.truncated_index == 0
+            && self.hard_state == HardState::default()
+            && self.conf_state == ConfState::default()
+    }
+
+    fn initialize(
+        &mut self,
+        entries: &[Entry],
+        hard_state: &HardState,
+        conf_state: &ConfState,
+        conf_index: u64,
+    ) -> Result<(), RaftLogError> {
+        if !self.is_empty() {
+            return Err(RaftLogError::Corrupt(
+                "initialize on a non-empty raft log".into(),
+            ));
+        }
+        for (i, e) in entries.iter().enumerate() {
+            if e.index != i as u64 + 1 {
+                return Err(RaftLogError::Config(
+                    "bootstrap entries must start at 1".into(),
+                ));
+            }
+        }
+        let mut batch = WriteBatch::new();
+        for e in entries {
+            batch.put(COL, entry_key(e.index).to_vec(), encode(e)?);
+        }
+        batch.put(COL, HARD_STATE_KEY, encode(hard_state)?);
+        batch.put(COL, CONF_STATE_KEY, encode(conf_state)?);
+        batch.put(COL, CONF_INDEX_KEY, conf_index.to_be_bytes().to_vec());
+        self.write(batch, true)?;
+        if let Some(last) = entries.last() {
+            self.last_index = last.index;
+            self.last_term = last.term;
+        }
+        self.cache_push(entries);
+        self.hard_state = hard_state.clone();
+        self.conf_state = conf_state.clone();
+        self.conf_index = conf_index;
+        Ok(())
+    }
+
+    fn append(
+        &mut self,
+        entries: &[Entry],
+        hard_state: Option<&HardState>,
+    ) -> Result<(), RaftLogError> {
+        // Entries at or below the truncated index are already committed and compacted.
+        let skip = entries
+            .iter()
+            .take_while(|e| e.index < self.first())
+            .count();
+        let entries = &entries[skip..];
+        let mut batch = WriteBatch::new();
+        if let Some(first) = entries.first() {
+            if first.index > self.last_index + 1 {
+                return Err(RaftLogError::Corrupt(format!(
+                    "append at {} leaves a gap after the last index {}",
+                    first.index, self.last_index
+                )));
+            }
+            for e in entries {
+                batch.put(COL, entry_key(e.index).to_vec(), encode(e)?);
+            }
+            let new_last = first.index + entries.len() as u64 - 1;
+            if new_last < self.last_index {
+                batch.delete_range(
+                    COL,
+                    entry_key(new_last + 1).to_vec(),
+                    entry_key(self.last_index + 1).to_vec(),
+                );
+            }
+        }
+        if let Some(hs) = hard_state {
+            batch.put(COL, HARD_STATE_KEY, encode(hs)?);
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write(batch, self.sync)?;
+        if let Some(last) = entries.last() {
+            self.last_index = last.index;
+            self.last_term = last.term;
+            self.cache_push(entries);
+        }
+        if let Some(hs) = hard_state {
+            self.hard_state = hs.clone();
+        }
+        Ok(())
+    }
+
+    fn set_hard_state(&mut self, hard_state: &HardState, sync: bool) -> Result<(), RaftLogError> {
+        let mut batch = WriteBatch::new();
+        batch.put(COL, HARD_STATE_KEY, encode(hard_state)?);
+        self.write(batch, sync && self.sync)?;
+        self.hard_state = hard_state.clone();
+        Ok(())
+    }
+
+    fn set_conf_state(&mut self, conf_state: &ConfState, index: u64) -> Result<(), RaftLogError> {
+        let mut batch = WriteBatch::new();
+        batch.put(COL, CONF_STATE_KEY, encode(conf_state)?);
+        batch.put(COL, CONF_INDEX_KEY, index.to_be_bytes().to_vec());
+        self.write(batch, self.sync)?;
+        self.conf_state = conf_state.clone();
+        self.conf_index = index;
+        Ok(())
+    }
+
+    fn conf_index(&self) -> u64 {
+        self.conf_index
+    }
+
+    fn hard_state(&self) -> HardState {
+        self.hard_state.clone()
+    }
+
+    fn compact_to(&mut self, index: u64) -> Result<(), RaftLogError> {
+        if index <= self.first() {
+            return Ok(());
+        }
+        if index > self.last_index + 1 {
+            return Err(RaftLogError::Corrupt(format!(
+                "compact to {index} beyond the last index {}",
+                self.last_index
+            )));
+        }
+        let term = self
+            .term(index - 1)
+            .map_err(|e| RaftLogError::Corrupt(e.to_string()))?;
+        let mut truncated = Vec::with_capacity(16);
+        truncated.extend_from_slice(&(index - 1).to_be_bytes());
+        truncated.extend_from_slice(&term.to_be_bytes());
+        let mut batch = WriteBatch::new();
+        batch.delete_range(
+            COL,
+            entry_key(self.first()).to_vec(),
+            entry_key(index).to_vec(),
+        );
+        batch.put(COL, TRUNCATED_KEY, truncated);
+        self.write(batch, false)?;
+        self.truncated_index = index - 1;
+        self.truncated_term = term;
+        self.cache_compact(index);
+        Ok(())
+    }
+
+    fn apply_snapshot(&mut self, meta: &SnapshotMetadata) -> Result<(), RaftLogError> {
+        let mut hs = self.hard_state.clone();
+        hs.term = hs.term.max(meta.term);
+        hs.commit = meta.index;
+        let conf_state = meta.get_conf_state().clone();
+        let mut truncated = Vec::with_capacity(16);
+        truncated.extend_from_slice(&meta.index.to_be_bytes());
+        truncated.extend_from_slice(&meta.term.to_be_bytes());
+        let mut batch = WriteBatch::new();
+        batch.delete_range(COL, entry_key(0).to_vec(), ENTRY_END.to_vec());
+        batch.put(COL, TRUNCATED_KEY, truncated);
+        batch.put(COL, HARD_STATE_KEY, encode(&hs)?);
+        batch.put(COL, CONF_STATE_KEY, encode(&conf_state)?);
+        batch.put(COL, CONF_INDEX_KEY, meta.index.to_be_bytes().to_vec());
+        self.write(batch, self.sync)?;
+        self.truncated_index = meta.index;
+        self.truncated_term = meta.term;
+        self.last_index = meta.index;
+        self.last_term = meta.term;
+        self.cache.clear();
+        self.cache_bytes = 0;
+        self.hard_state = hs;
+        self.conf_state = conf_state;
+        self.conf_index = meta.index;
+        Ok(())
+    }
+
+    fn set_sync(&mut self, sync: bool) {
+        self.sync = sync;
+    }
+}

@@ -1,0 +1,89 @@
+//! The Watch service: one hub stream per gRPC stream; a task reads requests, the response
+//! stream drains the hub's ordered queue and fills the header.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::Stream;
+use oxcd_proto::etcdserverpb::{
+    watch_request::RequestUnion, watch_server::Watch, ResponseHeader, WatchRequest, WatchResponse,
+};
+use oxcd_watch::{WatchHub, WatchSpec};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::context::ServerContext;
+use crate::error::ServerError;
+
+/// Implements `etcdserverpb.Watch`.
+#[derive(Clone)]
+pub struct WatchService {
+    ctx: Arc<ServerContext>,
+    hub: WatchHub,
+}
+
+impl WatchService {
+    /// A Watch service over `ctx` and `hub`.
+    pub fn new(ctx: Arc<ServerContext>, hub: WatchHub) -> Self {
+        Self { ctx, hub }
+    }
+}
+
+/// Fills cluster, member and term; the hub already set the revision (0 stays 0, as etcd's
+/// compaction cancel has no revision).
+fn fill(ctx: &ServerContext, h: &mut Option<ResponseHeader>) {
+    let h = h.get_or_insert_with(ResponseHeader::default);
+    h.cluster_id = ctx.cluster_id();
+    h.member_id = ctx.member_id;
+    h.raft_term = ctx.raft.status().borrow().term;
+}
+
+/// Whether the request demands a leader (`hasleader` metadata) and there is none.
+pub fn require_leader<T>(ctx: &ServerContext, req: &Request<T>) -> Result<(), ServerError> {
+    let wants = req.metadata().get("hasleader").is_some_and(|v| v == "true");
+    if wants && !ctx.has_leader() {
+        return Err(ServerError::NoLeader);
+    }
+    Ok(())
+}
+
+#[tonic::async_trait]
+impl Watch for WatchService {
+    type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchResponse, Status>> + Send + 'static>>;
+
+    async fn watch(
+        &self,
+        req: Request<Streaming<WatchRequest>>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        require_leader(&self.ctx, &req)?;
+        let mut inbound = req.into_inner();
+        let (stream, rx) = self.hub.open_stream();
+        // The watchers live until the client is gone: both the request task and the
+        // response stream hold the hub stream (a gateway client half-closes after one
+        // create request and keeps reading).
+        let stream = Arc::new(stream);
+        let reader = stream.clone();
+        tokio::spawn(async move {
+            let stream = reader;
+            while let Ok(Some(msg)) = inbound.message().await {
+                match msg.request_union {
+                    Some(RequestUnion::CreateRequest(c)) => {
+                        let _ = stream.create(WatchSpec::from_request(&c));
+                    }
+                    Some(RequestUnion::CancelRequest(c)) => {
+                        stream.cancel(c.watch_id);
+                    }
+                    Some(RequestUnion::ProgressRequest(_)) => stream.request_progress(),
+                    None => {}
+                }
+            }
+            drop(stream);
+        });
+        let ctx = self.ctx.clone();
+        let out = futures::stream::unfold((rx, ctx, stream), |(mut rx, ctx, stream)| async move {
+            let mut resp = rx.recv().await?;
+            fill(&ctx, &mut resp.header);
+            Some((Ok(resp), (rx, ctx, stream)))
+        });
+        Ok(Response::new(Box::pin(out)))
+    }
+}

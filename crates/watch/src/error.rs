@@ -1,0 +1,15 @@
+//! [`WatchError`]: why a watch could not be created.
+
+/// A watch creation failure; the text is what etcd puts in `cancel_reason`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WatchError {
+    /// `key >= range_end`.
+    #[error("mvcc: watcher range is empty")]
+    EmptyRange,
+    /// An explicit watch ID already used on this stream.
+    #[error("mvcc: duplicate watch ID provided on the WatchStream")]
+    DuplicateId,
+    /// The hub is shut down.
+    #[error("etcdserver: server stopped")]
+    Stopped,
+}

@@ -1,0 +1,122 @@
+//! [`WatcherGroup`]: a set of watchers indexed by what they watch.
+//!
+//! Single-key watchers are found with one hash lookup per event; range and prefix watchers
+//! are kept in a list ordered by start key and scanned only up to the event's key. Kubernetes
+//! and etcdctl use few range watchers and many single-key ones, so this stays cheap; an
+//! interval tree can replace the list without changing the API.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::spec::WatchSpec;
+use crate::stream::Sink;
+
+/// Identifies a watcher: its stream and its watch ID on that stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WatcherKey {
+    /// The stream.
+    pub stream: u64,
+    /// The watch ID on the stream.
+    pub id: i64,
+}
+
+/// One watcher.
+#[derive(Clone)]
+pub struct Watcher {
+    /// What it watches.
+    pub spec: WatchSpec,
+    /// Where its responses go.
+    pub sink: Arc<Sink>,
+    /// Synced: the lowest revision notify may deliver. Unsynced: the next revision to read
+    /// from history.
+    pub rev: i64,
+}
+
+/// A set of watchers with a key/range index.
+#[derive(Default)]
+pub struct WatcherGroup {
+    watchers: HashMap<WatcherKey, Watcher>,
+    points: HashMap<Vec<u8>, Vec<WatcherKey>>,
+    /// Range watchers by (start key, watcher).
+    ranges: BTreeMap<(Vec<u8>, WatcherKey), ()>,
+}
+
+impl WatcherGroup {
+    /// Adds (or replaces) a watcher.
+    pub fn add(&mut self, key: WatcherKey, w: Watcher) {
+        self.remove(key);
+        if w.spec.is_single_key() {
+            self.points.entry(w.spec.key.clone()).or_default().push(key);
+        } else {
+            self.ranges.insert((w.spec.key.clone(), key), ());
+        }
+        self.watchers.insert(key, w);
+    }
+
+    /// Removes a watcher.
+    pub fn remove(&mut self, key: WatcherKey) -> Option<Watcher> {
+        let w = self.watchers.remove(&key)?;
+        if w.spec.is_single_key() {
+            if let Some(v) = self.points.get_mut(&w.spec.key) {
+                v.retain(|k| *k != key);
+                if v.is_empty() {
+                    self.points.remove(&w.spec.key);
+                }
+            }
+        } else {
+            self.ranges.remove(&(w.spec.key.clone(), key));
+        }
+        Some(w)
+    }
+
+    /// A watcher by key.
+    pub fn get(&self, key: &WatcherKey) -> Option<&Watcher> {
+        self.watchers.get(key)
+    }
+
+    /// A watcher by key, mutably.
+    pub fn get_mut(&mut self, key: &WatcherKey) -> Option<&mut Watcher> {
+        self.watchers.get_mut(key)
+    }
+
+    /// Watchers whose range contains `k`.
+    pub fn matching(&self, k: &[u8]) -> Vec<WatcherKey> {
+        let mut out: Vec<WatcherKey> = self.points.get(k).cloned().unwrap_or_default();
+        for ((start, wk), ()) in &self.ranges {
+            if start.as_slice() > k {
+                break;
+            }
+            if let Some(w) = self.watchers.get(wk) {
+                if w.spec.contains(k) {
+                    out.push(*wk);
+                }
+            }
+        }
+        out
+    }
+
+    /// Every watcher key.
+    pub fn keys(&self) -> Vec<WatcherKey> {
+        self.watchers.keys().copied().collect()
+    }
+
+    /// Whether any watcher of `stream` is here.
+    pub fn has_stream(&self, stream: u64) -> bool {
+        self.watchers.keys().any(|k| k.stream == stream)
+    }
+
+    /// Number of watchers.
+    pub fn len(&self) -> usize {
+        self.watchers.len()
+    }
+
+    /// Whether the group is empty.
+    pub fn is_empty(&self) -> bool {
+        self.watchers.is_empty()
+    }
+
+    /// Iterates over the watchers.
+    pub fn iter(&self) -> impl Iterator<Item = (&WatcherKey, &Watcher)> {
+        self.watchers.iter()
+    }
+}

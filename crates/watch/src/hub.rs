@@ -1,0 +1,419 @@
+//! [`WatchHub`]: every watcher of a member, the notify path and the catch-up loop.
+//!
+//! One mutex guards both groups and the hub's notion of the current revision. Notify (on
+//! the apply thread) and every group move take it, which is what makes the ORDERED/UNIQUE
+//! invariants hold; history is read without it.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use oxcd_proto::etcdserverpb::WatchResponse;
+use oxcd_proto::mvccpb::{event::EventType, Event};
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::fragment;
+use crate::group::{Watcher, WatcherGroup, WatcherKey};
+use crate::history::{HistoryError, KvHistory};
+use crate::metrics;
+use crate::spec::WatchSpec;
+use crate::stream::{self, SendError, Sink, WatchReceiver, WatchStream};
+use crate::WatchError;
+
+/// Tunables of a hub.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Event responses a stream may have queued before its watchers fall back to history.
+    pub queue_capacity: usize,
+    /// How often the catch-up loop runs when nothing wakes it.
+    pub sync_interval: Duration,
+    /// Unsynced watchers handled per catch-up pass (etcd's maxWatchersPerSync).
+    pub max_watchers_per_sync: usize,
+    /// Events read from history per watcher per pass.
+    pub history_batch: usize,
+    /// Interval of `progress_notify` notifications.
+    pub progress_interval: Duration,
+    /// Responses above this size are split for `fragment` watchers (`--max-request-bytes`).
+    pub max_response_bytes: usize,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 1024,
+            sync_interval: Duration::from_millis(100),
+            max_watchers_per_sync: 512,
+            history_batch: 1000,
+            progress_interval: Duration::from_secs(600),
+            max_response_bytes: 1_572_864,
+        }
+    }
+}
+
+struct StreamState {
+    sink: Arc<Sink>,
+    ids: BTreeSet<i64>,
+    next_id: i64,
+    progress_pending: bool,
+}
+
+struct State {
+    synced: WatcherGroup,
+    unsynced: WatcherGroup,
+    current_rev: i64,
+    streams: HashMap<u64, StreamState>,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    history: Arc<dyn KvHistory>,
+    cfg: HubConfig,
+    wake: Notify,
+    next_stream: AtomicU64,
+}
+
+/// The watchers of one member. Cheap to clone.
+#[derive(Clone)]
+pub struct WatchHub {
+    inner: Arc<Inner>,
+}
+
+impl WatchHub {
+    /// Creates the hub and starts its catch-up loop on the current tokio runtime. The loop
+    /// ends when the last handle is dropped.
+    pub fn start(history: Arc<dyn KvHistory>, cfg: HubConfig) -> Self {
+        metrics::init();
+        let inner = Arc::new(Inner {
+            state: Mutex::new(State {
+                synced: WatcherGroup::default(),
+                unsynced: WatcherGroup::default(),
+                current_rev: history.current_revision(),
+                streams: HashMap::new(),
+            }),
+            history,
+            cfg,
+            wake: Notify::new(),
+            next_stream: AtomicU64::new(1),
+        });
+        let weak = Arc::downgrade(&inner);
+        tokio::spawn(async move {
+            let mut last_progress = tokio::time::Instant::now();
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                let interval = inner.cfg.sync_interval;
+                let hub = WatchHub { inner };
+                hub.sync_pass();
+                if last_progress.elapsed() >= hub.inner.cfg.progress_interval {
+                    hub.progress_notify_all();
+                    last_progress = tokio::time::Instant::now();
+                }
+                let wake = async { hub.inner.wake.notified().await };
+                let _ = tokio::time::timeout(interval, wake).await;
+            }
+        });
+        Self { inner }
+    }
+
+    /// Opens a stream: the request side and its response queue.
+    pub fn open_stream(&self) -> (WatchStream, WatchReceiver) {
+        let id = self.inner.next_stream.fetch_add(1, Ordering::Relaxed);
+        let (sink, rx) = stream::channel(id, self.inner.cfg.queue_capacity);
+        self.inner.state.lock().streams.insert(
+            id,
+            StreamState { sink, ids: BTreeSet::new(), next_id: 0, progress_pending: false },
+        );
+        metrics::STREAMS.inc();
+        (WatchStream { id, hub: self.clone() }, rx)
+    }
+
+    /// Delivers the events of a newly published revision to synced watchers. Called by the
+    /// apply loop once per revision, in revision order, after readers can see it.
+    pub fn notify(&self, revision: i64, events: &[Event]) {
+        let mut st = self.inner.state.lock();
+        st.current_rev = st.current_rev.max(revision);
+        if st.synced.is_empty() || events.is_empty() {
+            return;
+        }
+        let mut per: HashMap<WatcherKey, Vec<Event>> = HashMap::new();
+        for ev in events {
+            let Some(kv) = &ev.kv else { continue };
+            for wk in st.synced.matching(&kv.key) {
+                let Some(w) = st.synced.get(&wk) else { continue };
+                if w.rev > revision || !w.spec.passes(ev) {
+                    continue;
+                }
+                let mut e = ev.clone();
+                if !w.spec.prev_kv {
+                    e.prev_kv = None;
+                }
+                per.entry(wk).or_default().push(e);
+            }
+        }
+        let mut victims = Vec::new();
+        let mut gone = Vec::new();
+        for (wk, evs) in per {
+            let Some(w) = st.synced.get(&wk) else { continue };
+            let resp = WatchResponse { events: evs, ..stream::response(wk.id, revision) };
+            let resps = if w.spec.fragment {
+                fragment::split(resp, self.inner.cfg.max_response_bytes)
+            } else {
+                vec![resp]
+            };
+            match w.sink.try_send_events(resps) {
+                Ok(()) => {}
+                Err(SendError::Full) => victims.push(wk),
+                Err(SendError::Closed) => gone.push(wk),
+            }
+        }
+        for wk in gone {
+            st.synced.remove(wk);
+        }
+        if !victims.is_empty() {
+            for wk in victims {
+                if let Some(mut w) = st.synced.remove(wk) {
+                    w.rev = revision;
+                    st.unsynced.add(wk, w);
+                }
+            }
+            metrics::SLOW_WATCHERS.set(st.unsynced.len() as i64);
+            self.inner.wake.notify_one();
+        }
+    }
+
+    pub(crate) fn create(&self, stream_id: u64, spec: Result<WatchSpec, WatchError>) -> Result<i64, WatchError> {
+        let mut st = self.inner.state.lock();
+        let current = st.current_rev;
+        let Some(ss) = st.streams.get_mut(&stream_id) else { return Err(WatchError::Stopped) };
+        let refuse = |ss: &StreamState, err: WatchError| {
+            let resp = WatchResponse {
+                created: true,
+                canceled: true,
+                cancel_reason: err.to_string(),
+                ..stream::response(-1, current)
+            };
+            ss.sink.send_control(resp);
+            Err(err)
+        };
+        let spec = match spec {
+            Ok(s) => s,
+            Err(e) => return refuse(ss, e),
+        };
+        let id = if spec.watch_id != 0 {
+            if ss.ids.contains(&spec.watch_id) {
+                return refuse(ss, WatchError::DuplicateId);
+            }
+            spec.watch_id
+        } else {
+            while ss.ids.contains(&ss.next_id) {
+                ss.next_id += 1;
+            }
+            ss.next_id
+        };
+        ss.ids.insert(id);
+        let sink = ss.sink.clone();
+        sink.send_control(WatchResponse { created: true, ..stream::response(id, current) });
+        let key = WatcherKey { stream: stream_id, id };
+        let start = spec.start_revision;
+        if start == 0 || start > current {
+            let rev = if start == 0 { current + 1 } else { start };
+            st.synced.add(key, Watcher { spec, sink, rev });
+        } else {
+            st.unsynced.add(key, Watcher { spec, sink, rev: start });
+            metrics::SLOW_WATCHERS.set(st.unsynced.len() as i64);
+            self.inner.wake.notify_one();
+        }
+        metrics::WATCHERS.inc();
+        Ok(id)
+    }
+
+    pub(crate) fn cancel(&self, stream_id: u64, watch_id: i64) -> bool {
+        let mut st = self.inner.state.lock();
+        let key = WatcherKey { stream: stream_id, id: watch_id };
+        let existed = st.synced.remove(key).or_else(|| st.unsynced.remove(key)).is_some();
+        let current = st.current_rev;
+        if let Some(ss) = st.streams.get_mut(&stream_id) {
+            ss.ids.remove(&watch_id);
+            if existed {
+                ss.sink.send_control(WatchResponse { canceled: true, ..stream::response(watch_id, current) });
+            }
+        }
+        if existed {
+            metrics::WATCHERS.dec();
+            metrics::SLOW_WATCHERS.set(st.unsynced.len() as i64);
+        }
+        existed
+    }
+
+    pub(crate) fn request_progress(&self, stream_id: u64) {
+        let mut st = self.inner.state.lock();
+        let all_synced = !st.unsynced.has_stream(stream_id);
+        let current = st.current_rev;
+        if let Some(ss) = st.streams.get_mut(&stream_id) {
+            if all_synced {
+                ss.sink.send_control(stream::response(-1, current));
+            } else {
+                ss.progress_pending = true;
+            }
+        }
+    }
+
+    pub(crate) fn close_stream(&self, stream_id: u64) {
+        let mut st = self.inner.state.lock();
+        let Some(ss) = st.streams.remove(&stream_id) else { return };
+        for id in ss.ids {
+            let key = WatcherKey { stream: stream_id, id };
+            if st.synced.remove(key).or_else(|| st.unsynced.remove(key)).is_some() {
+                metrics::WATCHERS.dec();
+            }
+        }
+        metrics::SLOW_WATCHERS.set(st.unsynced.len() as i64);
+        metrics::STREAMS.dec();
+    }
+
+    /// Number of (synced, unsynced) watchers.
+    pub fn counts(&self) -> (usize, usize) {
+        let st = self.inner.state.lock();
+        (st.synced.len(), st.unsynced.len())
+    }
+
+    /// Sends a progress notification to every synced `progress_notify` watcher.
+    fn progress_notify_all(&self) {
+        let st = self.inner.state.lock();
+        for (wk, w) in st.synced.iter() {
+            if w.spec.progress_notify {
+                w.sink.send_control(stream::response(wk.id, st.current_rev));
+            }
+        }
+    }
+
+    /// One catch-up pass over the unsynced watchers.
+    pub fn sync_pass(&self) {
+        let batch: Vec<(WatcherKey, Watcher)> = {
+            let st = self.inner.state.lock();
+            st.unsynced
+                .iter()
+                .take(self.inner.cfg.max_watchers_per_sync)
+                .map(|(k, w)| (*k, w.clone()))
+                .collect()
+        };
+        for (wk, w) in batch {
+            self.catch_up(wk, w);
+        }
+        self.flush_progress();
+    }
+
+    fn catch_up(&self, wk: WatcherKey, w: Watcher) {
+        let history = &self.inner.history;
+        if w.sink.is_closed() {
+            self.inner.state.lock().unsynced.remove(wk);
+            return;
+        }
+        let current = history.current_revision();
+        let compacted = history.compacted_revision();
+        let read = if w.rev < compacted {
+            Err(HistoryError::Compacted)
+        } else {
+            history.events(&w.spec.key, &w.spec.range_end, w.rev, current, self.inner.cfg.history_batch)
+        };
+        let events = match read {
+            Ok(evs) => evs,
+            Err(HistoryError::Compacted) => {
+                let resp = WatchResponse {
+                    canceled: true,
+                    compact_revision: history.compacted_revision(),
+                    ..stream::response(wk.id, 0)
+                };
+                let mut st = self.inner.state.lock();
+                if st.unsynced.remove(wk).is_some() {
+                    w.sink.send_control(resp);
+                    if let Some(ss) = st.streams.get_mut(&wk.stream) {
+                        ss.ids.remove(&wk.id);
+                    }
+                    metrics::WATCHERS.dec();
+                }
+                return;
+            }
+            Err(HistoryError::Other(e)) => {
+                tracing::warn!(error = %e, "watch history read failed; will retry");
+                return;
+            }
+        };
+        let full_batch = events.len() >= self.inner.cfg.history_batch;
+        let next = match (full_batch, events.last().and_then(|e| e.kv.as_ref())) {
+            (true, Some(kv)) => kv.mod_revision + 1,
+            _ => current + 1,
+        };
+        let revision = events
+            .last()
+            .and_then(|e| e.kv.as_ref())
+            .map_or(current, |kv| kv.mod_revision);
+        let mut out = Vec::new();
+        for mut ev in events {
+            if !w.spec.passes(&ev) {
+                continue;
+            }
+            if w.spec.prev_kv {
+                if let Some(kv) = &ev.kv {
+                    let is_create = ev.r#type == EventType::Put as i32 && kv.version == 1;
+                    if !is_create {
+                        ev.prev_kv = history.get_at(&kv.key, kv.mod_revision - 1);
+                    }
+                }
+            } else {
+                ev.prev_kv = None;
+            }
+            out.push(ev);
+        }
+        if !out.is_empty() {
+            let resp = WatchResponse { events: out, ..stream::response(wk.id, revision) };
+            let resps = if w.spec.fragment {
+                fragment::split(resp, self.inner.cfg.max_response_bytes)
+            } else {
+                vec![resp]
+            };
+            // Sent under the lock so that a concurrent cancel cannot be overtaken.
+            let st = self.inner.state.lock();
+            if st.unsynced.get(&wk).is_none() {
+                return;
+            }
+            match w.sink.try_send_events(resps) {
+                Ok(()) => {}
+                Err(SendError::Full) => return,
+                Err(SendError::Closed) => {
+                    drop(st);
+                    self.inner.state.lock().unsynced.remove(wk);
+                    return;
+                }
+            }
+        }
+        let mut st = self.inner.state.lock();
+        let current_notified = st.current_rev;
+        let Some(entry) = st.unsynced.get_mut(&wk) else { return };
+        entry.rev = next;
+        if next > current_notified {
+            if let Some(mut moved) = st.unsynced.remove(wk) {
+                moved.rev = next;
+                st.synced.add(wk, moved);
+            }
+        }
+        metrics::SLOW_WATCHERS.set(st.unsynced.len() as i64);
+    }
+
+    fn flush_progress(&self) {
+        let mut st = self.inner.state.lock();
+        let current = st.current_rev;
+        let pending: Vec<u64> =
+            st.streams.iter().filter(|(_, s)| s.progress_pending).map(|(id, _)| *id).collect();
+        for id in pending {
+            if st.unsynced.has_stream(id) {
+                continue;
+            }
+            if let Some(ss) = st.streams.get_mut(&id) {
+                ss.progress_pending = false;
+                ss.sink.send_control(stream::response(-1, current));
+            }
+        }
+    }
+}

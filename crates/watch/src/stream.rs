@@ -1,0 +1,152 @@
+//! [`WatchStream`] (the request side of one gRPC Watch stream) and [`WatchReceiver`] (its
+//! ordered response queue), joined by a [`Sink`].
+//!
+//! Control responses (created, canceled, progress) are always queued. Event responses are
+//! counted: when a stream already has `capacity` event responses waiting, it refuses more
+//! and the hub moves the affected watchers to the unsynced group, so a slow client costs
+//! bounded memory and never loses an event.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use oxcd_proto::etcdserverpb::{ResponseHeader, WatchResponse};
+use tokio::sync::mpsc;
+
+use crate::hub::WatchHub;
+use crate::metrics;
+use crate::spec::WatchSpec;
+use crate::WatchError;
+
+/// Why event responses could not be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// The queue is at capacity; retry from history later.
+    Full,
+    /// The receiver is gone.
+    Closed,
+}
+
+/// The queue shared by a stream's watchers.
+pub struct Sink {
+    /// The stream this sink belongs to.
+    pub stream_id: u64,
+    tx: mpsc::UnboundedSender<WatchResponse>,
+    queued_events: AtomicUsize,
+    capacity: usize,
+}
+
+impl Sink {
+    /// Queues a control response; false if the receiver is gone.
+    pub fn send_control(&self, resp: WatchResponse) -> bool {
+        self.tx.send(resp).is_ok()
+    }
+
+    /// Queues event responses, all or none.
+    pub fn try_send_events(&self, resps: Vec<WatchResponse>) -> Result<(), SendError> {
+        if self.tx.is_closed() {
+            return Err(SendError::Closed);
+        }
+        let n = resps.len();
+        if self.queued_events.load(Ordering::Acquire) + n > self.capacity {
+            return Err(SendError::Full);
+        }
+        self.queued_events.fetch_add(n, Ordering::AcqRel);
+        let events: usize = resps.iter().map(|r| r.events.len()).sum();
+        for r in resps {
+            if self.tx.send(r).is_err() {
+                return Err(SendError::Closed);
+            }
+        }
+        metrics::PENDING_EVENTS.add(events as i64);
+        Ok(())
+    }
+
+    /// Whether the receiver is gone.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+/// Responses of one stream, in the order they must be sent.
+pub struct WatchReceiver {
+    rx: mpsc::UnboundedReceiver<WatchResponse>,
+    sink: Arc<Sink>,
+}
+
+impl WatchReceiver {
+    /// The next response; `None` when the hub dropped the stream.
+    pub async fn recv(&mut self) -> Option<WatchResponse> {
+        let resp = self.rx.recv().await?;
+        self.account(&resp);
+        Some(resp)
+    }
+
+    fn account(&self, resp: &WatchResponse) {
+        if !resp.events.is_empty() {
+            self.sink.queued_events.fetch_sub(1, Ordering::AcqRel);
+            metrics::PENDING_EVENTS.sub(resp.events.len() as i64);
+            metrics::EVENTS.inc_by(resp.events.len() as u64);
+        }
+    }
+}
+
+impl Drop for WatchReceiver {
+    fn drop(&mut self) {
+        self.rx.close();
+        while let Ok(resp) = self.rx.try_recv() {
+            self.account(&resp);
+        }
+    }
+}
+
+/// Builds a linked sink and receiver.
+pub(crate) fn channel(stream_id: u64, capacity: usize) -> (Arc<Sink>, WatchReceiver) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let sink = Arc::new(Sink { stream_id, tx, queued_events: AtomicUsize::new(0), capacity });
+    (sink.clone(), WatchReceiver { rx, sink })
+}
+
+/// A response with only a header revision set.
+pub(crate) fn response(watch_id: i64, revision: i64) -> WatchResponse {
+    WatchResponse {
+        header: Some(ResponseHeader { revision, ..Default::default() }),
+        watch_id,
+        ..Default::default()
+    }
+}
+
+/// The request side of one watch stream. Dropping it removes every watcher it created.
+pub struct WatchStream {
+    pub(crate) id: u64,
+    pub(crate) hub: WatchHub,
+}
+
+impl WatchStream {
+    /// Creates a watcher. Always queues the reply itself: `created` with the watch ID, or
+    /// `created + canceled` with watch ID -1 and the reason.
+    pub fn create(&self, spec: Result<WatchSpec, WatchError>) -> Result<i64, WatchError> {
+        self.hub.create(self.id, spec)
+    }
+
+    /// Cancels a watcher; queues `canceled` if it existed.
+    pub fn cancel(&self, watch_id: i64) -> bool {
+        self.hub.cancel(self.id, watch_id)
+    }
+
+    /// Asks for a progress notification (watch ID -1), sent once every watcher of the
+    /// stream is synced.
+    pub fn request_progress(&self) {
+        self.hub.request_progress(self.id)
+    }
+
+    /// This stream's ID within the hub.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl Drop for WatchStream {
+    fn drop(&mut self) {
+        self.hub.close_stream(self.id);
+    }
+}

@@ -1,0 +1,208 @@
+//! Watch hub behaviour against an in-memory history.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oxcd_proto::etcdserverpb::{WatchCreateRequest, WatchResponse};
+use oxcd_proto::mvccpb::{event::EventType, Event, KeyValue};
+use oxcd_watch::{HistoryError, HubConfig, KvHistory, WatchHub, WatchReceiver, WatchSpec};
+use parking_lot::Mutex;
+
+#[derive(Default)]
+struct MemHistory {
+    log: Mutex<Vec<Event>>,
+    compacted: Mutex<i64>,
+}
+
+impl MemHistory {
+    fn current(&self) -> i64 {
+        self.log.lock().last().and_then(|e| e.kv.as_ref()).map_or(1, |kv| kv.mod_revision)
+    }
+    /// Appends a put at the next revision and returns (revision, event).
+    fn put(&self, key: &str, value: &str) -> (i64, Event) {
+        let rev = self.current() + 1;
+        let version = self
+            .log
+            .lock()
+            .iter()
+            .rev()
+            .find(|e| e.kv.as_ref().is_some_and(|kv| kv.key == key.as_bytes()))
+            .map_or(1, |e| e.kv.as_ref().map_or(1, |kv| kv.version + 1));
+        let ev = Event {
+            r#type: EventType::Put as i32,
+            kv: Some(KeyValue {
+                key: key.into(),
+                value: value.into(),
+                create_revision: rev,
+                mod_revision: rev,
+                version,
+                lease: 0,
+            }),
+            prev_kv: None,
+        };
+        self.log.lock().push(ev.clone());
+        (rev, ev)
+    }
+}
+
+impl KvHistory for MemHistory {
+    fn current_revision(&self) -> i64 {
+        self.current()
+    }
+    fn compacted_revision(&self) -> i64 {
+        *self.compacted.lock()
+    }
+    fn events(&self, key: &[u8], end: &[u8], from: i64, to: i64, limit: usize) -> Result<Vec<Event>, HistoryError> {
+        if from < *self.compacted.lock() {
+            return Err(HistoryError::Compacted);
+        }
+        let spec = WatchSpec::from_request(&WatchCreateRequest {
+            key: key.to_vec(),
+            range_end: end.to_vec(),
+            ..Default::default()
+        })
+        .map_err(|e| HistoryError::Other(e.to_string()))?;
+        Ok(self
+            .log
+            .lock()
+            .iter()
+            .filter(|e| {
+                let kv = e.kv.as_ref().unwrap();
+                kv.mod_revision >= from && kv.mod_revision <= to && spec.contains(&kv.key)
+            })
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+    fn get_at(&self, key: &[u8], rev: i64) -> Option<KeyValue> {
+        self.log
+            .lock()
+            .iter()
+            .rev()
+            .filter_map(|e| e.kv.clone())
+            .find(|kv| kv.key == key && kv.mod_revision <= rev)
+    }
+}
+
+fn cfg() -> HubConfig {
+    HubConfig { sync_interval: Duration::from_millis(10), queue_capacity: 4, history_batch: 3, ..Default::default() }
+}
+
+fn create(key: &str, end: &str, start: i64) -> WatchSpec {
+    WatchSpec::from_request(&WatchCreateRequest {
+        key: key.into(),
+        range_end: end.into(),
+        start_revision: start,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+async fn next(rx: &mut WatchReceiver) -> WatchResponse {
+    tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("response in time").expect("open")
+}
+
+/// Collects event revisions until `want` events arrived.
+async fn revisions(rx: &mut WatchReceiver, want: usize) -> Vec<i64> {
+    let mut revs = Vec::new();
+    while revs.len() < want {
+        let r = next(rx).await;
+        revs.extend(r.events.iter().map(|e| e.kv.as_ref().unwrap().mod_revision));
+    }
+    revs
+}
+
+#[tokio::test]
+async fn created_then_live_events_in_order() {
+    let h = Arc::new(MemHistory::default());
+    let hub = WatchHub::start(h.clone(), cfg());
+    let (s, mut rx) = hub.open_stream();
+    assert_eq!(s.create(Ok(create("a", "", 0))).unwrap(), 0);
+    assert_eq!(s.create(Ok(create("b", "", 0))).unwrap(), 1);
+    let c0 = next(&mut rx).await;
+    assert!(c0.created && c0.watch_id == 0);
+    assert!(next(&mut rx).await.created);
+    for v in ["1", "2", "3"] {
+        let (rev, ev) = h.put("a", v);
+        hub.notify(rev, &[ev]);
+    }
+    let (rev, ev) = h.put("c", "x");
+    hub.notify(rev, &[ev]);
+    assert_eq!(revisions(&mut rx, 3).await, vec![2, 3, 4]);
+}
+
+#[tokio::test]
+async fn history_catch_up_then_live_without_gaps_or_duplicates() {
+    let h = Arc::new(MemHistory::default());
+    for i in 0..10 {
+        h.put("k", &i.to_string());
+    }
+    let hub = WatchHub::start(h.clone(), cfg());
+    let (s, mut rx) = hub.open_stream();
+    s.create(Ok(create("k", "", 3))).unwrap();
+    assert!(next(&mut rx).await.created);
+    for i in 0..5 {
+        let (rev, ev) = h.put("k", &format!("live{i}"));
+        hub.notify(rev, &[ev]);
+    }
+    let revs = revisions(&mut rx, 14).await;
+    assert_eq!(revs, (3..=16).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn slow_stream_loses_nothing() {
+    let h = Arc::new(MemHistory::default());
+    let hub = WatchHub::start(h.clone(), cfg());
+    let (s, mut rx) = hub.open_stream();
+    s.create(Ok(create("a", "b", 0))).unwrap();
+    assert!(next(&mut rx).await.created);
+    // Far more responses than the queue holds, without reading.
+    for i in 0..50 {
+        let (rev, ev) = h.put("a", &i.to_string());
+        hub.notify(rev, &[ev]);
+    }
+    let revs = revisions(&mut rx, 50).await;
+    assert_eq!(revs, (2..=51).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn compacted_start_is_created_then_canceled() {
+    let h = Arc::new(MemHistory::default());
+    for i in 0..5 {
+        h.put("k", &i.to_string());
+    }
+    *h.compacted.lock() = 4;
+    let hub = WatchHub::start(h.clone(), cfg());
+    let (s, mut rx) = hub.open_stream();
+    s.create(Ok(create("k", "", 2))).unwrap();
+    assert!(next(&mut rx).await.created);
+    let c = next(&mut rx).await;
+    assert!(c.canceled);
+    assert_eq!(c.compact_revision, 4);
+    assert_eq!(c.header.unwrap().revision, 0);
+}
+
+#[tokio::test]
+async fn duplicate_ids_empty_ranges_and_progress() {
+    let h = Arc::new(MemHistory::default());
+    let hub = WatchHub::start(h.clone(), cfg());
+    let (s, mut rx) = hub.open_stream();
+    let mut spec = create("a", "", 0);
+    spec.watch_id = 7;
+    assert_eq!(s.create(Ok(spec.clone())).unwrap(), 7);
+    assert!(next(&mut rx).await.created);
+    assert!(s.create(Ok(spec)).is_err());
+    let dup = next(&mut rx).await;
+    assert!(dup.created && dup.canceled && dup.watch_id == -1);
+    assert_eq!(dup.cancel_reason, "mvcc: duplicate watch ID provided on the WatchStream");
+    let bad = WatchSpec::from_request(&WatchCreateRequest { key: b"b".to_vec(), range_end: b"a".to_vec(), ..Default::default() });
+    assert!(s.create(bad).is_err());
+    assert_eq!(next(&mut rx).await.cancel_reason, "mvcc: watcher range is empty");
+    s.request_progress();
+    let p = next(&mut rx).await;
+    assert_eq!(p.watch_id, -1);
+    assert!(p.events.is_empty() && !p.created && !p.canceled);
+    assert!(s.cancel(7));
+    let c = next(&mut rx).await;
+    assert!(c.canceled && c.watch_id == 7);
+}

@@ -1,0 +1,137 @@
+//! Running `etcdctl` (API v3) against a server, with optional stdin and a hard deadline.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::error::{HarnessError, Result};
+use crate::process::Server;
+
+/// Hard deadline for one etcdctl invocation (its own `--command-timeout` is 5 s).
+pub const ETCDCTL_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Path of the etcdctl binary (overridable with `ETCDCTL_BIN`).
+pub fn etcdctl_binary() -> PathBuf {
+    std::env::var_os("ETCDCTL_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/etcdctl"))
+}
+
+/// What one etcdctl run produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// Standard output (lossy UTF-8).
+    pub stdout: String,
+    /// Standard error (lossy UTF-8).
+    pub stderr: String,
+    /// Exit code; `None` if killed by a signal.
+    pub status: Option<i32>,
+}
+
+impl Output {
+    /// Exit code 0.
+    pub fn success(&self) -> bool {
+        self.status == Some(0)
+    }
+}
+
+/// Runs `etcdctl --endpoints=<server> --command-timeout=5s <args>` with `ETCDCTL_API=3`.
+pub fn etcdctl(server: &Server, args: &[&str]) -> Result<Output> {
+    etcdctl_raw(&server.endpoint(), args, None, ETCDCTL_DEADLINE)
+}
+
+/// Like [`etcdctl`], feeding `stdin` to the process (for `txn` and `put` without a value).
+pub fn etcdctl_stdin(server: &Server, args: &[&str], stdin: &str) -> Result<Output> {
+    etcdctl_raw(&server.endpoint(), args, Some(stdin), ETCDCTL_DEADLINE)
+}
+
+/// Runs etcdctl against an endpoint URL; kills it if it outlives `deadline`.
+pub fn etcdctl_raw(
+    endpoint: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+    deadline: Duration,
+) -> Result<Output> {
+    let bin = etcdctl_binary();
+    let mut child = Command::new(&bin)
+        .env("ETCDCTL_API", "3")
+        .env_remove("ETCDCTL_ENDPOINTS")
+        .arg(format!("--endpoints={endpoint}"))
+        .arg("--command-timeout=5s")
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| HarnessError::io(format!("spawn {}", bin.display()), e))?;
+
+    let writer = match (stdin, child.stdin.take()) {
+        (Some(text), Some(mut pipe)) => {
+            let text = text.to_owned();
+            Some(std::thread::spawn(move || {
+                // etcdctl may exit before reading everything; a broken pipe is not our error.
+                let _ = pipe.write_all(text.as_bytes());
+            }))
+        }
+        _ => None,
+    };
+    let mut out_pipe = child.stdout.take();
+    let mut err_pipe = child.stderr.take();
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(p) = out_pipe.as_mut() {
+            let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(p) = err_pipe.as_mut() {
+            let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    });
+
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) if start.elapsed() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(HarnessError::Timeout(format!("etcdctl {}", args.join(" "))));
+            }
+            Err(e) => return Err(HarnessError::io("wait for etcdctl", e)),
+        }
+    };
+    if let Some(w) = writer {
+        let _ = w.join();
+    }
+    let stdout = out_reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
+    Ok(Output {
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        status: status.code(),
+    })
+}
+
+/// Builds the stdin script of `etcdctl txn` (interactive mode): compares, a blank line, success
+/// ops, a blank line, failure ops, a blank line.
+pub fn txn_script(compares: &[&str], success: &[&str], failure: &[&str]) -> String {
+    let mut s = String::new();
+    for section in [compares, success, failure] {
+        for line in section {
+            s.push_str(line);
+            s.push('\n');
+        }
+        s.push('\n');
+    }
+    s
+}

@@ -1,0 +1,325 @@
+//! Normalisation of etcdctl and gateway output so two servers can be diffed.
+//!
+//! REPLACED (per-server noise): cluster and member IDs (decimal and hex), raft terms and
+//! indexes, lease IDs (numbered `<LEASE#n>` in order of first appearance, so two servers that
+//! grant leases in the same order agree), client and peer ports, db sizes, hashes, durations,
+//! timestamps, version strings, etcdctl's client target names.
+//!
+//! KEPT EXACTLY: revisions, keys, values, versions of keys, counts, `more`, error texts and
+//! codes, HTTP status codes, JSON key order and quoting (a number stays unquoted, a quoted
+//! int64 stays quoted, also after replacement).
+
+use crate::http::HttpResponse;
+use crate::json::Json;
+use crate::process::Server;
+
+/// Per-server normalisation state.
+#[derive(Debug, Clone, Default)]
+pub struct Normalizer {
+    client_port: u16,
+    peer_port: u16,
+    member_id: Option<u64>,
+    cluster_id: Option<u64>,
+    version: Option<String>,
+    leases: Vec<u64>,
+}
+
+/// What to put in place of a field's value.
+enum Rule {
+    Keep,
+    Fixed(&'static str),
+    Member,
+    LeaseOrMember,
+    Lease,
+    Version,
+}
+
+fn rule_for(key: &str) -> Rule {
+    match key {
+        "cluster_id" | "ClusterID" => Rule::Fixed("CLUSTER_ID"),
+        "member_id" | "MemberID" => Rule::Fixed("MEMBER_ID"),
+        "leader" | "Leader" => Rule::Member,
+        "ID" => Rule::LeaseOrMember,
+        "lease" | "Lease" => Rule::Lease,
+        "raft_term" | "raftTerm" | "RaftTerm" => Rule::Fixed("TERM"),
+        "raftIndex" | "raftAppliedIndex" | "RaftIndex" | "RaftAppliedIndex" => Rule::Fixed("INDEX"),
+        "dbSize" | "dbSizeInUse" | "dbSizeQuota" | "DBSize" | "DBSizeInUse" => Rule::Fixed("SIZE"),
+        "hash" | "Hash" => Rule::Fixed("HASH"),
+        "took" | "Took" => Rule::Fixed("DURATION"),
+        "ts" => Rule::Fixed("TS"),
+        "target" => Rule::Fixed("TARGET"),
+        "version" | "Version" | "etcdserver" | "etcdcluster" | "storage" | "storageVersion" => {
+            Rule::Version
+        }
+        _ => Rule::Keep,
+    }
+}
+
+/// Replaces a scalar with a placeholder of the same JSON type (number stays unquoted).
+fn set(value: &mut Json, placeholder: String) {
+    *value = match value {
+        Json::Num(_) => Json::Num(placeholder),
+        _ => Json::Str(placeholder),
+    };
+}
+
+impl Normalizer {
+    /// A normaliser for one server (ports, IDs and version taken from it).
+    pub fn for_server(server: &Server) -> Self {
+        Normalizer {
+            client_port: server.client_port(),
+            peer_port: server.peer_port(),
+            member_id: server.member_id(),
+            cluster_id: server.cluster_id(),
+            version: server.version().map(String::from),
+            leases: Vec::new(),
+        }
+    }
+
+    /// A normaliser from explicit facts (for unit tests and custom setups).
+    pub fn new(
+        client_port: u16,
+        peer_port: u16,
+        member_id: Option<u64>,
+        cluster_id: Option<u64>,
+    ) -> Self {
+        Normalizer {
+            client_port,
+            peer_port,
+            member_id,
+            cluster_id,
+            ..Normalizer::default()
+        }
+    }
+
+    /// The placeholder of a lease ID, registering it on first sight.
+    pub fn lease_alias(&mut self, id: u64) -> String {
+        let n = match self.leases.iter().position(|l| *l == id) {
+            Some(i) => i + 1,
+            None => {
+                self.leases.push(id);
+                self.leases.len()
+            }
+        };
+        format!("<LEASE#{n}>")
+    }
+
+    fn replace_scalar(&mut self, key: &str, value: &mut Json) {
+        let Some(raw) = value.scalar().map(str::to_owned) else {
+            return;
+        };
+        let num = raw
+            .parse::<u64>()
+            .ok()
+            .or_else(|| raw.parse::<i64>().ok().map(|v| v as u64));
+        let name: String = match rule_for(key) {
+            Rule::Keep => return,
+            Rule::Fixed(n) => {
+                if num == Some(0) && !matches!(n, "TERM" | "INDEX" | "SIZE" | "HASH") {
+                    return;
+                }
+                n.to_string()
+            }
+            Rule::Member => match num {
+                Some(0) | None => return,
+                Some(v) if Some(v) == self.member_id => "MEMBER_ID".into(),
+                Some(_) => "OTHER_MEMBER".into(),
+            },
+            Rule::LeaseOrMember => match num {
+                Some(0) | None => return,
+                Some(v) if Some(v) == self.member_id => "MEMBER_ID".into(),
+                Some(v) => {
+                    let alias = self.lease_alias(v);
+                    return set(value, alias);
+                }
+            },
+            Rule::Lease => match num {
+                Some(0) | None => return,
+                Some(v) => {
+                    let alias = self.lease_alias(v);
+                    return set(value, alias);
+                }
+            },
+            Rule::Version => {
+                if raw.contains('.') {
+                    "VERSION".into()
+                } else {
+                    return;
+                }
+            }
+        };
+        set(value, format!("<{name}>"));
+    }
+
+    /// Normalises a JSON value in place (field rules only; text substitutions come later).
+    pub fn json(&mut self, value: &mut Json) {
+        match value {
+            Json::Obj(members) => {
+                for (k, v) in members.iter_mut() {
+                    match v {
+                        Json::Obj(_) | Json::Arr(_) => self.json(v),
+                        _ => self.replace_scalar(k, v),
+                    }
+                }
+            }
+            Json::Arr(items) => items.iter_mut().for_each(|v| self.json(v)),
+            _ => {}
+        }
+    }
+
+    /// Normalises arbitrary command output: JSON lines, `-w fields` lines and plain text.
+    pub fn text(&mut self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        for (i, line) in text.split('\n').enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(&self.line(line));
+        }
+        self.substitute(&out)
+    }
+
+    fn line(&mut self, line: &str) -> String {
+        let t = line.trim();
+        if t.starts_with('{') || t.starts_with('[') {
+            if let Ok(mut j) = Json::parse(t) {
+                self.json(&mut j);
+                return j.to_text();
+            }
+        }
+        // etcdctl -w fields: `"Key" : value`
+        if let Some(rest) = line.strip_prefix('"') {
+            if let Some((key, value)) = rest.split_once("\" : ") {
+                let mut v = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+                    Some(s) => Json::Str(s.to_string()),
+                    None => Json::Num(value.to_string()),
+                };
+                self.replace_scalar(key, &mut v);
+                return format!("\"{key}\" : {}", v.to_text());
+            }
+        }
+        let mut l = line.to_string();
+        if let Some(pos) = l.find("took = ") {
+            let start = pos + "took = ".len();
+            let end = l[start..]
+                .find([',', ' '])
+                .map(|e| start + e)
+                .unwrap_or(l.len());
+            l.replace_range(start..end, "<DURATION>");
+        }
+        // "lease 694d7d0ab1ec2a0b granted ..." / "... revoked" / "... keepalived ..."
+        if let Some(rest) = l.strip_prefix("lease ") {
+            let tok: String = rest.chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+            if !tok.is_empty() && rest[tok.len()..].starts_with(' ') {
+                if let Ok(id) = u64::from_str_radix(&tok, 16) {
+                    let alias = self.lease_alias(id);
+                    l = format!("lease {alias}{}", &rest[tok.len()..]);
+                }
+            }
+        }
+        l
+    }
+
+    fn substitute(&self, text: &str) -> String {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        if let Some(m) = self.member_id {
+            pairs.push((m.to_string(), "<MEMBER_ID>".into()));
+            pairs.push((format!("{m:x}"), "<MEMBER_ID>".into()));
+        }
+        if let Some(c) = self.cluster_id {
+            pairs.push((c.to_string(), "<CLUSTER_ID>".into()));
+            pairs.push((format!("{c:x}"), "<CLUSTER_ID>".into()));
+        }
+        for (i, l) in self.leases.iter().enumerate() {
+            pairs.push((l.to_string(), format!("<LEASE#{}>", i + 1)));
+            pairs.push((format!("{l:x}"), format!("<LEASE#{}>", i + 1)));
+        }
+        if let Some(v) = &self.version {
+            if v.contains('.') {
+                pairs.push((v.clone(), "<VERSION>".into()));
+            }
+        }
+        for host in ["127.0.0.1", "localhost"] {
+            if self.client_port != 0 {
+                pairs.push((
+                    format!("{host}:{}", self.client_port),
+                    format!("{host}:<CLIENT_PORT>"),
+                ));
+            }
+            if self.peer_port != 0 {
+                pairs.push((
+                    format!("{host}:{}", self.peer_port),
+                    format!("{host}:<PEER_PORT>"),
+                ));
+            }
+        }
+        // Short needles (e.g. a small hex lease) must not be applied before the long ones.
+        pairs.retain(|(from, _)| from.len() >= 4);
+        pairs.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
+        let mut s = text.to_string();
+        for (from, to) in pairs {
+            if s.contains(&from) {
+                s = s.replace(&from, &to);
+            }
+        }
+        s
+    }
+
+    /// Normalises an HTTP response to `HTTP <status> <content-type>\n<body>`.
+    pub fn http(&mut self, resp: &HttpResponse) -> String {
+        let ctype = resp.header("content-type").unwrap_or("-");
+        let body = self.text(resp.body.trim_end_matches('\n'));
+        format!("HTTP {} {}\n{}", resp.status, ctype, body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm() -> Normalizer {
+        Normalizer::new(
+            23790,
+            23800,
+            Some(3319814642761637952),
+            Some(324952591200643719),
+        )
+    }
+
+    #[test]
+    fn etcdctl_json_keeps_revisions_and_replaces_ids() {
+        let mut n = norm();
+        let out = n.text(r#"{"header":{"cluster_id":324952591200643719,"member_id":3319814642761637952,"revision":3,"raft_term":2},"kvs":[{"key":"Zm9v","create_revision":2,"mod_revision":3,"version":2,"value":"YmF6","lease":7587868}],"count":1}"#);
+        assert_eq!(
+            out,
+            r#"{"header":{"cluster_id":<CLUSTER_ID>,"member_id":<MEMBER_ID>,"revision":3,"raft_term":<TERM>},"kvs":[{"key":"Zm9v","create_revision":2,"mod_revision":3,"version":2,"value":"YmF6","lease":<LEASE#1>}],"count":1}"#
+        );
+    }
+
+    #[test]
+    fn gateway_json_keeps_quoting() {
+        let mut n = norm();
+        let out = n.text(r#"{"header":{"cluster_id":"324952591200643719","member_id":"3319814642761637952","revision":"2","raft_term":"2"},"version":"3.4.23","dbSize":"20480","leader":"3319814642761637952"}"#);
+        assert_eq!(
+            out,
+            r#"{"header":{"cluster_id":"<CLUSTER_ID>","member_id":"<MEMBER_ID>","revision":"2","raft_term":"<TERM>"},"version":"<VERSION>","dbSize":"<SIZE>","leader":"<MEMBER_ID>"}"#
+        );
+    }
+
+    #[test]
+    fn text_forms() {
+        let mut n = norm();
+        let out = n.text("2e1259d415f2a040, started, default, http://127.0.0.1:23800, http://127.0.0.1:23790, false\nhttp://127.0.0.1:23790 is healthy: successfully committed proposal: took = 1.350365ms\n\"RaftTerm\" : 2\n\"Revision\" : 3\nlease 2040a1ff55db0d0c granted with TTL(100s)\nkey 2040a1ff55db0d0c");
+        assert_eq!(
+            out,
+            "<MEMBER_ID>, started, default, http://127.0.0.1:<PEER_PORT>, http://127.0.0.1:<CLIENT_PORT>, false\nhttp://127.0.0.1:<CLIENT_PORT> is healthy: successfully committed proposal: took = <DURATION>\n\"RaftTerm\" : <TERM>\n\"Revision\" : 3\nlease <LEASE#1> granted with TTL(100s)\nkey <LEASE#1>"
+        );
+    }
+
+    #[test]
+    fn error_text_is_kept() {
+        let mut n = norm();
+        let line = "Error: etcdserver: mvcc: required revision has been compacted";
+        assert_eq!(n.text(line), line);
+    }
+}

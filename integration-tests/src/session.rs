@@ -1,0 +1,240 @@
+//! Differential sessions: run the same script against etcd and oxcd, record normalised
+//! transcripts, and fail with a readable diff when they differ.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::error::HarnessError;
+use crate::etcdctl::{self, Output};
+use crate::http::{self, HttpResponse};
+use crate::normalize::Normalizer;
+use crate::process::{oxcd_available, Kind, Server, ServerOpts};
+use crate::textdiff::line_diff;
+
+/// Longest stdin echoed verbatim into a transcript.
+const STDIN_ECHO_LIMIT: usize = 300;
+
+/// One side of a differential run: a server, its normaliser and the transcript so far.
+pub struct Session {
+    server: Server,
+    norm: Normalizer,
+    transcript: String,
+}
+
+impl Session {
+    /// Wraps a started server.
+    pub fn new(server: Server) -> Self {
+        let norm = Normalizer::for_server(&server);
+        Session {
+            server,
+            norm,
+            transcript: String::new(),
+        }
+    }
+
+    /// The server under test.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// The server under test, mutably (restart, kill9...).
+    pub fn server_mut(&mut self) -> &mut Server {
+        &mut self.server
+    }
+
+    /// The normalised transcript so far.
+    pub fn transcript(&self) -> &str {
+        &self.transcript
+    }
+
+    /// Records a free-form (normalised) line, e.g. a value the script computed.
+    pub fn note(&mut self, line: &str) {
+        let l = self.norm.text(line);
+        self.transcript.push_str(&format!("# {l}\n"));
+    }
+
+    /// Registers a lease ID so later output shows it as `<LEASE#n>`; returns the alias.
+    pub fn alias_lease(&mut self, id: u64) -> String {
+        self.norm.lease_alias(id)
+    }
+
+    fn record_output(&mut self, out: &Output) {
+        self.transcript.push_str(&format!(
+            "exit: {}\n",
+            out.status
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "signal".into())
+        ));
+        for (name, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            if text.is_empty() {
+                continue;
+            }
+            let t = self.norm.text(text.trim_end_matches('\n'));
+            self.transcript.push_str(&format!("{name}:\n"));
+            for line in t.lines() {
+                self.transcript.push_str(&format!("| {line}\n"));
+            }
+        }
+    }
+
+    /// Runs etcdctl with `args`, records the command and its normalised output, returns the
+    /// raw output. A harness failure is recorded and returned as status `None`.
+    pub fn ctl(&mut self, args: &[&str]) -> Output {
+        let cmd = self.norm.text(&shell_join(args));
+        self.transcript.push_str(&format!("$ etcdctl {cmd}\n"));
+        let out = etcdctl::etcdctl(&self.server, args).unwrap_or_else(harness_output);
+        self.record_output(&out);
+        out
+    }
+
+    /// Like [`Session::ctl`] with stdin.
+    pub fn ctl_stdin(&mut self, args: &[&str], stdin: &str) -> Output {
+        let cmd = self.norm.text(&shell_join(args));
+        let shown = if stdin.len() <= STDIN_ECHO_LIMIT {
+            self.norm.text(stdin).replace('\n', "\\n")
+        } else {
+            format!("<{} bytes>", stdin.len())
+        };
+        self.transcript
+            .push_str(&format!("$ etcdctl {cmd} <<< \"{shown}\"\n"));
+        let out = etcdctl::etcdctl_stdin(&self.server, args, stdin).unwrap_or_else(harness_output);
+        self.record_output(&out);
+        out
+    }
+
+    /// Sends one HTTP request on a fresh connection and records the normalised response.
+    /// A transport failure is recorded and returned as status 0 with the error as body.
+    pub fn request(&mut self, method: &str, path: &str, body: Option<&str>) -> HttpResponse {
+        let shown = body.map(|b| format!(" {b}")).unwrap_or_default();
+        let line = self.norm.text(&format!("{method} {path}{shown}"));
+        self.transcript.push_str(&format!("> {line}\n"));
+        let resp =
+            http::request(self.server.client_port(), method, path, body).unwrap_or_else(|e| {
+                HttpResponse {
+                    status: 0,
+                    headers: Vec::new(),
+                    body: format!("harness error: {e}"),
+                }
+            });
+        let t = self.norm.http(&resp);
+        for l in t.lines() {
+            self.transcript.push_str(&format!("< {l}\n"));
+        }
+        resp
+    }
+
+    /// `POST path body` WITHOUT recording it (for checks that compare only part of a reply;
+    /// record what matters with [`Session::note`]). A transport failure gives status 0.
+    pub fn raw_post(&mut self, path: &str, body: &str) -> HttpResponse {
+        http::request(self.server.client_port(), "POST", path, Some(body)).unwrap_or_else(|e| {
+            HttpResponse {
+                status: 0,
+                headers: Vec::new(),
+                body: format!("harness error: {e}"),
+            }
+        })
+    }
+
+    /// `POST path body`, recorded.
+    pub fn post(&mut self, path: &str, body: &str) -> HttpResponse {
+        self.request("POST", path, Some(body))
+    }
+
+    /// `GET path`, recorded.
+    pub fn get(&mut self, path: &str) -> HttpResponse {
+        self.request("GET", path, None)
+    }
+}
+
+/// Joins arguments for display, single-quoting empty ones and ones with special characters.
+fn shell_join(args: &[&str]) -> String {
+    args.iter()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_=./:,<>#@%+".contains(c));
+            if plain {
+                a.to_string()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn harness_output(e: HarnessError) -> Output {
+    Output {
+        stdout: String::new(),
+        stderr: format!("harness error: {e}"),
+        status: None,
+    }
+}
+
+fn start_pair(opts: &ServerOpts) -> (Server, Server) {
+    std::thread::scope(|s| {
+        let e = s.spawn(|| Server::start(Kind::Etcd, opts.clone()));
+        let o = s.spawn(|| Server::start(Kind::Oxcd, opts.clone()));
+        let etcd = match e.join() {
+            Ok(Ok(srv)) => srv,
+            Ok(Err(err)) => panic!("etcd (reference) failed to start: {err}"),
+            Err(_) => panic!("etcd start thread panicked"),
+        };
+        let oxcd = match o.join() {
+            Ok(Ok(srv)) => srv,
+            Ok(Err(err)) => panic!("{} failed to start: {err}", Kind::Oxcd.label()),
+            Err(_) => panic!("oxcd start thread panicked"),
+        };
+        (etcd, oxcd)
+    })
+}
+
+/// Runs `script` against a fresh etcd and a fresh oxcd (both started with `opts`), concurrently,
+/// and panics with a line diff of the normalised transcripts if they differ. Returns without
+/// doing anything (after printing `SKIP: ...`) if the oxcd binary is missing.
+pub fn diff_run<F>(name: &str, opts: ServerOpts, script: F)
+where
+    F: Fn(&mut Session) + Sync,
+{
+    if !oxcd_available() {
+        return;
+    }
+    let (etcd, oxcd) = start_pair(&opts);
+    let mut left = Session::new(etcd);
+    let mut right = Session::new(oxcd);
+    let (lres, rres) = std::thread::scope(|s| {
+        let l = s.spawn(|| catch_unwind(AssertUnwindSafe(|| script(&mut left))));
+        let r = s.spawn(|| catch_unwind(AssertUnwindSafe(|| script(&mut right))));
+        (l.join(), r.join())
+    });
+    let lfail = !matches!(lres, Ok(Ok(())));
+    let rfail = !matches!(rres, Ok(Ok(())));
+    let diff = line_diff(left.transcript(), right.transcript(), 4);
+    let report = |extra: &str| -> String {
+        format!(
+            "differential test `{name}`: {extra}\n--- etcd (reference)\n+++ {}\n{diff}\n\
+             ===== etcd transcript =====\n{}\n===== etcd log tail =====\n{}\n\
+             ===== {} log tail =====\n{}\n",
+            Kind::Oxcd.label(),
+            left.transcript(),
+            left.server().log_tail(15),
+            Kind::Oxcd.label(),
+            right.server().log_tail(30),
+        )
+    };
+    if lfail {
+        panic!(
+            "{}",
+            report("the script panicked against the REFERENCE etcd (test bug)")
+        );
+    }
+    if rfail {
+        panic!(
+            "{}",
+            report("the script panicked against the server under test")
+        );
+    }
+    if !diff.is_empty() {
+        panic!("{}", report("normalised transcripts differ"));
+    }
+    println!("== {name}: transcripts identical ==\n{}", left.transcript());
+}
