@@ -31,15 +31,25 @@ impl Report {
         let sum: f64 = self.latencies.iter().map(Duration::as_secs_f64).sum();
         let avg = if n > 0 { sum / n as f64 } else { 0.0 };
         let var = if n > 0 {
-            self.latencies.iter().map(|d| (d.as_secs_f64() - avg).powi(2)).sum::<f64>() / n as f64
+            self.latencies
+                .iter()
+                .map(|d| (d.as_secs_f64() - avg).powi(2))
+                .sum::<f64>()
+                / n as f64
         } else {
             0.0
         };
         let rate = n as f64 / secs;
         println!("\nSummary:");
         println!("  Total:\t{:.4} secs.", secs);
-        println!("  Slowest:\t{:.4} secs.", self.latencies.last().map_or(0.0, Duration::as_secs_f64));
-        println!("  Fastest:\t{:.4} secs.", self.latencies.first().map_or(0.0, Duration::as_secs_f64));
+        println!(
+            "  Slowest:\t{:.4} secs.",
+            self.latencies.last().map_or(0.0, Duration::as_secs_f64)
+        );
+        println!(
+            "  Fastest:\t{:.4} secs.",
+            self.latencies.first().map_or(0.0, Duration::as_secs_f64)
+        );
         println!("  Average:\t{avg:.4} secs.");
         println!("  Stddev:\t{:.4} secs.", var.sqrt());
         println!("  Requests/sec:\t{rate:.4}");
@@ -64,9 +74,14 @@ impl Report {
         println!("\nLatency distribution:");
         let ps = [10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9];
         for p in ps {
-            println!("  {p}% in {:.4} secs.", pct(&self.latencies, p).as_secs_f64());
+            println!(
+                "  {p}% in {:.4} secs.",
+                pct(&self.latencies, p).as_secs_f64()
+            );
         }
-        let cpu_per_op_us = self.server_cpu.map(|c| if n > 0 { c * 1e6 / n as f64 } else { 0.0 });
+        let cpu_per_op_us = self
+            .server_cpu
+            .map(|c| if n > 0 { c * 1e6 / n as f64 } else { 0.0 });
         let json = serde_json::json!({
             "workload": workload,
             "label": label,

@@ -50,7 +50,11 @@ pub struct RangeArgs {
 }
 
 async fn channels(cli: &Cli) -> anyhow::Result<Vec<Channel>> {
-    let eps: Vec<String> = cli.endpoints.split(',').map(|e| format!("http://{}", e.trim())).collect();
+    let eps: Vec<String> = cli
+        .endpoints
+        .split(',')
+        .map(|e| format!("http://{}", e.trim()))
+        .collect();
     let mut out = Vec::new();
     for i in 0..cli.conns.max(1) {
         let ep = Endpoint::from_shared(eps[i % eps.len()].clone())?
@@ -83,8 +87,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let mut kv = KvClient::new(chans[c % chans.len()].clone())
-            .max_decoding_message_size(usize::MAX);
+        let mut kv =
+            KvClient::new(chans[c % chans.len()].clone()).max_decoding_message_size(usize::MAX);
         let next = next.clone();
         let cmd = match &cli.cmd {
             Command::Put(a) => Command::Put(a.clone()),
@@ -110,7 +114,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         } else {
                             rand::random::<usize>() % a.key_space_size.max(1)
                         };
-                        let req = PutRequest { key: key_bytes(k, a.key_size), value: value.clone(), ..Default::default() };
+                        let req = PutRequest {
+                            key: key_bytes(k, a.key_size),
+                            value: value.clone(),
+                            ..Default::default()
+                        };
                         kv.put(req).await.is_ok()
                     }
                     Command::Range(a) => {
@@ -145,6 +153,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         (Some(a), Some(b)) => Some(b - a),
         _ => None,
     };
-    Report { latencies, errors, elapsed, server_cpu }.print(name, &cli.label);
+    Report {
+        latencies,
+        errors,
+        elapsed,
+        server_cpu,
+    }
+    .print(name, &cli.label);
     Ok(())
 }

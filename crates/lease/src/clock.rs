@@ -31,7 +31,10 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock standing at an arbitrary fixed instant.
     pub fn new() -> Self {
-        ManualClock { base: Instant::now(), offset: Mutex::new(Duration::ZERO) }
+        ManualClock {
+            base: Instant::now(),
+            offset: Mutex::new(Duration::ZERO),
+        }
     }
 
     /// Moves the clock forward by `by`.

@@ -82,6 +82,9 @@ mod tests {
         assert_eq!(cfg(0), 1);
         assert_eq!(LessorConfig::default().min_ttl_secs, 2);
         assert_eq!(LessorConfig::default().max_ttl_secs, 9_000_000_000);
-        assert_eq!(LessorConfig::default().checkpoint_interval, Duration::from_secs(300));
+        assert_eq!(
+            LessorConfig::default().checkpoint_interval,
+            Duration::from_secs(300)
+        );
     }
 }

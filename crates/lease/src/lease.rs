@@ -64,7 +64,11 @@ impl Lease {
     }
 
     pub fn record(&self) -> LeaseRecord {
-        LeaseRecord { id: self.id, ttl: self.ttl, remaining_ttl: self.remaining_ttl }
+        LeaseRecord {
+            id: self.id,
+            ttl: self.ttl,
+            remaining_ttl: self.remaining_ttl,
+        }
     }
 
     /// The TTL a new leader starts this lease from: the checkpointed remaining TTL if
@@ -84,7 +88,8 @@ impl Lease {
 
     /// Seconds left at `now`, rounded up and never negative; `None` when not ticking.
     pub fn remaining_secs(&self, now: Instant) -> Option<i64> {
-        self.expiry.map(|e| ceil_secs(e.saturating_duration_since(now)))
+        self.expiry
+            .map(|e| ceil_secs(e.saturating_duration_since(now)))
     }
 }
 
@@ -116,7 +121,10 @@ mod tests {
     #[test]
     fn deadline_saturates_to_forever() {
         let now = Instant::now();
-        assert_eq!(deadline(now, 2, Duration::from_secs(1)), Some(now + Duration::from_secs(3)));
+        assert_eq!(
+            deadline(now, 2, Duration::from_secs(1)),
+            Some(now + Duration::from_secs(3))
+        );
         assert_eq!(deadline(now, -4, Duration::ZERO), Some(now));
         assert_eq!(deadline(now, 1, Duration::MAX), None);
     }

@@ -19,12 +19,18 @@ fn counter(name: &str, help: &str) -> IntCounter {
 
 /// `etcd_debugging_lease_granted_total`: grants applied on this member.
 pub static GRANTED: LazyLock<IntCounter> = LazyLock::new(|| {
-    counter("etcd_debugging_lease_granted_total", "The total number of granted leases.")
+    counter(
+        "etcd_debugging_lease_granted_total",
+        "The total number of granted leases.",
+    )
 });
 
 /// `etcd_debugging_lease_revoked_total`: revokes applied on this member.
 pub static REVOKED: LazyLock<IntCounter> = LazyLock::new(|| {
-    counter("etcd_debugging_lease_revoked_total", "The total number of revoked leases.")
+    counter(
+        "etcd_debugging_lease_revoked_total",
+        "The total number of revoked leases.",
+    )
 });
 
 /// `etcd_debugging_lease_renewed_total`: renewals accepted while this member led.
@@ -38,9 +44,13 @@ pub static RENEWED: LazyLock<IntCounter> = LazyLock::new(|| {
 /// `etcd_debugging_lease_ttl_total`: granted TTLs (after the minimum is applied), in
 /// etcd's buckets 1, 2, 4, ... 2^23 seconds.
 pub static TTL: LazyLock<Histogram> = LazyLock::new(|| {
-    let buckets = prometheus::exponential_buckets(1.0, 2.0, 24).expect("constant buckets are valid");
-    let opts = HistogramOpts::new("etcd_debugging_lease_ttl_total", "Bucketed histogram of lease TTLs.")
-        .buckets(buckets);
+    let buckets =
+        prometheus::exponential_buckets(1.0, 2.0, 24).expect("constant buckets are valid");
+    let opts = HistogramOpts::new(
+        "etcd_debugging_lease_ttl_total",
+        "Bucketed histogram of lease TTLs.",
+    )
+    .buckets(buckets);
     let h = Histogram::with_opts(opts).expect("constant metric name is valid");
     let _ = prometheus::default_registry().register(Box::new(h.clone()));
     h
@@ -49,7 +59,10 @@ pub static TTL: LazyLock<Histogram> = LazyLock::new(|| {
 /// `etcd_debugging_server_lease_expired_total`: expired leases the server revoked. The
 /// lessor never increments it; the server calls [`record_expired`].
 pub static EXPIRED: LazyLock<IntCounter> = LazyLock::new(|| {
-    counter("etcd_debugging_server_lease_expired_total", "The total number of expired leases.")
+    counter(
+        "etcd_debugging_server_lease_expired_total",
+        "The total number of expired leases.",
+    )
 });
 
 /// Counts `n` expired leases (the server calls this when it proposes their revoke, as

@@ -35,9 +35,9 @@ impl LeaseRecord {
 
     /// Decodes a record and checks it against its backend key.
     pub fn decode(key: &[u8], value: &[u8]) -> Result<LeaseRecord, LeaseError> {
-        let key: [u8; 8] = key
-            .try_into()
-            .map_err(|_| LeaseError::Corrupt(format!("lease key has {} bytes, want 8", key.len())))?;
+        let key: [u8; 8] = key.try_into().map_err(|_| {
+            LeaseError::Corrupt(format!("lease key has {} bytes, want 8", key.len()))
+        })?;
         let key_id = u64::from_be_bytes(key) as i64;
         if value.len() != VALUE_LEN || value[0] != VERSION {
             return Err(LeaseError::Corrupt(format!(
@@ -51,7 +51,11 @@ impl LeaseRecord {
             b.copy_from_slice(&value[1 + 8 * i..9 + 8 * i]);
             i64::from_be_bytes(b)
         };
-        let rec = LeaseRecord { id: field(0), ttl: field(1), remaining_ttl: field(2) };
+        let rec = LeaseRecord {
+            id: field(0),
+            ttl: field(1),
+            remaining_ttl: field(2),
+        };
         if rec.id != key_id || rec.id == 0 {
             return Err(LeaseError::Corrupt(format!(
                 "lease key {key_id:#x} holds a record for lease {:#x}",
@@ -68,16 +72,32 @@ mod tests {
 
     #[test]
     fn round_trip_and_rejects_damage() {
-        let rec = LeaseRecord { id: -5, ttl: 9_000_000_000, remaining_ttl: 42 };
+        let rec = LeaseRecord {
+            id: -5,
+            ttl: 9_000_000_000,
+            remaining_ttl: 42,
+        };
         let v = rec.encode();
         assert_eq!(v.len(), 25);
         assert_eq!(LeaseRecord::decode(&key(-5), &v).unwrap(), rec);
-        assert!(matches!(LeaseRecord::decode(&key(6), &v), Err(LeaseError::Corrupt(_))));
-        assert!(matches!(LeaseRecord::decode(&key(-5), &v[..24]), Err(LeaseError::Corrupt(_))));
-        assert!(matches!(LeaseRecord::decode(&[1, 2], &v), Err(LeaseError::Corrupt(_))));
+        assert!(matches!(
+            LeaseRecord::decode(&key(6), &v),
+            Err(LeaseError::Corrupt(_))
+        ));
+        assert!(matches!(
+            LeaseRecord::decode(&key(-5), &v[..24]),
+            Err(LeaseError::Corrupt(_))
+        ));
+        assert!(matches!(
+            LeaseRecord::decode(&[1, 2], &v),
+            Err(LeaseError::Corrupt(_))
+        ));
         let mut bad = v.clone();
         bad[0] = 9;
-        assert!(matches!(LeaseRecord::decode(&key(-5), &bad), Err(LeaseError::Corrupt(_))));
+        assert!(matches!(
+            LeaseRecord::decode(&key(-5), &bad),
+            Err(LeaseError::Corrupt(_))
+        ));
     }
 
     #[test]

@@ -19,7 +19,11 @@ use std::time::{Duration, Instant};
 
 /// Rewrites the instants of `expiries` (pairs of expiry and lease id) as described in the
 /// module docs, and leaves the slice sorted by (new expiry, id).
-pub(crate) fn spread_expiries(expiries: &mut [(Instant, i64)], per_window: usize, window: Duration) {
+pub(crate) fn spread_expiries(
+    expiries: &mut [(Instant, i64)],
+    per_window: usize,
+    window: Duration,
+) {
     let per_window = per_window.max(1);
     expiries.sort_unstable();
     let mut current: Option<(Instant, usize)> = None; // (window start, leases in it)
@@ -49,7 +53,9 @@ mod tests {
         (0..secs)
             .map(|s| {
                 let lo = base + SEC * s as u32;
-                v.iter().filter(|(at, _)| *at >= lo && *at < lo + SEC).count()
+                v.iter()
+                    .filter(|(at, _)| *at >= lo && *at < lo + SEC)
+                    .count()
             })
             .max()
             .unwrap_or(0)
@@ -91,7 +97,10 @@ mod tests {
         // opened at t+1.5 s cannot fit so they open [t+2, t+3), ...
         for w in 0..12u64 {
             let lo = t + SEC * w as u32;
-            let n = v.iter().filter(|(at, _)| *at >= lo && *at < lo + SEC).count();
+            let n = v
+                .iter()
+                .filter(|(at, _)| *at >= lo && *at < lo + SEC)
+                .count();
             assert!(n <= 750, "window {w} has {n}");
         }
         assert!(max_in_any_window(&v, t, 12) <= 750);

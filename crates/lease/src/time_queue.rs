@@ -29,7 +29,12 @@ impl TimeQueue {
 
     /// Up to `limit` ids due at or before `now`, earliest first (not removed).
     pub fn due(&self, now: Instant, limit: usize) -> Vec<i64> {
-        self.by_time.iter().take_while(|(at, _)| *at <= now).take(limit).map(|&(_, id)| id).collect()
+        self.by_time
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .take(limit)
+            .map(|&(_, id)| id)
+            .collect()
     }
 
     /// When `id` is due, if queued.

@@ -241,3 +241,73 @@ fn a_second_writer_waits_for_the_first() {
     assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap(), 2);
     other.join().unwrap();
 }
+
+#[test]
+fn txn_range_matches_the_model_after_every_op() {
+    use common::Model;
+    let base: Vec<Vec<Op>> = vec![
+        vec![Op::Put("a", "1", 0), Op::Put("b", "2", 0), Op::Put("c", "3", 0)],
+        vec![Op::Put("d", "4", 0), Op::Put("a", "5", 0)],
+        vec![Op::Put("e", "6", 0)],
+    ];
+    let txn_ops = [
+        Op::Put("b", "7", 0),
+        Op::Put("bb", "0", 0),
+        Op::Del("d", "\0"),
+        Op::Put("e", "9", 2),
+        Op::Del("a", "b"),
+        Op::Put("a", "1", 0),
+        Op::Put("0", "z", 0),
+    ];
+    let (backend, store) = mem_store();
+    let mut model = Model::new();
+    for ops in &base {
+        model.apply(ops);
+        apply(&store, backend.as_ref(), ops);
+    }
+    let mut txn = store.write();
+    for n in 1..=txn_ops.len() {
+        let op = &txn_ops[n - 1];
+        match op {
+            Op::Put(k, v, l) => {
+                txn.put(k.as_bytes(), v.as_bytes(), *l).unwrap();
+            }
+            Op::Del(k, e) => {
+                txn.delete_range(k.as_bytes(), e.as_bytes()).unwrap();
+            }
+        }
+        let mut m = Model { history: model.history.clone() };
+        assert!(m.apply(&txn_ops[..n]));
+        for (key, end) in [("\0", "\0"), ("a", "c"), ("b", ""), ("bb", "\0"), ("0", "b")] {
+            for target in 0..5 {
+                for order in 0..3 {
+                    for limit in [0, 1, 2, 10] {
+                        for min_mod in [0, 4] {
+                            let r = RangeRequest {
+                                sort_target: target,
+                                sort_order: order,
+                                limit,
+                                min_mod_revision: min_mod,
+                                ..req(key, end)
+                            };
+                            let got = txn.range(&r).unwrap();
+                            let (kvs, count, more) = m.range(&r);
+                            assert_eq!(got.kvs, kvs, "after {n} ops: {r:?}");
+                            assert_eq!((got.count, got.more, got.revision), (count, more, 4), "{r:?}");
+                            let c = txn.range(&RangeRequest { count_only: true, ..r.clone() }).unwrap();
+                            assert_eq!(c.count, count);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut batch = WriteBatch::new();
+    let staged = txn.stage(&mut batch);
+    backend.write(batch, false).unwrap();
+    assert_eq!(staged.publish().revision, 4);
+    let published = store.range(&req("\0", "\0")).unwrap();
+    let mut m = Model { history: model.history.clone() };
+    m.apply(&txn_ops);
+    assert_eq!(published.kvs, m.range(&req("\0", "\0")).0);
+}

@@ -61,7 +61,11 @@ pub fn initial_members(cfg: &Config) -> Vec<Member> {
         .map(|(name, peer_urls)| Member {
             id: identity::member_id(&peer_urls, &cfg.initial_cluster_token),
             name: name.to_string(),
-            client_ur_ls: if name == cfg.name { cfg.advertise_client_urls.clone() } else { Vec::new() },
+            client_ur_ls: if name == cfg.name {
+                cfg.advertise_client_urls.clone()
+            } else {
+                Vec::new()
+            },
             peer_ur_ls: peer_urls,
             is_learner: false,
         })
@@ -90,7 +94,8 @@ pub fn open(cfg: &Config) -> Result<Started, BootstrapError> {
         RocksBackend::open(&cfg.db_dir(), &RocksOptions::default()).map_err(storage("open db"))?,
     );
     let raft_backend: Arc<dyn Backend> = Arc::new(
-        RocksBackend::open(&cfg.raft_dir(), &RocksOptions::default()).map_err(storage("open wal"))?,
+        RocksBackend::open(&cfg.raft_dir(), &RocksOptions::default())
+            .map_err(storage("open wal"))?,
     );
 
     let members = Arc::new(
@@ -107,7 +112,10 @@ pub fn open(cfg: &Config) -> Result<Started, BootstrapError> {
     );
     let watch_hub = WatchHub::start(
         Arc::new(MvccHistory(kv.clone())),
-        HubConfig { max_response_bytes: cfg.max_request_bytes, ..HubConfig::default() },
+        HubConfig {
+            max_response_bytes: cfg.max_request_bytes,
+            ..HubConfig::default()
+        },
     );
     let alarms = Arc::new(AlarmStore::load(backend.as_ref()).map_err(storage("alarms"))?);
     let waiters = Arc::new(ProposalWaiters::default());
@@ -124,7 +132,8 @@ pub fn open(cfg: &Config) -> Result<Started, BootstrapError> {
     .map_err(storage("state machine"))?;
 
     let tick = cfg.heartbeat_interval;
-    let election_ticks = (cfg.election_timeout.as_millis() / tick.as_millis().max(1)).max(2) as usize;
+    let election_ticks =
+        (cfg.election_timeout.as_millis() / tick.as_millis().max(1)).max(2) as usize;
     let raft_cfg = RaftConfig {
         id: me.id,
         voters: ids.clone(),
@@ -157,11 +166,22 @@ pub fn open(cfg: &Config) -> Result<Started, BootstrapError> {
         alarms,
         members,
         quota,
-        limits: Limits { max_txn_ops: cfg.max_txn_ops, max_request_bytes: cfg.max_request_bytes },
+        limits: Limits {
+            max_txn_ops: cfg.max_txn_ops,
+            max_request_bytes: cfg.max_request_bytes,
+        },
         watch_hub,
     });
     background::size_sampler::start(ctx.clone(), Duration::from_millis(500));
-    background::compactor::start(ctx.clone(), cfg.auto_compaction_mode, &cfg.auto_compaction_retention)
-        .map_err(BootstrapError::Config)?;
-    Ok(Started { ctx, raft, raft_thread })
+    background::compactor::start(
+        ctx.clone(),
+        cfg.auto_compaction_mode,
+        &cfg.auto_compaction_retention,
+    )
+    .map_err(BootstrapError::Config)?;
+    Ok(Started {
+        ctx,
+        raft,
+        raft_thread,
+    })
 }

@@ -22,78 +22,202 @@ enum Kind {
 const FLAGS: &[(&str, Kind)] = {
     use Kind::{Bool as B, Value as V};
     &[
-        ("name", V), ("data-dir", V), ("wal-dir", V), ("snapshot-count", V),
-        ("heartbeat-interval", V), ("election-timeout", V), ("initial-election-tick-advance", B),
-        ("listen-peer-urls", V), ("listen-client-urls", V), ("listen-client-http-urls", V),
-        ("max-snapshots", V), ("max-wals", V), ("memory-mlock", B), ("quota-backend-bytes", V),
-        ("backend-bbolt-freelist-type", V), ("backend-batch-interval", V), ("backend-batch-limit", V),
-        ("max-txn-ops", V), ("max-request-bytes", V), ("max-concurrent-streams", V),
-        ("grpc-keepalive-min-time", V), ("grpc-keepalive-interval", V), ("grpc-keepalive-timeout", V),
-        ("socket-reuse-port", B), ("socket-reuse-address", B), ("enable-grpc-gateway", B),
-        ("raft-read-timeout", V), ("raft-write-timeout", V), ("feature-gates", V),
-        ("initial-advertise-peer-urls", V), ("initial-cluster", V), ("initial-cluster-state", V),
-        ("initial-cluster-token", V), ("advertise-client-urls", V), ("discovery", V),
-        ("discovery-token", V), ("discovery-endpoints", V), ("discovery-dial-timeout", V),
-        ("discovery-request-timeout", V), ("discovery-keepalive-time", V),
-        ("discovery-keepalive-timeout", V), ("discovery-insecure-transport", B),
-        ("discovery-insecure-skip-tls-verify", B), ("discovery-cert", V), ("discovery-key", V),
-        ("discovery-cacert", V), ("discovery-user", V), ("discovery-password", V),
-        ("discovery-fallback", V), ("discovery-proxy", V), ("discovery-srv", V),
-        ("discovery-srv-name", V), ("strict-reconfig-check", B), ("pre-vote", B),
-        ("auto-compaction-retention", V), ("auto-compaction-mode", V), ("v2-deprecation", V),
-        ("enable-v2", B), ("cert-file", V), ("key-file", V), ("client-cert-auth", B),
-        ("client-cert-file", V), ("client-key-file", V), ("client-crl-file", V),
-        ("client-cert-allowed-hostname", V), ("trusted-ca-file", V), ("auto-tls", B),
-        ("peer-cert-file", V), ("peer-key-file", V), ("peer-client-cert-auth", B),
-        ("peer-client-cert-file", V), ("peer-client-key-file", V), ("peer-trusted-ca-file", V),
-        ("peer-cert-allowed-cn", V), ("peer-cert-allowed-hostname", V), ("peer-auto-tls", B),
-        ("self-signed-cert-validity", V), ("peer-crl-file", V), ("cipher-suites", V), ("cors", V),
-        ("host-whitelist", V), ("tls-min-version", V), ("tls-max-version", V), ("auth-token", V),
-        ("bcrypt-cost", V), ("auth-token-ttl", V), ("enable-pprof", B), ("metrics", V),
-        ("listen-metrics-urls", V), ("logger", V), ("log-outputs", V), ("log-level", V),
-        ("log-format", V), ("enable-log-rotation", B), ("log-rotation-config-json", V),
-        ("warning-unary-request-duration", V), ("experimental-enable-distributed-tracing", B),
-        ("enable-distributed-tracing", B), ("experimental-distributed-tracing-address", V),
-        ("distributed-tracing-address", V), ("experimental-distributed-tracing-service-name", V),
-        ("distributed-tracing-service-name", V), ("experimental-distributed-tracing-instance-id", V),
-        ("distributed-tracing-instance-id", V), ("experimental-distributed-tracing-sampling-rate", V),
-        ("distributed-tracing-sampling-rate", V), ("experimental-initial-corrupt-check", B),
-        ("experimental-corrupt-check-time", V), ("corrupt-check-time", V),
-        ("experimental-compact-hash-check-enabled", B), ("experimental-compact-hash-check-time", V),
-        ("compact-hash-check-time", V), ("experimental-enable-lease-checkpoint", B),
-        ("experimental-compaction-batch-limit", V), ("compaction-batch-limit", V),
-        ("experimental-peer-skip-client-san-verification", B), ("peer-skip-client-san-verification", B),
-        ("experimental-watch-progress-notify-interval", V), ("watch-progress-notify-interval", V),
-        ("experimental-warning-apply-duration", V), ("warning-apply-duration", V),
+        ("name", V),
+        ("data-dir", V),
+        ("wal-dir", V),
+        ("snapshot-count", V),
+        ("heartbeat-interval", V),
+        ("election-timeout", V),
+        ("initial-election-tick-advance", B),
+        ("listen-peer-urls", V),
+        ("listen-client-urls", V),
+        ("listen-client-http-urls", V),
+        ("max-snapshots", V),
+        ("max-wals", V),
+        ("memory-mlock", B),
+        ("quota-backend-bytes", V),
+        ("backend-bbolt-freelist-type", V),
+        ("backend-batch-interval", V),
+        ("backend-batch-limit", V),
+        ("max-txn-ops", V),
+        ("max-request-bytes", V),
+        ("max-concurrent-streams", V),
+        ("grpc-keepalive-min-time", V),
+        ("grpc-keepalive-interval", V),
+        ("grpc-keepalive-timeout", V),
+        ("socket-reuse-port", B),
+        ("socket-reuse-address", B),
+        ("enable-grpc-gateway", B),
+        ("raft-read-timeout", V),
+        ("raft-write-timeout", V),
+        ("feature-gates", V),
+        ("initial-advertise-peer-urls", V),
+        ("initial-cluster", V),
+        ("initial-cluster-state", V),
+        ("initial-cluster-token", V),
+        ("advertise-client-urls", V),
+        ("discovery", V),
+        ("discovery-token", V),
+        ("discovery-endpoints", V),
+        ("discovery-dial-timeout", V),
+        ("discovery-request-timeout", V),
+        ("discovery-keepalive-time", V),
+        ("discovery-keepalive-timeout", V),
+        ("discovery-insecure-transport", B),
+        ("discovery-insecure-skip-tls-verify", B),
+        ("discovery-cert", V),
+        ("discovery-key", V),
+        ("discovery-cacert", V),
+        ("discovery-user", V),
+        ("discovery-password", V),
+        ("discovery-fallback", V),
+        ("discovery-proxy", V),
+        ("discovery-srv", V),
+        ("discovery-srv-name", V),
+        ("strict-reconfig-check", B),
+        ("pre-vote", B),
+        ("auto-compaction-retention", V),
+        ("auto-compaction-mode", V),
+        ("v2-deprecation", V),
+        ("enable-v2", B),
+        ("cert-file", V),
+        ("key-file", V),
+        ("client-cert-auth", B),
+        ("client-cert-file", V),
+        ("client-key-file", V),
+        ("client-crl-file", V),
+        ("client-cert-allowed-hostname", V),
+        ("trusted-ca-file", V),
+        ("auto-tls", B),
+        ("peer-cert-file", V),
+        ("peer-key-file", V),
+        ("peer-client-cert-auth", B),
+        ("peer-client-cert-file", V),
+        ("peer-client-key-file", V),
+        ("peer-trusted-ca-file", V),
+        ("peer-cert-allowed-cn", V),
+        ("peer-cert-allowed-hostname", V),
+        ("peer-auto-tls", B),
+        ("self-signed-cert-validity", V),
+        ("peer-crl-file", V),
+        ("cipher-suites", V),
+        ("cors", V),
+        ("host-whitelist", V),
+        ("tls-min-version", V),
+        ("tls-max-version", V),
+        ("auth-token", V),
+        ("bcrypt-cost", V),
+        ("auth-token-ttl", V),
+        ("enable-pprof", B),
+        ("metrics", V),
+        ("listen-metrics-urls", V),
+        ("logger", V),
+        ("log-outputs", V),
+        ("log-level", V),
+        ("log-format", V),
+        ("enable-log-rotation", B),
+        ("log-rotation-config-json", V),
+        ("warning-unary-request-duration", V),
+        ("experimental-enable-distributed-tracing", B),
+        ("enable-distributed-tracing", B),
+        ("experimental-distributed-tracing-address", V),
+        ("distributed-tracing-address", V),
+        ("experimental-distributed-tracing-service-name", V),
+        ("distributed-tracing-service-name", V),
+        ("experimental-distributed-tracing-instance-id", V),
+        ("distributed-tracing-instance-id", V),
+        ("experimental-distributed-tracing-sampling-rate", V),
+        ("distributed-tracing-sampling-rate", V),
+        ("experimental-initial-corrupt-check", B),
+        ("experimental-corrupt-check-time", V),
+        ("corrupt-check-time", V),
+        ("experimental-compact-hash-check-enabled", B),
+        ("experimental-compact-hash-check-time", V),
+        ("compact-hash-check-time", V),
+        ("experimental-enable-lease-checkpoint", B),
+        ("experimental-compaction-batch-limit", V),
+        ("compaction-batch-limit", V),
+        ("experimental-peer-skip-client-san-verification", B),
+        ("peer-skip-client-san-verification", B),
+        ("experimental-watch-progress-notify-interval", V),
+        ("watch-progress-notify-interval", V),
+        ("experimental-warning-apply-duration", V),
+        ("warning-apply-duration", V),
         ("experimental-txn-mode-write-with-shared-buffer", B),
         ("experimental-bootstrap-defrag-threshold-megabytes", V),
-        ("bootstrap-defrag-threshold-megabytes", V), ("experimental-warning-unary-request-duration", V),
-        ("max-learners", V), ("experimental-snapshot-catch-up-entries", V),
-        ("experimental-compaction-sleep-interval", V), ("compaction-sleep-interval", V),
-        ("experimental-downgrade-check-time", V), ("downgrade-check-time", V),
-        ("experimental-enable-lease-checkpoint-persist", B), ("experimental-memory-mlock", B),
-        ("experimental-snapshot-catchup-entries", V), ("snapshot-catchup-entries", V),
-        ("experimental-stop-grpc-service-on-defrag", B), ("force-new-cluster", B),
-        ("unsafe-no-fsync", B), ("proxy", V), ("proxy-failure-wait", V),
-        ("proxy-refresh-interval", V), ("proxy-dial-timeout", V), ("proxy-write-timeout", V),
-        ("proxy-read-timeout", V), ("experimental-enable-v2v3", V),
-        ("experimental-backend-bbolt-freelist-type", V), ("debug", B), ("log-package-levels", V),
-        ("config-file", V), ("version", B), ("help", B),
+        ("bootstrap-defrag-threshold-megabytes", V),
+        ("experimental-warning-unary-request-duration", V),
+        ("max-learners", V),
+        ("experimental-snapshot-catch-up-entries", V),
+        ("experimental-compaction-sleep-interval", V),
+        ("compaction-sleep-interval", V),
+        ("experimental-downgrade-check-time", V),
+        ("downgrade-check-time", V),
+        ("experimental-enable-lease-checkpoint-persist", B),
+        ("experimental-memory-mlock", B),
+        ("experimental-snapshot-catchup-entries", V),
+        ("snapshot-catchup-entries", V),
+        ("experimental-stop-grpc-service-on-defrag", B),
+        ("force-new-cluster", B),
+        ("unsafe-no-fsync", B),
+        ("proxy", V),
+        ("proxy-failure-wait", V),
+        ("proxy-refresh-interval", V),
+        ("proxy-dial-timeout", V),
+        ("proxy-write-timeout", V),
+        ("proxy-read-timeout", V),
+        ("experimental-enable-v2v3", V),
+        ("experimental-backend-bbolt-freelist-type", V),
+        ("debug", B),
+        ("log-package-levels", V),
+        ("config-file", V),
+        ("version", B),
+        ("help", B),
     ]
 };
 
 /// The flags oxcd acts on; every other known flag is accepted and ignored.
 const USED: &[&str] = &[
-    "name", "data-dir", "wal-dir", "snapshot-count", "heartbeat-interval", "election-timeout",
-    "listen-peer-urls", "listen-client-urls", "initial-advertise-peer-urls", "initial-cluster",
-    "initial-cluster-state", "initial-cluster-token", "advertise-client-urls",
-    "quota-backend-bytes", "max-request-bytes", "max-txn-ops", "max-concurrent-streams",
-    "auto-compaction-mode", "auto-compaction-retention", "log-level", "metrics", "pre-vote",
-    "listen-metrics-urls", "enable-grpc-gateway", "experimental-enable-lease-checkpoint",
-    "unsafe-no-fsync", "version", "help", "cors", "host-whitelist", "strict-reconfig-check",
-    "logger", "log-outputs", "debug", "experimental-compaction-batch-limit",
-    "compaction-batch-limit", "max-learners", "snapshot-catchup-entries",
-    "experimental-snapshot-catchup-entries", "experimental-watch-progress-notify-interval",
+    "name",
+    "data-dir",
+    "wal-dir",
+    "snapshot-count",
+    "heartbeat-interval",
+    "election-timeout",
+    "listen-peer-urls",
+    "listen-client-urls",
+    "initial-advertise-peer-urls",
+    "initial-cluster",
+    "initial-cluster-state",
+    "initial-cluster-token",
+    "advertise-client-urls",
+    "quota-backend-bytes",
+    "max-request-bytes",
+    "max-txn-ops",
+    "max-concurrent-streams",
+    "auto-compaction-mode",
+    "auto-compaction-retention",
+    "log-level",
+    "metrics",
+    "pre-vote",
+    "listen-metrics-urls",
+    "enable-grpc-gateway",
+    "experimental-enable-lease-checkpoint",
+    "unsafe-no-fsync",
+    "version",
+    "help",
+    "cors",
+    "host-whitelist",
+    "strict-reconfig-check",
+    "logger",
+    "log-outputs",
+    "debug",
+    "experimental-compaction-batch-limit",
+    "compaction-batch-limit",
+    "max-learners",
+    "snapshot-catchup-entries",
+    "experimental-snapshot-catchup-entries",
+    "experimental-watch-progress-notify-interval",
     "watch-progress-notify-interval",
 ];
 
@@ -213,7 +337,8 @@ impl Config {
         let name = get("name").unwrap_or_else(|| "default".to_string());
         let data_dir = PathBuf::from(get("data-dir").unwrap_or_else(|| format!("{name}.etcd")));
         let election_timeout = Duration::from_millis(parse_num(&values, "election-timeout", 1000)?);
-        let heartbeat_interval = Duration::from_millis(parse_num(&values, "heartbeat-interval", 100)?);
+        let heartbeat_interval =
+            Duration::from_millis(parse_num(&values, "heartbeat-interval", 100)?);
         if heartbeat_interval.is_zero() || election_timeout < heartbeat_interval * 5 {
             return Err(ConfigError::InvalidValue {
                 flag: "election-timeout".into(),
@@ -276,7 +401,8 @@ impl Config {
                     .min(u64::from(u32::MAX)) as u32,
             },
             auto_compaction_mode: mode,
-            auto_compaction_retention: get("auto-compaction-retention").unwrap_or_else(|| "0".into()),
+            auto_compaction_retention: get("auto-compaction-retention")
+                .unwrap_or_else(|| "0".into()),
             log_level: get("log-level").unwrap_or_else(|| "info".into()),
             metrics_extensive: get("metrics").as_deref() == Some("extensive"),
             enable_grpc_gateway: parse_bool(&values, "enable-grpc-gateway", true)?,
@@ -336,7 +462,11 @@ where
             Some((n, v)) => (n.to_string(), Some(v.to_string())),
             None => (stripped.to_string(), None),
         };
-        let name = if name == "h" { "help".to_string() } else { name };
+        let name = if name == "h" {
+            "help".to_string()
+        } else {
+            name
+        };
         let kind = FLAGS
             .iter()
             .find(|(n, _)| *n == name)
@@ -345,25 +475,38 @@ where
         let value = match (kind, inline) {
             (_, Some(v)) => v,
             (Kind::Bool, None) => "true".to_string(),
-            (Kind::Value, None) => it.next().ok_or_else(|| ConfigError::MissingValue(name.clone()))?,
+            (Kind::Value, None) => it
+                .next()
+                .ok_or_else(|| ConfigError::MissingValue(name.clone()))?,
         };
         out.insert(name, value);
     }
     Ok(out)
 }
 
-fn parse_num(values: &BTreeMap<&'static str, String>, flag: &str, default: u64) -> Result<u64, ConfigError> {
+fn parse_num(
+    values: &BTreeMap<&'static str, String>,
+    flag: &str,
+    default: u64,
+) -> Result<u64, ConfigError> {
     match values.get(flag) {
         None => Ok(default),
-        Some(v) => v.trim().parse::<u64>().map_err(|e| ConfigError::InvalidValue {
-            flag: flag.into(),
-            value: v.clone(),
-            reason: e.to_string(),
-        }),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .map_err(|e| ConfigError::InvalidValue {
+                flag: flag.into(),
+                value: v.clone(),
+                reason: e.to_string(),
+            }),
     }
 }
 
-fn parse_bool(values: &BTreeMap<&'static str, String>, flag: &str, default: bool) -> Result<bool, ConfigError> {
+fn parse_bool(
+    values: &BTreeMap<&'static str, String>,
+    flag: &str,
+    default: bool,
+) -> Result<bool, ConfigError> {
     match values.get(flag).map(|s| s.as_str()) {
         None => Ok(default),
         Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
@@ -388,11 +531,13 @@ fn urls(v: Option<String>, default: &str) -> Vec<String> {
 fn parse_initial_cluster(s: &str) -> Result<Vec<(String, String)>, ConfigError> {
     let mut out = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (name, url) = part.split_once('=').ok_or_else(|| ConfigError::InvalidValue {
-            flag: "initial-cluster".into(),
-            value: s.into(),
-            reason: format!("{part:?} is not of the form name=url"),
-        })?;
+        let (name, url) = part
+            .split_once('=')
+            .ok_or_else(|| ConfigError::InvalidValue {
+                flag: "initial-cluster".into(),
+                value: s.into(),
+                reason: format!("{part:?} is not of the form name=url"),
+            })?;
         out.push((name.to_string(), url.to_string()));
     }
     Ok(out)
@@ -436,14 +581,25 @@ mod tests {
         assert_eq!(c.quota_bytes(), DEFAULT_QUOTA_BYTES);
         assert_eq!(c.request_timeout(), Duration::from_secs(7));
         assert_eq!(c.min_lease_ttl(), 2);
-        assert_eq!(c.initial_cluster, vec![("default".into(), "http://localhost:2380".into())]);
+        assert_eq!(
+            c.initial_cluster,
+            vec![("default".into(), "http://localhost:2380".into())]
+        );
     }
 
     #[test]
     fn go_style_flags_and_env() {
         let env = |k: &str| (k == "ETCD_MAX_TXN_OPS").then(|| "7".to_string());
         let c = Config::parse(
-            ["--name=n1", "-data-dir", "/tmp/x", "--pre-vote", "--enable-pprof", "--cors", "*"],
+            [
+                "--name=n1",
+                "-data-dir",
+                "/tmp/x",
+                "--pre-vote",
+                "--enable-pprof",
+                "--cors",
+                "*",
+            ],
             env,
         )
         .unwrap();
@@ -460,15 +616,24 @@ mod tests {
             Config::parse(["--bogus"], no_env),
             Err(ConfigError::UnknownFlag(f)) if f == "bogus"
         ));
-        assert!(matches!(Config::parse(["--name"], no_env), Err(ConfigError::MissingValue(_))));
+        assert!(matches!(
+            Config::parse(["--name"], no_env),
+            Err(ConfigError::MissingValue(_))
+        ));
         assert!(Config::parse(["--max-txn-ops=x"], no_env).is_err());
         assert!(Config::parse(["--initial-cluster-state=old"], no_env).is_err());
     }
 
     #[test]
     fn url_parsing() {
-        assert_eq!(url_to_addr("http://localhost:2379").unwrap(), "127.0.0.1:2379");
-        assert_eq!(url_to_addr("http://127.0.0.1:1234/").unwrap(), "127.0.0.1:1234");
+        assert_eq!(
+            url_to_addr("http://localhost:2379").unwrap(),
+            "127.0.0.1:2379"
+        );
+        assert_eq!(
+            url_to_addr("http://127.0.0.1:1234/").unwrap(),
+            "127.0.0.1:1234"
+        );
         assert!(url_to_addr("http://nohost").is_err());
     }
 }

@@ -51,7 +51,9 @@ impl RequestIds {
             .unwrap_or(0);
         let prefix = (member_id & 0xffff) << 48;
         let ts = (millis & 0xff_ffff_ffff) << 8;
-        Self { next: AtomicU64::new(prefix | ts) }
+        Self {
+            next: AtomicU64::new(prefix | ts),
+        }
     }
 
     /// The next request ID.

@@ -50,7 +50,10 @@ pub use config::Config;
 use std::future::Future;
 
 /// Runs a member until `shutdown` resolves, then stops raft and returns.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     for flag in &config.ignored {
         tracing::warn!(flag = %flag, "flag accepted for compatibility but not used by oxcd");
     }

@@ -26,17 +26,21 @@ impl Members {
         cluster_id: u64,
     ) -> Result<Self, ServerError> {
         if let Some(v) = backend.get(Column::Meta, CLUSTER_ID_KEY)? {
-            let cid = u64::from_be_bytes(v.as_slice().try_into().map_err(|_| {
-                ServerError::Internal("corrupt cluster id".into())
-            })?);
+            let cid = u64::from_be_bytes(
+                v.as_slice()
+                    .try_into()
+                    .map_err(|_| ServerError::Internal("corrupt cluster id".into()))?,
+            );
             let mut members = Vec::new();
             for item in backend.scan(Column::Members, &[], None, false)? {
                 let (_, v) = item?;
-                members.push(
-                    Member::decode(&*v).map_err(|e| ServerError::Internal(e.to_string()))?,
-                );
+                members
+                    .push(Member::decode(&*v).map_err(|e| ServerError::Internal(e.to_string()))?);
             }
-            return Ok(Self { cluster_id: cid, members: RwLock::new(members) });
+            return Ok(Self {
+                cluster_id: cid,
+                members: RwLock::new(members),
+            });
         }
         let mut batch = WriteBatch::new();
         batch.put(Column::Meta, CLUSTER_ID_KEY, cluster_id.to_be_bytes());
@@ -44,7 +48,10 @@ impl Members {
             batch.put(Column::Members, m.id.to_be_bytes(), m.encode_to_vec());
         }
         backend.write(batch, true)?;
-        Ok(Self { cluster_id, members: RwLock::new(initial) })
+        Ok(Self {
+            cluster_id,
+            members: RwLock::new(initial),
+        })
     }
 
     /// The cluster ID.

@@ -9,7 +9,8 @@ macro_rules! gauge {
     ($name:ident, $metric:expr, $help:expr) => {
         #[doc = $help]
         pub static $name: LazyLock<IntGauge> = LazyLock::new(|| {
-            register_int_gauge!($metric, $help).unwrap_or_else(|_| IntGauge::new($metric, $help).expect("valid metric"))
+            register_int_gauge!($metric, $help)
+                .unwrap_or_else(|_| IntGauge::new($metric, $help).expect("valid metric"))
         });
     };
 }
@@ -17,30 +18,93 @@ macro_rules! counter {
     ($name:ident, $metric:expr, $help:expr) => {
         #[doc = $help]
         pub static $name: LazyLock<IntCounter> = LazyLock::new(|| {
-            register_int_counter!($metric, $help).unwrap_or_else(|_| IntCounter::new($metric, $help).expect("valid metric"))
+            register_int_counter!($metric, $help)
+                .unwrap_or_else(|_| IntCounter::new($metric, $help).expect("valid metric"))
         });
     };
 }
 
-gauge!(DB_TOTAL_SIZE, "etcd_mvcc_db_total_size_in_bytes", "Total size of the underlying database physically allocated in bytes.");
-gauge!(DB_TOTAL_SIZE_DEBUGGING, "etcd_debugging_mvcc_db_total_size_in_bytes", "Total size of the underlying database physically allocated in bytes.");
-gauge!(DB_IN_USE_SIZE, "etcd_mvcc_db_total_size_in_use_in_bytes", "Total size of the underlying database logically in use in bytes.");
-gauge!(QUOTA_BACKEND_BYTES, "etcd_server_quota_backend_bytes", "Current backend storage quota size in bytes.");
-gauge!(CURRENT_REVISION, "etcd_debugging_mvcc_current_revision", "The current revision of store.");
-gauge!(COMPACT_REVISION, "etcd_debugging_mvcc_compact_revision", "The revision of the last compaction in store.");
-counter!(PUT_TOTAL, "etcd_mvcc_put_total", "Total number of puts seen by this member.");
-counter!(DELETE_TOTAL, "etcd_mvcc_delete_total", "Total number of deletes seen by this member.");
-counter!(RANGE_TOTAL, "etcd_mvcc_range_total", "Total number of ranges seen by this member.");
-counter!(TXN_TOTAL, "etcd_mvcc_txn_total", "Total number of txns seen by this member.");
-counter!(HEALTH_SUCCESS, "etcd_server_health_success", "The total number of successful health checks");
-counter!(HEALTH_FAILURES, "etcd_server_health_failures", "The total number of failed health checks");
+gauge!(
+    DB_TOTAL_SIZE,
+    "etcd_mvcc_db_total_size_in_bytes",
+    "Total size of the underlying database physically allocated in bytes."
+);
+gauge!(
+    DB_TOTAL_SIZE_DEBUGGING,
+    "etcd_debugging_mvcc_db_total_size_in_bytes",
+    "Total size of the underlying database physically allocated in bytes."
+);
+gauge!(
+    DB_IN_USE_SIZE,
+    "etcd_mvcc_db_total_size_in_use_in_bytes",
+    "Total size of the underlying database logically in use in bytes."
+);
+gauge!(
+    QUOTA_BACKEND_BYTES,
+    "etcd_server_quota_backend_bytes",
+    "Current backend storage quota size in bytes."
+);
+gauge!(
+    CURRENT_REVISION,
+    "etcd_debugging_mvcc_current_revision",
+    "The current revision of store."
+);
+gauge!(
+    COMPACT_REVISION,
+    "etcd_debugging_mvcc_compact_revision",
+    "The revision of the last compaction in store."
+);
+counter!(
+    PUT_TOTAL,
+    "etcd_mvcc_put_total",
+    "Total number of puts seen by this member."
+);
+counter!(
+    DELETE_TOTAL,
+    "etcd_mvcc_delete_total",
+    "Total number of deletes seen by this member."
+);
+counter!(
+    RANGE_TOTAL,
+    "etcd_mvcc_range_total",
+    "Total number of ranges seen by this member."
+);
+counter!(
+    TXN_TOTAL,
+    "etcd_mvcc_txn_total",
+    "Total number of txns seen by this member."
+);
+counter!(
+    HEALTH_SUCCESS,
+    "etcd_server_health_success",
+    "The total number of successful health checks"
+);
+counter!(
+    HEALTH_FAILURES,
+    "etcd_server_health_failures",
+    "The total number of failed health checks"
+);
 
 /// Touches every metric so that it is exported from start-up.
 pub fn init(member_id: u64, version: &str) {
-    for g in [&DB_TOTAL_SIZE, &DB_TOTAL_SIZE_DEBUGGING, &DB_IN_USE_SIZE, &QUOTA_BACKEND_BYTES, &CURRENT_REVISION, &COMPACT_REVISION] {
+    for g in [
+        &DB_TOTAL_SIZE,
+        &DB_TOTAL_SIZE_DEBUGGING,
+        &DB_IN_USE_SIZE,
+        &QUOTA_BACKEND_BYTES,
+        &CURRENT_REVISION,
+        &COMPACT_REVISION,
+    ] {
         LazyLock::force(g);
     }
-    for c in [&PUT_TOTAL, &DELETE_TOTAL, &RANGE_TOTAL, &TXN_TOTAL, &HEALTH_SUCCESS, &HEALTH_FAILURES] {
+    for c in [
+        &PUT_TOTAL,
+        &DELETE_TOTAL,
+        &RANGE_TOTAL,
+        &TXN_TOTAL,
+        &HEALTH_SUCCESS,
+        &HEALTH_FAILURES,
+    ] {
         LazyLock::force(c);
     }
     oxcd_middleware::register_identity(member_id, version);

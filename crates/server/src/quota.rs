@@ -23,7 +23,11 @@ pub struct Quota {
 impl Quota {
     /// A quota of `limit` bytes.
     pub fn new(limit: u64) -> Self {
-        Self { limit, size: AtomicU64::new(0), in_use: AtomicU64::new(0) }
+        Self {
+            limit,
+            size: AtomicU64::new(0),
+            in_use: AtomicU64::new(0),
+        }
     }
 
     /// The configured limit.
@@ -80,7 +84,11 @@ mod tests {
     fn costs_and_limit() {
         let q = Quota::new(1000);
         q.record_size(700, 600);
-        let p = PutRequest { key: b"k".to_vec(), value: vec![0; 43], ..Default::default() };
+        let p = PutRequest {
+            key: b"k".to_vec(),
+            value: vec![0; 43],
+            ..Default::default()
+        };
         assert_eq!(Quota::put_cost(&p), 300);
         assert!(q.available(300));
         assert!(!q.available(301));

@@ -81,10 +81,19 @@ impl Interval {
             [] => {
                 let mut end = d.key.clone();
                 end.push(0);
-                Interval { start: d.key.clone(), end: Some(end) }
+                Interval {
+                    start: d.key.clone(),
+                    end: Some(end),
+                }
             }
-            [0] => Interval { start: d.key.clone(), end: None },
-            e => Interval { start: d.key.clone(), end: Some(e.to_vec()) },
+            [0] => Interval {
+                start: d.key.clone(),
+                end: None,
+            },
+            e => Interval {
+                start: d.key.clone(),
+                end: Some(e.to_vec()),
+            },
         }
     }
 
@@ -117,7 +126,9 @@ fn check_intervals(ops: &[RequestOp]) -> Result<Writes, ServerError> {
         }
     }
     for op in ops {
-        let Some(Request::RequestTxn(t)) = &op.request else { continue };
+        let Some(Request::RequestTxn(t)) = &op.request else {
+            continue;
+        };
         let then = check_intervals(&t.success)?;
         let other = check_intervals(&t.failure)?;
         for k in &then.puts {
@@ -136,7 +147,9 @@ fn check_intervals(ops: &[RequestOp]) -> Result<Writes, ServerError> {
         w.dels.extend(other.dels);
     }
     for op in ops {
-        let Some(Request::RequestPut(p)) = &op.request else { continue };
+        let Some(Request::RequestPut(p)) = &op.request else {
+            continue;
+        };
         if w.puts.contains(&p.key) || w.deleted(&p.key) {
             return Err(ServerError::DuplicateKey);
         }
@@ -151,7 +164,10 @@ mod tests {
 
     fn put(k: &str) -> RequestOp {
         RequestOp {
-            request: Some(Request::RequestPut(PutRequest { key: k.into(), ..Default::default() })),
+            request: Some(Request::RequestPut(PutRequest {
+                key: k.into(),
+                ..Default::default()
+            })),
         }
     }
     fn del(k: &str, end: &str) -> RequestOp {
@@ -164,22 +180,40 @@ mod tests {
         }
     }
     fn txn(success: Vec<RequestOp>, failure: Vec<RequestOp>) -> TxnRequest {
-        TxnRequest { compare: vec![], success, failure }
+        TxnRequest {
+            compare: vec![],
+            success,
+            failure,
+        }
     }
 
     #[test]
     fn duplicate_puts_and_put_over_delete() {
-        assert_eq!(check_txn(&txn(vec![put("a"), put("a")], vec![]), 128), Err(ServerError::DuplicateKey));
-        assert_eq!(check_txn(&txn(vec![del("a", "c"), put("b")], vec![]), 128), Err(ServerError::DuplicateKey));
-        assert_eq!(check_txn(&txn(vec![del("a", "b"), put("b")], vec![]), 128), Ok(()));
+        assert_eq!(
+            check_txn(&txn(vec![put("a"), put("a")], vec![]), 128),
+            Err(ServerError::DuplicateKey)
+        );
+        assert_eq!(
+            check_txn(&txn(vec![del("a", "c"), put("b")], vec![]), 128),
+            Err(ServerError::DuplicateKey)
+        );
+        assert_eq!(
+            check_txn(&txn(vec![del("a", "b"), put("b")], vec![]), 128),
+            Ok(())
+        );
         assert_eq!(check_txn(&txn(vec![put("a")], vec![put("a")]), 128), Ok(()));
     }
 
     #[test]
     fn nested_branches_exclude_each_other() {
-        let nested = RequestOp { request: Some(Request::RequestTxn(txn(vec![put("a")], vec![put("a")]))) };
+        let nested = RequestOp {
+            request: Some(Request::RequestTxn(txn(vec![put("a")], vec![put("a")]))),
+        };
         assert_eq!(check_txn(&txn(vec![nested.clone()], vec![]), 128), Ok(()));
-        assert_eq!(check_txn(&txn(vec![nested, put("a")], vec![]), 128), Err(ServerError::DuplicateKey));
+        assert_eq!(
+            check_txn(&txn(vec![nested, put("a")], vec![]), 128),
+            Err(ServerError::DuplicateKey)
+        );
     }
 
     #[test]
@@ -187,8 +221,16 @@ mod tests {
         let many = txn((0..5).map(|i| put(&i.to_string())).collect(), vec![]);
         assert_eq!(check_txn(&many, 4), Err(ServerError::TooManyOps));
         assert_eq!(check_txn(&many, 5), Ok(()));
-        assert_eq!(check_txn(&txn(vec![put("")], vec![]), 5), Err(ServerError::EmptyKey));
-        let p = PutRequest { key: b"k".to_vec(), value: b"v".to_vec(), ignore_value: true, ..Default::default() };
+        assert_eq!(
+            check_txn(&txn(vec![put("")], vec![]), 5),
+            Err(ServerError::EmptyKey)
+        );
+        let p = PutRequest {
+            key: b"k".to_vec(),
+            value: b"v".to_vec(),
+            ignore_value: true,
+            ..Default::default()
+        };
         assert_eq!(check_put(&p), Err(ServerError::ValueProvided));
     }
 }

@@ -29,10 +29,13 @@ impl KvHistory for MvccHistory {
         to_rev: i64,
         limit: usize,
     ) -> Result<Vec<Event>, HistoryError> {
-        let (mut events, _next) = self.0.events_since(key, range_end, from_rev, limit).map_err(|e| match e {
-            MvccError::Compacted => HistoryError::Compacted,
-            other => HistoryError::Other(other.to_string()),
-        })?;
+        let (mut events, _next) = self
+            .0
+            .events_since(key, range_end, from_rev, limit)
+            .map_err(|e| match e {
+                MvccError::Compacted => HistoryError::Compacted,
+                other => HistoryError::Other(other.to_string()),
+            })?;
         events.retain(|e| e.kv.as_ref().is_some_and(|kv| kv.mod_revision <= to_rev));
         Ok(events)
     }

@@ -40,10 +40,17 @@ mod tests {
     #[test]
     fn splits_and_marks_all_but_last() {
         let ev = |i: u8| Event {
-            kv: Some(KeyValue { key: vec![i], value: vec![0; 100], ..Default::default() }),
+            kv: Some(KeyValue {
+                key: vec![i],
+                value: vec![0; 100],
+                ..Default::default()
+            }),
             ..Default::default()
         };
-        let resp = WatchResponse { events: (0..10).map(ev).collect(), ..Default::default() };
+        let resp = WatchResponse {
+            events: (0..10).map(ev).collect(),
+            ..Default::default()
+        };
         let parts = split(resp.clone(), 350);
         assert!(parts.len() > 1);
         assert!(parts[..parts.len() - 1].iter().all(|p| p.fragment));

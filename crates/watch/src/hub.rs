@@ -122,10 +122,21 @@ impl WatchHub {
         let (sink, rx) = stream::channel(id, self.inner.cfg.queue_capacity);
         self.inner.state.lock().streams.insert(
             id,
-            StreamState { sink, ids: BTreeSet::new(), next_id: 0, progress_pending: false },
+            StreamState {
+                sink,
+                ids: BTreeSet::new(),
+                next_id: 0,
+                progress_pending: false,
+            },
         );
         metrics::STREAMS.inc();
-        (WatchStream { id, hub: self.clone() }, rx)
+        (
+            WatchStream {
+                id,
+                hub: self.clone(),
+            },
+            rx,
+        )
     }
 
     /// Delivers the events of a newly published revision to synced watchers. Called by the
@@ -140,7 +151,9 @@ impl WatchHub {
         for ev in events {
             let Some(kv) = &ev.kv else { continue };
             for wk in st.synced.matching(&kv.key) {
-                let Some(w) = st.synced.get(&wk) else { continue };
+                let Some(w) = st.synced.get(&wk) else {
+                    continue;
+                };
                 if w.rev > revision || !w.spec.passes(ev) {
                     continue;
                 }
@@ -154,8 +167,13 @@ impl WatchHub {
         let mut victims = Vec::new();
         let mut gone = Vec::new();
         for (wk, evs) in per {
-            let Some(w) = st.synced.get(&wk) else { continue };
-            let resp = WatchResponse { events: evs, ..stream::response(wk.id, revision) };
+            let Some(w) = st.synced.get(&wk) else {
+                continue;
+            };
+            let resp = WatchResponse {
+                events: evs,
+                ..stream::response(wk.id, revision)
+            };
             let resps = if w.spec.fragment {
                 fragment::split(resp, self.inner.cfg.max_response_bytes)
             } else {
@@ -182,10 +200,16 @@ impl WatchHub {
         }
     }
 
-    pub(crate) fn create(&self, stream_id: u64, spec: Result<WatchSpec, WatchError>) -> Result<i64, WatchError> {
+    pub(crate) fn create(
+        &self,
+        stream_id: u64,
+        spec: Result<WatchSpec, WatchError>,
+    ) -> Result<i64, WatchError> {
         let mut st = self.inner.state.lock();
         let current = st.current_rev;
-        let Some(ss) = st.streams.get_mut(&stream_id) else { return Err(WatchError::Stopped) };
+        let Some(ss) = st.streams.get_mut(&stream_id) else {
+            return Err(WatchError::Stopped);
+        };
         let refuse = |ss: &StreamState, err: WatchError| {
             let resp = WatchResponse {
                 created: true,
@@ -213,14 +237,27 @@ impl WatchHub {
         };
         ss.ids.insert(id);
         let sink = ss.sink.clone();
-        sink.send_control(WatchResponse { created: true, ..stream::response(id, current) });
-        let key = WatcherKey { stream: stream_id, id };
+        sink.send_control(WatchResponse {
+            created: true,
+            ..stream::response(id, current)
+        });
+        let key = WatcherKey {
+            stream: stream_id,
+            id,
+        };
         let start = spec.start_revision;
         if start == 0 || start > current {
             let rev = if start == 0 { current + 1 } else { start };
             st.synced.add(key, Watcher { spec, sink, rev });
         } else {
-            st.unsynced.add(key, Watcher { spec, sink, rev: start });
+            st.unsynced.add(
+                key,
+                Watcher {
+                    spec,
+                    sink,
+                    rev: start,
+                },
+            );
             metrics::SLOW_WATCHERS.set(st.unsynced.len() as i64);
             self.inner.wake.notify_one();
         }
@@ -230,13 +267,23 @@ impl WatchHub {
 
     pub(crate) fn cancel(&self, stream_id: u64, watch_id: i64) -> bool {
         let mut st = self.inner.state.lock();
-        let key = WatcherKey { stream: stream_id, id: watch_id };
-        let existed = st.synced.remove(key).or_else(|| st.unsynced.remove(key)).is_some();
+        let key = WatcherKey {
+            stream: stream_id,
+            id: watch_id,
+        };
+        let existed = st
+            .synced
+            .remove(key)
+            .or_else(|| st.unsynced.remove(key))
+            .is_some();
         let current = st.current_rev;
         if let Some(ss) = st.streams.get_mut(&stream_id) {
             ss.ids.remove(&watch_id);
             if existed {
-                ss.sink.send_control(WatchResponse { canceled: true, ..stream::response(watch_id, current) });
+                ss.sink.send_control(WatchResponse {
+                    canceled: true,
+                    ..stream::response(watch_id, current)
+                });
             }
         }
         if existed {
@@ -261,10 +308,20 @@ impl WatchHub {
 
     pub(crate) fn close_stream(&self, stream_id: u64) {
         let mut st = self.inner.state.lock();
-        let Some(ss) = st.streams.remove(&stream_id) else { return };
+        let Some(ss) = st.streams.remove(&stream_id) else {
+            return;
+        };
         for id in ss.ids {
-            let key = WatcherKey { stream: stream_id, id };
-            if st.synced.remove(key).or_else(|| st.unsynced.remove(key)).is_some() {
+            let key = WatcherKey {
+                stream: stream_id,
+                id,
+            };
+            if st
+                .synced
+                .remove(key)
+                .or_else(|| st.unsynced.remove(key))
+                .is_some()
+            {
                 metrics::WATCHERS.dec();
             }
         }
@@ -315,7 +372,13 @@ impl WatchHub {
         let read = if w.rev < compacted {
             Err(HistoryError::Compacted)
         } else {
-            history.events(&w.spec.key, &w.spec.range_end, w.rev, current, self.inner.cfg.history_batch)
+            history.events(
+                &w.spec.key,
+                &w.spec.range_end,
+                w.rev,
+                current,
+                self.inner.cfg.history_batch,
+            )
         };
         let events = match read {
             Ok(evs) => evs,
@@ -367,7 +430,10 @@ impl WatchHub {
             out.push(ev);
         }
         if !out.is_empty() {
-            let resp = WatchResponse { events: out, ..stream::response(wk.id, revision) };
+            let resp = WatchResponse {
+                events: out,
+                ..stream::response(wk.id, revision)
+            };
             let resps = if w.spec.fragment {
                 fragment::split(resp, self.inner.cfg.max_response_bytes)
             } else {
@@ -390,7 +456,9 @@ impl WatchHub {
         }
         let mut st = self.inner.state.lock();
         let current_notified = st.current_rev;
-        let Some(entry) = st.unsynced.get_mut(&wk) else { return };
+        let Some(entry) = st.unsynced.get_mut(&wk) else {
+            return;
+        };
         entry.rev = next;
         if next > current_notified {
             if let Some(mut moved) = st.unsynced.remove(wk) {
@@ -404,8 +472,12 @@ impl WatchHub {
     fn flush_progress(&self) {
         let mut st = self.inner.state.lock();
         let current = st.current_rev;
-        let pending: Vec<u64> =
-            st.streams.iter().filter(|(_, s)| s.progress_pending).map(|(id, _)| *id).collect();
+        let pending: Vec<u64> = st
+            .streams
+            .iter()
+            .filter(|(_, s)| s.progress_pending)
+            .map(|(id, _)| *id)
+            .collect();
         for id in pending {
             if st.unsynced.has_stream(id) {
                 continue;

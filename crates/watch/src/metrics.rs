@@ -11,24 +11,40 @@ fn gauge(name: &str, help: &str) -> IntGauge {
 }
 
 /// `etcd_debugging_mvcc_watcher_total`.
-pub static WATCHERS: LazyLock<IntGauge> =
-    LazyLock::new(|| gauge("etcd_debugging_mvcc_watcher_total", "Total number of watchers."));
+pub static WATCHERS: LazyLock<IntGauge> = LazyLock::new(|| {
+    gauge(
+        "etcd_debugging_mvcc_watcher_total",
+        "Total number of watchers.",
+    )
+});
 /// `etcd_debugging_mvcc_watch_stream_total`.
 pub static STREAMS: LazyLock<IntGauge> = LazyLock::new(|| {
-    gauge("etcd_debugging_mvcc_watch_stream_total", "Total number of watch streams.")
+    gauge(
+        "etcd_debugging_mvcc_watch_stream_total",
+        "Total number of watch streams.",
+    )
 });
 /// `etcd_debugging_mvcc_slow_watcher_total`.
 pub static SLOW_WATCHERS: LazyLock<IntGauge> = LazyLock::new(|| {
-    gauge("etcd_debugging_mvcc_slow_watcher_total", "Total number of unsynced slow watchers.")
+    gauge(
+        "etcd_debugging_mvcc_slow_watcher_total",
+        "Total number of unsynced slow watchers.",
+    )
 });
 /// `etcd_debugging_mvcc_pending_events_total`.
 pub static PENDING_EVENTS: LazyLock<IntGauge> = LazyLock::new(|| {
-    gauge("etcd_debugging_mvcc_pending_events_total", "Total number of pending events to be sent.")
+    gauge(
+        "etcd_debugging_mvcc_pending_events_total",
+        "Total number of pending events to be sent.",
+    )
 });
 /// `etcd_debugging_mvcc_events_total`.
 pub static EVENTS: LazyLock<IntCounter> = LazyLock::new(|| {
-    let c = IntCounter::new("etcd_debugging_mvcc_events_total", "Total number of events sent by this member.")
-        .expect("valid metric name");
+    let c = IntCounter::new(
+        "etcd_debugging_mvcc_events_total",
+        "Total number of events sent by this member.",
+    )
+    .expect("valid metric name");
     let _ = prometheus::register(Box::new(c.clone()));
     c
 });

@@ -31,7 +31,11 @@ pub struct WatchSpec {
 impl WatchSpec {
     /// Normalises a create request (empty key -> `\0`) and checks the range.
     pub fn from_request(r: &WatchCreateRequest) -> Result<Self, WatchError> {
-        let key = if r.key.is_empty() { vec![0] } else { r.key.clone() };
+        let key = if r.key.is_empty() {
+            vec![0]
+        } else {
+            r.key.clone()
+        };
         let range_end = r.range_end.clone();
         if !range_end.is_empty() && range_end != [0] && key >= range_end {
             return Err(WatchError::EmptyRange);
@@ -82,12 +86,24 @@ mod tests {
         let s = WatchSpec::from_request(&WatchCreateRequest::default()).unwrap();
         assert_eq!(s.key, vec![0]);
         assert!(s.contains(b"\0"));
-        let r = WatchCreateRequest { key: b"a".to_vec(), range_end: b"c".to_vec(), ..Default::default() };
+        let r = WatchCreateRequest {
+            key: b"a".to_vec(),
+            range_end: b"c".to_vec(),
+            ..Default::default()
+        };
         let s = WatchSpec::from_request(&r).unwrap();
         assert!(s.contains(b"b") && !s.contains(b"c"));
-        let r = WatchCreateRequest { key: b"c".to_vec(), range_end: b"a".to_vec(), ..Default::default() };
+        let r = WatchCreateRequest {
+            key: b"c".to_vec(),
+            range_end: b"a".to_vec(),
+            ..Default::default()
+        };
         assert_eq!(WatchSpec::from_request(&r), Err(WatchError::EmptyRange));
-        let r = WatchCreateRequest { key: b"b".to_vec(), range_end: vec![0], ..Default::default() };
+        let r = WatchCreateRequest {
+            key: b"b".to_vec(),
+            range_end: vec![0],
+            ..Default::default()
+        };
         let s = WatchSpec::from_request(&r).unwrap();
         assert!(s.contains(b"zzz") && !s.contains(b"a"));
     }

@@ -102,14 +102,22 @@ impl Drop for WatchReceiver {
 /// Builds a linked sink and receiver.
 pub(crate) fn channel(stream_id: u64, capacity: usize) -> (Arc<Sink>, WatchReceiver) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let sink = Arc::new(Sink { stream_id, tx, queued_events: AtomicUsize::new(0), capacity });
+    let sink = Arc::new(Sink {
+        stream_id,
+        tx,
+        queued_events: AtomicUsize::new(0),
+        capacity,
+    });
     (sink.clone(), WatchReceiver { rx, sink })
 }
 
 /// A response with only a header revision set.
 pub(crate) fn response(watch_id: i64, revision: i64) -> WatchResponse {
     WatchResponse {
-        header: Some(ResponseHeader { revision, ..Default::default() }),
+        header: Some(ResponseHeader {
+            revision,
+            ..Default::default()
+        }),
         watch_id,
         ..Default::default()
     }

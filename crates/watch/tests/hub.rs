@@ -16,7 +16,11 @@ struct MemHistory {
 
 impl MemHistory {
     fn current(&self) -> i64 {
-        self.log.lock().last().and_then(|e| e.kv.as_ref()).map_or(1, |kv| kv.mod_revision)
+        self.log
+            .lock()
+            .last()
+            .and_then(|e| e.kv.as_ref())
+            .map_or(1, |kv| kv.mod_revision)
     }
     /// Appends a put at the next revision and returns (revision, event).
     fn put(&self, key: &str, value: &str) -> (i64, Event) {
@@ -52,7 +56,14 @@ impl KvHistory for MemHistory {
     fn compacted_revision(&self) -> i64 {
         *self.compacted.lock()
     }
-    fn events(&self, key: &[u8], end: &[u8], from: i64, to: i64, limit: usize) -> Result<Vec<Event>, HistoryError> {
+    fn events(
+        &self,
+        key: &[u8],
+        end: &[u8],
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<Event>, HistoryError> {
         if from < *self.compacted.lock() {
             return Err(HistoryError::Compacted);
         }
@@ -85,7 +96,12 @@ impl KvHistory for MemHistory {
 }
 
 fn cfg() -> HubConfig {
-    HubConfig { sync_interval: Duration::from_millis(10), queue_capacity: 4, history_batch: 3, ..Default::default() }
+    HubConfig {
+        sync_interval: Duration::from_millis(10),
+        queue_capacity: 4,
+        history_batch: 3,
+        ..Default::default()
+    }
 }
 
 fn create(key: &str, end: &str, start: i64) -> WatchSpec {
@@ -99,7 +115,10 @@ fn create(key: &str, end: &str, start: i64) -> WatchSpec {
 }
 
 async fn next(rx: &mut WatchReceiver) -> WatchResponse {
-    tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("response in time").expect("open")
+    tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("response in time")
+        .expect("open")
 }
 
 /// Collects event revisions until `want` events arrived.
@@ -194,10 +213,20 @@ async fn duplicate_ids_empty_ranges_and_progress() {
     assert!(s.create(Ok(spec)).is_err());
     let dup = next(&mut rx).await;
     assert!(dup.created && dup.canceled && dup.watch_id == -1);
-    assert_eq!(dup.cancel_reason, "mvcc: duplicate watch ID provided on the WatchStream");
-    let bad = WatchSpec::from_request(&WatchCreateRequest { key: b"b".to_vec(), range_end: b"a".to_vec(), ..Default::default() });
+    assert_eq!(
+        dup.cancel_reason,
+        "mvcc: duplicate watch ID provided on the WatchStream"
+    );
+    let bad = WatchSpec::from_request(&WatchCreateRequest {
+        key: b"b".to_vec(),
+        range_end: b"a".to_vec(),
+        ..Default::default()
+    });
     assert!(s.create(bad).is_err());
-    assert_eq!(next(&mut rx).await.cancel_reason, "mvcc: watcher range is empty");
+    assert_eq!(
+        next(&mut rx).await.cancel_reason,
+        "mvcc: watcher range is empty"
+    );
     s.request_progress();
     let p = next(&mut rx).await;
     assert_eq!(p.watch_id, -1);

@@ -33,12 +33,17 @@ impl AlarmStore {
                 raised.insert((member, alarm));
             }
         }
-        Ok(Self { raised: RwLock::new(raised) })
+        Ok(Self {
+            raised: RwLock::new(raised),
+        })
     }
 
     /// Whether a NOSPACE alarm is raised on any member.
     pub fn has_nospace(&self) -> bool {
-        self.raised.read().iter().any(|(_, a)| *a == AlarmType::Nospace as i32)
+        self.raised
+            .read()
+            .iter()
+            .any(|(_, a)| *a == AlarmType::Nospace as i32)
     }
 
     /// Whether any alarm is raised.
@@ -52,7 +57,10 @@ impl AlarmStore {
             .read()
             .iter()
             .filter(|(_, a)| alarm == AlarmType::None as i32 || *a == alarm)
-            .map(|(m, a)| AlarmMember { member_id: *m, alarm: *a })
+            .map(|(m, a)| AlarmMember {
+                member_id: *m,
+                alarm: *a,
+            })
             .collect()
     }
 
@@ -63,14 +71,20 @@ impl AlarmStore {
         }
         self.raised.write().insert((member, alarm));
         batch.put(Column::Alarm, key(member, alarm), Vec::new());
-        vec![AlarmMember { member_id: member, alarm }]
+        vec![AlarmMember {
+            member_id: member,
+            alarm,
+        }]
     }
 
     /// Clears an alarm; returns it if it was raised.
     pub fn deactivate(&self, member: u64, alarm: i32, batch: &mut WriteBatch) -> Vec<AlarmMember> {
         if self.raised.write().remove(&(member, alarm)) {
             batch.delete(Column::Alarm, key(member, alarm));
-            vec![AlarmMember { member_id: member, alarm }]
+            vec![AlarmMember {
+                member_id: member,
+                alarm,
+            }]
         } else {
             Vec::new()
         }

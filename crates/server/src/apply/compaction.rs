@@ -17,14 +17,16 @@ impl Compactor {
     /// Starts the compaction thread; it ends when the `Compactor` is dropped.
     pub fn start() -> Self {
         let (jobs, rx) = mpsc::channel::<(Compaction, oneshot::Sender<()>)>();
-        let spawned = thread::Builder::new().name("oxcd-compactor".into()).spawn(move || {
-            while let Ok((job, done)) = rx.recv() {
-                if let Err(e) = job.run() {
-                    tracing::error!(error = %e, "physical compaction failed");
+        let spawned = thread::Builder::new()
+            .name("oxcd-compactor".into())
+            .spawn(move || {
+                while let Ok((job, done)) = rx.recv() {
+                    if let Err(e) = job.run() {
+                        tracing::error!(error = %e, "physical compaction failed");
+                    }
+                    let _ = done.send(());
                 }
-                let _ = done.send(());
-            }
-        });
+            });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the compactor thread");
         }

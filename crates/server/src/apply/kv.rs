@@ -13,7 +13,10 @@ use crate::error::ServerError;
 /// A header carrying only a revision, as etcd puts on responses nested in a txn; the gRPC
 /// layer fills the rest on top-level responses.
 pub fn rev_header(revision: i64) -> Option<ResponseHeader> {
-    Some(ResponseHeader { revision, ..Default::default() })
+    Some(ResponseHeader {
+        revision,
+        ..Default::default()
+    })
 }
 
 /// Applies a put. Errors leave the transaction unchanged.
@@ -68,7 +71,11 @@ pub fn delete_range(
             leases.detach(kv.lease, &kv.key);
         }
     }
-    let revision = if txn.is_empty() { txn.revision() - 1 } else { txn.revision() };
+    let revision = if txn.is_empty() {
+        txn.revision() - 1
+    } else {
+        txn.revision()
+    };
     Ok(DeleteRangeResponse {
         header: rev_header(revision),
         deleted: deleted.len() as i64,

@@ -34,11 +34,10 @@ use oxcd_backend::{Backend, Column, WriteBatch};
 use oxcd_mvcc::{Changes, KvStore};
 use oxcd_proto::etcdserverpb::{
     alarm_request::AlarmAction, request_op::Request, AlarmRequest, AlarmResponse,
-    CompactionResponse, DeleteRangeResponse, PutResponse, TxnRequest,
-    TxnResponse,
+    CompactionResponse, DeleteRangeResponse, PutResponse, TxnRequest, TxnResponse,
 };
 use oxcd_proto::oxcdpb::{internal_request::Op, InternalRequest};
-use oxcd_raftlog::{ApplyError, Applier, Committed, ConfChange, RaftStatus};
+use oxcd_raftlog::{Applier, ApplyError, Committed, ConfChange, RaftStatus};
 use prost::Message;
 use tokio::sync::oneshot;
 
@@ -146,7 +145,11 @@ impl StateMachine {
             match InternalRequest::decode(data) {
                 Ok(req) => {
                     let id = req.header.as_ref().map_or(0, |h| h.id);
-                    let ops = Ops { kv: &kv, leases: self.leases.as_ref(), alarms: &self.alarms };
+                    let ops = Ops {
+                        kv: &kv,
+                        leases: self.leases.as_ref(),
+                        alarms: &self.alarms,
+                    };
                     (id, Some(ops.dispatch(req.op, &mut batch, &mut pending)))
                 }
                 Err(e) => {
@@ -193,7 +196,12 @@ struct Ops<'k> {
 impl<'k> Ops<'k> {
     /// Runs one request, staging its writes into `batch`; what must happen after the batch
     /// is written goes into `pending`.
-    fn dispatch(&self, op: Option<Op>, batch: &mut WriteBatch, pending: &mut Pending<'k>) -> ApplyResult {
+    fn dispatch(
+        &self,
+        op: Option<Op>,
+        batch: &mut WriteBatch,
+        pending: &mut Pending<'k>,
+    ) -> ApplyResult {
         let nospace = self.alarms.has_nospace();
         match op {
             Some(Op::Put(p)) => {
@@ -235,7 +243,9 @@ impl<'k> Ops<'k> {
             Some(Op::Compaction(c)) => match self.kv.compact(c.revision, batch) {
                 Ok(job) => {
                     *pending = Pending::Compaction(job);
-                    let resp = CompactionResponse { header: kv::rev_header(self.kv.current_revision()) };
+                    let resp = CompactionResponse {
+                        header: kv::rev_header(self.kv.current_revision()),
+                    };
                     // With `physical`, the real completion receiver replaces this one once
                     // the job is submitted.
                     let wait = c.physical.then(|| oneshot::channel::<()>().1);
@@ -259,7 +269,10 @@ impl<'k> Ops<'k> {
             AlarmAction::Activate => self.alarms.activate(a.member_id, a.alarm, batch),
             AlarmAction::Deactivate => self.alarms.deactivate(a.member_id, a.alarm, batch),
         };
-        AlarmResponse { header: kv::rev_header(self.kv.current_revision()), alarms }
+        AlarmResponse {
+            header: kv::rev_header(self.kv.current_revision()),
+            alarms,
+        }
     }
 }
 
@@ -271,11 +284,14 @@ enum Pending<'k> {
 }
 
 fn txn_has_put(t: &TxnRequest) -> bool {
-    t.success.iter().chain(t.failure.iter()).any(|op| match &op.request {
-        Some(Request::RequestPut(_)) => true,
-        Some(Request::RequestTxn(n)) => txn_has_put(n),
-        _ => false,
-    })
+    t.success
+        .iter()
+        .chain(t.failure.iter())
+        .any(|op| match &op.request {
+            Some(Request::RequestPut(_)) => true,
+            Some(Request::RequestTxn(n)) => txn_has_put(n),
+            _ => false,
+        })
 }
 
 impl Applier for StateMachine {
@@ -315,6 +331,8 @@ impl Applier for StateMachine {
     fn on_role_change(&mut self, _status: &RaftStatus) {}
 
     fn persist(&mut self) -> Result<(), ApplyError> {
-        self.backend.sync().map_err(|e| ApplyError::new(format!("backend sync: {e}")))
+        self.backend
+            .sync()
+            .map_err(|e| ApplyError::new(format!("backend sync: {e}")))
     }
 }

@@ -33,7 +33,11 @@ pub fn apply(
 ) -> Result<TxnResponse, ServerError> {
     let path = compare_path(txn, r)?;
     let mut resp = exec(txn, leases, r, &path)?;
-    let revision = if txn.is_empty() { txn.revision() - 1 } else { txn.revision() };
+    let revision = if txn.is_empty() {
+        txn.revision() - 1
+    } else {
+        txn.revision()
+    };
     resp.header = rev_header(revision);
     Ok(resp)
 }
@@ -62,7 +66,11 @@ fn exec(
     r: &TxnRequest,
     path: &Path,
 ) -> Result<TxnResponse, ServerError> {
-    let ops = if path.succeeded { &r.success } else { &r.failure };
+    let ops = if path.succeeded {
+        &r.success
+    } else {
+        &r.failure
+    };
     let mut nested = path.nested.iter();
     let mut responses = Vec::with_capacity(ops.len());
     for op in ops {
@@ -77,20 +85,34 @@ fn exec(
                     .next()
                     .ok_or_else(|| ServerError::Internal("txn path mismatch".into()))?;
                 let mut resp = exec(txn, leases, t, sub)?;
-                let revision = if txn.is_empty() { txn.revision() - 1 } else { txn.revision() };
+                let revision = if txn.is_empty() {
+                    txn.revision() - 1
+                } else {
+                    txn.revision()
+                };
                 resp.header = rev_header(revision);
                 Response::ResponseTxn(resp)
             }
             None => continue,
         };
-        responses.push(ResponseOp { response: Some(response) });
+        responses.push(ResponseOp {
+            response: Some(response),
+        });
     }
-    Ok(TxnResponse { header: None, succeeded: path.succeeded, responses })
+    Ok(TxnResponse {
+        header: None,
+        succeeded: path.succeeded,
+        responses,
+    })
 }
 
 /// Evaluates one compare against every key in its range (etcd `applyCompare`).
 fn compare(txn: &WriteTxn<'_>, c: &Compare) -> Result<bool, ServerError> {
-    let req = RangeRequest { key: c.key.clone(), range_end: c.range_end.clone(), ..Default::default() };
+    let req = RangeRequest {
+        key: c.key.clone(),
+        range_end: c.range_end.clone(),
+        ..Default::default()
+    };
     let kvs = match txn.range(&req) {
         Ok(r) => r.kvs,
         Err(_) => return Ok(false),

@@ -24,7 +24,9 @@ pub fn parse_retention(s: &str) -> Result<Duration, String> {
         return Ok(Duration::from_secs(h * 3600));
     }
     let (num, unit) = s.split_at(s.find(|c: char| c.is_alphabetic()).unwrap_or(s.len()));
-    let n: f64 = num.parse().map_err(|_| format!("invalid auto-compaction-retention {s:?}"))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid auto-compaction-retention {s:?}"))?;
     let secs = match unit {
         "h" => n * 3600.0,
         "m" => n * 60.0,
@@ -67,7 +69,10 @@ async fn compact(ctx: &ServerContext, revision: i64) {
     if revision <= ctx.kv.compacted_revision() {
         return;
     }
-    let req = CompactionRequest { revision, physical: false };
+    let req = CompactionRequest {
+        revision,
+        physical: false,
+    };
     match ctx.proposer.propose(Op::Compaction(req)).await {
         Ok(_) => tracing::info!(revision, "auto-compacted"),
         Err(e) => tracing::warn!(revision, error = %e, "auto-compaction failed"),

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use futures::Stream;
 use oxcd_proto::etcdserverpb::{
-    alarm_request::AlarmAction, kv_server::Kv, range_request::SortOrder,
-    range_request::SortTarget, AlarmRequest, AlarmType, CompactionRequest, CompactionResponse,
-    DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse,
-    RangeStreamResponse, TxnRequest, TxnResponse,
+    alarm_request::AlarmAction, kv_server::Kv, range_request::SortOrder, range_request::SortTarget,
+    AlarmRequest, AlarmType, CompactionRequest, CompactionResponse, DeleteRangeRequest,
+    DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse, RangeStreamResponse,
+    TxnRequest, TxnResponse,
 };
 use oxcd_proto::oxcdpb::internal_request::Op;
 use tonic::{Code, Request, Response, Status};
@@ -90,7 +90,8 @@ impl Kv for KvService {
     ) -> Result<Response<Self::RangeStreamStream>, Status> {
         let r = req.into_inner();
         let custom_sort = !(r.sort_order == SortOrder::None as i32
-            || (r.sort_target == SortTarget::Key as i32 && r.sort_order == SortOrder::Ascend as i32));
+            || (r.sort_target == SortTarget::Key as i32
+                && r.sort_order == SortOrder::Ascend as i32));
         let filtered = r.min_mod_revision != 0
             || r.max_mod_revision != 0
             || r.min_create_revision != 0
@@ -107,19 +108,31 @@ impl Kv for KvService {
         let mut chunks: Vec<RangeStreamResponse> = kvs
             .chunks(RANGE_STREAM_CHUNK)
             .map(|c| RangeStreamResponse {
-                range_response: Some(RangeResponse { kvs: c.to_vec(), ..Default::default() }),
+                range_response: Some(RangeResponse {
+                    kvs: c.to_vec(),
+                    ..Default::default()
+                }),
             })
             .collect();
-        let last = RangeResponse { header: full.header, kvs: Vec::new(), more: full.more, count: full.count };
+        let last = RangeResponse {
+            header: full.header,
+            kvs: Vec::new(),
+            more: full.more,
+            count: full.count,
+        };
         match chunks.last_mut().and_then(|c| c.range_response.as_mut()) {
             Some(tail) => {
                 tail.header = last.header;
                 tail.more = last.more;
                 tail.count = last.count;
             }
-            None => chunks.push(RangeStreamResponse { range_response: Some(last) }),
+            None => chunks.push(RangeStreamResponse {
+                range_response: Some(last),
+            }),
         }
-        Ok(Response::new(Box::pin(futures::stream::iter(chunks.into_iter().map(Ok)))))
+        Ok(Response::new(Box::pin(futures::stream::iter(
+            chunks.into_iter().map(Ok),
+        ))))
     }
 
     async fn put(&self, req: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {

@@ -40,7 +40,10 @@ impl Maintenance for MaintenanceService {
         if a.action == AlarmAction::Get as i32 {
             // etcd 3.4 answers an alarm listing without a header.
             let alarms = self.ctx.alarms.list(a.member_id, a.alarm);
-            return Ok(Response::new(AlarmResponse { header: None, alarms }));
+            return Ok(Response::new(AlarmResponse {
+                header: None,
+                alarms,
+            }));
         }
         match self.ctx.proposer.propose(Op::Alarm(a)).await? {
             ApplyResult::Alarm(mut resp) => {
@@ -48,14 +51,21 @@ impl Maintenance for MaintenanceService {
                 Ok(Response::new(resp))
             }
             ApplyResult::Error(e) => Err(e.into()),
-            other => Err(Status::internal(format!("unexpected apply result {other:?}"))),
+            other => Err(Status::internal(format!(
+                "unexpected apply result {other:?}"
+            ))),
         }
     }
 
-    async fn status(&self, _req: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
+    async fn status(
+        &self,
+        _req: Request<StatusRequest>,
+    ) -> Result<Response<StatusResponse>, Status> {
         let st = self.ctx.raft.status().borrow().clone();
         let size = self.ctx.backend.size().map_err(ServerError::from)?;
-        self.ctx.quota.record_size(size.total_bytes, size.in_use_bytes);
+        self.ctx
+            .quota
+            .record_size(size.total_bytes, size.in_use_bytes);
         let errors = self
             .ctx
             .alarms
@@ -91,7 +101,9 @@ impl Maintenance for MaintenanceService {
             .await
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(ServerError::from)?;
-        Ok(Response::new(DefragmentResponse { header: header::new(&self.ctx) }))
+        Ok(Response::new(DefragmentResponse {
+            header: header::new(&self.ctx),
+        }))
     }
 
     async fn hash(&self, _req: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
@@ -100,10 +112,16 @@ impl Maintenance for MaintenanceService {
             .await
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(ServerError::from)?;
-        Ok(Response::new(HashResponse { header: header::new(&self.ctx), hash }))
+        Ok(Response::new(HashResponse {
+            header: header::new(&self.ctx),
+            hash,
+        }))
     }
 
-    async fn hash_kv(&self, req: Request<HashKvRequest>) -> Result<Response<HashKvResponse>, Status> {
+    async fn hash_kv(
+        &self,
+        req: Request<HashKvRequest>,
+    ) -> Result<Response<HashKvResponse>, Status> {
         let rev = req.get_ref().revision;
         let kv = self.ctx.kv.clone();
         let h = tokio::task::spawn_blocking(move || kv.hash_kv(rev))
@@ -141,7 +159,11 @@ impl Maintenance for MaintenanceService {
         if target == self.ctx.member_id || !st.voters.contains(&target) {
             return Err(ServerError::BadLeaderTransferee.into());
         }
-        self.ctx.raft.transfer_leader(target).await.map_err(|_| ServerError::Stopped)?;
+        self.ctx
+            .raft
+            .transfer_leader(target)
+            .await
+            .map_err(|_| ServerError::Stopped)?;
         let mut status = self.ctx.raft.status();
         let wait = async {
             loop {
@@ -156,14 +178,18 @@ impl Maintenance for MaintenanceService {
         tokio::time::timeout(Duration::from_secs(5), wait)
             .await
             .map_err(|_| ServerError::Timeout)??;
-        Ok(Response::new(MoveLeaderResponse { header: header::new(&self.ctx) }))
+        Ok(Response::new(MoveLeaderResponse {
+            header: header::new(&self.ctx),
+        }))
     }
 
     async fn downgrade(
         &self,
         _req: Request<DowngradeRequest>,
     ) -> Result<Response<DowngradeResponse>, Status> {
-        Err(Status::failed_precondition("etcdserver: downgrade is not supported by oxcd"))
+        Err(Status::failed_precondition(
+            "etcdserver: downgrade is not supported by oxcd",
+        ))
     }
 }
 

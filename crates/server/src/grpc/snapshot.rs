@@ -59,7 +59,11 @@ fn list_files(dir: &Path) -> std::io::Result<Vec<(String, PathBuf, u64)>> {
     for e in std::fs::read_dir(dir)? {
         let e = e?;
         if e.file_type()?.is_file() {
-            out.push((e.file_name().to_string_lossy().into_owned(), e.path(), e.metadata()?.len()));
+            out.push((
+                e.file_name().to_string_lossy().into_owned(),
+                e.path(),
+                e.metadata()?.len(),
+            ));
         }
     }
     out.sort();
@@ -73,27 +77,32 @@ fn send_archive(
     tx: &mpsc::Sender<Result<SnapshotResponse, Status>>,
 ) -> std::io::Result<()> {
     let total: u64 = MAGIC.len() as u64
-        + files.iter().map(|(n, _, len)| 4 + n.len() as u64 + 8 + len).sum::<u64>();
+        + files
+            .iter()
+            .map(|(n, _, len)| 4 + n.len() as u64 + 8 + len)
+            .sum::<u64>();
     let mut sent: u64 = 0;
     let mut hasher = Sha256::new();
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
     let mut first = true;
-    let mut flush = |buf: &mut Vec<u8>, sent: &mut u64, hasher: &mut Sha256| -> std::io::Result<()> {
-        if buf.is_empty() {
-            return Ok(());
-        }
-        hasher.update(&buf[..]);
-        *sent += buf.len() as u64;
-        let msg = SnapshotResponse {
-            header: if first { hdr.clone() } else { None },
-            remaining_bytes: total.saturating_sub(*sent),
-            blob: std::mem::take(buf),
-            version: SERVER_VERSION.to_string(),
+    let mut flush =
+        |buf: &mut Vec<u8>, sent: &mut u64, hasher: &mut Sha256| -> std::io::Result<()> {
+            if buf.is_empty() {
+                return Ok(());
+            }
+            hasher.update(&buf[..]);
+            *sent += buf.len() as u64;
+            let msg = SnapshotResponse {
+                header: if first { hdr } else { None },
+                remaining_bytes: total.saturating_sub(*sent),
+                blob: std::mem::take(buf),
+                version: SERVER_VERSION.to_string(),
+            };
+            first = false;
+            tx.blocking_send(Ok(msg)).map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away")
+            })
         };
-        first = false;
-        tx.blocking_send(Ok(msg))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
-    };
     buf.extend_from_slice(MAGIC);
     for (name, path, len) in files {
         buf.extend_from_slice(&(name.len() as u32).to_be_bytes());

@@ -34,16 +34,56 @@ mod tests {
     #[test]
     fn messages_and_codes_match_etcd() {
         let cases = [
-            (ServerError::EmptyKey, Code::InvalidArgument, "etcdserver: key is not provided"),
-            (ServerError::Compacted, Code::OutOfRange, "etcdserver: mvcc: required revision has been compacted"),
-            (ServerError::FutureRevision, Code::OutOfRange, "etcdserver: mvcc: required revision is a future revision"),
-            (ServerError::NoSpace, Code::ResourceExhausted, "etcdserver: mvcc: database space exceeded"),
-            (ServerError::RequestTooLarge, Code::InvalidArgument, "etcdserver: request is too large"),
-            (ServerError::TooManyOps, Code::InvalidArgument, "etcdserver: too many operations in txn request"),
-            (ServerError::DuplicateKey, Code::InvalidArgument, "etcdserver: duplicate key given in txn request"),
-            (ServerError::LeaseNotFound, Code::NotFound, "etcdserver: requested lease not found"),
-            (ServerError::NoLeader, Code::Unavailable, "etcdserver: no leader"),
-            (ServerError::Timeout, Code::Unavailable, "etcdserver: request timed out"),
+            (
+                ServerError::EmptyKey,
+                Code::InvalidArgument,
+                "etcdserver: key is not provided",
+            ),
+            (
+                ServerError::Compacted,
+                Code::OutOfRange,
+                "etcdserver: mvcc: required revision has been compacted",
+            ),
+            (
+                ServerError::FutureRevision,
+                Code::OutOfRange,
+                "etcdserver: mvcc: required revision is a future revision",
+            ),
+            (
+                ServerError::NoSpace,
+                Code::ResourceExhausted,
+                "etcdserver: mvcc: database space exceeded",
+            ),
+            (
+                ServerError::RequestTooLarge,
+                Code::InvalidArgument,
+                "etcdserver: request is too large",
+            ),
+            (
+                ServerError::TooManyOps,
+                Code::InvalidArgument,
+                "etcdserver: too many operations in txn request",
+            ),
+            (
+                ServerError::DuplicateKey,
+                Code::InvalidArgument,
+                "etcdserver: duplicate key given in txn request",
+            ),
+            (
+                ServerError::LeaseNotFound,
+                Code::NotFound,
+                "etcdserver: requested lease not found",
+            ),
+            (
+                ServerError::NoLeader,
+                Code::Unavailable,
+                "etcdserver: no leader",
+            ),
+            (
+                ServerError::Timeout,
+                Code::Unavailable,
+                "etcdserver: request timed out",
+            ),
         ];
         for (e, code, msg) in cases {
             let s = Status::from(e);

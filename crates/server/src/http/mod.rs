@@ -51,7 +51,10 @@ async fn metrics() -> Response {
 async fn linearizable_read(ctx: &ServerContext, wait: Duration) -> Result<(), String> {
     let check = async {
         ctx.reads.wait().await.map_err(|e| e.to_string())?;
-        let probe = RangeRequest { key: b"health".to_vec(), ..Default::default() };
+        let probe = RangeRequest {
+            key: b"health".to_vec(),
+            ..Default::default()
+        };
         ctx.kv.range(&probe).map(|_| ()).map_err(|e| e.to_string())
     };
     match tokio::time::timeout(wait, check).await {
@@ -61,27 +64,47 @@ async fn linearizable_read(ctx: &ServerContext, wait: Duration) -> Result<(), St
 }
 
 fn serializable_read(ctx: &ServerContext) -> Result<(), String> {
-    let probe = RangeRequest { key: b"health".to_vec(), ..Default::default() };
+    let probe = RangeRequest {
+        key: b"health".to_vec(),
+        ..Default::default()
+    };
     ctx.kv.range(&probe).map(|_| ()).map_err(|e| e.to_string())
 }
 
-async fn health(State(ctx): State<Arc<ServerContext>>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn health(
+    State(ctx): State<Arc<ServerContext>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let excluded = q.get("exclude").cloned().unwrap_or_default();
-    let alarmed = ctx.alarms.list(0, AlarmType::None as i32).into_iter().any(|a| {
-        let name = if a.alarm == AlarmType::Nospace as i32 { "NOSPACE" } else { "CORRUPT" };
-        !excluded.split(',').any(|e| e == name)
-    });
+    let alarmed = ctx
+        .alarms
+        .list(0, AlarmType::None as i32)
+        .into_iter()
+        .any(|a| {
+            let name = if a.alarm == AlarmType::Nospace as i32 {
+                "NOSPACE"
+            } else {
+                "CORRUPT"
+            };
+            !excluded.split(',').any(|e| e == name)
+        });
     let serializable = q.get("serializable").map(|v| v == "true").unwrap_or(false);
     let healthy = !alarmed
         && if serializable {
             serializable_read(&ctx).is_ok()
         } else {
-            ctx.has_leader() && linearizable_read(&ctx, Duration::from_secs(1)).await.is_ok()
+            ctx.has_leader()
+                && linearizable_read(&ctx, Duration::from_secs(1))
+                    .await
+                    .is_ok()
         };
     if healthy {
         json(StatusCode::OK, r#"{"health":"true"}"#.into())
     } else {
-        json(StatusCode::SERVICE_UNAVAILABLE, r#"{"health":"false"}"#.into())
+        json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"health":"false"}"#.into(),
+        )
     }
 }
 
@@ -91,7 +114,10 @@ async fn run_checks(
     q: &HashMap<String, String>,
 ) -> Response {
     let verbose = q.contains_key("verbose");
-    let excluded: Vec<&str> = q.get("exclude").map(|e| e.split(',').collect()).unwrap_or_default();
+    let excluded: Vec<&str> = q
+        .get("exclude")
+        .map(|e| e.split(',').collect())
+        .unwrap_or_default();
     let mut out = String::new();
     let mut failed = false;
     for (check, result) in checks {
@@ -114,27 +140,53 @@ async fn run_checks(
         }
     }
     let (status, tail) = if failed {
-        (StatusCode::SERVICE_UNAVAILABLE, format!("{name} check failed\n"))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{name} check failed\n"),
+        )
     } else {
         (StatusCode::OK, "ok\n".to_string())
     };
     out.push_str(&tail);
-    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], out).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        out,
+    )
+        .into_response()
 }
 
-async fn livez(State(ctx): State<Arc<ServerContext>>, Query(q): Query<HashMap<String, String>>) -> Response {
-    run_checks("livez", vec![("serializable_read", serializable_read(&ctx))], &q).await
+async fn livez(
+    State(ctx): State<Arc<ServerContext>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    run_checks(
+        "livez",
+        vec![("serializable_read", serializable_read(&ctx))],
+        &q,
+    )
+    .await
 }
 
-async fn readyz(State(ctx): State<Arc<ServerContext>>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn readyz(
+    State(ctx): State<Arc<ServerContext>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let corrupt = ctx.alarms.list(0, AlarmType::Corrupt as i32);
     let checks = vec![
         (
             "data_corruption",
-            if corrupt.is_empty() { Ok(()) } else { Err("alarm activated: CORRUPT".to_string()) },
+            if corrupt.is_empty() {
+                Ok(())
+            } else {
+                Err("alarm activated: CORRUPT".to_string())
+            },
         ),
         ("serializable_read", serializable_read(&ctx)),
-        ("linearizable_read", linearizable_read(&ctx, Duration::from_secs(1)).await),
+        (
+            "linearizable_read",
+            linearizable_read(&ctx, Duration::from_secs(1)).await,
+        ),
         ("non_learner", Ok(())),
     ];
     run_checks("readyz", checks, &q).await

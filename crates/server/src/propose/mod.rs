@@ -40,7 +40,13 @@ impl Proposer {
         max_request_bytes: usize,
         timeout: Duration,
     ) -> Self {
-        Self { raft, waiters, ids: RequestIds::new(member_id), max_request_bytes, timeout }
+        Self {
+            raft,
+            waiters,
+            ids: RequestIds::new(member_id),
+            max_request_bytes,
+            timeout,
+        }
     }
 
     /// Proposes `op` and waits until it is applied.
@@ -53,7 +59,10 @@ impl Proposer {
         }
         let id = self.ids.next();
         let req = InternalRequest {
-            header: Some(RequestHeader { id, ..Default::default() }),
+            header: Some(RequestHeader {
+                id,
+                ..Default::default()
+            }),
             op: Some(op),
         };
         let data = req.encode_to_vec();

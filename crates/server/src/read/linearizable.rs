@@ -32,7 +32,10 @@ impl LinearizableReads {
     /// Returns once this member has applied everything committed before the call.
     pub async fn wait(&self) -> Result<(), ServerError> {
         let (tx, rx) = oneshot::channel();
-        self.queue.send(tx).await.map_err(|_| ServerError::Stopped)?;
+        self.queue
+            .send(tx)
+            .await
+            .map_err(|_| ServerError::Stopped)?;
         rx.await.map_err(|_| ServerError::Stopped)?
     }
 }
@@ -48,7 +51,9 @@ async fn run(raft: RaftHandle, mut rx: mpsc::Receiver<Waiter>, timeout: Duration
         let ctx = CTX.fetch_add(1, Ordering::Relaxed);
         let result = tokio::time::timeout(timeout, async {
             let index = raft.read_index(ctx).await.map_err(map_read_error)?;
-            raft.wait_applied(index).await.map_err(|_| ServerError::Stopped)
+            raft.wait_applied(index)
+                .await
+                .map_err(|_| ServerError::Stopped)
         })
         .await
         .unwrap_or(Err(ServerError::Timeout));
