@@ -5,6 +5,10 @@
 //! grant leases in the same order agree), client and peer ports, db sizes, hashes, durations,
 //! timestamps, version strings, etcdctl's client target names.
 //!
+//! DROPPED (unless `OXCD_DIFF_STRICT=1`): fields that etcd 3.5/3.6 added and 3.4.23 never
+//! emits, which oxcd implements on purpose (see [`NEWER_FIELDS`]). Only their presence is
+//! forgiven; every 3.4 field must still match.
+//!
 //! KEPT EXACTLY: revisions, keys, values, versions of keys, counts, `more`, error texts and
 //! codes, HTTP status codes, JSON key order and quoting (a number stays unquoted, a quoted
 //! int64 stays quoted, also after replacement).
@@ -12,6 +16,23 @@
 use crate::http::HttpResponse;
 use crate::json::Json;
 use crate::process::Server;
+
+/// JSON members added after 3.4 (StatusResponse.storageVersion/dbSizeQuota/downgradeInfo
+/// [3.6], HashKVResponse.hash_revision [3.6], `/version` "storage" [3.6]); removed before
+/// diffing unless `OXCD_DIFF_STRICT=1`.
+pub const NEWER_FIELDS: &[&str] = &[
+    "storageVersion",
+    "dbSizeQuota",
+    "downgradeInfo",
+    "hash_revision",
+    "storage",
+];
+
+fn strict() -> bool {
+    std::env::var("OXCD_DIFF_STRICT")
+        .map(|v| v == "1")
+        .unwrap_or(false)
+}
 
 /// Per-server normalisation state.
 #[derive(Debug, Clone, Default)]
@@ -155,6 +176,9 @@ impl Normalizer {
     pub fn json(&mut self, value: &mut Json) {
         match value {
             Json::Obj(members) => {
+                if !strict() {
+                    members.retain(|(k, _)| !NEWER_FIELDS.contains(&k.as_str()));
+                }
                 for (k, v) in members.iter_mut() {
                     match v {
                         Json::Obj(_) | Json::Arr(_) => self.json(v),
@@ -313,6 +337,16 @@ mod tests {
         assert_eq!(
             out,
             "<MEMBER_ID>, started, default, http://127.0.0.1:<PEER_PORT>, http://127.0.0.1:<CLIENT_PORT>, false\nhttp://127.0.0.1:<CLIENT_PORT> is healthy: successfully committed proposal: took = <DURATION>\n\"RaftTerm\" : <TERM>\n\"Revision\" : 3\nlease <LEASE#1> granted with TTL(100s)\nkey <LEASE#1>"
+        );
+    }
+
+    #[test]
+    fn newer_fields_are_dropped() {
+        let mut n = norm();
+        let out = n.text(r#"{"etcdserver":"3.6.0","etcdcluster":"3.6.0","storage":"3.6.0"}"#);
+        assert_eq!(
+            out,
+            r#"{"etcdserver":"<VERSION>","etcdcluster":"<VERSION>"}"#
         );
     }
 

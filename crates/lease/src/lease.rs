@@ -1,4 +1,4 @@
-//! One lease in memory ([`Lease`], crate-private) and the values the lessor hands out
+//! One lease in memory (`Lease`, crate-private) and the values the lessor hands out
 //! ([`LeaseInfo`], [`LeaseTtl`]).
 
 use std::collections::BTreeSet;

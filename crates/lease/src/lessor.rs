@@ -200,7 +200,7 @@ impl Lessor {
             let now = self.clock.now();
             if lease
                 .remaining_secs(now)
-                .is_some_and(|left| left > lease.remaining_ttl + 1)
+                .is_some_and(|left| left > lease.remaining_ttl.saturating_add(1))
             {
                 lease.checkpoint_dirty = true;
                 checkpoints.set(id, now);
@@ -345,9 +345,11 @@ impl Lessor {
         }
         let now = self.clock.now();
         let ids = st.expiry.due(now, limit);
-        let retry = now + EXPIRED_RETRY_INTERVAL;
         for &id in &ids {
-            st.expiry.set(id, retry);
+            match now.checked_add(EXPIRED_RETRY_INTERVAL) {
+                Some(retry) => st.expiry.set(id, retry),
+                None => st.expiry.remove(id),
+            }
         }
         ids
     }
@@ -372,7 +374,7 @@ impl Lessor {
             return Vec::new();
         }
         let now = self.clock.now();
-        let next = now + self.cfg.checkpoint_interval;
+        let next = now.checked_add(self.cfg.checkpoint_interval);
         let mut out = Vec::new();
         // Every id handled below leaves the due range (rescheduled after `now`, or
         // removed), so this loop ends.
@@ -402,10 +404,9 @@ impl Lessor {
                     None
                 };
                 lease.checkpoint_dirty = false;
-                if self.wants_checkpoints(lease) {
-                    checkpoints.set(id, next);
-                } else {
-                    checkpoints.remove(id);
+                match next.filter(|_| self.wants_checkpoints(lease)) {
+                    Some(next) => checkpoints.set(id, next),
+                    None => checkpoints.remove(id),
                 }
                 if let Some(value) = value {
                     out.push((id, value));
@@ -434,7 +435,9 @@ impl Lessor {
 
     fn schedule_checkpoint(&self, checkpoints: &mut TimeQueue, lease: &Lease, now: Instant) {
         if self.wants_checkpoints(lease) {
-            checkpoints.set(lease.id, now + self.cfg.checkpoint_interval);
+            if let Some(at) = now.checked_add(self.cfg.checkpoint_interval) {
+                checkpoints.set(lease.id, at);
+            }
         }
     }
 

@@ -2,7 +2,7 @@
 //!
 //! After a leader change every lease gets `now + remaining + extend`, so leases granted
 //! together (or restored together) expire together, and the new leader would propose
-//! thousands of revokes in the same second. [`spread_expiries`] walks the leases in
+//! thousands of revokes in the same second. `spread_expiries` walks the leases in
 //! expiry order and packs them into consecutive, disjoint windows of `window` length,
 //! each holding at most `per_window` expiries:
 //!
@@ -28,13 +28,18 @@ pub(crate) fn spread_expiries(
     expiries.sort_unstable();
     let mut current: Option<(Instant, usize)> = None; // (window start, leases in it)
     for (at, _) in expiries.iter_mut() {
+        // An end past the last representable instant means "the window never ends".
         let (mut start, mut count) = match current {
-            Some((start, count)) if *at < start + window => (start, count),
+            Some((start, count)) if start.checked_add(window).is_none_or(|end| *at < end) => {
+                (start, count)
+            }
             _ => (*at, 0),
         };
         if count == per_window {
-            start += window;
-            count = 0;
+            if let Some(next) = start.checked_add(window) {
+                start = next;
+                count = 0;
+            }
         }
         if *at < start {
             *at = start;

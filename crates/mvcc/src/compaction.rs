@@ -41,7 +41,9 @@ pub struct Compaction {
 
 impl std::fmt::Debug for Compaction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Compaction").field("revision", &self.revision).finish()
+        f.debug_struct("Compaction")
+            .field("revision", &self.revision)
+            .finish()
     }
 }
 
@@ -50,7 +52,11 @@ impl Compaction {
         Compaction { shared, revision }
     }
 
-    pub(crate) fn schedule(shared: &Arc<Shared>, revision: i64, batch: &mut WriteBatch) -> Result<Self> {
+    pub(crate) fn schedule(
+        shared: &Arc<Shared>,
+        revision: i64,
+        batch: &mut WriteBatch,
+    ) -> Result<Self> {
         let mut st = shared.state.write();
         if revision <= st.compacted {
             return Err(MvccError::Compacted);
@@ -92,7 +98,10 @@ impl Compaction {
         let mut removed = 0usize;
         loop {
             let mut keys: Vec<Box<[u8]>> = Vec::with_capacity(COMPACTION_CHUNK);
-            for item in backend.scan(Column::Kv, &start, Some(&end), false)?.take(COMPACTION_CHUNK) {
+            for item in backend
+                .scan(Column::Kv, &start, Some(&end), false)?
+                .take(COMPACTION_CHUNK)
+            {
                 keys.push(item?.0);
             }
             let done = keys.len() < COMPACTION_CHUNK;

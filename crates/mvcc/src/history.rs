@@ -42,7 +42,11 @@ impl KvStore {
         let start = Revision::new(from, 0).to_bytes();
         let end = Revision::new(next, 0).to_bytes();
         let mut last_main = 0;
-        for item in self.shared.backend.scan(Column::Kv, &start, Some(&end), false)? {
+        for item in self
+            .shared
+            .backend
+            .scan(Column::Kv, &start, Some(&end), false)?
+        {
             let (k, v) = item?;
             let (rev, tombstone) = Revision::decode_key(&k)?;
             if max_events > 0 && events.len() >= max_events && rev.main != last_main {

@@ -217,12 +217,20 @@ impl KeyIndexTree {
     }
 
     /// Rebuild step for one put revision read from the backend.
-    pub(crate) fn restore_put(&mut self, key: &[u8], rev: Revision, create_revision: i64, version: i64) {
+    pub(crate) fn restore_put(
+        &mut self,
+        key: &[u8],
+        rev: Revision,
+        create_revision: i64,
+        version: i64,
+    ) {
         match self.keys.get_mut(key) {
             Some(ki) => ki.put(rev),
             None => {
-                self.keys
-                    .insert(key.to_vec(), KeyIndex::restored(create_revision, rev, version));
+                self.keys.insert(
+                    key.to_vec(),
+                    KeyIndex::restored(create_revision, rev, version),
+                );
             }
         }
     }
@@ -262,7 +270,13 @@ impl KeyIndexTree {
     /// The revisions of the keys live at `at` in `range`, in key order (descending when
     /// `reverse`), at most `limit` of them (0 = no limit), and the number of live keys in
     /// the whole range.
-    pub fn range(&self, range: &KeyRange, at: i64, limit: usize, reverse: bool) -> (Vec<Revision>, usize) {
+    pub fn range(
+        &self,
+        range: &KeyRange,
+        at: i64,
+        limit: usize,
+        reverse: bool,
+    ) -> (Vec<Revision>, usize) {
         let mut revs = Vec::new();
         let mut count = 0usize;
         self.visit(range, at, reverse, |_, entry| {
@@ -379,13 +393,18 @@ mod tests {
         assert_eq!((revs, count), (vec![rev(2)], 3));
         assert_eq!(t.count(&KeyRange::new(b"b", b"d"), 5), 2);
         assert_eq!(t.count(&KeyRange::new(b"d", b"b"), 5), 0);
-        assert_eq!(t.range(&KeyRange::new(b"b", b""), 6, 0, false).0, vec![rev(3)]);
+        assert_eq!(
+            t.range(&KeyRange::new(b"b", b""), 6, 0, false).0,
+            vec![rev(3)]
+        );
     }
 
     #[test]
     fn compaction_follows_etcd() {
         // Compact at each revision and check what survives, like etcd's TestKeyIndexCompact.
-        let cases: &[(i64, &[i64], &[&[i64]])] = &[
+        /// (compact at, revisions kept, generations left)
+        type Case = (i64, &'static [i64], &'static [&'static [i64]]);
+        let cases: &[Case] = &[
             (1, &[], &[&[2, 4, 6], &[8, 10, 12], &[14, 16]]),
             (2, &[2], &[&[2, 4, 6], &[8, 10, 12], &[14, 16]]),
             (3, &[2], &[&[2, 4, 6], &[8, 10, 12], &[14, 16]]),
@@ -418,7 +437,11 @@ mod tests {
             assert_eq!(got, want, "generations after compact at {at}");
             // Reads at or above the compaction point are unchanged.
             for r in at..20 {
-                assert_eq!(t.get(b"foo", r), base.get(b"foo", r), "get at {r} after compact {at}");
+                assert_eq!(
+                    t.get(b"foo", r),
+                    base.get(b"foo", r),
+                    "get at {r} after compact {at}"
+                );
             }
         }
     }

@@ -32,7 +32,10 @@ impl KeyRange {
             [0] => RangeEnd::Unbounded,
             end => RangeEnd::Excluded(end.to_vec()),
         };
-        KeyRange { start: key.to_vec(), end }
+        KeyRange {
+            start: key.to_vec(),
+            end,
+        }
     }
 
     /// Whether `key` is in the range.

@@ -58,5 +58,16 @@ pub use key_index::{IndexEntry, KeyIndexTree};
 pub use key_range::{KeyRange, RangeEnd};
 pub use read::RangeResult;
 pub use revision::Revision;
-pub use store::{HashKv, KvStore};
+pub use store::{HashKv, KvStore, INITIAL_REVISION};
 pub use write_txn::{Changes, Staged, WriteTxn};
+
+// The server shares the store across threads, may move a transaction between threads,
+// and runs compactions on a blocking thread: keep these properties from regressing.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<KvStore>();
+    send::<WriteTxn<'static>>();
+    send::<Staged<'static>>();
+    send_sync::<Compaction>();
+};

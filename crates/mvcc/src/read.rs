@@ -96,7 +96,11 @@ impl RangePlan {
 
     /// How many keys to take from the index (0 = all) and whether to walk it in reverse.
     pub(crate) fn window(&self) -> (usize, bool) {
-        let pushed = if self.limit == 0 { 0 } else { self.limit.saturating_add(1) };
+        let pushed = if self.limit == 0 {
+            0
+        } else {
+            self.limit.saturating_add(1)
+        };
         match (self.target, self.order, self.has_filters()) {
             (Target::Key, Order::None | Order::Ascend, false) => (pushed, false),
             (Target::Key, Order::Descend, false) => (pushed, true),
@@ -112,7 +116,12 @@ impl RangePlan {
     }
 
     /// Filters, sorts (stably, so ties keep key order), truncates and strips values.
-    pub(crate) fn finish(&self, mut kvs: Vec<KeyValue>, count: usize, revision: i64) -> RangeResult {
+    pub(crate) fn finish(
+        &self,
+        mut kvs: Vec<KeyValue>,
+        count: usize,
+        revision: i64,
+    ) -> RangeResult {
         if self.has_filters() {
             kvs.retain(|kv| self.keeps(kv));
         }
@@ -121,7 +130,9 @@ impl RangePlan {
             match self.target {
                 Target::Key => sort_by(&mut kvs, desc, |a, b| a.key.cmp(&b.key)),
                 Target::Version => sort_by(&mut kvs, desc, |a, b| a.version.cmp(&b.version)),
-                Target::Create => sort_by(&mut kvs, desc, |a, b| a.create_revision.cmp(&b.create_revision)),
+                Target::Create => sort_by(&mut kvs, desc, |a, b| {
+                    a.create_revision.cmp(&b.create_revision)
+                }),
                 Target::Mod => sort_by(&mut kvs, desc, |a, b| a.mod_revision.cmp(&b.mod_revision)),
                 Target::Value => sort_by(&mut kvs, desc, |a, b| a.value.cmp(&b.value)),
             }

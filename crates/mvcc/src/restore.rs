@@ -141,7 +141,15 @@ mod tests {
         };
         let buf = kv.encode_to_vec();
         let h = decode_header(&buf).unwrap();
-        assert_eq!(h, KvHeader { key: b"some/key", create_revision: 300, version: 7, lease: -5 });
+        assert_eq!(
+            h,
+            KvHeader {
+                key: b"some/key",
+                create_revision: 300,
+                version: 7,
+                lease: -5
+            }
+        );
         assert!(decode_header(&buf[..buf.len() - 1]).is_err());
         assert!(decode_header(&[0x0a, 0x05, b'a']).is_err());
         assert!(decode_header(&[0xff; 11]).is_err());

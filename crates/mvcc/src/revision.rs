@@ -88,7 +88,10 @@ mod tests {
         assert_eq!(Revision::decode_key(&a.to_key(false)).unwrap(), (a, false));
         assert_eq!(Revision::decode_key(&c.to_key(true)).unwrap(), (c, true));
         assert_eq!(a.to_key(false).len(), 17);
-        assert_eq!(&a.to_key(true)[..], &[0, 0, 0, 0, 0, 0, 0, 5, b'_', 0, 0, 0, 0, 0, 0, 0, 0, b't']);
+        assert_eq!(
+            &a.to_key(true)[..],
+            &[0, 0, 0, 0, 0, 0, 0, 5, b'_', 0, 0, 0, 0, 0, 0, 0, 0, b't']
+        );
     }
 
     #[test]
@@ -100,6 +103,9 @@ mod tests {
         assert!(Revision::decode_key(&k).is_err());
         let mut k = Revision::new(1, 2).to_key(true);
         k[17] = b'q';
-        assert!(matches!(Revision::decode_key(&k), Err(MvccError::Corrupt(_))));
+        assert!(matches!(
+            Revision::decode_key(&k),
+            Err(MvccError::Corrupt(_))
+        ));
     }
 }

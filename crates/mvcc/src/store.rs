@@ -87,18 +87,28 @@ pub(crate) fn decode_kv(bytes: &[u8]) -> Result<KeyValue> {
     KeyValue::decode(bytes).map_err(|e| MvccError::Corrupt(format!("bad stored KeyValue: {e}")))
 }
 
+/// The revision of an empty store (etcd starts at 1).
+pub const INITIAL_REVISION: i64 = 1;
+
 impl KvStore {
     /// Opens the store over `backend`: rebuilds the index from `Column::Kv`, reads the
     /// compaction marks from `Column::Meta`, and finishes (blocking) a compaction that was
     /// scheduled but did not finish.
+    ///
+    /// An empty store is at revision 1, as etcd's is, so the first write gets revision 2.
     pub fn open(backend: Arc<dyn Backend>) -> Result<KvStore> {
+        Self::open_at(backend, INITIAL_REVISION)
+    }
+
+    /// [`KvStore::open`], with `initial_revision` as the revision of an empty store.
+    pub fn open_at(backend: Arc<dyn Backend>, initial_revision: i64) -> Result<KvStore> {
         let started = std::time::Instant::now();
         let rebuilt = restore::rebuild(backend.as_ref())?;
         let finished = read_meta_revision(backend.as_ref(), FINISHED_COMPACT_KEY)?;
         let scheduled = read_meta_revision(backend.as_ref(), SCHEDULED_COMPACT_KEY)?;
         let compacted = finished.max(scheduled);
         // Compaction may have removed every revision up to the compaction point.
-        let current = rebuilt.last_revision.max(compacted);
+        let current = rebuilt.last_revision.max(compacted).max(initial_revision);
         let keys = rebuilt.index.len();
         let shared = Arc::new(Shared {
             backend,
@@ -185,7 +195,11 @@ impl KvStore {
         let current = self.current_revision();
         let end = Revision::new(current.saturating_add(1), 0).to_bytes();
         let mut crc = Crc32c::new();
-        for item in self.shared.backend.scan(Column::Kv, &[], Some(&end), false)? {
+        for item in self
+            .shared
+            .backend
+            .scan(Column::Kv, &[], Some(&end), false)?
+        {
             let (k, v) = item?;
             crc.update(&k);
             crc.update(&v);
@@ -207,12 +221,21 @@ impl KvStore {
                     return Err(MvccError::Compacted);
                 }
                 let hash_rev = if revision <= 0 { st.current } else { revision };
-                (st.compacted, st.current, hash_rev, st.index.keep(st.compacted))
+                (
+                    st.compacted,
+                    st.current,
+                    hash_rev,
+                    st.index.keep(st.compacted),
+                )
             };
             let end = Revision::new(hash_rev.saturating_add(1), 0).to_bytes();
             let mut crc = Crc32c::new();
             crc.update(b"key");
-            for item in self.shared.backend.scan(Column::Kv, &[], Some(&end), false)? {
+            for item in self
+                .shared
+                .backend
+                .scan(Column::Kv, &[], Some(&end), false)?
+            {
                 let (k, v) = item?;
                 let (rev, _) = Revision::decode_key(&k)?;
                 if rev.main <= compacted && !keep.contains(&rev) {
@@ -237,13 +260,21 @@ impl KvStore {
 
 impl Shared {
     /// Serves a range on the published state, or on a write transaction's view.
-    pub(crate) fn range_view(&self, req: &RangeRequest, txn: Option<TxnView<'_>>) -> Result<RangeResult> {
+    pub(crate) fn range_view(
+        &self,
+        req: &RangeRequest,
+        txn: Option<TxnView<'_>>,
+    ) -> Result<RangeResult> {
         let plan = RangePlan::new(req);
         let range = KeyRange::new(&req.key, &req.range_end);
         let (window, reverse) = plan.window();
         let st = self.state.read();
         let head = txn.as_ref().map_or(st.current, |t| t.revision);
-        let at = if req.revision <= 0 { head } else { req.revision };
+        let at = if req.revision <= 0 {
+            head
+        } else {
+            req.revision
+        };
         if at > head {
             return Err(MvccError::FutureRevision);
         }
@@ -336,7 +367,8 @@ impl Shared {
         if revs.is_empty() {
             return Ok(Vec::new());
         }
-        let keys: Vec<[u8; crate::revision::REVISION_KEY_LEN]> = revs.iter().map(|r| r.to_bytes()).collect();
+        let keys: Vec<[u8; crate::revision::REVISION_KEY_LEN]> =
+            revs.iter().map(|r| r.to_bytes()).collect();
         let refs: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
         let values = self.backend.multi_get(Column::Kv, &refs)?;
         let mut out = Vec::with_capacity(revs.len());

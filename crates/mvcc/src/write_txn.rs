@@ -184,7 +184,11 @@ impl<'a> WriteTxn<'a> {
     pub fn stage(self, batch: &mut WriteBatch) -> Staged<'a> {
         for (sub, change) in self.changes.iter().enumerate() {
             let rev = Revision::new(self.revision, sub as i64);
-            batch.put(Column::Kv, rev.to_key(change.tombstone), change.kv.encode_to_vec());
+            batch.put(
+                Column::Kv,
+                rev.to_key(change.tombstone),
+                change.kv.encode_to_vec(),
+            );
         }
         Staged {
             store: self.store,
@@ -235,7 +239,10 @@ impl Staged<'_> {
                 if !change.tombstone {
                     st.index.put(&change.kv.key, rev);
                 } else if !st.index.tombstone(&change.kv.key, rev) {
-                    tracing::error!(revision = self.revision, "mvcc: tombstone of a key that is not live");
+                    tracing::error!(
+                        revision = self.revision,
+                        "mvcc: tombstone of a key that is not live"
+                    );
                 }
             }
             st.current = self.revision;
@@ -244,7 +251,11 @@ impl Staged<'_> {
             .changes
             .into_iter()
             .map(|c| Event {
-                r#type: if c.tombstone { EventType::Delete } else { EventType::Put } as i32,
+                r#type: if c.tombstone {
+                    EventType::Delete
+                } else {
+                    EventType::Put
+                } as i32,
                 kv: Some(c.kv),
                 prev_kv: c.prev,
             })

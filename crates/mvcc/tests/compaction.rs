@@ -49,19 +49,38 @@ fn physical_compaction_removes_unneeded_revisions() {
     let stats = compact(&store, backend.as_ref(), 5);
     assert_eq!((stats.removed, stats.skipped), (3, false));
     // a keeps its value at 5 (rev 2) and its later rev 6; b (deleted at 4) vanishes; c@5 stays.
-    assert_eq!(stored_revisions(backend.as_ref()), vec![(2, 0, false), (5, 0, false), (6, 0, false)]);
+    assert_eq!(
+        stored_revisions(backend.as_ref()),
+        vec![(2, 0, false), (5, 0, false), (6, 0, false)]
+    );
     assert_eq!(store.compacted_revision(), 5);
-    let mark = |k: &[u8]| backend.get(Column::Meta, k).unwrap().map(|v| Revision::decode_key(&v).unwrap().0);
+    let mark = |k: &[u8]| {
+        backend
+            .get(Column::Meta, k)
+            .unwrap()
+            .map(|v| Revision::decode_key(&v).unwrap().0)
+    };
     assert_eq!(mark(SCHEDULED_COMPACT_KEY), Some(Revision::new(5, 0)));
     assert_eq!(mark(FINISHED_COMPACT_KEY), Some(Revision::new(5, 0)));
     // Reads at the compaction point still see everything live then.
-    let r = store.range(&RangeRequest { revision: 5, ..req("\0", "\0") }).unwrap();
+    let r = store
+        .range(&RangeRequest {
+            revision: 5,
+            ..req("\0", "\0")
+        })
+        .unwrap();
     assert_eq!(keys(&r.kvs), ["a", "c"]);
     assert_eq!(r.kvs[0].value, b"2");
     assert_eq!(r.kvs[0].version, 2);
-    assert_eq!(keys(&store.range(&req("\0", "\0")).unwrap().kvs), ["a", "c"]);
+    assert_eq!(
+        keys(&store.range(&req("\0", "\0")).unwrap().kvs),
+        ["a", "c"]
+    );
     assert!(matches!(
-        store.range(&RangeRequest { revision: 4, ..req("a", "") }),
+        store.range(&RangeRequest {
+            revision: 4,
+            ..req("a", "")
+        }),
         Err(MvccError::Compacted)
     ));
     // Versions continue after compaction.
@@ -73,14 +92,29 @@ fn physical_compaction_removes_unneeded_revisions() {
 fn compact_revision_checks() {
     let (backend, store) = mem_store();
     let mut batch = WriteBatch::new();
-    assert!(matches!(store.compact(0, &mut batch), Err(MvccError::Compacted)));
-    assert!(matches!(store.compact(1, &mut batch), Err(MvccError::FutureRevision)));
+    assert!(matches!(
+        store.compact(0, &mut batch),
+        Err(MvccError::Compacted)
+    ));
+    assert!(matches!(
+        store.compact(1, &mut batch),
+        Err(MvccError::FutureRevision)
+    ));
     assert!(batch.is_empty());
     sample(&store, backend.as_ref());
     compact(&store, backend.as_ref(), 3);
-    assert!(matches!(store.compact(3, &mut batch), Err(MvccError::Compacted)));
-    assert!(matches!(store.compact(2, &mut batch), Err(MvccError::Compacted)));
-    assert!(matches!(store.compact(7, &mut batch), Err(MvccError::FutureRevision)));
+    assert!(matches!(
+        store.compact(3, &mut batch),
+        Err(MvccError::Compacted)
+    ));
+    assert!(matches!(
+        store.compact(2, &mut batch),
+        Err(MvccError::Compacted)
+    ));
+    assert!(matches!(
+        store.compact(7, &mut batch),
+        Err(MvccError::FutureRevision)
+    ));
     compact(&store, backend.as_ref(), 6);
     assert_eq!(store.compacted_revision(), 6);
     // Compacting everything away: deleted keys vanish from the index too.
@@ -110,7 +144,12 @@ fn chunked_compaction_of_many_keys() {
     for round in 0..3 {
         let mut txn = store.write();
         for i in 0..1500 {
-            txn.put(format!("k{i:05}").as_bytes(), format!("{round}").as_bytes(), 0).unwrap();
+            txn.put(
+                format!("k{i:05}").as_bytes(),
+                format!("{round}").as_bytes(),
+                0,
+            )
+            .unwrap();
         }
         let mut batch = WriteBatch::new();
         let staged = txn.stage(&mut batch);
@@ -136,12 +175,21 @@ fn an_interrupted_compaction_finishes_on_open() {
     drop(job); // "crash" before the job ran
     drop(store);
     assert_eq!(stored_revisions(backend.as_ref()).len(), 6);
-    let store = KvStore::open(backend.clone()).unwrap();
+    let store = KvStore::open_at(backend.clone(), 0).unwrap();
     assert_eq!(store.compacted_revision(), 5);
     assert_eq!(store.current_revision(), 6);
-    assert_eq!(stored_revisions(backend.as_ref()), vec![(2, 0, false), (5, 0, false), (6, 0, false)]);
-    assert!(backend.get(Column::Meta, FINISHED_COMPACT_KEY).unwrap().is_some());
-    assert_eq!(keys(&store.range(&req("\0", "\0")).unwrap().kvs), ["a", "c"]);
+    assert_eq!(
+        stored_revisions(backend.as_ref()),
+        vec![(2, 0, false), (5, 0, false), (6, 0, false)]
+    );
+    assert!(backend
+        .get(Column::Meta, FINISHED_COMPACT_KEY)
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        keys(&store.range(&req("\0", "\0")).unwrap().kvs),
+        ["a", "c"]
+    );
 }
 
 #[test]
@@ -152,8 +200,11 @@ fn current_revision_survives_compacting_everything() {
     compact(&store, backend.as_ref(), 2);
     assert!(stored_revisions(backend.as_ref()).is_empty());
     drop(store);
-    let store = KvStore::open(backend.clone()).unwrap();
-    assert_eq!((store.current_revision(), store.compacted_revision()), (2, 2));
+    let store = KvStore::open_at(backend.clone(), 0).unwrap();
+    assert_eq!(
+        (store.current_revision(), store.compacted_revision()),
+        (2, 2)
+    );
     assert_eq!(put(&store, backend.as_ref(), "a", "2"), 3);
 }
 
@@ -169,7 +220,10 @@ fn hash_kv_is_deterministic_and_ignores_physical_progress() {
     feed(&s2, b2.as_ref());
     let h1 = s1.hash_kv(0).unwrap();
     assert_eq!(h1, s2.hash_kv(0).unwrap());
-    assert_eq!((h1.hash_revision, h1.compact_revision, h1.current_revision), (7, 0, 7));
+    assert_eq!(
+        (h1.hash_revision, h1.compact_revision, h1.current_revision),
+        (7, 0, 7)
+    );
     assert_eq!(s1.hash().unwrap(), s2.hash().unwrap());
     let h5 = s1.hash_kv(5).unwrap();
     assert_eq!(h5, s2.hash_kv(5).unwrap());
@@ -198,14 +252,26 @@ fn hash_kv_is_deterministic_and_ignores_physical_progress() {
 fn events_since_reads_history() {
     let (backend, store) = mem_store();
     sample(&store, backend.as_ref());
-    apply(&store, backend.as_ref(), &[Op::Put("b", "2", 0), Op::Put("bb", "1", 0), Op::Put("a", "4", 0)]);
+    apply(
+        &store,
+        backend.as_ref(),
+        &[
+            Op::Put("b", "2", 0),
+            Op::Put("bb", "1", 0),
+            Op::Put("a", "4", 0),
+        ],
+    );
     let (events, next) = store.events_since(b"\0", b"\0", 1, 0).unwrap();
     assert_eq!(next, 8);
     let summary: Vec<(i32, String, i64)> = events
         .iter()
         .map(|e| {
             let kv = e.kv.as_ref().unwrap();
-            (e.r#type, String::from_utf8_lossy(&kv.key).into_owned(), kv.mod_revision)
+            (
+                e.r#type,
+                String::from_utf8_lossy(&kv.key).into_owned(),
+                kv.mod_revision,
+            )
         })
         .collect();
     let (put, del) = (EventType::Put as i32, EventType::Delete as i32);
@@ -251,19 +317,30 @@ fn events_since_reads_history() {
     assert_eq!(store.events_since(b"z", b"", 1, 0).unwrap().0.len(), 1);
     // Compacted history.
     compact(&store, backend.as_ref(), 5);
-    assert!(matches!(store.events_since(b"a", b"", 5, 0), Err(MvccError::Compacted)));
-    assert!(matches!(store.events_since(b"a", b"", 0, 0), Err(MvccError::Compacted)));
+    assert!(matches!(
+        store.events_since(b"a", b"", 5, 0),
+        Err(MvccError::Compacted)
+    ));
+    assert!(matches!(
+        store.events_since(b"a", b"", 0, 0),
+        Err(MvccError::Compacted)
+    ));
     assert_eq!(store.events_since(b"a", b"", 6, 0).unwrap().0.len(), 2);
 }
 
 #[test]
 fn reads_racing_compaction_are_complete_or_compacted() {
     let backend = Arc::new(MemBackend::new());
-    let store = Arc::new(KvStore::open(backend.clone()).unwrap());
+    let store = Arc::new(KvStore::open_at(backend.clone(), 0).unwrap());
     for round in 0..20 {
         let mut txn = store.write();
         for i in 0..200 {
-            txn.put(format!("k{i:03}").as_bytes(), format!("{round}").as_bytes(), 0).unwrap();
+            txn.put(
+                format!("k{i:03}").as_bytes(),
+                format!("{round}").as_bytes(),
+                0,
+            )
+            .unwrap();
         }
         let mut batch = WriteBatch::new();
         let staged = txn.stage(&mut batch);
@@ -276,7 +353,10 @@ fn reads_racing_compaction_are_complete_or_compacted() {
             let mut outcomes = (0, 0);
             for i in 0..200 {
                 let rev = 10 + (i % 11);
-                match store.range(&RangeRequest { revision: rev, ..req("\0", "\0") }) {
+                match store.range(&RangeRequest {
+                    revision: rev,
+                    ..req("\0", "\0")
+                }) {
                     Ok(r) => {
                         assert_eq!(r.kvs.len(), 200);
                         let want = (rev - 1).to_string();

@@ -19,12 +19,16 @@ fn reopen_one_million_keys() {
     let value = vec![b'v'; 100];
     {
         let backend = Arc::new(RocksBackend::open(dir.path(), &RocksOptions::default()).unwrap());
-        let store = KvStore::open(backend.clone()).unwrap();
+        let store = KvStore::open_at(backend.clone(), 0).unwrap();
         let started = Instant::now();
         for chunk in 0..KEYS / PER_TXN {
             let mut txn = store.write();
             for i in 0..PER_TXN {
-                let key = format!("/registry/pods/ns{:03}/pod-{:07}", chunk % 100, chunk * PER_TXN + i);
+                let key = format!(
+                    "/registry/pods/ns{:03}/pod-{:07}",
+                    chunk % 100,
+                    chunk * PER_TXN + i
+                );
                 txn.put(key.as_bytes(), &value, 0).unwrap();
             }
             let mut batch = WriteBatch::new();
@@ -37,14 +41,23 @@ fn reopen_one_million_keys() {
     }
     let backend = Arc::new(RocksBackend::open(dir.path(), &RocksOptions::default()).unwrap());
     let started = Instant::now();
-    let store = KvStore::open(backend).unwrap();
+    let store = KvStore::open_at(backend, 0).unwrap();
     let elapsed = started.elapsed();
-    eprintln!("reopened {} keys at revision {} in {elapsed:?}", store.indexed_keys(), store.current_revision());
+    eprintln!(
+        "reopened {} keys at revision {} in {elapsed:?}",
+        store.indexed_keys(),
+        store.current_revision()
+    );
     assert_eq!(store.indexed_keys(), KEYS);
     assert_eq!(store.current_revision(), (KEYS / PER_TXN) as i64);
     let started = Instant::now();
     let r = store
-        .range(&RangeRequest { key: b"\0".to_vec(), range_end: b"\0".to_vec(), count_only: true, ..Default::default() })
+        .range(&RangeRequest {
+            key: b"\0".to_vec(),
+            range_end: b"\0".to_vec(),
+            count_only: true,
+            ..Default::default()
+        })
         .unwrap();
     eprintln!("count_only over all keys in {:?}", started.elapsed());
     assert_eq!(r.count, KEYS as i64);

@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::{apply, keys, mem_store, put, req, Op};
@@ -28,7 +28,10 @@ fn versions_and_create_revisions_across_delete_recreate() {
     assert_eq!((kv.create_revision, kv.mod_revision, kv.version), (4, 4, 1));
     // The old generation is still readable.
     let kv = store.kv_at(b"k", 2).unwrap().unwrap();
-    assert_eq!((kv.create_revision, kv.version, kv.value.as_slice()), (1, 2, b"v2".as_slice()));
+    assert_eq!(
+        (kv.create_revision, kv.version, kv.value.as_slice()),
+        (1, 2, b"v2".as_slice())
+    );
 }
 
 #[test]
@@ -55,7 +58,11 @@ fn one_revision_per_txn_with_sub_revisions() {
         .collect();
     assert_eq!(
         staged_keys,
-        vec![Revision::new(2, 0).to_key(false), Revision::new(2, 1).to_key(false), Revision::new(2, 2).to_key(true)]
+        vec![
+            Revision::new(2, 0).to_key(false),
+            Revision::new(2, 1).to_key(false),
+            Revision::new(2, 2).to_key(true)
+        ]
     );
     // Not visible before publish.
     assert_eq!(store.current_revision(), 1);
@@ -67,9 +74,19 @@ fn one_revision_per_txn_with_sub_revisions() {
     let b = store.kv_at(b"b", 0).unwrap().unwrap();
     assert_eq!((b.mod_revision, b.lease), (2, 7));
     // The stored tombstone is a KeyValue with the key and the delete revision.
-    let raw = backend.get(Column::Kv, &Revision::new(2, 2).to_key(true)).unwrap().unwrap();
+    let raw = backend
+        .get(Column::Kv, &Revision::new(2, 2).to_key(true))
+        .unwrap()
+        .unwrap();
     let tomb = KeyValue::decode(raw.as_slice()).unwrap();
-    assert_eq!(tomb, KeyValue { key: b"x".to_vec(), mod_revision: 2, ..Default::default() });
+    assert_eq!(
+        tomb,
+        KeyValue {
+            key: b"x".to_vec(),
+            mod_revision: 2,
+            ..Default::default()
+        }
+    );
 }
 
 #[test]
@@ -79,18 +96,32 @@ fn events_carry_prev_kv() {
     let changes = apply(
         &store,
         backend.as_ref(),
-        &[Op::Put("a", "new", 0), Op::Put("b", "1", 0), Op::Del("a", "")],
+        &[
+            Op::Put("a", "new", 0),
+            Op::Put("b", "1", 0),
+            Op::Del("a", ""),
+        ],
     );
     assert_eq!(changes.revision, 2);
     let ev = &changes.events;
     assert_eq!(ev.len(), 3);
     assert_eq!(ev[0].r#type, EventType::Put as i32);
     let kv = ev[0].kv.as_ref().unwrap();
-    assert_eq!((kv.value.as_slice(), kv.version, kv.mod_revision), (b"new".as_slice(), 2, 2));
+    assert_eq!(
+        (kv.value.as_slice(), kv.version, kv.mod_revision),
+        (b"new".as_slice(), 2, 2)
+    );
     assert_eq!(ev[0].prev_kv.as_ref().unwrap().value, b"old");
     assert_eq!(ev[1].prev_kv, None);
     assert_eq!(ev[2].r#type, EventType::Delete as i32);
-    assert_eq!(ev[2].kv, Some(KeyValue { key: b"a".to_vec(), mod_revision: 2, ..Default::default() }));
+    assert_eq!(
+        ev[2].kv,
+        Some(KeyValue {
+            key: b"a".to_vec(),
+            mod_revision: 2,
+            ..Default::default()
+        })
+    );
     // The delete's prev is the txn's own put.
     assert_eq!(ev[2].prev_kv.as_ref().unwrap().value, b"new");
 }
@@ -118,24 +149,67 @@ fn txn_sees_its_own_writes() {
     assert_eq!(keys(&r.kvs), ["a", "b", "bb", "d"]);
     assert_eq!((r.count, r.revision, r.more), (4, 5, false));
     let b = &r.kvs[1];
-    assert_eq!((b.version, b.mod_revision, b.lease, b.create_revision), (2, 5, 3, 2));
+    assert_eq!(
+        (b.version, b.mod_revision, b.lease, b.create_revision),
+        (2, 5, 3, 2)
+    );
     // Limits, reverse order and counts merge own writes correctly.
-    let r = txn.range(&RangeRequest { limit: 2, ..req("b", "\0") }).unwrap();
+    let r = txn
+        .range(&RangeRequest {
+            limit: 2,
+            ..req("b", "\0")
+        })
+        .unwrap();
     assert_eq!(keys(&r.kvs), ["b", "bb"]);
     assert_eq!((r.count, r.more), (3, true));
-    let r = txn.range(&RangeRequest { limit: 2, sort_order: 2, ..req("\0", "\0") }).unwrap();
+    let r = txn
+        .range(&RangeRequest {
+            limit: 2,
+            sort_order: 2,
+            ..req("\0", "\0")
+        })
+        .unwrap();
     assert_eq!(keys(&r.kvs), ["d", "bb"]);
-    let r = txn.range(&RangeRequest { count_only: true, ..req("a", "c") }).unwrap();
+    let r = txn
+        .range(&RangeRequest {
+            count_only: true,
+            ..req("a", "c")
+        })
+        .unwrap();
     assert_eq!(r.count, 3);
-    let r = txn.range(&RangeRequest { sort_target: 3, sort_order: 2, limit: 2, ..req("\0", "\0") }).unwrap();
+    let r = txn
+        .range(&RangeRequest {
+            sort_target: 3,
+            sort_order: 2,
+            limit: 2,
+            ..req("\0", "\0")
+        })
+        .unwrap();
     assert_eq!(keys(&r.kvs), ["b", "bb"]);
     // Older revisions ignore the txn; the txn revision is readable, beyond it is future.
-    let r = txn.range(&RangeRequest { revision: 4, ..req("c", "") }).unwrap();
+    let r = txn
+        .range(&RangeRequest {
+            revision: 4,
+            ..req("c", "")
+        })
+        .unwrap();
     assert_eq!(r.kvs.len(), 1);
     assert_eq!(r.revision, 5);
-    assert_eq!(txn.range(&RangeRequest { revision: 5, ..req("c", "") }).unwrap().kvs.len(), 0);
+    assert_eq!(
+        txn.range(&RangeRequest {
+            revision: 5,
+            ..req("c", "")
+        })
+        .unwrap()
+        .kvs
+        .len(),
+        0
+    );
     assert!(matches!(
-        txn.range(&RangeRequest { revision: 6, ..req("a", "") }),
+        txn.range(&RangeRequest {
+            revision: 6,
+            ..req("a", "")
+        }),
         Err(MvccError::FutureRevision)
     ));
     // Delete-range inside the txn sees own puts too.
@@ -147,7 +221,10 @@ fn txn_sees_its_own_writes() {
     backend.write(batch, false).unwrap();
     let changes = staged.publish();
     assert_eq!(changes.events.len(), 5);
-    assert_eq!(keys(&store.range(&req("\0", "\0")).unwrap().kvs), ["a", "d"]);
+    assert_eq!(
+        keys(&store.range(&req("\0", "\0")).unwrap().kvs),
+        ["a", "d"]
+    );
     // Recreating a key deleted in the same txn starts a new generation.
     let mut txn = store.write();
     txn.put(b"a", b"x", 0).unwrap();
@@ -182,40 +259,46 @@ fn empty_and_dropped_txns_do_not_change_anything() {
 fn readers_never_see_half_a_revision() {
     let (backend, store) = mem_store();
     let store = Arc::new(store);
-    apply(&store, backend.as_ref(), &[Op::Put("a", "0", 0), Op::Put("b", "0", 0)]);
+    apply(
+        &store,
+        backend.as_ref(),
+        &[Op::Put("a", "0", 0), Op::Put("b", "0", 0)],
+    );
     let stop = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicUsize::new(0));
     let readers: Vec<_> = (0..2)
         .map(|_| {
-            let (store, stop) = (store.clone(), stop.clone());
+            let (store, stop, reads) = (store.clone(), stop.clone(), reads.clone());
             std::thread::spawn(move || {
-                let mut seen = 0;
                 while !stop.load(Ordering::Relaxed) {
                     let r = store.range(&req("a", "c")).unwrap();
                     assert_eq!(r.kvs.len(), 2);
                     assert_eq!(r.kvs[0].value, r.kvs[1].value, "torn read");
                     assert_eq!(r.kvs[0].mod_revision, r.kvs[1].mod_revision);
                     assert!(r.kvs[0].mod_revision <= r.revision);
-                    seen += 1;
+                    reads.fetch_add(1, Ordering::Relaxed);
                 }
-                seen
             })
         })
         .collect();
-    for i in 1..300u32 {
-        let v = i.to_string();
+    // Keep writing until the readers have overlapped plenty of writes (bounded).
+    let mut rev = 1;
+    while rev < 100_000 && (rev < 300 || reads.load(Ordering::Relaxed) < 1_000) {
+        let v = rev.to_string();
         let mut txn = store.write();
         txn.put(b"a", v.as_bytes(), 0).unwrap();
         txn.put(b"b", v.as_bytes(), 0).unwrap();
         let mut batch = WriteBatch::new();
         let staged = txn.stage(&mut batch);
         backend.write(batch, false).unwrap();
-        staged.publish();
+        rev = staged.publish().revision;
     }
     stop.store(true, Ordering::Relaxed);
     for r in readers {
-        assert!(r.join().unwrap() > 0);
+        r.join().unwrap();
     }
-    assert_eq!(store.current_revision(), 300);
+    assert!(reads.load(Ordering::Relaxed) >= 1_000);
+    assert_eq!(store.current_revision(), rev);
 }
 
 #[test]
@@ -231,14 +314,21 @@ fn a_second_writer_waits_for_the_first() {
             tx.send(rev).unwrap();
         })
     };
-    assert!(rx.recv_timeout(std::time::Duration::from_millis(200)).is_err(), "second writer ran early");
+    assert!(
+        rx.recv_timeout(std::time::Duration::from_millis(200))
+            .is_err(),
+        "second writer ran early"
+    );
     let mut txn = txn;
     txn.put(b"first", b"x", 0).unwrap();
     let mut batch = WriteBatch::new();
     let staged = txn.stage(&mut batch);
     backend.write(batch, false).unwrap();
     assert_eq!(staged.publish().revision, 1);
-    assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap(), 2);
+    assert_eq!(
+        rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap(),
+        2
+    );
     other.join().unwrap();
 }
 
@@ -246,7 +336,11 @@ fn a_second_writer_waits_for_the_first() {
 fn txn_range_matches_the_model_after_every_op() {
     use common::Model;
     let base: Vec<Vec<Op>> = vec![
-        vec![Op::Put("a", "1", 0), Op::Put("b", "2", 0), Op::Put("c", "3", 0)],
+        vec![
+            Op::Put("a", "1", 0),
+            Op::Put("b", "2", 0),
+            Op::Put("c", "3", 0),
+        ],
         vec![Op::Put("d", "4", 0), Op::Put("a", "5", 0)],
         vec![Op::Put("e", "6", 0)],
     ];
@@ -276,9 +370,17 @@ fn txn_range_matches_the_model_after_every_op() {
                 txn.delete_range(k.as_bytes(), e.as_bytes()).unwrap();
             }
         }
-        let mut m = Model { history: model.history.clone() };
+        let mut m = Model {
+            history: model.history.clone(),
+        };
         assert!(m.apply(&txn_ops[..n]));
-        for (key, end) in [("\0", "\0"), ("a", "c"), ("b", ""), ("bb", "\0"), ("0", "b")] {
+        for (key, end) in [
+            ("\0", "\0"),
+            ("a", "c"),
+            ("b", ""),
+            ("bb", "\0"),
+            ("0", "b"),
+        ] {
             for target in 0..5 {
                 for order in 0..3 {
                     for limit in [0, 1, 2, 10] {
@@ -293,8 +395,17 @@ fn txn_range_matches_the_model_after_every_op() {
                             let got = txn.range(&r).unwrap();
                             let (kvs, count, more) = m.range(&r);
                             assert_eq!(got.kvs, kvs, "after {n} ops: {r:?}");
-                            assert_eq!((got.count, got.more, got.revision), (count, more, 4), "{r:?}");
-                            let c = txn.range(&RangeRequest { count_only: true, ..r.clone() }).unwrap();
+                            assert_eq!(
+                                (got.count, got.more, got.revision),
+                                (count, more, 4),
+                                "{r:?}"
+                            );
+                            let c = txn
+                                .range(&RangeRequest {
+                                    count_only: true,
+                                    ..r.clone()
+                                })
+                                .unwrap();
                             assert_eq!(c.count, count);
                         }
                     }
@@ -307,7 +418,18 @@ fn txn_range_matches_the_model_after_every_op() {
     backend.write(batch, false).unwrap();
     assert_eq!(staged.publish().revision, 4);
     let published = store.range(&req("\0", "\0")).unwrap();
-    let mut m = Model { history: model.history.clone() };
+    let mut m = Model {
+        history: model.history.clone(),
+    };
     m.apply(&txn_ops);
     assert_eq!(published.kvs, m.range(&req("\0", "\0")).0);
+}
+
+#[test]
+fn empty_store_starts_at_revision_one_like_etcd() {
+    let backend: std::sync::Arc<dyn oxcd_backend::Backend> =
+        std::sync::Arc::new(oxcd_backend::MemBackend::new());
+    let store = oxcd_mvcc::KvStore::open(backend).unwrap();
+    assert_eq!(store.current_revision(), oxcd_mvcc::INITIAL_REVISION);
+    assert_eq!(store.write().revision(), 2);
 }

@@ -13,7 +13,7 @@ use oxcd_proto::mvccpb::KeyValue;
 /// A fresh store over a fresh in-memory backend.
 pub fn mem_store() -> (Arc<MemBackend>, KvStore) {
     let backend = Arc::new(MemBackend::new());
-    let store = KvStore::open(backend.clone()).expect("open");
+    let store = KvStore::open_at(backend.clone(), 0).expect("open");
     (backend, store)
 }
 
@@ -33,7 +33,8 @@ pub fn apply(store: &KvStore, backend: &dyn Backend, ops: &[Op]) -> Changes {
                 txn.put(k.as_bytes(), v.as_bytes(), *lease).expect("put");
             }
             Op::Del(k, end) => {
-                txn.delete_range(k.as_bytes(), end.as_bytes()).expect("delete");
+                txn.delete_range(k.as_bytes(), end.as_bytes())
+                    .expect("delete");
             }
         }
     }
@@ -56,7 +57,9 @@ pub fn req(key: &str, end: &str) -> RangeRequest {
 }
 
 pub fn keys(kvs: &[KeyValue]) -> Vec<String> {
-    kvs.iter().map(|kv| String::from_utf8_lossy(&kv.key).into_owned()).collect()
+    kvs.iter()
+        .map(|kv| String::from_utf8_lossy(&kv.key).into_owned())
+        .collect()
 }
 
 /// etcd's key space, naively: the full map of live keys after every revision.
@@ -68,7 +71,9 @@ pub struct Model {
 
 impl Model {
     pub fn new() -> Self {
-        Model { history: vec![BTreeMap::new()] }
+        Model {
+            history: vec![BTreeMap::new()],
+        }
     }
 
     pub fn current(&self) -> i64 {
@@ -102,8 +107,11 @@ impl Model {
                     changed = true;
                 }
                 Op::Del(k, end) => {
-                    let gone: Vec<Vec<u8>> =
-                        map.keys().filter(|key| in_range(key, k.as_bytes(), end.as_bytes())).cloned().collect();
+                    let gone: Vec<Vec<u8>> = map
+                        .keys()
+                        .filter(|key| in_range(key, k.as_bytes(), end.as_bytes()))
+                        .cloned()
+                        .collect();
                     changed |= !gone.is_empty();
                     for key in gone {
                         map.remove(&key);
@@ -119,7 +127,11 @@ impl Model {
 
     /// etcd 3.4's range, written the slow obvious way: fetch all, filter, sort, truncate.
     pub fn range(&self, r: &RangeRequest) -> (Vec<KeyValue>, i64, bool) {
-        let at = if r.revision <= 0 { self.current() } else { r.revision };
+        let at = if r.revision <= 0 {
+            self.current()
+        } else {
+            r.revision
+        };
         let all: Vec<KeyValue> = self.history[at as usize]
             .values()
             .filter(|kv| in_range(&kv.key, &r.key, &r.range_end))
