@@ -249,14 +249,18 @@ impl Normalizer {
         if let Some(m) = self.member_id {
             pairs.push((m.to_string(), "<MEMBER_ID>".into()));
             pairs.push((format!("{m:x}"), "<MEMBER_ID>".into()));
+            pairs.push((format!("{m:016x}"), "<MEMBER_ID>".into()));
         }
         if let Some(c) = self.cluster_id {
             pairs.push((c.to_string(), "<CLUSTER_ID>".into()));
             pairs.push((format!("{c:x}"), "<CLUSTER_ID>".into()));
+            pairs.push((format!("{c:016x}"), "<CLUSTER_ID>".into()));
         }
         for (i, l) in self.leases.iter().enumerate() {
             pairs.push((l.to_string(), format!("<LEASE#{}>", i + 1)));
             pairs.push((format!("{l:x}"), format!("<LEASE#{}>", i + 1)));
+            // etcdctl prints lease IDs as %016x.
+            pairs.push((format!("{l:016x}"), format!("<LEASE#{}>", i + 1)));
         }
         if let Some(v) = &self.version {
             if v.contains('.') {
@@ -337,6 +341,20 @@ mod tests {
         assert_eq!(
             out,
             "<MEMBER_ID>, started, default, http://127.0.0.1:<PEER_PORT>, http://127.0.0.1:<CLIENT_PORT>, false\nhttp://127.0.0.1:<CLIENT_PORT> is healthy: successfully committed proposal: took = <DURATION>\n\"RaftTerm\" : <TERM>\n\"Revision\" : 3\nlease <LEASE#1> granted with TTL(100s)\nkey <LEASE#1>"
+        );
+    }
+
+    #[test]
+    fn zero_padded_hex_lease_is_one_alias() {
+        let mut n = norm();
+        let alias = n.lease_alias(0x0a1f_f55d_b0d0_c1);
+        assert_eq!(
+            n.text("put --lease=000a1ff55db0d0c1"),
+            format!("put --lease={alias}")
+        );
+        assert_eq!(
+            n.text("lease 000a1ff55db0d0c1 revoked"),
+            format!("lease {alias} revoked")
         );
     }
 

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oxcd_backend::{Backend, RocksBackend, RocksOptions};
+use oxcd_lease::{Lessor, LessorConfig};
 use oxcd_mvcc::KvStore;
 use oxcd_proto::etcdserverpb::Member;
 use oxcd_raftlog::{NullTransport, RaftConfig, RaftHandle, RaftNode, RocksLogStore};
 
 use crate::apply::alarm::AlarmStore;
-use crate::apply::leases::NoLeases;
 use crate::apply::{ApplyProgress, StateMachine};
 use crate::background;
 use crate::config::Config;
@@ -117,17 +117,30 @@ pub fn open(cfg: &Config) -> Result<Started, BootstrapError> {
             ..HubConfig::default()
         },
     );
+    let lessor = Arc::new(
+        Lessor::open(
+            backend.clone(),
+            LessorConfig::for_election_timeout(cfg.election_timeout),
+        )
+        .map_err(storage("leases"))?,
+    );
+    for (key, lease) in kv.take_lease_attachments() {
+        if lessor.attach(lease, &key).is_err() {
+            tracing::warn!(lease, "a key refers to a lease that no longer exists");
+        }
+    }
     let alarms = Arc::new(AlarmStore::load(backend.as_ref()).map_err(storage("alarms"))?);
     let waiters = Arc::new(ProposalWaiters::default());
     let progress = Arc::new(ApplyProgress::default());
     let sm = StateMachine::new(
         backend.clone(),
         kv.clone(),
-        Arc::new(NoLeases),
+        lessor.clone(),
         alarms.clone(),
         waiters.clone(),
         Some(Arc::new(WatchObserver(watch_hub.clone()))),
         progress,
+        cfg.election_timeout,
     )
     .map_err(storage("state machine"))?;
 
@@ -171,7 +184,9 @@ pub fn open(cfg: &Config) -> Result<Started, BootstrapError> {
             max_request_bytes: cfg.max_request_bytes,
         },
         watch_hub,
+        lessor,
     });
+    background::lease_revoker::start(ctx.clone());
     background::size_sampler::start(ctx.clone(), Duration::from_millis(500));
     background::compactor::start(
         ctx.clone(),

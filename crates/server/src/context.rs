@@ -55,6 +55,8 @@ pub struct ServerContext {
     pub quota: Arc<Quota>,
     /// Request limits.
     pub limits: Limits,
+    /// Leases.
+    pub lessor: Arc<oxcd_lease::Lessor>,
     /// Every watcher of this member.
     pub watch_hub: oxcd_watch::WatchHub,
 }

@@ -38,6 +38,12 @@ pub enum ServerError {
     /// A lease that does not exist.
     #[error("etcdserver: requested lease not found")]
     LeaseNotFound,
+    /// LeaseGrant with an ID in use.
+    #[error("etcdserver: lease already exists")]
+    LeaseExists,
+    /// LeaseGrant with a TTL above the maximum.
+    #[error("etcdserver: too large lease TTL")]
+    LeaseTtlTooLarge,
     /// Encoded request over `--max-request-bytes`.
     #[error("etcdserver: request is too large")]
     RequestTooLarge,
@@ -78,6 +84,19 @@ impl From<MvccError> for ServerError {
         match e {
             MvccError::Compacted => ServerError::Compacted,
             MvccError::FutureRevision => ServerError::FutureRevision,
+            other => ServerError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<oxcd_lease::LeaseError> for ServerError {
+    fn from(e: oxcd_lease::LeaseError) -> Self {
+        use oxcd_lease::LeaseError as L;
+        match e {
+            L::NotFound | L::ZeroId | L::Expired => ServerError::LeaseNotFound,
+            L::AlreadyExists => ServerError::LeaseExists,
+            L::TtlTooLarge => ServerError::LeaseTtlTooLarge,
+            L::NotPrimary => ServerError::NotLeader,
             other => ServerError::Internal(other.to_string()),
         }
     }

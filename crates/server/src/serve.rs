@@ -12,8 +12,8 @@ use futures::future::{select_all, FutureExt};
 use oxcd_gateway::GatewayBuilder;
 use oxcd_middleware::{GrpcMetricsLayer, GrpcRequestSizeLayer};
 use oxcd_proto::etcdserverpb::{
-    cluster_server::ClusterServer, kv_server::KvServer, maintenance_server::MaintenanceServer,
-    watch_server::WatchServer,
+    cluster_server::ClusterServer, kv_server::KvServer, lease_server::LeaseServer,
+    maintenance_server::MaintenanceServer, watch_server::WatchServer,
 };
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -23,7 +23,8 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 use crate::config::{url_to_addr, Config};
 use crate::context::ServerContext;
 use crate::grpc::{
-    cluster::ClusterService, kv::KvService, maintenance::MaintenanceService, watch::WatchService,
+    cluster::ClusterService, kv::KvService, lease::LeaseService, maintenance::MaintenanceService,
+    watch::WatchService,
 };
 
 /// gRPC framing overhead allowed on top of `--max-request-bytes` (etcd's grpcOverheadBytes).
@@ -43,6 +44,7 @@ pub async fn serve(
     let maintenance = MaintenanceService::new(ctx.clone());
     let cluster = ClusterService::new(ctx.clone());
     let watch = WatchService::new(ctx.clone(), ctx.watch_hub.clone());
+    let lease = LeaseService::new(ctx.clone());
 
     let mut router = Routes::new(
         KvServer::new(kv.clone())
@@ -60,6 +62,11 @@ pub async fn serve(
             .max_encoding_message_size(usize::MAX),
     )
     .add_service(
+        LeaseServer::new(lease.clone())
+            .max_decoding_message_size(recv_limit)
+            .max_encoding_message_size(usize::MAX),
+    )
+    .add_service(
         ClusterServer::new(cluster.clone())
             .max_decoding_message_size(recv_limit)
             .max_encoding_message_size(usize::MAX),
@@ -71,6 +78,7 @@ pub async fn serve(
             .maintenance(Arc::new(maintenance))
             .cluster(Arc::new(cluster))
             .watch(Arc::new(watch))
+            .lease(Arc::new(lease))
             .build();
         router = router.merge(gateway);
     }

@@ -1,6 +1,8 @@
-//! [`LeaseIndex`]: what the apply path needs from the lessor: does a lease exist, and which
-//! keys are attached to it. Defined here, by its user, so the apply path does not depend on
-//! the lessor's implementation.
+//! [`LeaseIndex`]: what the KV apply path needs from the lessor: does a lease exist, and
+//! which keys are attached to it. Defined here, by its user; implemented for
+//! [`oxcd_lease::Lessor`].
+
+use oxcd_lease::Lessor;
 
 /// Lease lookups and key attachment done while applying KV writes.
 pub trait LeaseIndex: Send + Sync {
@@ -12,15 +14,15 @@ pub trait LeaseIndex: Send + Sync {
     fn detach(&self, id: i64, key: &[u8]);
 }
 
-/// The lease index of a server with no granted leases: every lease ID is unknown, so a put
-/// with a lease fails with "requested lease not found", as on etcd before any grant.
-#[derive(Debug, Default)]
-pub struct NoLeases;
-
-impl LeaseIndex for NoLeases {
-    fn exists(&self, _id: i64) -> bool {
-        false
+impl LeaseIndex for Lessor {
+    fn exists(&self, id: i64) -> bool {
+        Lessor::exists(self, id)
     }
-    fn attach(&self, _id: i64, _key: &[u8]) {}
-    fn detach(&self, _id: i64, _key: &[u8]) {}
+    fn attach(&self, id: i64, key: &[u8]) {
+        // A missing lease was checked before the put; nothing to attach to otherwise.
+        let _ = Lessor::attach(self, id, key);
+    }
+    fn detach(&self, id: i64, key: &[u8]) {
+        let _ = Lessor::detach(self, id, key);
+    }
 }

@@ -29,12 +29,15 @@ pub mod txn;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use oxcd_backend::{Backend, Column, WriteBatch};
+use oxcd_lease::Lessor;
 use oxcd_mvcc::{Changes, KvStore};
 use oxcd_proto::etcdserverpb::{
     alarm_request::AlarmAction, request_op::Request, AlarmRequest, AlarmResponse,
-    CompactionResponse, DeleteRangeResponse, PutResponse, TxnRequest, TxnResponse,
+    CompactionResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseRevokeResponse, PutResponse,
+    TxnRequest, TxnResponse,
 };
 use oxcd_proto::oxcdpb::{internal_request::Op, InternalRequest};
 use oxcd_raftlog::{Applier, ApplyError, Committed, ConfChange, RaftStatus};
@@ -63,6 +66,12 @@ pub enum ApplyResult {
     Compaction(CompactionResponse, Option<oneshot::Receiver<()>>),
     /// An alarm change.
     Alarm(AlarmResponse),
+    /// A lease grant.
+    LeaseGrant(LeaseGrantResponse),
+    /// A lease revoke (its keys were deleted in the same revision).
+    LeaseRevoke(LeaseRevokeResponse),
+    /// Lease checkpoints were recorded.
+    LeaseCheckpoint,
     /// The request failed.
     Error(ServerError),
 }
@@ -99,10 +108,12 @@ pub fn load_applied_index(backend: &dyn Backend) -> Result<u64, ServerError> {
 pub struct StateMachine {
     backend: Arc<dyn Backend>,
     kv: Arc<KvStore>,
-    leases: Arc<dyn LeaseIndex>,
+    leases: Arc<Lessor>,
     alarms: Arc<AlarmStore>,
     waiters: Arc<ProposalWaiters>,
     compactor: Compactor,
+    /// Added to every lease's TTL when this member becomes leader (the election timeout).
+    lease_extend: Duration,
     observer: Option<Arc<dyn ChangeObserver>>,
     progress: Arc<ApplyProgress>,
     applied: u64,
@@ -114,11 +125,12 @@ impl StateMachine {
     pub fn new(
         backend: Arc<dyn Backend>,
         kv: Arc<KvStore>,
-        leases: Arc<dyn LeaseIndex>,
+        leases: Arc<Lessor>,
         alarms: Arc<AlarmStore>,
         waiters: Arc<ProposalWaiters>,
         observer: Option<Arc<dyn ChangeObserver>>,
         progress: Arc<ApplyProgress>,
+        lease_extend: Duration,
     ) -> Result<Self, ServerError> {
         let applied = load_applied_index(backend.as_ref())?;
         progress.applied.store(applied, Ordering::Release);
@@ -132,6 +144,7 @@ impl StateMachine {
             observer,
             progress,
             applied,
+            lease_extend,
         })
     }
 
@@ -147,7 +160,7 @@ impl StateMachine {
                     let id = req.header.as_ref().map_or(0, |h| h.id);
                     let ops = Ops {
                         kv: &kv,
-                        leases: self.leases.as_ref(),
+                        lessor: &self.leases,
                         alarms: &self.alarms,
                     };
                     (id, Some(ops.dispatch(req.op, &mut batch, &mut pending)))
@@ -189,7 +202,7 @@ impl StateMachine {
 /// The stores one request is applied to.
 struct Ops<'k> {
     kv: &'k KvStore,
-    leases: &'k dyn LeaseIndex,
+    lessor: &'k Lessor,
     alarms: &'k AlarmStore,
 }
 
@@ -203,13 +216,14 @@ impl<'k> Ops<'k> {
         pending: &mut Pending<'k>,
     ) -> ApplyResult {
         let nospace = self.alarms.has_nospace();
+        let leases: &dyn LeaseIndex = self.lessor;
         match op {
             Some(Op::Put(p)) => {
                 if nospace {
                     return ApplyResult::Error(ServerError::NoSpace);
                 }
                 let mut txn = self.kv.write();
-                match kv::put(&mut txn, self.leases, &p) {
+                match kv::put(&mut txn, leases, &p) {
                     Ok(resp) => {
                         *pending = Pending::Kv(txn.stage(batch));
                         ApplyResult::Put(resp)
@@ -219,7 +233,7 @@ impl<'k> Ops<'k> {
             }
             Some(Op::DeleteRange(d)) => {
                 let mut txn = self.kv.write();
-                match kv::delete_range(&mut txn, self.leases, &d) {
+                match kv::delete_range(&mut txn, leases, &d) {
                     Ok(resp) => {
                         *pending = Pending::Kv(txn.stage(batch));
                         ApplyResult::DeleteRange(resp)
@@ -232,7 +246,7 @@ impl<'k> Ops<'k> {
                     return ApplyResult::Error(ServerError::NoSpace);
                 }
                 let mut txn = self.kv.write();
-                match txn::apply(&mut txn, self.leases, &t) {
+                match txn::apply(&mut txn, leases, &t) {
                     Ok(resp) => {
                         *pending = Pending::Kv(txn.stage(batch));
                         ApplyResult::Txn(resp)
@@ -254,6 +268,46 @@ impl<'k> Ops<'k> {
                 Err(e) => ApplyResult::Error(e.into()),
             },
             Some(Op::Alarm(a)) => ApplyResult::Alarm(self.alarm(&a, batch)),
+            Some(Op::LeaseGrant(g)) => {
+                if nospace {
+                    return ApplyResult::Error(ServerError::NoSpace);
+                }
+                match self.lessor.grant(g.id, g.ttl, batch) {
+                    Ok(info) => ApplyResult::LeaseGrant(LeaseGrantResponse {
+                        header: kv::rev_header(self.kv.current_revision()),
+                        id: info.id,
+                        ttl: info.ttl,
+                        error: String::new(),
+                    }),
+                    Err(e) => ApplyResult::Error(e.into()),
+                }
+            }
+            Some(Op::LeaseRevoke(r)) => match self.lessor.revoke(r.id, batch) {
+                Ok(keys) => {
+                    let mut txn = self.kv.write();
+                    for key in &keys {
+                        if let Err(e) = txn.delete_range(key, &[]) {
+                            return ApplyResult::Error(e.into());
+                        }
+                    }
+                    let revision = if txn.is_empty() {
+                        txn.revision() - 1
+                    } else {
+                        txn.revision()
+                    };
+                    *pending = Pending::Kv(txn.stage(batch));
+                    ApplyResult::LeaseRevoke(LeaseRevokeResponse {
+                        header: kv::rev_header(revision),
+                    })
+                }
+                Err(e) => ApplyResult::Error(e.into()),
+            },
+            Some(Op::LeaseCheckpoint(c)) => {
+                for cp in &c.checkpoints {
+                    self.lessor.apply_checkpoint(cp.id, cp.remaining_ttl, batch);
+                }
+                ApplyResult::LeaseCheckpoint
+            }
             Some(other) => {
                 tracing::warn!(?other, "request type not handled by this server version");
                 ApplyResult::Error(ServerError::NotCapable)
@@ -328,7 +382,13 @@ impl Applier for StateMachine {
         Ok(())
     }
 
-    fn on_role_change(&mut self, _status: &RaftStatus) {}
+    fn on_role_change(&mut self, status: &RaftStatus) {
+        if status.is_leader() {
+            self.leases.promote(self.lease_extend);
+        } else {
+            self.leases.demote();
+        }
+    }
 
     fn persist(&mut self) -> Result<(), ApplyError> {
         self.backend

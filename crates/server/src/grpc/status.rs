@@ -11,10 +11,10 @@ pub fn code_of(e: &ServerError) -> Code {
     match e {
         EmptyKey | KeyNotFound | ValueProvided | LeaseProvided | TooManyOps | DuplicateKey
         | RequestTooLarge => Code::InvalidArgument,
-        Compacted | FutureRevision => Code::OutOfRange,
+        Compacted | FutureRevision | LeaseTtlTooLarge => Code::OutOfRange,
         NoSpace | TooManyRequests => Code::ResourceExhausted,
         LeaseNotFound | MemberNotFound => Code::NotFound,
-        BadLeaderTransferee | NotLeader => Code::FailedPrecondition,
+        BadLeaderTransferee | NotLeader | LeaseExists => Code::FailedPrecondition,
         NotCapable => Code::Unavailable,
         NoLeader | LeaderChanged | Timeout | Stopped => Code::Unavailable,
         Internal(_) => Code::Unknown,

@@ -1,0 +1,160 @@
+//! The Lease service: grants and revokes go through raft; keepalives renew on the leader;
+//! TimeToLive and Leases read the lessor.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::Stream;
+use oxcd_proto::etcdserverpb::{
+    lease_server::Lease, LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveRequest,
+    LeaseKeepAliveResponse, LeaseLeasesRequest, LeaseLeasesResponse, LeaseRevokeRequest,
+    LeaseRevokeResponse, LeaseStatus, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse,
+};
+use oxcd_proto::oxcdpb::internal_request::Op;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::header;
+use super::watch::require_leader;
+use crate::apply::ApplyResult;
+use crate::context::ServerContext;
+use crate::error::ServerError;
+
+/// etcd's maximum lease TTL in seconds.
+const MAX_LEASE_TTL: i64 = 9_000_000_000;
+
+/// Implements `etcdserverpb.Lease`.
+#[derive(Clone)]
+pub struct LeaseService {
+    ctx: Arc<ServerContext>,
+}
+
+impl LeaseService {
+    /// A Lease service over `ctx`.
+    pub fn new(ctx: Arc<ServerContext>) -> Self {
+        Self { ctx }
+    }
+}
+
+/// A fresh lease ID: positive and non-zero, as etcd's.
+fn new_lease_id() -> i64 {
+    loop {
+        let id = (rand::random::<u64>() >> 1) as i64;
+        if id != 0 {
+            return id;
+        }
+    }
+}
+
+fn keepalive(ctx: &ServerContext, id: i64) -> LeaseKeepAliveResponse {
+    // The header is filled before the renew, as etcd does.
+    let header = header::new(ctx);
+    let ttl = ctx.lessor.renew(id).unwrap_or(0);
+    LeaseKeepAliveResponse { header, id, ttl }
+}
+
+#[tonic::async_trait]
+impl Lease for LeaseService {
+    async fn lease_grant(
+        &self,
+        req: Request<LeaseGrantRequest>,
+    ) -> Result<Response<LeaseGrantResponse>, Status> {
+        let mut g = req.into_inner();
+        if g.ttl > MAX_LEASE_TTL {
+            return Err(ServerError::LeaseTtlTooLarge.into());
+        }
+        if g.id == 0 {
+            g.id = new_lease_id();
+        }
+        match self.ctx.proposer.propose(Op::LeaseGrant(g)).await? {
+            ApplyResult::LeaseGrant(mut resp) => {
+                header::fill(&self.ctx, &mut resp.header);
+                Ok(Response::new(resp))
+            }
+            ApplyResult::Error(e) => Err(e.into()),
+            other => Err(Status::internal(format!(
+                "unexpected apply result {other:?}"
+            ))),
+        }
+    }
+
+    async fn lease_revoke(
+        &self,
+        req: Request<LeaseRevokeRequest>,
+    ) -> Result<Response<LeaseRevokeResponse>, Status> {
+        let r = req.into_inner();
+        match self.ctx.proposer.propose(Op::LeaseRevoke(r)).await? {
+            ApplyResult::LeaseRevoke(mut resp) => {
+                header::fill(&self.ctx, &mut resp.header);
+                Ok(Response::new(resp))
+            }
+            ApplyResult::Error(e) => Err(e.into()),
+            other => Err(Status::internal(format!(
+                "unexpected apply result {other:?}"
+            ))),
+        }
+    }
+
+    type LeaseKeepAliveStream =
+        Pin<Box<dyn Stream<Item = Result<LeaseKeepAliveResponse, Status>> + Send + 'static>>;
+
+    async fn lease_keep_alive(
+        &self,
+        req: Request<Streaming<LeaseKeepAliveRequest>>,
+    ) -> Result<Response<Self::LeaseKeepAliveStream>, Status> {
+        require_leader(&self.ctx, &req)?;
+        let inbound = req.into_inner();
+        let ctx = self.ctx.clone();
+        let out = futures::stream::unfold((inbound, ctx), |(mut inbound, ctx)| async move {
+            match inbound.message().await {
+                Ok(Some(r)) => {
+                    let resp = keepalive(&ctx, r.id);
+                    Some((Ok(resp), (inbound, ctx)))
+                }
+                Ok(None) | Err(_) => None,
+            }
+        });
+        Ok(Response::new(Box::pin(out)))
+    }
+
+    async fn lease_time_to_live(
+        &self,
+        req: Request<LeaseTimeToLiveRequest>,
+    ) -> Result<Response<LeaseTimeToLiveResponse>, Status> {
+        let r = req.into_inner();
+        self.ctx.reads.wait().await?;
+        let resp = match self.ctx.lessor.time_to_live(r.id, r.keys) {
+            Some(t) => LeaseTimeToLiveResponse {
+                header: header::new(&self.ctx),
+                id: r.id,
+                ttl: t.ttl_remaining_secs,
+                granted_ttl: t.granted_ttl,
+                keys: t.keys,
+            },
+            None => LeaseTimeToLiveResponse {
+                header: header::new(&self.ctx),
+                id: r.id,
+                ttl: -1,
+                ..Default::default()
+            },
+        };
+        Ok(Response::new(resp))
+    }
+
+    async fn lease_leases(
+        &self,
+        _req: Request<LeaseLeasesRequest>,
+    ) -> Result<Response<LeaseLeasesResponse>, Status> {
+        self.ctx.reads.wait().await?;
+        let leases = self
+            .ctx
+            .lessor
+            .leases()
+            .into_iter()
+            .map(|id| LeaseStatus { id })
+            .collect();
+        Ok(Response::new(LeaseLeasesResponse {
+            header: header::new(&self.ctx),
+            leases,
+        }))
+    }
+}

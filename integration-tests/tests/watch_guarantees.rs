@@ -1,0 +1,356 @@
+//! Watch guarantees of oxcd over gRPC (oxcd only, no reference run): ORDERED, UNIQUE and
+//! RELIABLE delivery to many watchers under concurrent writers, RESUMABLE from `last_rev + 1`
+//! (also across a `kill -9` + restart on the same data directory), BOOKMARKABLE progress
+//! responses and ATOMIC delivery of one multi-key revision in one response.
+//!
+//! Every await is bounded by a timeout; the server is killed by PID when its handle drops.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use oxcd_integration_tests::{oxcd_available, Kind, Server, ServerOpts};
+use oxcd_proto::etcdserverpb::kv_client::KvClient;
+use oxcd_proto::etcdserverpb::request_op::Request;
+use oxcd_proto::etcdserverpb::watch_client::WatchClient;
+use oxcd_proto::etcdserverpb::watch_request::RequestUnion;
+use oxcd_proto::etcdserverpb::{
+    PutRequest, RequestOp, TxnRequest, WatchCancelRequest, WatchCreateRequest,
+    WatchProgressRequest, WatchRequest, WatchResponse,
+};
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Channel;
+
+/// Bound on one receive or one RPC.
+const STEP: Duration = Duration::from_secs(10);
+/// Bound on collecting all events of a test phase.
+const PHASE: Duration = Duration::from_secs(60);
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn start() -> Option<Server> {
+    if !oxcd_available() {
+        return None;
+    }
+    Some(Server::start(Kind::Oxcd, ServerOpts::default()).expect("start oxcd"))
+}
+
+async fn kv(server_endpoint: &str) -> KvClient<Channel> {
+    timeout(STEP, KvClient::connect(server_endpoint.to_string()))
+        .await
+        .expect("kv connect timed out")
+        .expect("kv connect")
+}
+
+/// `[key, key+1)` as a prefix range end.
+fn prefix_end(prefix: &str) -> Vec<u8> {
+    let mut end = prefix.as_bytes().to_vec();
+    if let Some(last) = end.last_mut() {
+        *last += 1;
+    }
+    end
+}
+
+/// One bidirectional watch stream.
+struct WatchStream {
+    tx: mpsc::Sender<WatchRequest>,
+    rx: tonic::Streaming<WatchResponse>,
+}
+
+impl WatchStream {
+    async fn open(endpoint: &str) -> WatchStream {
+        let mut client = timeout(STEP, WatchClient::connect(endpoint.to_string()))
+            .await
+            .expect("watch connect timed out")
+            .expect("watch connect");
+        let (tx, rx) = mpsc::channel(64);
+        let rx = timeout(STEP, client.watch(ReceiverStream::new(rx)))
+            .await
+            .expect("watch rpc timed out")
+            .expect("watch rpc")
+            .into_inner();
+        WatchStream { tx, rx }
+    }
+
+    async fn send(&self, req: RequestUnion) {
+        self.tx
+            .send(WatchRequest {
+                request_union: Some(req),
+            })
+            .await
+            .expect("send watch request");
+    }
+
+    async fn recv(&mut self) -> WatchResponse {
+        timeout(STEP, self.rx.message())
+            .await
+            .expect("watch response timed out")
+            .expect("watch stream error")
+            .expect("watch stream ended")
+    }
+
+    /// Creates a prefix watcher from `start_revision` (0 = now); returns its watch ID.
+    async fn create(&mut self, prefix: &str, start_revision: i64) -> i64 {
+        self.send(RequestUnion::CreateRequest(WatchCreateRequest {
+            key: prefix.as_bytes().to_vec(),
+            range_end: prefix_end(prefix),
+            start_revision,
+            ..Default::default()
+        }))
+        .await;
+        let r = self.recv().await;
+        assert!(r.created, "expected a created response, got {r:?}");
+        assert!(!r.canceled, "watch canceled at creation: {r:?}");
+        r.watch_id
+    }
+}
+
+async fn put(kv: &mut KvClient<Channel>, key: &str, value: &str) -> i64 {
+    let r = timeout(
+        STEP,
+        kv.put(PutRequest {
+            key: key.as_bytes().to_vec(),
+            value: value.as_bytes().to_vec(),
+            ..Default::default()
+        }),
+    )
+    .await
+    .expect("put timed out")
+    .expect("put");
+    r.into_inner().header.expect("put header").revision
+}
+
+/// Event revisions per watch ID, read from `stream` until every ID in `ids` has seen `until`.
+/// Also returns every response (for per-response checks).
+async fn collect(
+    stream: &mut WatchStream,
+    ids: &[i64],
+    until: i64,
+) -> (HashMap<i64, Vec<i64>>, Vec<WatchResponse>) {
+    let mut seen: HashMap<i64, Vec<i64>> = ids.iter().map(|id| (*id, Vec::new())).collect();
+    let mut all = Vec::new();
+    let done = |seen: &HashMap<i64, Vec<i64>>| {
+        seen.values()
+            .all(|v| v.last().copied().unwrap_or(0) >= until)
+    };
+    let res = timeout(PHASE, async {
+        while !done(&seen) {
+            let r = stream.recv().await;
+            assert!(!r.canceled, "unexpected cancel: {r:?}");
+            if let Some(v) = seen.get_mut(&r.watch_id) {
+                v.extend(
+                    r.events
+                        .iter()
+                        .map(|e| e.kv.as_ref().map(|k| k.mod_revision).unwrap_or(-1)),
+                );
+            }
+            all.push(r);
+        }
+    })
+    .await;
+    if res.is_err() {
+        let lasts: Vec<(i64, Option<i64>)> = seen
+            .iter()
+            .map(|(id, v)| (*id, v.last().copied()))
+            .collect();
+        panic!("timed out waiting for revision {until}; last per watcher: {lasts:?}");
+    }
+    (seen, all)
+}
+
+#[test]
+fn ordered_unique_reliable_many_watchers_concurrent_writers() {
+    let Some(server) = start() else { return };
+    let ep = server.endpoint();
+    runtime().block_on(async {
+        let mut streams = vec![WatchStream::open(&ep).await, WatchStream::open(&ep).await];
+        let mut ids: Vec<Vec<i64>> = vec![Vec::new(), Vec::new()];
+        for i in 0..10 {
+            let id = streams[i % 2].create("g/", 0).await;
+            ids[i % 2].push(id);
+        }
+        // 4 concurrent writers, 500 puts each.
+        let mut writers = Vec::new();
+        for w in 0..4 {
+            let mut client = kv(&ep).await;
+            writers.push(tokio::spawn(async move {
+                let mut revs = Vec::new();
+                for i in 0..500 {
+                    revs.push(put(&mut client, &format!("g/{w}/{i:04}"), &format!("{i}")).await);
+                }
+                revs
+            }));
+        }
+        let mut put_revs = Vec::new();
+        for w in writers {
+            put_revs.extend(w.await.expect("writer task"));
+        }
+        put_revs.sort_unstable();
+        let max = *put_revs.last().expect("some puts");
+        let mut dedup = put_revs.clone();
+        dedup.dedup();
+        assert_eq!(dedup.len(), 2000, "every put has its own revision");
+        for (stream, sids) in streams.iter_mut().zip(&ids) {
+            let (seen, _) = collect(stream, sids, max).await;
+            for (id, revs) in seen {
+                assert!(
+                    revs.windows(2).all(|w| w[0] < w[1]),
+                    "watcher {id}: revisions not strictly increasing (ORDERED/UNIQUE)"
+                );
+                assert_eq!(
+                    revs.len(),
+                    put_revs.len(),
+                    "watcher {id}: saw {} events for {} puts (RELIABLE)",
+                    revs.len(),
+                    put_revs.len()
+                );
+                assert_eq!(revs, put_revs, "watcher {id}: revisions differ from the puts'");
+            }
+        }
+    });
+}
+
+#[test]
+fn resumable_bookmarkable_atomic() {
+    let Some(server) = start() else { return };
+    let ep = server.endpoint();
+    runtime().block_on(async {
+        let mut client = kv(&ep).await;
+        let mut stream = WatchStream::open(&ep).await;
+        let w1 = stream.create("r/", 0).await;
+        let mut first = Vec::new();
+        for i in 0..50 {
+            first.push(put(&mut client, &format!("r/{i:03}"), "a").await);
+        }
+        let last = *first.last().expect("puts");
+        let (seen, _) = collect(&mut stream, &[w1], last).await;
+        assert_eq!(seen[&w1], first, "first batch as put");
+
+        // BOOKMARKABLE: a progress response (watch_id -1) is at or after every event so far.
+        stream
+            .send(RequestUnion::ProgressRequest(WatchProgressRequest {}))
+            .await;
+        let progress = timeout(PHASE, async {
+            loop {
+                let r = stream.recv().await;
+                if r.events.is_empty() && !r.created && !r.canceled {
+                    break r;
+                }
+                assert!(
+                    r.events.is_empty(),
+                    "no events expected before the progress response"
+                );
+            }
+        })
+        .await
+        .expect("progress response timed out");
+        assert_eq!(progress.watch_id, -1, "progress response watch_id: {progress:?}");
+        let prev = progress.header.as_ref().expect("progress header").revision;
+        assert!(prev >= last, "progress revision {prev} < last event revision {last}");
+
+        // RESUMABLE: cancel, write while not watching, resume from last + 1.
+        stream
+            .send(RequestUnion::CancelRequest(WatchCancelRequest { watch_id: w1 }))
+            .await;
+        let c = timeout(PHASE, async {
+            loop {
+                let r = stream.recv().await;
+                if r.canceled {
+                    break r;
+                }
+            }
+        })
+        .await
+        .expect("cancel response timed out");
+        assert_eq!(c.watch_id, w1);
+        let mut second = Vec::new();
+        for i in 50..100 {
+            second.push(put(&mut client, &format!("r/{i:03}"), "b").await);
+        }
+        let w2 = stream.create("r/", last + 1).await;
+        let end = *second.last().expect("puts");
+        let (seen, _) = collect(&mut stream, &[w2], end).await;
+        assert_eq!(seen[&w2], second, "resumed watch must continue without gaps");
+        assert_eq!(seen[&w2].first().copied(), Some(last + 1), "no gap at resume");
+
+        // ATOMIC: one txn of 3 puts = one revision = one response with 3 events.
+        let ops = ["r/t1", "r/t2", "r/t3"]
+            .iter()
+            .map(|k| RequestOp {
+                request: Some(Request::RequestPut(PutRequest {
+                    key: k.as_bytes().to_vec(),
+                    value: b"t".to_vec(),
+                    ..Default::default()
+                })),
+            })
+            .collect();
+        let t = timeout(
+            STEP,
+            client.txn(TxnRequest {
+                success: ops,
+                ..Default::default()
+            }),
+        )
+        .await
+        .expect("txn timed out")
+        .expect("txn")
+        .into_inner();
+        let trev = t.header.expect("txn header").revision;
+        let r = stream.recv().await;
+        assert_eq!(r.watch_id, w2);
+        let revs: Vec<i64> = r
+            .events
+            .iter()
+            .map(|e| e.kv.as_ref().map(|k| k.mod_revision).unwrap_or(-1))
+            .collect();
+        assert_eq!(revs, vec![trev; 3], "the txn's 3 events in one response: {r:?}");
+    });
+}
+
+#[test]
+fn resume_across_kill9_restart() {
+    let Some(mut server) = start() else { return };
+    let ep = server.endpoint();
+    let rt = runtime();
+    let (last, unwatched) = rt.block_on(async {
+        let mut client = kv(&ep).await;
+        let mut stream = WatchStream::open(&ep).await;
+        let w = stream.create("k/", 0).await;
+        let mut watched = Vec::new();
+        for i in 0..30 {
+            watched.push(put(&mut client, &format!("k/{i:03}"), "a").await);
+        }
+        let last = *watched.last().expect("puts");
+        let (seen, _) = collect(&mut stream, &[w], last).await;
+        assert_eq!(seen[&w], watched);
+        // Acknowledged writes the watcher has not seen yet.
+        let mut unwatched = Vec::new();
+        for i in 30..40 {
+            unwatched.push(put(&mut client, &format!("k/{i:03}"), "b").await);
+        }
+        (last, unwatched)
+    });
+    drop(rt);
+    server.kill9().expect("kill -9");
+    server.restart().expect("restart on the same data dir");
+    runtime().block_on(async {
+        let mut client = kv(&ep).await;
+        let mut expected = unwatched;
+        for i in 40..60 {
+            expected.push(put(&mut client, &format!("k/{i:03}"), "c").await);
+        }
+        let mut stream = WatchStream::open(&ep).await;
+        let w = stream.create("k/", last + 1).await;
+        let end = *expected.last().expect("puts");
+        let (seen, _) = collect(&mut stream, &[w], end).await;
+        assert_eq!(seen[&w].first().copied(), Some(last + 1), "no gap across restart");
+        assert_eq!(seen[&w], expected, "every revision after last_rev, once, in order");
+    });
+}
