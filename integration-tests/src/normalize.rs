@@ -347,7 +347,7 @@ mod tests {
     #[test]
     fn zero_padded_hex_lease_is_one_alias() {
         let mut n = norm();
-        let alias = n.lease_alias(0x0a1f_f55d_b0d0_c1);
+        let alias = n.lease_alias(0x000a_1ff5_5db0_d0c1);
         assert_eq!(
             n.text("put --lease=000a1ff55db0d0c1"),
             format!("put --lease={alias}")

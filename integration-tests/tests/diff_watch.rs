@@ -219,8 +219,6 @@ fn watch_compacted_revision() {
 }
 
 #[test]
-#[ignore = "oxcd bug: a watch with start_revision == the compaction revision is canceled as \
-            compacted; etcd 3.4.23 only cancels when start_revision < compact revision"]
 fn watch_from_compaction_revision() {
     diff_run(
         "watch_from_compaction_revision",

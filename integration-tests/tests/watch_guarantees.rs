@@ -170,7 +170,7 @@ fn ordered_unique_reliable_many_watchers_concurrent_writers() {
     let Some(server) = start() else { return };
     let ep = server.endpoint();
     runtime().block_on(async {
-        let mut streams = vec![WatchStream::open(&ep).await, WatchStream::open(&ep).await];
+        let mut streams = [WatchStream::open(&ep).await, WatchStream::open(&ep).await];
         let mut ids: Vec<Vec<i64>> = vec![Vec::new(), Vec::new()];
         for i in 0..10 {
             let id = streams[i % 2].create("g/", 0).await;
@@ -211,7 +211,10 @@ fn ordered_unique_reliable_many_watchers_concurrent_writers() {
                     revs.len(),
                     put_revs.len()
                 );
-                assert_eq!(revs, put_revs, "watcher {id}: revisions differ from the puts'");
+                assert_eq!(
+                    revs, put_revs,
+                    "watcher {id}: revisions differ from the puts'"
+                );
             }
         }
     });
@@ -251,13 +254,21 @@ fn resumable_bookmarkable_atomic() {
         })
         .await
         .expect("progress response timed out");
-        assert_eq!(progress.watch_id, -1, "progress response watch_id: {progress:?}");
+        assert_eq!(
+            progress.watch_id, -1,
+            "progress response watch_id: {progress:?}"
+        );
         let prev = progress.header.as_ref().expect("progress header").revision;
-        assert!(prev >= last, "progress revision {prev} < last event revision {last}");
+        assert!(
+            prev >= last,
+            "progress revision {prev} < last event revision {last}"
+        );
 
         // RESUMABLE: cancel, write while not watching, resume from last + 1.
         stream
-            .send(RequestUnion::CancelRequest(WatchCancelRequest { watch_id: w1 }))
+            .send(RequestUnion::CancelRequest(WatchCancelRequest {
+                watch_id: w1,
+            }))
             .await;
         let c = timeout(PHASE, async {
             loop {
@@ -277,8 +288,15 @@ fn resumable_bookmarkable_atomic() {
         let w2 = stream.create("r/", last + 1).await;
         let end = *second.last().expect("puts");
         let (seen, _) = collect(&mut stream, &[w2], end).await;
-        assert_eq!(seen[&w2], second, "resumed watch must continue without gaps");
-        assert_eq!(seen[&w2].first().copied(), Some(last + 1), "no gap at resume");
+        assert_eq!(
+            seen[&w2], second,
+            "resumed watch must continue without gaps"
+        );
+        assert_eq!(
+            seen[&w2].first().copied(),
+            Some(last + 1),
+            "no gap at resume"
+        );
 
         // ATOMIC: one txn of 3 puts = one revision = one response with 3 events.
         let ops = ["r/t1", "r/t2", "r/t3"]
@@ -310,7 +328,11 @@ fn resumable_bookmarkable_atomic() {
             .iter()
             .map(|e| e.kv.as_ref().map(|k| k.mod_revision).unwrap_or(-1))
             .collect();
-        assert_eq!(revs, vec![trev; 3], "the txn's 3 events in one response: {r:?}");
+        assert_eq!(
+            revs,
+            vec![trev; 3],
+            "the txn's 3 events in one response: {r:?}"
+        );
     });
 }
 
@@ -350,7 +372,14 @@ fn resume_across_kill9_restart() {
         let w = stream.create("k/", last + 1).await;
         let end = *expected.last().expect("puts");
         let (seen, _) = collect(&mut stream, &[w], end).await;
-        assert_eq!(seen[&w].first().copied(), Some(last + 1), "no gap across restart");
-        assert_eq!(seen[&w], expected, "every revision after last_rev, once, in order");
+        assert_eq!(
+            seen[&w].first().copied(),
+            Some(last + 1),
+            "no gap across restart"
+        );
+        assert_eq!(
+            seen[&w], expected,
+            "every revision after last_rev, once, in order"
+        );
     });
 }

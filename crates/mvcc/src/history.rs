@@ -16,8 +16,9 @@ impl KvStore {
     /// Stops at the first revision boundary after `max_events` events (0 = no limit), so a
     /// revision is never split, and returns the revision to continue from (the current
     /// revision + 1 when everything was read). Events carry no `prev_kv` (see
-    /// [`KvStore::kv_at`]). Fails with [`MvccError::Compacted`] if `from_rev` is at or
-    /// below the compacted revision (`from_rev <= 0` reads from revision 1).
+    /// [`KvStore::kv_at`]). Fails with [`MvccError::Compacted`] if `from_rev` is below the
+    /// compacted revision, as etcd's watch does (`from_rev <= 0` reads from revision 1);
+    /// reading from the compacted revision itself returns what compaction kept there.
     pub fn events_since(
         &self,
         key: &[u8],
@@ -31,7 +32,7 @@ impl KvStore {
             (st.compacted, st.current)
         };
         let from = from_rev.max(1);
-        if compacted > 0 && from <= compacted {
+        if compacted > 0 && from < compacted {
             return Err(MvccError::Compacted);
         }
         let mut events = Vec::new();
@@ -78,7 +79,7 @@ impl KvStore {
             events.push(event);
         }
         // A compaction that started during the scan may have removed some of it.
-        if self.compacted_revision() >= from {
+        if self.compacted_revision() > compacted && self.compacted_revision() > from {
             return Err(MvccError::Compacted);
         }
         Ok((events, next))

@@ -15,6 +15,8 @@ use oxcd_proto::etcdserverpb::{
     cluster_server::ClusterServer, kv_server::KvServer, lease_server::LeaseServer,
     maintenance_server::MaintenanceServer, watch_server::WatchServer,
 };
+use oxcd_proto::v3electionpb::election_server::ElectionServer;
+use oxcd_proto::v3lockpb::lock_server::LockServer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
@@ -23,8 +25,8 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 use crate::config::{url_to_addr, Config};
 use crate::context::ServerContext;
 use crate::grpc::{
-    cluster::ClusterService, kv::KvService, lease::LeaseService, maintenance::MaintenanceService,
-    watch::WatchService,
+    cluster::ClusterService, election::ElectionService, kv::KvService, lease::LeaseService,
+    lock::LockService, maintenance::MaintenanceService, watch::WatchService,
 };
 
 /// gRPC framing overhead allowed on top of `--max-request-bytes` (etcd's grpcOverheadBytes).
@@ -45,6 +47,8 @@ pub async fn serve(
     let cluster = ClusterService::new(ctx.clone());
     let watch = WatchService::new(ctx.clone(), ctx.watch_hub.clone());
     let lease = LeaseService::new(ctx.clone());
+    let lock = LockService::new(ctx.clone());
+    let election = ElectionService::new(ctx.clone());
 
     let mut router = Routes::new(
         KvServer::new(kv.clone())
@@ -71,6 +75,16 @@ pub async fn serve(
             .max_decoding_message_size(recv_limit)
             .max_encoding_message_size(usize::MAX),
     )
+    .add_service(
+        LockServer::new(lock.clone())
+            .max_decoding_message_size(recv_limit)
+            .max_encoding_message_size(usize::MAX),
+    )
+    .add_service(
+        ElectionServer::new(election.clone())
+            .max_decoding_message_size(recv_limit)
+            .max_encoding_message_size(usize::MAX),
+    )
     .into_axum_router();
     if cfg.enable_grpc_gateway {
         let gateway = GatewayBuilder::new()
@@ -79,6 +93,8 @@ pub async fn serve(
             .cluster(Arc::new(cluster))
             .watch(Arc::new(watch))
             .lease(Arc::new(lease))
+            .lock(Arc::new(lock))
+            .election(Arc::new(election))
             .build();
         router = router.merge(gateway);
     }

@@ -2,9 +2,11 @@
 //! the header). Errors become `tonic::Status` only in [`status`].
 
 pub mod cluster;
+pub mod election;
 pub mod header;
 pub mod kv;
 pub mod lease;
+pub mod lock;
 pub mod maintenance;
 pub mod snapshot;
 pub mod status;
