@@ -47,6 +47,8 @@ enum Target {
 /// A parsed `RangeRequest` minus the key range and revision.
 #[derive(Debug, Clone)]
 pub(crate) struct RangePlan {
+    /// The request's sort order was NONE (before etcd's NONE→ASCEND for other targets).
+    order_sent_none: bool,
     limit: usize,
     order: Order,
     target: Target,
@@ -74,10 +76,15 @@ impl RangePlan {
             Ok(SortOrder::Descend) => Order::Descend,
             _ => Order::None,
         };
+        // etcd 3.4 decides the limit pushdown on the order as sent: with NONE it fetches
+        // `limit + 1` keys in key order even for another sort target, and then sorts
+        // only those (`--sort-by=VALUE --limit=1` sorts the first two keys).
+        let order_sent_none = order == Order::None;
         if target != Target::Key && order == Order::None {
             order = Order::Ascend;
         }
         RangePlan {
+            order_sent_none,
             limit: usize::try_from(req.limit).unwrap_or(0),
             order,
             target,
@@ -102,6 +109,7 @@ impl RangePlan {
             self.limit.saturating_add(1)
         };
         match (self.target, self.order, self.has_filters()) {
+            (_, _, false) if self.order_sent_none => (pushed, false),
             (Target::Key, Order::None | Order::Ascend, false) => (pushed, false),
             (Target::Key, Order::Descend, false) => (pushed, true),
             _ => (0, false),

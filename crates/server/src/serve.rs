@@ -98,7 +98,9 @@ pub async fn serve(
             .build();
         router = router.merge(gateway);
     }
-    router = router.merge(crate::http::router(ctx.clone()));
+    router = router
+        .merge(crate::http::router(ctx.clone()))
+        .fallback(crate::http::not_found);
     let routes = Routes::from(router);
 
     let metrics = GrpcMetricsLayer::new(&crate::grpc::methods(), cfg.metrics_extensive);

@@ -148,6 +148,15 @@ impl Model {
             .filter(|kv| r.max_create_revision == 0 || kv.create_revision <= r.max_create_revision)
             .filter(|kv| r.min_create_revision == 0 || kv.create_revision >= r.min_create_revision)
             .collect();
+        // etcd 3.4 pushes the limit down (limit + 1 keys, in key order) whenever the
+        // request's order is NONE and there are no filters, even for another sort target.
+        let filtered = r.max_mod_revision != 0
+            || r.min_mod_revision != 0
+            || r.max_create_revision != 0
+            || r.min_create_revision != 0;
+        if r.sort_order == 0 && !filtered && r.limit > 0 {
+            kvs.truncate(r.limit as usize + 1);
+        }
         let mut order = r.sort_order;
         if r.sort_target != 0 && order == 0 {
             order = 1;

@@ -17,16 +17,63 @@ use crate::context::{ServerContext, CLUSTER_VERSION, SERVER_VERSION, STORAGE_VER
 /// The router for the plain HTTP endpoints.
 pub fn router(ctx: Arc<ServerContext>) -> Router {
     Router::new()
-        .route("/health", get(health))
-        .route("/livez", get(livez))
-        .route("/readyz", get(readyz))
-        .route("/version", get(version))
+        .route("/health", get(health).fallback(method_not_allowed))
+        .route("/livez", get(livez).fallback(method_not_allowed))
+        .route("/readyz", get(readyz).fallback(method_not_allowed))
+        .route("/version", get(version).fallback(method_not_allowed))
         .route("/metrics", get(metrics))
         .with_state(ctx)
 }
 
+/// Go's `http.Error` body for a wrong method, as etcd answers it.
+async fn method_not_allowed() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "Method Not Allowed\n",
+    )
+        .into_response()
+}
+
+/// The answer for a path nothing serves: gRPC's Unimplemented for gRPC requests, and
+/// otherwise etcd 3.4's texts: grpc-gateway's `Not Found` under `/v3/` (and `/v3beta/`),
+/// Go's `404 page not found` elsewhere.
+pub async fn not_found(req: axum::extract::Request) -> Response {
+    let grpc = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"));
+    if grpc {
+        return tonic::Status::new(
+            tonic::Code::Unimplemented,
+            format!("unknown method {}", req.uri().path()),
+        )
+        .into_http();
+    }
+    let path = req.uri().path();
+    let body = if path.starts_with("/v3/") || path.starts_with("/v3beta/") {
+        "Not Found\n"
+    } else {
+        "404 page not found\n"
+    };
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// etcd 3.4 writes its JSON health and version bodies without a content type, so Go
+/// labels them `text/plain; charset=utf-8`; clients see exactly that.
 fn json(status: StatusCode, body: String) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 async fn version() -> Response {
