@@ -77,12 +77,15 @@ fn json(status: StatusCode, body: String) -> Response {
 }
 
 async fn version() -> Response {
-    json(
+    // Unlike /health, etcd sets a JSON content type on /version.
+    (
         StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
         format!(
             r#"{{"etcdserver":"{SERVER_VERSION}","etcdcluster":"{CLUSTER_VERSION}","storage":"{STORAGE_VERSION}"}}"#
         ),
     )
+        .into_response()
 }
 
 async fn metrics() -> Response {
