@@ -286,9 +286,6 @@ fn version_and_health() {
 }
 
 #[test]
-#[ignore = "known gap: `etcdctl endpoint status/hashkv --endpoints=http://...` sends the \
-            `:authority` pseudo-header `http://host:port`, which grpc-go accepts but the h2 \
-            crate under hyper/tonic rejects with RST_STREAM PROTOCOL_ERROR"]
 fn etcdctl_member_list_and_endpoint_views() {
     diff_run(
         "etcdctl_member_list_and_endpoint_views",

@@ -131,7 +131,12 @@ impl Maintenance for MaintenanceService {
         Ok(Response::new(HashKvResponse {
             header: header::new(&self.ctx),
             hash: h.hash,
-            compact_revision: h.compact_revision,
+            // etcd reports -1 until the first compaction.
+            compact_revision: if h.compact_revision == 0 {
+                -1
+            } else {
+                h.compact_revision
+            },
             hash_revision: h.hash_revision,
         }))
     }
