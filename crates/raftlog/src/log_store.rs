@@ -97,3 +97,23 @@ pub(crate) mod codec {
         m.write_to_bytes().map_err(RaftLogError::from)
     }
 }
+
+/// The preconditions both stores check in [`RaftLogStore::initialize`]: the log is empty
+/// and the bootstrap entries are numbered from 1 without gaps.
+fn check_initialize(is_empty: bool, entries: &[Entry]) -> Result<(), RaftLogError> {
+    if !is_empty {
+        return Err(RaftLogError::Corrupt(
+            "initialize on a non-empty raft log".into(),
+        ));
+    }
+    if entries
+        .iter()
+        .enumerate()
+        .any(|(i, e)| e.index != i as u64 + 1)
+    {
+        return Err(RaftLogError::Config(
+            "bootstrap entries must start at 1".into(),
+        ));
+    }
+    Ok(())
+}

@@ -128,18 +128,7 @@ impl RaftLogStore for MemLogStore {
         conf_state: &ConfState,
         conf_index: u64,
     ) -> Result<(), RaftLogError> {
-        if !self.is_empty() {
-            return Err(RaftLogError::Corrupt(
-                "initialize on a non-empty raft log".into(),
-            ));
-        }
-        for (i, e) in entries.iter().enumerate() {
-            if e.index != i as u64 + 1 {
-                return Err(RaftLogError::Config(
-                    "bootstrap entries must start at 1".into(),
-                ));
-            }
-        }
+        super::check_initialize(self.is_empty(), entries)?;
         let mut g = self.inner.lock();
         g.entries = entries.to_vec();
         g.hard_state = hard_state.clone();

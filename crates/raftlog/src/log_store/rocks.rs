@@ -343,18 +343,7 @@ impl RaftLogStore for RocksLogStore {
         conf_state: &ConfState,
         conf_index: u64,
     ) -> Result<(), RaftLogError> {
-        if !self.is_empty() {
-            return Err(RaftLogError::Corrupt(
-                "initialize on a non-empty raft log".into(),
-            ));
-        }
-        for (i, e) in entries.iter().enumerate() {
-            if e.index != i as u64 + 1 {
-                return Err(RaftLogError::Config(
-                    "bootstrap entries must start at 1".into(),
-                ));
-            }
-        }
+        super::check_initialize(self.is_empty(), entries)?;
         let mut batch = WriteBatch::new();
         for e in entries {
             batch.put(COL, entry_key(e.index).to_vec(), encode(e)?);
