@@ -14,17 +14,22 @@
 //!   values, counts and errors exact.
 //! - [`textdiff`]: a line diff for failure messages.
 //! - [`session`]: [`Session`] and [`diff_run`], the differential runner.
+//! - [`cluster`]: [`Cluster`], N member processes (etcd or oxcd, `OXCD_CLUSTER_KIND`) with
+//!   kill -9 / SIGSTOP / SIGCONT / restart, leader discovery and membership changes via etcdctl.
 //!
 //! # Invariants
 //! - EVERY PROCESS THE HARNESS STARTS IS KILLED BY PID (SIGKILL) AND REAPED when its handle is
 //!   dropped; nothing is ever killed by name.
 //! - ALL SERVERS LISTEN ON 127.0.0.1 ONLY, on ports picked per server, with a private temporary
 //!   data directory, so tests can run in parallel.
-//! - EVERY WAIT IS BOUNDED: startup 20 s, etcdctl 30 s, HTTP I/O 10 s, stop 10 s.
+//! - EVERY WAIT IS BOUNDED: startup 20 s (a cluster 30 s), etcdctl 30 s, HTTP I/O 10 s,
+//!   stop 10 s, leader agreement 15 s.
+//! - A STOPPED (SIGSTOP) CLUSTER MEMBER IS SIGCONTED BEFORE IT IS SIGKILLED on drop.
 //! - NORMALISATION NEVER TOUCHES REVISIONS, KEYS, VALUES, COUNTS OR ERROR TEXTS.
 //! - With `OXCD_DIFF_SELFTEST=1` the "oxcd" side is a second etcd; the suite must pass that way,
 //!   which shows that normalisation removes exactly the per-server noise.
 
+pub mod cluster;
 pub mod error;
 pub mod etcdctl;
 pub mod http;
@@ -35,6 +40,9 @@ pub mod process;
 pub mod session;
 pub mod textdiff;
 
+pub use cluster::{
+    cluster_kind, etcdctl_at, kind_available, Cluster, HashKv, Member, MemberInfo, MemberStatus,
+};
 pub use error::{HarnessError, Result};
 pub use etcdctl::{etcdctl, etcdctl_stdin, txn_script, Output};
 pub use http::{HttpConnection, HttpResponse};

@@ -438,6 +438,8 @@ const METHODS: &[(&str, &str, bool, bool)] = &[
     ("v3electionpb.Election", "Resign", false, false),
     ("oxcdpb.RaftPeer", "Send", true, false),
     ("oxcdpb.RaftPeer", "Snapshot", true, false),
+    ("oxcdpb.RaftPeer", "Members", false, false),
+    ("oxcdpb.RaftPeer", "PromoteMember", false, false),
 ];
 
 #[test]

@@ -135,6 +135,36 @@ impl KvStore {
         Ok(KvStore { shared })
     }
 
+    /// Rebuilds the in-memory state from the backend, whose contents were replaced
+    /// underneath (the server installed a raft snapshot). The caller MUST hold off writers
+    /// (the apply loop calls this between entries). Lease attachments are available again
+    /// through [`KvStore::take_lease_attachments`].
+    pub fn reload(&self) -> Result<()> {
+        let backend = self.shared.backend.clone();
+        let rebuilt = restore::rebuild(backend.as_ref())?;
+        let finished = read_meta_revision(backend.as_ref(), FINISHED_COMPACT_KEY)?;
+        let scheduled = read_meta_revision(backend.as_ref(), SCHEDULED_COMPACT_KEY)?;
+        let compacted = finished.max(scheduled);
+        let current = rebuilt.last_revision.max(compacted).max(INITIAL_REVISION);
+        *self.shared.compactor.lock() = finished;
+        *self.shared.lease_attachments.lock() = rebuilt.leases;
+        {
+            let mut st = self.shared.state.write();
+            st.index = rebuilt.index;
+            st.current = current;
+            st.compacted = compacted;
+        }
+        tracing::info!(
+            current_revision = current,
+            compacted_revision = compacted,
+            "mvcc store reloaded"
+        );
+        if scheduled > finished {
+            Compaction::new(Arc::clone(&self.shared), scheduled).run()?;
+        }
+        Ok(())
+    }
+
     /// The latest published revision (0 for an empty store that never compacted).
     pub fn current_revision(&self) -> i64 {
         self.shared.state.read().current

@@ -123,4 +123,14 @@ pub trait Applier: Send + 'static {
 
     /// Makes all applied state durable (called before the raft log is compacted).
     fn persist(&mut self) -> Result<(), ApplyError>;
+
+    /// Replaces the whole state with the snapshot the leader sent for `index` in `term`
+    /// (the transport delivered its data beside the message). Afterwards `applied_index()`
+    /// MUST be `>= index`. MUST be idempotent: after a crash it is called again at start.
+    /// The default refuses (an applier that cannot take snapshots stops the loop).
+    fn restore(&mut self, index: u64, term: u64) -> Result<(), ApplyError> {
+        Err(ApplyError::new(format!(
+            "this state machine cannot restore a snapshot (index {index}, term {term})"
+        )))
+    }
 }

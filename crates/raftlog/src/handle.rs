@@ -7,7 +7,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::applier::{ConfChange, Membership};
 use crate::error::{ConfChangeError, ProposeError, RaftLogError, ReadIndexError};
-use crate::status::RaftStatus;
+use crate::status::{PeerProgress, RaftStatus};
 
 /// One request to the raft loop.
 pub(crate) enum Command {
@@ -34,6 +34,13 @@ pub(crate) enum Command {
     Campaign,
     Unreachable {
         id: u64,
+    },
+    SnapshotStatus {
+        id: u64,
+        ok: bool,
+    },
+    Progress {
+        reply: oneshot::Sender<Vec<PeerProgress>>,
     },
     Shutdown,
 }
@@ -140,6 +147,19 @@ impl RaftHandle {
     /// Tells raft that the last message to `id` could not be delivered. Never blocks.
     pub fn report_unreachable(&self, id: u64) {
         let _ = self.mailbox.try_send(Command::Unreachable { id });
+    }
+
+    /// Tells raft whether the snapshot last sent to `id` was delivered. Never blocks.
+    pub fn report_snapshot(&self, id: u64, ok: bool) {
+        let _ = self.mailbox.try_send(Command::SnapshotStatus { id, ok });
+    }
+
+    /// The replication progress of every peer, as the leader tracks it (empty on a member
+    /// that does not lead).
+    pub async fn progress(&self) -> Result<Vec<PeerProgress>, RaftLogError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Progress { reply }).await?;
+        rx.await.map_err(|_| RaftLogError::Stopped)
     }
 
     /// Proposes a membership change and resolves once THIS member applied it, with the

@@ -33,9 +33,12 @@
 //!   MUST be skipped by the applier (see the [`Applier`] contract).
 //! - The log is compacted only after [`Applier::persist`] returned, and never past the
 //!   applied index minus `snapshot_catchup_entries`.
-//! - Raft snapshots are not produced or installed yet (`Storage::snapshot` answers
-//!   `SnapshotTemporarilyUnavailable`); a follower that fell behind the compacted log
-//!   cannot catch up until checkpoint-based snapshots land (the seam is marked `SEAM`).
+//! - A snapshot is a DESCRIPTION (applied index, term, conf state) produced by the log
+//!   store; the state itself travels out of band: the [`RaftTransport`] ships a state
+//!   machine checkpoint with every `MsgSnapshot`, and the receiver installs it through
+//!   [`Applier::restore`] BEFORE the log store forgets its entries. The restored state
+//!   MAY be newer than the snapshot index; the entries in between are redelivered and
+//!   skipped by the applier.
 //! - A new cluster's log starts with one committed conf-change entry per initial voter
 //!   (indexes `1..=N`, term 1), identical on every member.
 
@@ -58,5 +61,7 @@ pub use error::{ApplyError, ConfChangeError, ProposeError, RaftLogError, ReadInd
 pub use handle::RaftHandle;
 pub use log_store::{MemLogStore, RaftLogStore, RocksLogStore};
 pub use node::RaftNode;
-pub use status::{RaftRole, RaftStatus};
-pub use transport::{ChannelNetwork, ChannelTransport, NullTransport, RaftTransport};
+pub use status::{PeerProgress, RaftRole, RaftStatus};
+pub use transport::{
+    snapshot_position, ChannelNetwork, ChannelTransport, NullTransport, RaftTransport,
+};

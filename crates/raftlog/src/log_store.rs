@@ -10,10 +10,11 @@
 //! - An empty store (nothing ever written) reports `first_index() == 1`, `last_index() == 0`
 //!   and a default `RaftState`; [`RaftLogStore::initialize`] is the only way to give it a
 //!   first configuration.
-//! - `snapshot()` returns `SnapshotTemporarilyUnavailable` for now: a lagging follower
-//!   whose next entry was compacted cannot catch up yet. SEAM: the multi-member work
-//!   builds the snapshot from an applier checkpoint here and installs it with
-//!   [`RaftLogStore::apply_snapshot`].
+//! - `snapshot()` describes the state machine as of the last applied index (set with
+//!   [`RaftLogStore::set_applied`]): index, term and the conf state. Its `data` is EMPTY:
+//!   the transport streams the state machine checkpoint itself (see
+//!   [`crate::RaftTransport::send_snapshot`]). Before anything was applied it answers
+//!   `SnapshotTemporarilyUnavailable`.
 
 mod memory;
 mod rocks;
@@ -74,6 +75,9 @@ pub trait RaftLogStore: Storage + Send + 'static {
     /// snapshot's index and term become the truncated position). Durable on return.
     fn apply_snapshot(&mut self, meta: &SnapshotMetadata) -> Result<(), RaftLogError>;
 
+    /// Records the last applied index and its term: what `snapshot()` describes.
+    fn set_applied(&mut self, index: u64, term: u64);
+
     /// Enables or disables fsync of appends (`false` only for `--unsafe-no-fsync`).
     fn set_sync(&mut self, sync: bool);
 }
@@ -96,6 +100,25 @@ pub(crate) mod codec {
     pub(crate) fn encode<M: Message>(m: &M) -> Result<Vec<u8>, RaftLogError> {
         m.write_to_bytes().map_err(RaftLogError::from)
     }
+}
+
+/// The snapshot both stores describe: the applied position and the current conf state,
+/// without data (the transport streams the state machine checkpoint).
+fn describe_snapshot(
+    applied: (u64, u64),
+    conf_state: &ConfState,
+) -> raft::Result<raft::eraftpb::Snapshot> {
+    if applied.0 == 0 {
+        return Err(raft::Error::Store(
+            raft::StorageError::SnapshotTemporarilyUnavailable,
+        ));
+    }
+    let mut snap = raft::eraftpb::Snapshot::default();
+    let meta = snap.mut_metadata();
+    meta.index = applied.0;
+    meta.term = applied.1;
+    meta.set_conf_state(conf_state.clone());
+    Ok(snap)
 }
 
 /// The preconditions both stores check in [`RaftLogStore::initialize`]: the log is empty

@@ -71,19 +71,32 @@ impl RaftNode {
         if store.is_empty() && !config.voters.is_empty() {
             bootstrap(&config, &mut store)?;
         }
-        let applied = applier.applied_index();
+        let mut applier = applier;
         let first = store.first_index()?;
         let last = store.last_index()?;
-        if applied > last {
+        if applier.applied_index() + 1 < first {
+            // The log store took a snapshot in but the process died before the applier
+            // restored it: restore it now (the applier kept what it received).
+            let term = store.term(first - 1)?;
+            applier.restore(first - 1, term)?;
+        }
+        let restored = applier.applied_index();
+        if restored > last && first == 1 {
+            // Only a restored snapshot may put the applier ahead of the log; without one
+            // the log was lost (or belongs to another member).
             return Err(RaftLogError::Corrupt(format!(
-                "applied index {applied} is beyond the raft log's last index {last}"
+                "applied index {restored} is beyond the raft log's last index {last}"
             )));
         }
-        if applied + 1 < first {
+        if restored + 1 < first {
             return Err(RaftLogError::Corrupt(format!(
-                "raft log starts at {first}, past the applied index {applied}"
+                "raft log starts at {first}, past the applied index {restored}"
             )));
         }
+        // A restored checkpoint may be newer than the log: raft resumes at the log's end
+        // and the applier skips what it already has.
+        let applied = restored.min(last);
+        store.set_applied(applied, store.term(applied)?);
         let mut hs = store.hard_state();
         if applied > hs.commit {
             // The applier's unsynced write survived but the commit index did not.
@@ -336,6 +349,17 @@ impl<S: RaftLogStore, A: Applier> Node<S, A> {
                 }
             }
             Command::Unreachable { id } => self.raw.report_unreachable(id),
+            Command::SnapshotStatus { id, ok } => {
+                let status = if ok {
+                    raft::SnapshotStatus::Finish
+                } else {
+                    raft::SnapshotStatus::Failure
+                };
+                self.raw.report_snapshot(id, status);
+            }
+            Command::Progress { reply } => {
+                let _ = reply.send(self.progress());
+            }
             Command::Shutdown => self.stop = true,
         }
     }
@@ -449,6 +473,25 @@ impl<S: RaftLogStore, A: Applier> Node<S, A> {
                 let _ = w.reply.send(Err(ConfChangeError::Timeout));
             }
         }
+    }
+
+    fn progress(&self) -> Vec<crate::status::PeerProgress> {
+        let raft = &self.raw.raft;
+        if raft.state != raft::StateRole::Leader {
+            return Vec::new();
+        }
+        let mut out: Vec<_> = raft
+            .prs()
+            .iter()
+            .map(|(&id, pr)| crate::status::PeerProgress {
+                id,
+                matched: pr.matched,
+                is_learner: self.members.learners.contains(&id),
+                recent_active: pr.recent_active || id == self.id,
+            })
+            .collect();
+        out.sort_by_key(|p| p.id);
+        out
     }
 
     /// Applier persisted state, then drops log entries it no longer needs, keeping

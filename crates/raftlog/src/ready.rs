@@ -3,7 +3,9 @@
 //!
 //! # Order (raft-rs 0.7 contract, with persistence moved before apply)
 //! 1. `messages`: sent at once (a leader replicates while it fsyncs its own append).
-//! 2. `snapshot`: not supported yet (our stores never produce one); stops the loop.
+//! 2. `snapshot`: the log store takes the snapshot's position and conf state (durably),
+//!    then the applier restores the checkpoint the transport delivered with it. A crash in
+//!    between is finished at the next start (`RaftNode::start` calls `restore` again).
 //! 3. `entries` + `hs`: ONE synced write ([`RaftLogStore::append`]); a commit-only hard
 //!    state change is written unsynced.
 //! 4. `persisted_messages`: sent only after step 3 returned (votes, append responses).
@@ -31,10 +33,8 @@ impl<S: RaftLogStore, A: Applier> Node<S, A> {
         self.send_messages(rd.take_messages());
 
         if !rd.snapshot().is_empty() {
-            // SEAM: install the snapshot (log store + applier restore) here.
-            return Err(RaftLogError::Corrupt(
-                "received a raft snapshot; snapshot installation is not supported yet".into(),
-            ));
+            let meta = rd.snapshot().get_metadata().clone();
+            self.install_snapshot(&meta)?;
         }
 
         if !rd.entries().is_empty() || rd.must_sync() {
@@ -59,10 +59,36 @@ impl<S: RaftLogStore, A: Applier> Node<S, A> {
         Ok(())
     }
 
+    /// Takes in a snapshot received from the leader (step 2 of the module docs).
+    fn install_snapshot(
+        &mut self,
+        meta: &raft::eraftpb::SnapshotMetadata,
+    ) -> Result<(), RaftLogError> {
+        tracing::info!(
+            member = self.id,
+            index = meta.index,
+            term = meta.term,
+            "installing a snapshot from the leader"
+        );
+        self.raw.mut_store().apply_snapshot(meta)?;
+        self.applier.restore(meta.index, meta.term)?;
+        let cs = meta.get_conf_state();
+        self.members = Membership {
+            voters: sorted(&cs.voters),
+            learners: sorted(&cs.learners),
+        };
+        self.applied = meta.index;
+        self.compacted_at = meta.index;
+        self.raw.mut_store().set_applied(meta.index, meta.term);
+        Ok(())
+    }
+
     fn send_messages(&self, msgs: Vec<Message>) {
         for m in msgs {
             let to = m.to;
+            let snapshot = m.get_msg_type() == raft::eraftpb::MessageType::MsgSnapshot;
             match m.write_to_bytes() {
+                Ok(bytes) if snapshot => self.transport.send_snapshot(to, bytes),
                 Ok(bytes) => self.transport.send(to, bytes),
                 Err(e) => {
                     tracing::warn!(member = self.id, error = %e, "cannot encode raft message")
@@ -102,6 +128,7 @@ impl<S: RaftLogStore, A: Applier> Node<S, A> {
             self.applier.apply(&batch)?;
         }
         self.applied = last_index;
+        self.raw.mut_store().set_applied(last_index, last_term);
         if last_term == self.raw.raft.term && self.term_committed != last_term {
             // First commit of this term: raft answers reads from now on.
             self.term_committed = last_term;

@@ -62,3 +62,16 @@ impl RaftStatus {
         self.leader_id != 0
     }
 }
+
+/// How far the leader replicated its log to one member.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PeerProgress {
+    /// The member's raft ID.
+    pub id: u64,
+    /// The highest index known to be in the member's log.
+    pub matched: u64,
+    /// Whether the member is a learner.
+    pub is_learner: bool,
+    /// Whether the leader heard from the member recently (check-quorum activity).
+    pub recent_active: bool,
+}

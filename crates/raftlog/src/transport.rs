@@ -20,6 +20,16 @@ use crate::handle::RaftHandle;
 pub trait RaftTransport: Send + Sync + 'static {
     /// Sends one encoded message to member `to`.
     fn send(&self, to: u64, msg: Vec<u8>);
+
+    /// Sends an encoded `MsgSnapshot` to member `to`. The message describes the state
+    /// machine (index, term, conf state) but carries NO data: the transport MUST deliver
+    /// the state machine's checkpoint with it, so that the receiver's
+    /// [`crate::Applier::restore`] finds it, then report the outcome with
+    /// [`RaftHandle::report_snapshot`]. The default sends the bare message (in-process
+    /// tests whose appliers share nothing on disk).
+    fn send_snapshot(&self, to: u64, msg: Vec<u8>) {
+        self.send(to, msg);
+    }
 }
 
 /// The transport of a single-member cluster: there is nobody to talk to.
@@ -125,7 +135,14 @@ impl ChannelNetwork {
         };
         match target {
             Some(h) => {
-                if h.try_step(msg).is_err() {
+                let snapshot = is_snapshot(&msg);
+                let ok = h.try_step(msg).is_ok();
+                if snapshot {
+                    if let Some(me) = &sender {
+                        me.report_snapshot(to, ok);
+                    }
+                }
+                if !ok {
                     if let Some(me) = sender {
                         me.report_unreachable(to);
                     }
@@ -138,6 +155,25 @@ impl ChannelNetwork {
             }
         }
     }
+}
+
+/// The (index, term) a `MsgSnapshot` describes, for transports that stage the snapshot's
+/// data under that name. `None` for anything else or undecodable bytes.
+pub fn snapshot_position(msg: &[u8]) -> Option<(u64, u64)> {
+    use protobuf::Message as _;
+    let m = raft::eraftpb::Message::parse_from_bytes(msg).ok()?;
+    if m.get_msg_type() != raft::eraftpb::MessageType::MsgSnapshot {
+        return None;
+    }
+    let meta = m.get_snapshot().get_metadata();
+    Some((meta.index, meta.term))
+}
+
+fn is_snapshot(msg: &[u8]) -> bool {
+    use protobuf::Message as _;
+    raft::eraftpb::Message::parse_from_bytes(msg)
+        .map(|m| m.get_msg_type() == raft::eraftpb::MessageType::MsgSnapshot)
+        .unwrap_or(false)
 }
 
 /// One member's view of a [`ChannelNetwork`].

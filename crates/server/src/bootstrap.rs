@@ -5,19 +5,23 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use oxcd_backend::{Backend, RocksBackend, RocksOptions};
+use oxcd_backend::{Backend, Column, RocksBackend, RocksOptions, WriteBatch};
 use oxcd_lease::{Lessor, LessorConfig};
 use oxcd_mvcc::KvStore;
+use oxcd_peer::{GrpcTransport, PeerService, TransportConfig};
 use oxcd_proto::etcdserverpb::Member;
-use oxcd_raftlog::{NullTransport, RaftConfig, RaftHandle, RaftNode, RocksLogStore};
+use oxcd_raftlog::{RaftConfig, RaftHandle, RaftNode, RocksLogStore};
+use prost::Message;
+use tokio::sync::watch;
 
 use crate::apply::alarm::AlarmStore;
-use crate::apply::{ApplyProgress, StateMachine};
+use crate::apply::{ApplyProgress, StateMachine, Stores};
 use crate::background;
 use crate::config::Config;
 use crate::context::{Limits, ServerContext};
 use crate::identity;
 use crate::members::Members;
+use crate::peer_host::MemberPeerHost;
 use crate::propose::wait::ProposalWaiters;
 use crate::propose::Proposer;
 use crate::quota::Quota;
@@ -33,6 +37,10 @@ pub struct Started {
     pub raft: RaftHandle,
     /// The raft thread.
     pub raft_thread: std::thread::JoinHandle<()>,
+    /// The peer service to serve on `--listen-peer-urls`.
+    pub peer_service: PeerService,
+    /// Becomes true when this member was removed from the cluster (the server stops).
+    pub removed: watch::Receiver<bool>,
 }
 
 /// Errors that stop the server from starting.
@@ -49,6 +57,9 @@ pub enum BootstrapError {
 fn storage<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> BootstrapError {
     move |e| BootstrapError::Storage(format!("{what}: {e}"))
 }
+
+/// Meta key of this member's ID.
+const LOCAL_ID_KEY: &[u8] = b"local_member_id";
 
 /// The initial members from `--initial-cluster`, grouped by name, with derived IDs.
 pub fn initial_members(cfg: &Config) -> Vec<Member> {
@@ -72,24 +83,100 @@ pub fn initial_members(cfg: &Config) -> Vec<Member> {
         .collect()
 }
 
-/// Opens the data directory and starts raft. Must run inside a tokio runtime.
-pub fn open(cfg: &Config) -> Result<Started, BootstrapError> {
-    let members = initial_members(cfg);
-    let me = members
+/// Who this member is and what cluster it belongs to, before the stores open.
+struct Identity {
+    local_id: u64,
+    cluster_id: u64,
+    /// Members to record on a fresh data dir.
+    members: Vec<Member>,
+    /// Voters of a NEW cluster (empty when joining or restarting).
+    voters: Vec<u64>,
+}
+
+fn same_urls(a: &[String], b: &[String]) -> bool {
+    let mut a = a.to_vec();
+    let mut b = b.to_vec();
+    a.sort();
+    b.sort();
+    a == b
+}
+
+/// Works out the identity: from the data dir (restart), from `--initial-cluster` (new
+/// cluster), or from the running cluster (`--initial-cluster-state=existing`).
+async fn identify(cfg: &Config, backend: &dyn Backend) -> Result<Identity, BootstrapError> {
+    if let Some(v) = backend
+        .get(Column::Meta, LOCAL_ID_KEY)
+        .map_err(storage("meta"))?
+    {
+        let local_id = u64::from_be_bytes(
+            v.as_slice()
+                .try_into()
+                .map_err(|_| BootstrapError::Storage("corrupt local member id".into()))?,
+        );
+        return Ok(Identity {
+            local_id,
+            cluster_id: 0,
+            members: Vec::new(),
+            voters: Vec::new(),
+        });
+    }
+    let initial = initial_members(cfg);
+    let me = initial
         .iter()
         .find(|m| m.name == cfg.name)
+        .cloned()
         .ok_or_else(|| {
             BootstrapError::Config(format!(
                 "couldn't find local name {:?} in the initial cluster configuration",
                 cfg.name
             ))
-        })?
-        .clone();
-    let ids: Vec<u64> = members.iter().map(|m| m.id).collect();
-    let cluster_id = identity::cluster_id(&ids);
+        })?;
+    if !cfg.initial_cluster_state_existing {
+        let ids: Vec<u64> = initial.iter().map(|m| m.id).collect();
+        return Ok(Identity {
+            local_id: me.id,
+            cluster_id: identity::cluster_id(&ids),
+            voters: ids,
+            members: initial,
+        });
+    }
+    // Joining: ask the other members who we are.
+    let others: Vec<String> = initial
+        .iter()
+        .filter(|m| m.name != cfg.name)
+        .flat_map(|m| m.peer_ur_ls.clone())
+        .collect();
+    let resp = oxcd_peer::fetch_members(&others, Duration::from_secs(2))
+        .await
+        .map_err(|e| {
+            BootstrapError::Config(format!(
+                "cannot fetch cluster info from peer urls {others:?}: {e}"
+            ))
+        })?;
+    let mine = resp
+        .members
+        .iter()
+        .find(|m| same_urls(&m.peer_ur_ls, &me.peer_ur_ls))
+        .ok_or_else(|| {
+            BootstrapError::Config(format!(
+                "member with peer URLs {:?} is not part of the existing cluster (add it with MemberAdd first)",
+                me.peer_ur_ls
+            ))
+        })?;
+    Ok(Identity {
+        local_id: mine.id,
+        cluster_id: resp.cluster_id,
+        voters: Vec::new(),
+        members: resp.members.clone(),
+    })
+}
 
+/// Opens the data directory and starts raft. Must run inside a tokio runtime.
+pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
     std::fs::create_dir_all(cfg.db_dir()).map_err(storage("create data dir"))?;
     std::fs::create_dir_all(cfg.raft_dir()).map_err(storage("create wal dir"))?;
+    let snapshot_root = cfg.data_dir.join("member").join("snap");
+    std::fs::create_dir_all(&snapshot_root).map_err(storage("create snap dir"))?;
     let backend: Arc<dyn Backend> = Arc::new(
         RocksBackend::open(&cfg.db_dir(), &RocksOptions::default()).map_err(storage("open db"))?,
     );
@@ -97,11 +184,23 @@ pub fn open(cfg: &Config) -> Result<Started, BootstrapError> {
         RocksBackend::open(&cfg.raft_dir(), &RocksOptions::default())
             .map_err(storage("open wal"))?,
     );
+    crate::apply::restore::finish_interrupted(backend.as_ref())
+        .map_err(storage("snapshot restore"))?;
 
+    let id = identify(cfg, backend.as_ref()).await?;
     let members = Arc::new(
-        Members::load_or_bootstrap(backend.as_ref(), members, cluster_id)
-            .map_err(storage("membership"))?,
+        Members::load_or_bootstrap(
+            backend.as_ref(),
+            id.members.clone(),
+            id.cluster_id,
+            id.local_id,
+        )
+        .map_err(storage("membership"))?,
     );
+    let mut local = WriteBatch::new();
+    local.put(Column::Meta, LOCAL_ID_KEY, id.local_id.to_be_bytes());
+    backend.write(local, true).map_err(storage("meta"))?;
+
     let started = std::time::Instant::now();
     let kv = Arc::new(KvStore::open(backend.clone()).map_err(storage("mvcc recovery"))?);
     tracing::info!(
@@ -133,42 +232,79 @@ pub fn open(cfg: &Config) -> Result<Started, BootstrapError> {
     let waiters = Arc::new(ProposalWaiters::default());
     let progress = Arc::new(ApplyProgress::default());
     let sm = StateMachine::new(
-        backend.clone(),
-        kv.clone(),
-        lessor.clone(),
-        alarms.clone(),
+        Stores {
+            backend: backend.clone(),
+            kv: kv.clone(),
+            leases: lessor.clone(),
+            alarms: alarms.clone(),
+            members: members.clone(),
+        },
         waiters.clone(),
         Some(Arc::new(WatchObserver(watch_hub.clone()))),
         progress,
         cfg.election_timeout,
+        snapshot_root.clone(),
     )
     .map_err(storage("state machine"))?;
 
     let tick = cfg.heartbeat_interval;
     let election_ticks =
         (cfg.election_timeout.as_millis() / tick.as_millis().max(1)).max(2) as usize;
+    let voter_contexts = id
+        .voters
+        .iter()
+        .filter_map(|v| id.members.iter().find(|m| m.id == *v))
+        .map(|m| {
+            let ctx = Member {
+                client_ur_ls: Vec::new(),
+                ..m.clone()
+            };
+            (m.id, ctx.encode_to_vec())
+        })
+        .collect();
     let raft_cfg = RaftConfig {
-        id: me.id,
-        voters: ids.clone(),
+        id: id.local_id,
+        voters: id.voters.clone(),
+        voter_contexts,
         tick_interval: tick,
         election_tick: election_ticks,
         heartbeat_tick: 1,
         pre_vote: cfg.pre_vote,
         check_quorum: true,
         snapshot_count: cfg.snapshot_count,
+        snapshot_catchup_entries: cfg.snapshot_catchup_entries,
         sync_log: !cfg.unsafe_no_fsync,
+        request_timeout: cfg.request_timeout(),
         ..RaftConfig::default()
     };
+    let host = Arc::new(MemberPeerHost::new(
+        members.clone(),
+        backend.clone(),
+        snapshot_root,
+    ));
+    let transport = GrpcTransport::new(
+        host.clone(),
+        TransportConfig::default(),
+        tokio::runtime::Handle::current(),
+    );
     let log_store = RocksLogStore::open(raft_backend).map_err(storage("raft log"))?;
-    let (raft, raft_thread) = RaftNode::start(raft_cfg, log_store, sm, Arc::new(NullTransport))
+    let (raft, raft_thread) = RaftNode::start(raft_cfg, log_store, sm, Arc::new(transport.clone()))
         .map_err(storage("raft"))?;
+    transport.attach(raft.clone());
+    let peer_service = PeerService::new(host.clone(), raft.clone());
 
     let timeout = cfg.request_timeout();
-    let proposer = Proposer::new(raft.clone(), waiters, me.id, cfg.max_request_bytes, timeout);
+    let proposer = Proposer::new(
+        raft.clone(),
+        waiters,
+        id.local_id,
+        cfg.max_request_bytes,
+        timeout,
+    );
     let reads = LinearizableReads::start(raft.clone(), timeout);
     let quota = Arc::new(Quota::new(cfg.quota_bytes()));
     let ctx = Arc::new(ServerContext {
-        member_id: me.id,
+        member_id: id.local_id,
         name: cfg.name.clone(),
         data_dir: cfg.data_dir.clone(),
         backend,
@@ -182,10 +318,13 @@ pub fn open(cfg: &Config) -> Result<Started, BootstrapError> {
         limits: Limits {
             max_txn_ops: cfg.max_txn_ops,
             max_request_bytes: cfg.max_request_bytes,
+            strict_reconfig_check: cfg.strict_reconfig_check,
+            max_learners: cfg.max_learners,
         },
         watch_hub,
         lessor,
     });
+    host.attach(ctx.clone());
     background::lease_revoker::start(ctx.clone());
     background::size_sampler::start(ctx.clone(), Duration::from_millis(500));
     background::compactor::start(
@@ -194,9 +333,13 @@ pub fn open(cfg: &Config) -> Result<Started, BootstrapError> {
         &cfg.auto_compaction_retention,
     )
     .map_err(BootstrapError::Config)?;
+    background::publish::start(ctx.clone(), cfg.advertise_client_urls.clone());
+    let removed = background::peer_watch::start(ctx.clone(), transport);
     Ok(Started {
         ctx,
         raft,
         raft_thread,
+        peer_service,
+        removed,
     })
 }

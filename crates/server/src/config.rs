@@ -281,6 +281,14 @@ pub struct Config {
     pub listen_metrics_urls: Vec<String>,
     /// `--snapshot-count`: applied entries between raft log compactions.
     pub snapshot_count: u64,
+    /// `--snapshot-catchup-entries` (3.6; `--experimental-` in 3.5): raft entries kept
+    /// behind the applied index at log compaction for slow followers.
+    pub snapshot_catchup_entries: u64,
+    /// `--strict-reconfig-check` (default true): refuse membership changes that could
+    /// cost the quorum.
+    pub strict_reconfig_check: bool,
+    /// `--max-learners` (default 1).
+    pub max_learners: usize,
     /// `--heartbeat-interval`.
     pub heartbeat_interval: Duration,
     /// `--election-timeout`.
@@ -389,6 +397,12 @@ impl Config {
                 .unwrap_or_else(|| "etcd-cluster".into()),
             listen_metrics_urls: urls(get("listen-metrics-urls"), ""),
             snapshot_count: parse_num(&values, "snapshot-count", 100_000)?,
+            snapshot_catchup_entries: match get("snapshot-catchup-entries") {
+                Some(_) => parse_num(&values, "snapshot-catchup-entries", 5000)?,
+                None => parse_num(&values, "experimental-snapshot-catchup-entries", 5000)?,
+            },
+            strict_reconfig_check: parse_bool(&values, "strict-reconfig-check", true)?,
+            max_learners: parse_num(&values, "max-learners", 1)? as usize,
             heartbeat_interval,
             election_timeout,
             pre_vote: parse_bool(&values, "pre-vote", false)?,

@@ -27,6 +27,10 @@ pub struct Limits {
     pub max_txn_ops: usize,
     /// `--max-request-bytes`.
     pub max_request_bytes: usize,
+    /// `--strict-reconfig-check`.
+    pub strict_reconfig_check: bool,
+    /// `--max-learners`.
+    pub max_learners: usize,
 }
 
 /// Shared handles of one running member.
@@ -70,5 +74,13 @@ impl ServerContext {
     /// Whether the raft group currently has a leader.
     pub fn has_leader(&self) -> bool {
         self.raft.status().borrow().leader_id != 0
+    }
+
+    /// Whether this member is a learner (as the membership says, so a member that joined
+    /// as a learner is one before it applied its own addition, as in etcd).
+    pub fn is_learner(&self) -> bool {
+        self.members
+            .get(self.member_id)
+            .is_some_and(|m| m.is_learner)
     }
 }

@@ -59,6 +59,36 @@ pub enum ServerError {
     /// The request did not finish in time.
     #[error("etcdserver: request timed out")]
     Timeout,
+    /// The request did not finish in time and the leader changed or was lost meanwhile.
+    #[error("etcdserver: request timed out, possibly due to previous leader failure")]
+    TimeoutLeaderFail,
+    /// The cluster is not healthy enough for a membership change.
+    #[error("etcdserver: unhealthy cluster")]
+    Unhealthy,
+    /// A learner was asked for something learners do not serve.
+    #[error("etcdserver: rpc not supported for learner")]
+    NotSupportedForLearner,
+    /// MemberAdd of an ID that exists.
+    #[error("etcdserver: member ID already exist")]
+    MemberExists,
+    /// Peer URLs used by another member.
+    #[error("etcdserver: Peer URLs already exists")]
+    PeerUrlExists,
+    /// A voter change that would leave too few started members.
+    #[error("etcdserver: re-configuration failed due to not enough started members")]
+    NotEnoughStartedMembers,
+    /// Unparsable peer URLs.
+    #[error("etcdserver: given member URLs are invalid")]
+    MemberBadUrls,
+    /// MemberPromote of a voter.
+    #[error("etcdserver: can only promote a learner member")]
+    MemberNotLearner,
+    /// MemberPromote of a learner that lags.
+    #[error("etcdserver: can only promote a learner member which is in sync with leader")]
+    LearnerNotReady,
+    /// MemberAdd of one learner too many.
+    #[error("etcdserver: too many learner members in cluster")]
+    TooManyLearners,
     /// The server is shutting down.
     #[error("etcdserver: server stopped")]
     Stopped,

@@ -10,12 +10,15 @@
 //! - [`bootstrap`]: the composition root (open stores, recover, start raft).
 //! - [`serve`]: the client listener: tower stack, gRPC services, gateway, HTTP endpoints.
 //! - [`grpc`]: one file per etcd service; [`grpc::status`] maps errors to `tonic::Status`.
+//! - [`guard`]: learner and `hasleader` admission checks (a tower layer).
 //! - [`http`]: `/health`, `/livez`, `/readyz`, `/version`, `/metrics`.
 //! - [`propose`]: request IDs, proposal waiters, the [`propose::Proposer`].
 //! - [`read`]: linearizable reads through batched ReadIndex.
 //! - [`apply`]: the state machine raft applies committed entries to.
 //! - [`watch_history`]: the MVCC store as watch history, and the apply-to-watch feed.
-//! - [`validate`], [`quota`], [`members`], [`identity`], [`background`], [`metrics`].
+//! - [`members`] (the membership table), [`membership`] (MemberAdd/Remove/Update/Promote
+//!   with etcd's checks), [`peer_host`] (this member as the peer transport sees it).
+//! - [`validate`], [`quota`], [`identity`], [`background`], [`metrics`].
 //!
 //! # Data path of a write
 //! gRPC handler → validate → quota → [`propose::Proposer`] (request ID, size check, waiter)
@@ -34,10 +37,13 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod grpc;
+pub mod guard;
 pub mod http;
 pub mod identity;
 pub mod members;
+pub mod membership;
 pub mod metrics;
+pub mod peer_host;
 pub mod propose;
 pub mod quota;
 pub mod read;
@@ -57,7 +63,7 @@ pub async fn run(
     for flag in &config.ignored {
         tracing::warn!(flag = %flag, "flag accepted for compatibility but not used by oxcd");
     }
-    let started = bootstrap::open(&config)?;
+    let started = bootstrap::open(&config).await?;
     metrics::init(started.ctx.member_id, context::SERVER_VERSION);
     oxcd_middleware::register_process_metrics();
     oxcd_middleware::set_cluster_version(context::CLUSTER_VERSION);
@@ -67,7 +73,22 @@ pub async fn run(
         cluster_id = format!("{:x}", started.ctx.cluster_id()),
         "oxcd member started"
     );
-    let result = serve::serve(&config, started.ctx.clone(), shutdown).await;
+    let mut removed = started.removed.clone();
+    let stop = async move {
+        tokio::select! {
+            _ = shutdown => {}
+            _ = removed.wait_for(|r| *r) => {
+                tracing::warn!("this member was removed from the cluster; stopping");
+            }
+        }
+    };
+    let result = serve::serve(
+        &config,
+        started.ctx.clone(),
+        started.peer_service.clone(),
+        stop,
+    )
+    .await;
     started.raft.shutdown().await;
     let _ = tokio::task::spawn_blocking(move || started.raft_thread.join()).await;
     result

@@ -1,4 +1,5 @@
-//! The client listener: one port serves gRPC (HTTP/2) and HTTP/1 (gateway, health, metrics).
+//! The listeners: each client URL serves gRPC (HTTP/2) and HTTP/1 (gateway, health,
+//! metrics) on one port; each peer URL serves the raft transport (`oxcdpb.RaftPeer`).
 //!
 //! Tower stack, outermost first: gRPC metrics (sees every request, including rejections),
 //! the gRPC message-size limit (`--max-request-bytes` + 512 KiB, grpc-go's error), and a
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use futures::future::{select_all, FutureExt};
 use oxcd_gateway::GatewayBuilder;
 use oxcd_middleware::{GrpcMetricsLayer, GrpcRequestSizeLayer};
+use oxcd_peer::{PeerService, TransportConfig};
 use oxcd_proto::etcdserverpb::{
     cluster_server::ClusterServer, kv_server::KvServer, lease_server::LeaseServer,
     maintenance_server::MaintenanceServer, watch_server::WatchServer,
@@ -28,6 +30,7 @@ use crate::grpc::{
     cluster::ClusterService, election::ElectionService, kv::KvService, lease::LeaseService,
     lock::LockService, maintenance::MaintenanceService, watch::WatchService,
 };
+use crate::guard::GuardLayer;
 
 /// gRPC framing overhead allowed on top of `--max-request-bytes` (etcd's grpcOverheadBytes).
 pub const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
@@ -39,6 +42,7 @@ pub const MAX_IN_FLIGHT: usize = 64 * 1024;
 pub async fn serve(
     cfg: &Config,
     ctx: Arc<ServerContext>,
+    peer: PeerService,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let recv_limit = cfg.max_request_bytes + GRPC_OVERHEAD_BYTES;
@@ -122,7 +126,24 @@ pub async fn serve(
             .layer(metrics.clone())
             .layer(GrpcRequestSizeLayer::new(recv_limit))
             .layer(GlobalConcurrencyLimitLayer::new(MAX_IN_FLIGHT))
+            .layer(GuardLayer::new(ctx.clone()))
             .add_routes(routes.clone())
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                let _ = stop.recv().await;
+            });
+        servers.push(tokio::spawn(server).boxed());
+    }
+    let peer_server = peer.into_server(&TransportConfig::default());
+    for url in &cfg.listen_peer_urls {
+        let addr = url_to_addr(url)?;
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("listen on {addr}: {e}"))?;
+        tracing::info!(%addr, "serving peer traffic");
+        let mut stop = stop_tx.subscribe();
+        let server = tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .add_service(peer_server.clone())
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
                 let _ = stop.recv().await;
             });

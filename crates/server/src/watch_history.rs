@@ -57,4 +57,8 @@ impl ChangeObserver for WatchObserver {
             self.0.notify(changes.revision, &changes.events);
         }
     }
+
+    fn on_restore(&self, revision: i64) {
+        self.0.resync(revision);
+    }
 }

@@ -329,6 +329,24 @@ impl WatchHub {
         metrics::STREAMS.dec();
     }
 
+    /// The store jumped to `revision` without per-revision notifications (a raft snapshot
+    /// replaced it): every synced watcher moves to the unsynced group and catches up from
+    /// history, starting after the last revision it was notified of.
+    pub fn resync(&self, revision: i64) {
+        let mut st = self.inner.state.lock();
+        let from = st.current_rev + 1;
+        st.current_rev = st.current_rev.max(revision);
+        for wk in st.synced.keys() {
+            if let Some(mut w) = st.synced.remove(wk) {
+                w.rev = w.rev.max(from);
+                st.unsynced.add(wk, w);
+            }
+        }
+        metrics::SLOW_WATCHERS.set(st.unsynced.len() as i64);
+        drop(st);
+        self.inner.wake.notify_one();
+    }
+
     /// Number of (synced, unsynced) watchers.
     pub fn counts(&self) -> (usize, usize) {
         let st = self.inner.state.lock();

@@ -20,6 +20,7 @@ struct Inner {
     hard_state: HardState,
     conf_state: ConfState,
     conf_index: u64,
+    applied: (u64, u64),
 }
 
 impl Inner {
@@ -106,9 +107,8 @@ impl Storage for MemLogStore {
     }
 
     fn snapshot(&self, _request_index: u64, _to: u64) -> raft::Result<Snapshot> {
-        Err(raft::Error::Store(
-            StorageError::SnapshotTemporarilyUnavailable,
-        ))
+        let g = self.inner.lock();
+        super::describe_snapshot(g.applied, &g.conf_state)
     }
 }
 
@@ -215,4 +215,8 @@ impl RaftLogStore for MemLogStore {
     }
 
     fn set_sync(&mut self, _sync: bool) {}
+
+    fn set_applied(&mut self, index: u64, term: u64) {
+        self.inner.lock().applied = (index, term);
+    }
 }

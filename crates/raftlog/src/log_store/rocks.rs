@@ -63,6 +63,8 @@ pub struct RocksLogStore {
     cache: VecDeque<Entry>,
     cache_bytes: usize,
     sync: bool,
+    /// Last applied index and term (what a snapshot describes).
+    applied: (u64, u64),
 }
 
 impl std::fmt::Debug for RocksLogStore {
@@ -113,6 +115,7 @@ impl RocksLogStore {
             cache: VecDeque::new(),
             cache_bytes: 0,
             sync: true,
+            applied: (0, 0),
         };
         let last = {
             let mut it = store
@@ -321,10 +324,7 @@ impl Storage for RocksLogStore {
     }
 
     fn snapshot(&self, _request_index: u64, _to: u64) -> raft::Result<Snapshot> {
-        // SEAM: checkpoint-based snapshots arrive with multi-member support.
-        Err(raft::Error::Store(
-            StorageError::SnapshotTemporarilyUnavailable,
-        ))
+        super::describe_snapshot(self.applied, &self.conf_state)
     }
 }
 
@@ -497,5 +497,9 @@ impl RaftLogStore for RocksLogStore {
 
     fn set_sync(&mut self, sync: bool) {
         self.sync = sync;
+    }
+
+    fn set_applied(&mut self, index: u64, term: u64) {
+        self.applied = (index, term);
     }
 }

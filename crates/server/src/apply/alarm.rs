@@ -38,6 +38,13 @@ impl AlarmStore {
         })
     }
 
+    /// Replaces the raised alarms with those persisted in `backend` (after a snapshot).
+    pub fn reload(&self, backend: &dyn Backend) -> Result<(), ServerError> {
+        let fresh = Self::load(backend)?;
+        *self.raised.write() = fresh.raised.into_inner();
+        Ok(())
+    }
+
     /// Whether a NOSPACE alarm is raised on any member.
     pub fn has_nospace(&self) -> bool {
         self.raised

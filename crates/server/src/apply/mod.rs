@@ -20,11 +20,15 @@
 //! - [`alarm`]: the alarm table.
 //! - [`compaction`]: the background thread that finishes physical compactions.
 //! - [`leases`]: the lease lookups the apply path needs.
+//! - [`membership`]: conf changes and member attribute/URL updates.
+//! - [`restore`]: replacing the whole state with a snapshot from the leader.
 
 pub mod alarm;
 pub mod compaction;
 pub mod kv;
 pub mod leases;
+pub mod membership;
+pub mod restore;
 pub mod txn;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -72,6 +76,8 @@ pub enum ApplyResult {
     LeaseRevoke(LeaseRevokeResponse),
     /// Lease checkpoints were recorded.
     LeaseCheckpoint,
+    /// Membership changed; the members afterwards.
+    Members(Vec<oxcd_proto::etcdserverpb::Member>),
     /// The request failed.
     Error(ServerError),
 }
@@ -80,6 +86,9 @@ pub enum ApplyResult {
 pub trait ChangeObserver: Send + Sync {
     /// Called after the revision in `changes` became visible to readers.
     fn on_changes(&self, changes: &Changes);
+
+    /// Called after a snapshot replaced the store; it is now at `revision`.
+    fn on_restore(&self, _revision: i64) {}
 }
 
 /// Shared, read-mostly view of apply progress (for Status and waiting readers).
@@ -104,14 +113,31 @@ pub fn load_applied_index(backend: &dyn Backend) -> Result<u64, ServerError> {
     })
 }
 
+/// The stores the state machine writes to, shared with the front ends.
+pub struct Stores {
+    /// The state machine's backend.
+    pub backend: Arc<dyn Backend>,
+    /// The MVCC store.
+    pub kv: Arc<KvStore>,
+    /// The lessor.
+    pub leases: Arc<Lessor>,
+    /// Raised alarms.
+    pub alarms: Arc<AlarmStore>,
+    /// Membership.
+    pub members: Arc<crate::members::Members>,
+}
+
 /// The components the state machine writes to.
 pub struct StateMachine {
     backend: Arc<dyn Backend>,
     kv: Arc<KvStore>,
     leases: Arc<Lessor>,
     alarms: Arc<AlarmStore>,
+    members: Arc<crate::members::Members>,
     waiters: Arc<ProposalWaiters>,
     compactor: Compactor,
+    /// Where snapshots from the leader are staged (see [`restore`]).
+    snapshot_root: std::path::PathBuf,
     /// Added to every lease's TTL when this member becomes leader (the election timeout).
     lease_extend: Duration,
     observer: Option<Arc<dyn ChangeObserver>>,
@@ -121,17 +147,21 @@ pub struct StateMachine {
 
 impl StateMachine {
     /// Builds the state machine over already-opened stores.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
-        backend: Arc<dyn Backend>,
-        kv: Arc<KvStore>,
-        leases: Arc<Lessor>,
-        alarms: Arc<AlarmStore>,
+        stores: Stores,
         waiters: Arc<ProposalWaiters>,
         observer: Option<Arc<dyn ChangeObserver>>,
         progress: Arc<ApplyProgress>,
         lease_extend: Duration,
+        snapshot_root: std::path::PathBuf,
     ) -> Result<Self, ServerError> {
+        let Stores {
+            backend,
+            kv,
+            leases,
+            alarms,
+            members,
+        } = stores;
         let applied = load_applied_index(backend.as_ref())?;
         progress.applied.store(applied, Ordering::Release);
         Ok(Self {
@@ -140,6 +170,8 @@ impl StateMachine {
             kv,
             leases,
             alarms,
+            members,
+            snapshot_root,
             waiters,
             observer,
             progress,
@@ -162,6 +194,7 @@ impl StateMachine {
                         kv: &kv,
                         lessor: &self.leases,
                         alarms: &self.alarms,
+                        members: &self.members,
                     };
                     (id, Some(ops.dispatch(req.op, &mut batch, &mut pending)))
                 }
@@ -204,6 +237,7 @@ struct Ops<'k> {
     kv: &'k KvStore,
     lessor: &'k Lessor,
     alarms: &'k AlarmStore,
+    members: &'k crate::members::Members,
 }
 
 impl<'k> Ops<'k> {
@@ -308,6 +342,13 @@ impl<'k> Ops<'k> {
                 }
                 ApplyResult::LeaseCheckpoint
             }
+            Some(Op::MemberAttributes(m)) => {
+                ApplyResult::Members(membership::attributes(self.members, &m, batch))
+            }
+            Some(Op::MemberUpdate(u)) => match membership::update(self.members, &u, batch) {
+                Ok(list) => ApplyResult::Members(list),
+                Err(e) => ApplyResult::Error(e),
+            },
             Some(other) => {
                 tracing::warn!(?other, "request type not handled by this server version");
                 ApplyResult::Error(ServerError::NotCapable)
@@ -367,12 +408,13 @@ impl Applier for StateMachine {
         &mut self,
         index: u64,
         _term: u64,
-        _change: &ConfChange,
+        change: &ConfChange,
     ) -> Result<(), ApplyError> {
         if index <= self.applied {
             return Ok(());
         }
         let mut batch = WriteBatch::new();
+        membership::conf_change(&self.members, change, &mut batch);
         batch.put(Column::Meta, APPLIED_INDEX_KEY, index.to_be_bytes());
         self.backend
             .write(batch, false)
@@ -394,5 +436,10 @@ impl Applier for StateMachine {
         self.backend
             .sync()
             .map_err(|e| ApplyError::new(format!("backend sync: {e}")))
+    }
+
+    fn restore(&mut self, index: u64, term: u64) -> Result<(), ApplyError> {
+        self.restore_snapshot(index, term)
+            .map_err(|e| ApplyError::new(format!("restore snapshot {index}@{term}: {e}")))
     }
 }

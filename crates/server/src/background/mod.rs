@@ -3,7 +3,11 @@
 //! - [`size_sampler`]: samples the backend size for the quota, Status and metrics.
 //! - [`lease_revoker`]: the leader's lease expiry and checkpoints.
 //! - [`compactor`]: `--auto-compaction-mode` / `--auto-compaction-retention`.
+//! - [`publish`]: publishes this member's name and client URLs through raft.
+//! - [`peer_watch`]: follows membership changes (transport resets, own removal).
 
 pub mod compactor;
 pub mod lease_revoker;
+pub mod peer_watch;
+pub mod publish;
 pub mod size_sampler;

@@ -1,5 +1,4 @@
-//! The Cluster service. Membership changes arrive with multi-member raft; this member
-//! lists what it knows.
+//! The Cluster service: thin handlers over [`crate::membership`].
 
 use std::sync::Arc;
 
@@ -12,7 +11,7 @@ use tonic::{Request, Response, Status};
 
 use super::header;
 use crate::context::ServerContext;
-use crate::error::ServerError;
+use crate::membership;
 
 /// Implements `etcdserverpb.Cluster`.
 #[derive(Clone)]
@@ -25,38 +24,57 @@ impl ClusterService {
     pub fn new(ctx: Arc<ServerContext>) -> Self {
         Self { ctx }
     }
-
-    fn require_member(&self, id: u64) -> Result<(), ServerError> {
-        match self.ctx.members.get(id) {
-            Some(_) => Ok(()),
-            None => Err(ServerError::MemberNotFound),
-        }
-    }
 }
 
 #[tonic::async_trait]
 impl Cluster for ClusterService {
     async fn member_add(
         &self,
-        _req: Request<MemberAddRequest>,
+        req: Request<MemberAddRequest>,
     ) -> Result<Response<MemberAddResponse>, Status> {
-        Err(ServerError::NotCapable.into())
+        let req = req.into_inner();
+        let limits = &self.ctx.limits;
+        let (member, members) = membership::add(
+            &self.ctx,
+            req.peer_ur_ls,
+            req.is_learner,
+            limits.strict_reconfig_check,
+            limits.max_learners,
+        )
+        .await?;
+        Ok(Response::new(MemberAddResponse {
+            header: header::without_revision(&self.ctx),
+            member: Some(member),
+            members,
+        }))
     }
 
     async fn member_remove(
         &self,
         req: Request<MemberRemoveRequest>,
     ) -> Result<Response<MemberRemoveResponse>, Status> {
-        self.require_member(req.get_ref().id)?;
-        Err(ServerError::NotCapable.into())
+        let members = membership::remove(
+            &self.ctx,
+            req.get_ref().id,
+            self.ctx.limits.strict_reconfig_check,
+        )
+        .await?;
+        Ok(Response::new(MemberRemoveResponse {
+            header: header::without_revision(&self.ctx),
+            members,
+        }))
     }
 
     async fn member_update(
         &self,
         req: Request<MemberUpdateRequest>,
     ) -> Result<Response<MemberUpdateResponse>, Status> {
-        self.require_member(req.get_ref().id)?;
-        Err(ServerError::NotCapable.into())
+        let req = req.into_inner();
+        let members = membership::update(&self.ctx, req.id, req.peer_ur_ls).await?;
+        Ok(Response::new(MemberUpdateResponse {
+            header: header::without_revision(&self.ctx),
+            members,
+        }))
     }
 
     async fn member_list(
@@ -76,7 +94,10 @@ impl Cluster for ClusterService {
         &self,
         req: Request<MemberPromoteRequest>,
     ) -> Result<Response<MemberPromoteResponse>, Status> {
-        self.require_member(req.get_ref().id)?;
-        Err(ServerError::NotCapable.into())
+        let members = membership::promote(&self.ctx, req.get_ref().id).await?;
+        Ok(Response::new(MemberPromoteResponse {
+            header: header::without_revision(&self.ctx),
+            members,
+        }))
     }
 }

@@ -38,6 +38,9 @@ impl KvService {
     async fn do_range(&self, r: &RangeRequest) -> Result<RangeResponse, ServerError> {
         validate::check_range(r)?;
         if !r.serializable {
+            if self.ctx.is_learner() {
+                return Err(ServerError::NotSupportedForLearner);
+            }
             self.ctx.reads.wait().await?;
         }
         let res = self.ctx.kv.range(r)?;

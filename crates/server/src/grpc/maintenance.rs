@@ -20,6 +20,9 @@ use crate::apply::ApplyResult;
 use crate::context::{ServerContext, SERVER_VERSION, STORAGE_VERSION};
 use crate::error::ServerError;
 
+/// Interval between leadership transfer attempts in MoveLeader.
+const TRANSFER_RETRY: Duration = Duration::from_millis(300);
+
 /// Implements `etcdserverpb.Maintenance`.
 #[derive(Clone)]
 pub struct MaintenanceService {
@@ -83,7 +86,7 @@ impl Maintenance for MaintenanceService {
             raft_applied_index: st.applied_index,
             errors,
             db_size_in_use: size.in_use_bytes as i64,
-            is_learner: false,
+            is_learner: self.ctx.is_learner(),
             storage_version: STORAGE_VERSION.to_string(),
             db_size_quota: self.ctx.quota.limit() as i64,
             ..Default::default()
@@ -164,25 +167,30 @@ impl Maintenance for MaintenanceService {
         if target == self.ctx.member_id || !st.voters.contains(&target) {
             return Err(ServerError::BadLeaderTransferee.into());
         }
-        self.ctx
-            .raft
-            .transfer_leader(target)
-            .await
-            .map_err(|_| ServerError::Stopped)?;
-        let mut status = self.ctx.raft.status();
+        // raft drops a transfer while the transferee catches up or an election runs, so
+        // ask again until the transferee leads or the request times out.
+        let raft = self.ctx.raft.clone();
+        let mut status = raft.status();
         let wait = async {
             loop {
-                if status.borrow().leader_id == target {
-                    return Ok(());
-                }
-                if status.changed().await.is_err() {
-                    return Err(ServerError::Stopped);
+                raft.transfer_leader(target)
+                    .await
+                    .map_err(|_| ServerError::Stopped)?;
+                let led = tokio::time::timeout(
+                    TRANSFER_RETRY,
+                    status.wait_for(|s| s.leader_id == target),
+                )
+                .await;
+                match led {
+                    Ok(Ok(_)) => return Ok(()),
+                    Ok(Err(_)) => return Err(ServerError::Stopped),
+                    Err(_) => {}
                 }
             }
         };
         tokio::time::timeout(Duration::from_secs(5), wait)
             .await
-            .map_err(|_| ServerError::Timeout)??;
+            .map_err(|_| ServerError::TimeoutLeaderFail)??;
         Ok(Response::new(MoveLeaderResponse {
             header: header::new(&self.ctx),
         }))

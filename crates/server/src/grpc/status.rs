@@ -15,8 +15,15 @@ pub fn code_of(e: &ServerError) -> Code {
         NoSpace | TooManyRequests => Code::ResourceExhausted,
         LeaseNotFound | MemberNotFound => Code::NotFound,
         BadLeaderTransferee | NotLeader | LeaseExists => Code::FailedPrecondition,
-        NotCapable => Code::Unavailable,
-        NoLeader | LeaderChanged | Timeout | Stopped => Code::Unavailable,
+        MemberExists
+        | PeerUrlExists
+        | NotEnoughStartedMembers
+        | MemberNotLearner
+        | LearnerNotReady
+        | TooManyLearners => Code::FailedPrecondition,
+        MemberBadUrls => Code::InvalidArgument,
+        NotCapable | NotSupportedForLearner | Unhealthy => Code::Unavailable,
+        NoLeader | LeaderChanged | Timeout | TimeoutLeaderFail | Stopped => Code::Unavailable,
         Internal(_) => Code::Unknown,
     }
 }

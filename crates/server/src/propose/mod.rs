@@ -19,6 +19,9 @@ use crate::error::ServerError;
 use crate::identity::RequestIds;
 use wait::ProposalWaiters;
 
+/// Pause before proposing again after raft dropped a proposal.
+const PROPOSE_RETRY: Duration = Duration::from_millis(20);
+
 /// etcd's `maxGapBetweenApplyAndCommitIndex`.
 pub const MAX_APPLY_LAG: u64 = 5000;
 
@@ -70,8 +73,9 @@ impl Proposer {
             return Err(ServerError::RequestTooLarge);
         }
         let rx = self.waiters.register(id);
+        let leader_before = self.raft.status().borrow().leader_id;
         let outcome = tokio::time::timeout(self.timeout, async {
-            self.raft.propose(data).await.map_err(map_propose_error)?;
+            self.hand_to_raft(data).await?;
             rx.await.map_err(|_| ServerError::Stopped)
         })
         .await;
@@ -83,7 +87,32 @@ impl Proposer {
             }
             Err(_) => {
                 self.waiters.cancel(id);
-                Err(ServerError::Timeout)
+                let leader_now = self.raft.status().borrow().leader_id;
+                Err(if leader_now == 0 || leader_now != leader_before {
+                    ServerError::TimeoutLeaderFail
+                } else {
+                    ServerError::Timeout
+                })
+            }
+        }
+    }
+
+    /// Hands `data` to raft, waiting out elections: while no leader is known, or raft
+    /// dropped the proposal (for example during a leadership transfer), it retries until
+    /// the caller's timeout.
+    async fn hand_to_raft(&self, data: Vec<u8>) -> Result<(), ServerError> {
+        loop {
+            let mut status = self.raft.status();
+            status
+                .wait_for(|s| s.leader_id != 0)
+                .await
+                .map_err(|_| ServerError::Stopped)?;
+            match self.raft.propose(data.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(ProposeError::NoLeader | ProposeError::Dropped) => {
+                    tokio::time::sleep(PROPOSE_RETRY).await;
+                }
+                Err(e) => return Err(map_propose_error(e)),
             }
         }
     }

@@ -1,0 +1,33 @@
+//! [`PeerHost`]: what the transport and the peer service need from the member.
+
+use std::path::PathBuf;
+
+use oxcd_proto::etcdserverpb::Member;
+
+/// The member hosting the transport (implemented by the server over its membership and
+/// state machine).
+#[tonic::async_trait]
+pub trait PeerHost: Send + Sync + 'static {
+    /// This member's ID.
+    fn member_id(&self) -> u64;
+
+    /// The cluster ID; batches and snapshots carrying another one are refused.
+    fn cluster_id(&self) -> u64;
+
+    /// The peer URLs of member `id`; `None` when the member is unknown or removed.
+    fn peer_urls(&self, id: u64) -> Option<Vec<String>>;
+
+    /// Every member, started or not (the `Members` RPC).
+    fn members(&self) -> Vec<Member>;
+
+    /// Makes a consistent checkpoint of the state machine in a NEW directory and returns
+    /// it. The transport streams its files and deletes the directory afterwards. Blocking.
+    fn checkpoint(&self) -> Result<PathBuf, String>;
+
+    /// Where the data of an incoming snapshot for (`index`, `term`) must be written. The
+    /// transport (re)creates it; the state machine restores from it.
+    fn snapshot_dir(&self, index: u64, term: u64) -> PathBuf;
+
+    /// Promotes learner `id` (served on the leader); `Err` carries etcd's error text.
+    async fn promote(&self, id: u64) -> Result<Vec<Member>, String>;
+}

@@ -1,0 +1,195 @@
+//! [`PeerService`]: the receiving side of the transport, served on the peer URLs, and the
+//! client calls a joining member makes ([`fetch_members`], [`forward_promote`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oxcd_proto::etcdserverpb::Member;
+use oxcd_proto::oxcdpb::raft_peer_server::{RaftPeer, RaftPeerServer};
+use oxcd_proto::oxcdpb::{
+    MembersRequest, MembersResponse, PromoteMemberRequest, PromoteMemberResponse, RaftMessageBatch,
+    SendAck, SnapshotAck, SnapshotChunk,
+};
+use oxcd_raftlog::RaftHandle;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::config::TransportConfig;
+use crate::error::PeerError;
+use crate::host::PeerHost;
+use crate::metrics;
+
+/// Implements `oxcdpb.RaftPeer` for one member.
+#[derive(Clone)]
+pub struct PeerService {
+    host: Arc<dyn PeerHost>,
+    raft: RaftHandle,
+}
+
+impl std::fmt::Debug for PeerService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerService")
+            .field("member", &self.host.member_id())
+            .finish()
+    }
+}
+
+impl PeerService {
+    /// The service of the member `host` describes, stepping into `raft`.
+    pub fn new(host: Arc<dyn PeerHost>, raft: RaftHandle) -> Self {
+        Self { host, raft }
+    }
+
+    /// The tonic server for this service, with the transport's message size limits.
+    pub fn into_server(self, config: &TransportConfig) -> RaftPeerServer<Self> {
+        RaftPeerServer::new(self)
+            .max_decoding_message_size(config.max_message_bytes)
+            .max_encoding_message_size(config.max_message_bytes)
+    }
+}
+
+#[tonic::async_trait]
+impl RaftPeer for PeerService {
+    async fn send(
+        &self,
+        request: Request<Streaming<RaftMessageBatch>>,
+    ) -> Result<Response<SendAck>, Status> {
+        let mut stream = request.into_inner();
+        let cluster = self.host.cluster_id();
+        loop {
+            let batch = match stream.message().await {
+                Ok(Some(b)) => b,
+                Ok(None) => break,
+                Err(status) => {
+                    metrics::RECEIVED_FAILURES
+                        .with_label_values(&["unknown"])
+                        .inc();
+                    return Err(status);
+                }
+            };
+            if batch.cluster_id != 0 && batch.cluster_id != cluster {
+                return Err(Status::failed_precondition(format!(
+                    "cluster ID mismatch: got {:x}, want {cluster:x}",
+                    batch.cluster_id
+                )));
+            }
+            let bytes: usize = batch.messages.iter().map(Vec::len).sum();
+            metrics::RECEIVED_BYTES
+                .with_label_values(&[&metrics::id_label(batch.from)])
+                .inc_by(bytes as f64);
+            for m in batch.messages {
+                self.raft
+                    .step(m)
+                    .await
+                    .map_err(|_| Status::unavailable("raft stopped"))?;
+            }
+        }
+        Ok(Response::new(SendAck {}))
+    }
+
+    async fn snapshot(
+        &self,
+        request: Request<Streaming<SnapshotChunk>>,
+    ) -> Result<Response<SnapshotAck>, Status> {
+        crate::snapshot_recv::receive(self.host.as_ref(), &self.raft, request.into_inner()).await?;
+        Ok(Response::new(SnapshotAck {}))
+    }
+
+    async fn members(
+        &self,
+        _request: Request<MembersRequest>,
+    ) -> Result<Response<MembersResponse>, Status> {
+        Ok(Response::new(MembersResponse {
+            cluster_id: self.host.cluster_id(),
+            members: self.host.members(),
+        }))
+    }
+
+    async fn promote_member(
+        &self,
+        request: Request<PromoteMemberRequest>,
+    ) -> Result<Response<PromoteMemberResponse>, Status> {
+        Ok(Response::new(
+            match self.host.promote(request.get_ref().id).await {
+                Ok(members) => PromoteMemberResponse {
+                    members,
+                    error: String::new(),
+                },
+                Err(error) => PromoteMemberResponse {
+                    members: Vec::new(),
+                    error,
+                },
+            },
+        ))
+    }
+}
+
+/// Asks the members at `peer_urls` (in turn) for the cluster ID and membership: how a
+/// member started with `--initial-cluster-state=existing` learns its ID.
+pub async fn fetch_members(
+    peer_urls: &[String],
+    timeout: Duration,
+) -> Result<MembersResponse, PeerError> {
+    let cfg = TransportConfig {
+        connect_timeout: timeout,
+        ..TransportConfig::default()
+    };
+    let mut last = None;
+    for url in peer_urls {
+        let channel = match crate::stream::connect_url(url, &cfg).await {
+            Ok(c) => c,
+            Err(e) => {
+                last = Some(e);
+                continue;
+            }
+        };
+        let mut client = oxcd_proto::oxcdpb::raft_peer_client::RaftPeerClient::new(channel);
+        match tokio::time::timeout(timeout, client.members(MembersRequest {})).await {
+            Ok(Ok(resp)) => return Ok(resp.into_inner()),
+            Ok(Err(status)) => last = Some(PeerError::Rpc(status)),
+            Err(_) => last = Some(PeerError::Rpc(Status::deadline_exceeded("members"))),
+        }
+    }
+    Err(last.unwrap_or_else(|| PeerError::Connect {
+        url: String::new(),
+        message: "no peer URLs to ask".into(),
+    }))
+}
+
+/// Sends a promotion to the member at `peer_urls` (the leader). `Ok(Err(text))` is etcd's
+/// error as the leader reported it.
+pub async fn forward_promote(
+    peer_urls: &[String],
+    id: u64,
+    timeout: Duration,
+) -> Result<Result<Vec<Member>, String>, PeerError> {
+    let cfg = TransportConfig {
+        connect_timeout: timeout,
+        ..TransportConfig::default()
+    };
+    let mut last = None;
+    for url in peer_urls {
+        let channel = match crate::stream::connect_url(url, &cfg).await {
+            Ok(c) => c,
+            Err(e) => {
+                last = Some(e);
+                continue;
+            }
+        };
+        let mut client = oxcd_proto::oxcdpb::raft_peer_client::RaftPeerClient::new(channel);
+        match tokio::time::timeout(timeout, client.promote_member(PromoteMemberRequest { id }))
+            .await
+        {
+            Ok(Ok(resp)) => {
+                let r = resp.into_inner();
+                return Ok(if r.error.is_empty() {
+                    Ok(r.members)
+                } else {
+                    Err(r.error)
+                });
+            }
+            Ok(Err(status)) => last = Some(PeerError::Rpc(status)),
+            Err(_) => last = Some(PeerError::Rpc(Status::deadline_exceeded("promote"))),
+        }
+    }
+    Err(last.unwrap_or(PeerError::UnknownPeer(id)))
+}

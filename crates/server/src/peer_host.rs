@@ -1,0 +1,93 @@
+//! [`MemberPeerHost`]: this member as the peer transport sees it (membership, checkpoints
+//! for outgoing snapshots, staging for incoming ones, promotion on the leader).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use oxcd_backend::Backend;
+use oxcd_peer::PeerHost;
+use oxcd_proto::etcdserverpb::Member;
+
+use crate::apply::restore::staging_dir;
+use crate::context::ServerContext;
+use crate::members::Members;
+
+/// The [`PeerHost`] of one member. The server context is attached once it exists.
+pub struct MemberPeerHost {
+    members: Arc<Members>,
+    backend: Arc<dyn Backend>,
+    /// Incoming snapshots are staged here.
+    snapshot_root: PathBuf,
+    /// Outgoing checkpoints are made here.
+    outgoing_root: PathBuf,
+    ctx: OnceLock<Arc<ServerContext>>,
+    seq: AtomicU64,
+}
+
+impl MemberPeerHost {
+    /// A host over the member's stores; `snapshot_root` is `<data-dir>/member/snap`.
+    pub fn new(members: Arc<Members>, backend: Arc<dyn Backend>, snapshot_root: PathBuf) -> Self {
+        let outgoing_root = snapshot_root.with_file_name("snap-out");
+        let _ = std::fs::remove_dir_all(&outgoing_root);
+        Self {
+            members,
+            backend,
+            snapshot_root,
+            outgoing_root,
+            ctx: OnceLock::new(),
+            seq: AtomicU64::new(0),
+        }
+    }
+
+    /// Attaches the server context (needed for promotions).
+    pub fn attach(&self, ctx: Arc<ServerContext>) {
+        let _ = self.ctx.set(ctx);
+    }
+}
+
+#[tonic::async_trait]
+impl PeerHost for MemberPeerHost {
+    fn member_id(&self) -> u64 {
+        self.members.local_id()
+    }
+
+    fn cluster_id(&self) -> u64 {
+        self.members.cluster_id()
+    }
+
+    fn peer_urls(&self, id: u64) -> Option<Vec<String>> {
+        self.members.peer_urls(id)
+    }
+
+    fn members(&self) -> Vec<Member> {
+        self.members.list()
+    }
+
+    fn checkpoint(&self) -> Result<PathBuf, String> {
+        std::fs::create_dir_all(&self.outgoing_root).map_err(|e| e.to_string())?;
+        let dir = self.outgoing_root.join(format!(
+            "{}-{}",
+            std::process::id(),
+            self.seq.fetch_add(1, Ordering::Relaxed)
+        ));
+        self.backend.checkpoint(&dir).map_err(|e| e.to_string())?;
+        Ok(dir)
+    }
+
+    fn snapshot_dir(&self, index: u64, term: u64) -> PathBuf {
+        staging_dir(&self.snapshot_root, index, term)
+    }
+
+    async fn promote(&self, id: u64) -> Result<Vec<Member>, String> {
+        let Some(ctx) = self.ctx.get() else {
+            return Err(crate::error::ServerError::Stopped.to_string());
+        };
+        if ctx.raft.status().borrow().leader_id != ctx.member_id {
+            return Err(crate::error::ServerError::NotLeader.to_string());
+        }
+        crate::membership::promote(ctx, id)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,1079 @@
+//! A process-level N-member cluster (etcd or oxcd) on loopback, driven with etcdctl.
+//!
+//! Members are named `m0..m{n-1}`, each with its own client and peer port on 127.0.0.1, a data
+//! directory and a log file under one temporary directory, and share a per-cluster unique
+//! `--initial-cluster-token`. Default raft timing is `--heartbeat-interval=50
+//! --election-timeout=500`; extra flags (e.g. `--snapshot-count=100`) are appended to every
+//! member's command line, including members added later and restarts.
+//!
+//! Failure injection is by PID only: [`Cluster::kill9`] (SIGKILL), [`Cluster::stop_signal`]
+//! (SIGSTOP) and [`Cluster::cont`] (SIGCONT). [`Cluster::restart`] starts a member again on
+//! the same ports, data directory and flags. Leadership is read with `etcdctl endpoint status
+//! -w json` on every live member; membership with `etcdctl member list -w json`.
+//!
+//! Dropping a [`Cluster`] SIGCONTs stopped members, SIGKILLs and reaps every process, and, if
+//! the thread is panicking (a failed assertion), prints the tail of every member's log.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::error::{HarnessError, Result};
+use crate::etcdctl::{etcdctl_raw, Output};
+use crate::json::Json;
+use crate::ports;
+use crate::process::{oxcd_available, send_signal, Kind};
+
+/// Default `--heartbeat-interval` in milliseconds.
+pub const HEARTBEAT_MS: u64 = 50;
+/// Default `--election-timeout` in milliseconds.
+pub const ELECTION_TIMEOUT_MS: u64 = 500;
+/// How long [`Cluster::start`] waits for all members to serve with an agreed leader.
+pub const CLUSTER_STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a restarted or added member may take to serve.
+pub const MEMBER_STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// The default bound of [`Cluster::leader_index`].
+pub const LEADER_TIMEOUT: Duration = Duration::from_secs(15);
+/// The `--command-timeout` of etcdctl calls made without an explicit one.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long membership changes are retried while the server says the cluster is not ready.
+pub const RECONFIG_RETRY: Duration = Duration::from_secs(20);
+const START_ATTEMPTS: usize = 4;
+const POLL: Duration = Duration::from_millis(100);
+
+/// The kind selected by `OXCD_CLUSTER_KIND` (`etcd` selects [`Kind::Etcd`]; anything else, or
+/// unset, selects [`Kind::Oxcd`]).
+pub fn cluster_kind() -> Kind {
+    match std::env::var("OXCD_CLUSTER_KIND") {
+        Ok(v) if v.eq_ignore_ascii_case("etcd") => Kind::Etcd,
+        _ => Kind::Oxcd,
+    }
+}
+
+/// Whether `kind`'s binary is present; prints a `SKIP:` line when it is not.
+pub fn kind_available(kind: Kind) -> bool {
+    match kind {
+        Kind::Oxcd => oxcd_available(),
+        Kind::Etcd => {
+            let bin = kind.binary();
+            let ok = bin.is_file();
+            if !ok {
+                println!("SKIP: etcd binary not found at {}", bin.display());
+            }
+            ok
+        }
+    }
+}
+
+/// Runs etcdctl against a comma-separated endpoint list with the given `--command-timeout`; the
+/// process is killed if it outlives the command timeout by more than 10 s.
+pub fn etcdctl_at(endpoints: &str, command_timeout: Duration, args: &[&str]) -> Result<Output> {
+    let timeout_flag = format!("--command-timeout={}ms", command_timeout.as_millis());
+    let mut all: Vec<&str> = Vec::with_capacity(args.len() + 1);
+    all.push(&timeout_flag);
+    all.extend_from_slice(args);
+    etcdctl_raw(
+        endpoints,
+        &all,
+        None,
+        command_timeout + Duration::from_secs(10),
+    )
+}
+
+/// The last `lines` lines of `text`.
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// One member's view from `etcdctl endpoint status -w json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberStatus {
+    /// `header.member_id`.
+    pub member_id: u64,
+    /// `leader` (0 when the member knows no leader).
+    pub leader: u64,
+    /// `header.revision`.
+    pub revision: i64,
+    /// `raftTerm`.
+    pub raft_term: u64,
+    /// `raftIndex`.
+    pub raft_index: u64,
+    /// `raftAppliedIndex`.
+    pub raft_applied_index: u64,
+    /// `isLearner` (absent means false).
+    pub is_learner: bool,
+}
+
+/// One entry of `etcdctl member list -w json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberInfo {
+    /// `ID`.
+    pub id: u64,
+    /// `name` (empty until a newly added member has started and published itself).
+    pub name: String,
+    /// `peerURLs`.
+    pub peer_urls: Vec<String>,
+    /// `clientURLs`.
+    pub client_urls: Vec<String>,
+    /// `isLearner` (absent means false).
+    pub is_learner: bool,
+}
+
+/// One endpoint's answer in `etcdctl endpoint hashkv -w json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashKv {
+    /// `Endpoint` as given to etcdctl.
+    pub endpoint: String,
+    /// `HashKV.header.member_id`.
+    pub member_id: u64,
+    /// `HashKV.header.revision`.
+    pub revision: i64,
+    /// `HashKV.hash`.
+    pub hash: u64,
+    /// `HashKV.compact_revision`.
+    pub compact_revision: i64,
+}
+
+/// One member process of a [`Cluster`].
+pub struct Member {
+    name: String,
+    client_port: u16,
+    peer_port: u16,
+    dir: PathBuf,
+    initial_cluster: String,
+    initial_state: String,
+    child: Option<Child>,
+    stopped: bool,
+    removed: bool,
+    learner: bool,
+    id: Option<u64>,
+}
+
+impl Member {
+    /// The member name (`m0`, `m1`, … or the name given to [`Cluster::add_member_process`]).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The client port.
+    pub fn client_port(&self) -> u16 {
+        self.client_port
+    }
+
+    /// The peer port.
+    pub fn peer_port(&self) -> u16 {
+        self.peer_port
+    }
+
+    /// `127.0.0.1:<client port>`, the form etcdctl's `--endpoints` takes.
+    pub fn endpoint(&self) -> String {
+        format!("127.0.0.1:{}", self.client_port)
+    }
+
+    /// `http://127.0.0.1:<client port>`.
+    pub fn client_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    /// `http://127.0.0.1:<peer port>`.
+    pub fn peer_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.peer_port)
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// The log file (stdout and stderr of every start, plus harness events, appended).
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("member.log")
+    }
+
+    /// The last `lines` lines of the log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        tail(
+            &std::fs::read_to_string(self.log_path()).unwrap_or_default(),
+            lines,
+        )
+    }
+
+    /// The raft member ID, once learnt (from `endpoint status` or `member add`).
+    pub fn id(&self) -> Option<u64> {
+        self.id
+    }
+
+    /// The `--initial-cluster` this member was started with.
+    pub fn initial_cluster(&self) -> &str {
+        &self.initial_cluster
+    }
+
+    /// The `--initial-cluster-state` this member was started with (`new` or `existing`).
+    pub fn initial_state(&self) -> &str {
+        &self.initial_state
+    }
+
+    /// The process ID, while a process is held.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Whether the process is alive (reaps it if it exited).
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => match c.try_wait() {
+                Ok(None) => true,
+                _ => {
+                    self.child = None;
+                    self.stopped = false;
+                    false
+                }
+            },
+            None => false,
+        }
+    }
+
+    /// Whether the process was SIGSTOPped by the harness and not yet continued.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// Whether the member joined as a learner and was not promoted through
+    /// [`Cluster::promote_member`] (learners refuse most RPCs, so the harness does not send
+    /// cluster-wide commands to them).
+    pub fn is_learner(&self) -> bool {
+        self.learner
+    }
+
+    /// Whether the member was removed from the cluster through [`Cluster::remove_member`].
+    pub fn is_removed(&self) -> bool {
+        self.removed
+    }
+
+    fn note(&self, event: &str) {
+        if let Ok(f) = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+        {
+            let mut f: &File = &f;
+            let _ = writeln!(f, "=== harness: {event}");
+        }
+    }
+
+    fn kill_and_reap(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            if self.stopped {
+                let _ = send_signal(c.id(), "CONT");
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.stopped = false;
+    }
+}
+
+/// N member processes of one cluster. See the module docs.
+pub struct Cluster {
+    kind: Kind,
+    binary: PathBuf,
+    tmp: tempfile::TempDir,
+    token: String,
+    extra_args: Vec<String>,
+    members: Vec<Member>,
+}
+
+fn unique_token() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "oxcd-it-{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+impl Cluster {
+    /// Starts `n` members of `kind` as a new cluster and waits (bounded by
+    /// [`CLUSTER_STARTUP_TIMEOUT`]) until every member serves and all agree on a leader.
+    /// `extra_args` are appended to every member's flags. Port collisions are retried with new
+    /// ports.
+    pub fn start(kind: Kind, n: usize, extra_args: &[&str]) -> Result<Cluster> {
+        let binary = kind.binary();
+        if !binary.is_file() {
+            return Err(HarnessError::BinaryNotFound(binary));
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(
+                "oxcd-cluster-{}-",
+                kind.label().split('(').next().unwrap_or("srv")
+            ))
+            .tempdir()
+            .map_err(|e| HarnessError::io("create cluster temp dir", e))?;
+        let mut cluster = Cluster {
+            kind,
+            binary,
+            tmp,
+            token: unique_token(),
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            members: Vec::new(),
+        };
+        let mut last_err = None;
+        for attempt in 0..START_ATTEMPTS {
+            match cluster.try_start(n, attempt) {
+                Ok(()) => return Ok(cluster),
+                Err(e) => {
+                    for m in &mut cluster.members {
+                        m.kill_and_reap();
+                    }
+                    let retry = matches!(&e, HarnessError::ExitedDuringStartup { log_tail, .. }
+                        if log_tail.contains("address already in use"));
+                    last_err = Some(e);
+                    if !retry {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(last_err.unwrap_or(HarnessError::NotRunning))
+    }
+
+    fn try_start(&mut self, n: usize, attempt: usize) -> Result<()> {
+        let mut specs = Vec::with_capacity(n);
+        for i in 0..n {
+            let (c, p) = ports::free_port_pair()?;
+            specs.push((format!("m{i}"), c, p));
+        }
+        let initial_cluster = specs
+            .iter()
+            .map(|(name, _, p)| format!("{name}=http://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        self.members.clear();
+        for (name, c, p) in specs {
+            let dir = self.tmp.path().join(format!("{name}-try{attempt}"));
+            std::fs::create_dir_all(&dir).map_err(|e| HarnessError::io("create member dir", e))?;
+            self.members.push(Member {
+                name,
+                client_port: c,
+                peer_port: p,
+                dir,
+                initial_cluster: initial_cluster.clone(),
+                initial_state: "new".to_string(),
+                child: None,
+                stopped: false,
+                removed: false,
+                learner: false,
+                id: None,
+            });
+        }
+        for i in 0..n {
+            self.spawn(i)?;
+        }
+        let deadline = Instant::now() + CLUSTER_STARTUP_TIMEOUT;
+        for i in 0..n {
+            self.wait_serving(i, deadline)?;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        self.wait_leader(left.max(Duration::from_secs(1)))?;
+        Ok(())
+    }
+
+    fn args(&self, m: &Member) -> Vec<String> {
+        let mut a = vec![
+            format!("--name={}", m.name),
+            format!("--data-dir={}", m.data_dir().display()),
+            format!("--listen-client-urls={}", m.client_url()),
+            format!("--advertise-client-urls={}", m.client_url()),
+            format!("--listen-peer-urls={}", m.peer_url()),
+            format!("--initial-advertise-peer-urls={}", m.peer_url()),
+            format!("--initial-cluster={}", m.initial_cluster),
+            format!("--initial-cluster-token={}", self.token),
+            format!("--initial-cluster-state={}", m.initial_state),
+            format!("--heartbeat-interval={HEARTBEAT_MS}"),
+            format!("--election-timeout={ELECTION_TIMEOUT_MS}"),
+        ];
+        a.extend(self.extra_args.iter().cloned());
+        a
+    }
+
+    fn spawn(&mut self, i: usize) -> Result<()> {
+        let args = self.args(&self.members[i]);
+        let m = &mut self.members[i];
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(m.log_path())
+            .map_err(|e| HarnessError::io("open member log", e))?;
+        let log2 = log
+            .try_clone()
+            .map_err(|e| HarnessError::io("clone log handle", e))?;
+        m.note(&format!(
+            "starting {} {}",
+            self.binary.display(),
+            args.join(" ")
+        ));
+        let child = Command::new(&self.binary)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .map_err(|e| HarnessError::io(format!("spawn {}", self.binary.display()), e))?;
+        m.child = Some(child);
+        m.stopped = false;
+        Ok(())
+    }
+
+    /// Waits until member `i` answers `endpoint status` and knows a leader.
+    fn wait_serving(&mut self, i: usize, deadline: Instant) -> Result<()> {
+        loop {
+            let m = &mut self.members[i];
+            if let Some(c) = m.child.as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    m.child = None;
+                    return Err(HarnessError::ExitedDuringStartup {
+                        status: format!("{} {status}", m.name),
+                        log_tail: m.log_tail(30),
+                    });
+                }
+            } else {
+                return Err(HarnessError::NotRunning);
+            }
+            if let Ok(st) = self.status_with_timeout(i, Duration::from_secs(1)) {
+                if st.leader != 0 {
+                    self.members[i].id = Some(st.member_id);
+                    return Ok(());
+                }
+            }
+            if Instant::now() >= deadline {
+                let m = &self.members[i];
+                return Err(HarnessError::StartTimeout {
+                    seconds: CLUSTER_STARTUP_TIMEOUT.as_secs(),
+                    log_tail: format!("{}:\n{}", m.name, m.log_tail(30)),
+                });
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Which implementation the members run.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The number of members the harness holds (including killed and removed ones).
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether the cluster holds no member.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// The `--initial-cluster-token` of this cluster.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Member `i`.
+    ///
+    /// # Panics
+    /// If `i` is out of range (a test bug).
+    pub fn member(&self, i: usize) -> &Member {
+        &self.members[i]
+    }
+
+    /// All members, in index order.
+    pub fn members(&self) -> &[Member] {
+        &self.members
+    }
+
+    /// Member `i`'s client port.
+    pub fn client_port(&self, i: usize) -> u16 {
+        self.members[i].client_port
+    }
+
+    /// Member `i`'s etcdctl endpoint, `127.0.0.1:<port>`.
+    pub fn endpoint(&self, i: usize) -> String {
+        self.members[i].endpoint()
+    }
+
+    /// Member `i`'s raft ID, once learnt.
+    pub fn member_id(&self, i: usize) -> Option<u64> {
+        self.members[i].id
+    }
+
+    /// The index of the member with raft ID `id`.
+    pub fn index_of_id(&self, id: u64) -> Option<usize> {
+        self.members.iter().position(|m| m.id == Some(id))
+    }
+
+    /// Comma-joined endpoints of every member not removed (dead or stopped ones included, as a
+    /// client configured with the whole cluster would have them).
+    pub fn endpoints(&self) -> String {
+        self.members
+            .iter()
+            .filter(|m| !m.removed)
+            .map(Member::endpoint)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Indices of members whose process runs and is not stopped (and not removed).
+    pub fn live_indices(&mut self) -> Vec<usize> {
+        (0..self.members.len())
+            .filter(|&i| {
+                let m = &mut self.members[i];
+                !m.removed && m.is_running() && !m.stopped
+            })
+            .collect()
+    }
+
+    /// Comma-joined endpoints of the live members.
+    pub fn live_endpoints(&mut self) -> String {
+        self.live_indices()
+            .into_iter()
+            .map(|i| self.members[i].endpoint())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Comma-joined endpoints of the live members that are not learners, optionally leaving
+    /// one member out.
+    fn voter_endpoints(&mut self, exclude: Option<usize>) -> String {
+        self.live_indices()
+            .into_iter()
+            .filter(|&i| Some(i) != exclude && !self.members[i].learner)
+            .map(|i| self.members[i].endpoint())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// etcdctl against member `i` alone, `--command-timeout=5s`.
+    pub fn ctl(&self, i: usize, args: &[&str]) -> Result<Output> {
+        etcdctl_at(&self.members[i].endpoint(), COMMAND_TIMEOUT, args)
+    }
+
+    /// etcdctl against member `i` alone with an explicit `--command-timeout`.
+    pub fn ctl_timeout(
+        &self,
+        i: usize,
+        command_timeout: Duration,
+        args: &[&str],
+    ) -> Result<Output> {
+        etcdctl_at(&self.members[i].endpoint(), command_timeout, args)
+    }
+
+    /// etcdctl against the endpoints of the live members that are not learners,
+    /// `--command-timeout=5s`.
+    pub fn ctl_live(&mut self, args: &[&str]) -> Result<Output> {
+        let eps = self.voter_endpoints(None);
+        etcdctl_at(&eps, COMMAND_TIMEOUT, args)
+    }
+
+    /// SIGKILLs member `i` (SIGCONT first if it was stopped) and reaps it.
+    pub fn kill9(&mut self, i: usize) -> Result<()> {
+        let m = &mut self.members[i];
+        let Some(mut c) = m.child.take() else {
+            return Err(HarnessError::NotRunning);
+        };
+        m.note("kill -9");
+        if m.stopped {
+            let _ = send_signal(c.id(), "CONT");
+            m.stopped = false;
+        }
+        c.kill()
+            .map_err(|e| HarnessError::io("SIGKILL member", e))?;
+        c.wait()
+            .map_err(|e| HarnessError::io("wait for member", e))?;
+        Ok(())
+    }
+
+    /// SIGSTOPs member `i` (it stays "alive" but answers nothing until [`Cluster::cont`]).
+    pub fn stop_signal(&mut self, i: usize) -> Result<()> {
+        let m = &mut self.members[i];
+        let pid = m.pid().ok_or(HarnessError::NotRunning)?;
+        m.note("SIGSTOP");
+        send_signal(pid, "STOP")?;
+        m.stopped = true;
+        Ok(())
+    }
+
+    /// SIGCONTs member `i` after [`Cluster::stop_signal`].
+    pub fn cont(&mut self, i: usize) -> Result<()> {
+        let m = &mut self.members[i];
+        let pid = m.pid().ok_or(HarnessError::NotRunning)?;
+        m.note("SIGCONT");
+        send_signal(pid, "CONT")?;
+        m.stopped = false;
+        Ok(())
+    }
+
+    /// Starts member `i` again with the same ports, data directory and flags (including its
+    /// original `--initial-cluster-state`), killing it first if it still runs, and waits up to
+    /// [`MEMBER_STARTUP_TIMEOUT`] until it serves and knows a leader.
+    pub fn restart(&mut self, i: usize) -> Result<()> {
+        if self.members[i].is_running() {
+            self.kill9(i)?;
+        }
+        let mut last = None;
+        for _ in 0..START_ATTEMPTS {
+            self.spawn(i)?;
+            match self.wait_serving(i, Instant::now() + MEMBER_STARTUP_TIMEOUT) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    self.members[i].kill_and_reap();
+                    let retry = matches!(&e, HarnessError::ExitedDuringStartup { log_tail, .. }
+                        if log_tail.contains("address already in use"));
+                    last = Some(e);
+                    if !retry {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+            }
+        }
+        Err(last.unwrap_or(HarnessError::NotRunning))
+    }
+
+    /// `etcdctl endpoint status -w json` on member `i` alone.
+    pub fn status(&self, i: usize) -> Result<MemberStatus> {
+        self.status_with_timeout(i, Duration::from_secs(2))
+    }
+
+    fn status_with_timeout(&self, i: usize, t: Duration) -> Result<MemberStatus> {
+        let out = etcdctl_at(
+            &self.members[i].endpoint(),
+            t,
+            &["endpoint", "status", "-w", "json"],
+        )?;
+        if !out.success() {
+            return Err(HarnessError::Json(format!(
+                "endpoint status on {} failed: {}",
+                self.members[i].name,
+                tail(&out.stderr, 2)
+            )));
+        }
+        parse_status(&out.stdout)
+    }
+
+    /// Asks every live member for its leader once; `Some(index)` if all answered, all name the
+    /// same non-zero leader, and that leader is a live member.
+    fn leader_once(&mut self) -> Option<usize> {
+        let live = self.live_indices();
+        if live.is_empty() {
+            return None;
+        }
+        let mut leader = None;
+        for &i in &live {
+            let st = self.status(i).ok()?;
+            self.members[i].id = Some(st.member_id);
+            if st.leader == 0 || leader.is_some_and(|l| l != st.leader) {
+                return None;
+            }
+            leader = Some(st.leader);
+        }
+        let leader = leader?;
+        live.into_iter()
+            .find(|&i| self.members[i].id == Some(leader))
+    }
+
+    /// Waits (bounded by `timeout`) until every live member answers `endpoint status` naming
+    /// the same leader, which is itself a live member; returns its index.
+    pub fn wait_leader(&mut self, timeout: Duration) -> Result<usize> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(i) = self.leader_once() {
+                return Ok(i);
+            }
+            if Instant::now() >= deadline {
+                return Err(HarnessError::Timeout(format!(
+                    "live members agreeing on a leader within {timeout:?}"
+                )));
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// [`Cluster::wait_leader`] with [`LEADER_TIMEOUT`].
+    pub fn leader_index(&mut self) -> Result<usize> {
+        self.wait_leader(LEADER_TIMEOUT)
+    }
+
+    /// Waits until the agreed leader is member `target` (bounded by `timeout`).
+    pub fn wait_leader_is(&mut self, target: usize, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.leader_once() == Some(target) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(HarnessError::Timeout(format!(
+                    "leadership moving to {} within {timeout:?}",
+                    self.members[target].name
+                )));
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// `etcdctl member list -w json` against the live non-learner members.
+    pub fn member_list(&mut self) -> Result<Vec<MemberInfo>> {
+        let out = self.ctl_live(&["member", "list", "-w", "json"])?;
+        if !out.success() {
+            return Err(HarnessError::Json(format!(
+                "member list failed: {}",
+                tail(&out.stderr, 2)
+            )));
+        }
+        parse_member_list(&out.stdout)
+    }
+
+    /// The raft IDs in `member list`.
+    pub fn member_ids(&mut self) -> Result<Vec<u64>> {
+        Ok(self.member_list()?.into_iter().map(|m| m.id).collect())
+    }
+
+    /// `etcdctl endpoint hashkv -w json` against the given endpoints (e.g. [`Cluster::endpoints`]).
+    pub fn hashkv(&self, endpoints: &str) -> Result<Vec<HashKv>> {
+        let out = etcdctl_at(
+            endpoints,
+            COMMAND_TIMEOUT,
+            &["endpoint", "hashkv", "-w", "json"],
+        )?;
+        if !out.success() {
+            return Err(HarnessError::Json(format!(
+                "endpoint hashkv failed: {}",
+                tail(&out.stderr, 2)
+            )));
+        }
+        parse_hashkv(&out.stdout)
+    }
+
+    /// Runs `etcdctl member add <name> --peer-urls=<new peer url> [--learner]` against the live
+    /// members (retrying for up to [`RECONFIG_RETRY`] while the server reports an unhealthy
+    /// cluster), then starts the new process with `--initial-cluster-state existing` and the
+    /// `ETCD_INITIAL_CLUSTER` etcdctl printed, and waits until it serves. Returns its index.
+    pub fn add_member_process(&mut self, name: &str, learner: bool) -> Result<usize> {
+        let (client_port, peer_port) = ports::free_port_pair()?;
+        let peer_url = format!("http://127.0.0.1:{peer_port}");
+        let peer_flag = format!("--peer-urls={peer_url}");
+        let mut args = vec!["member", "add", name, peer_flag.as_str()];
+        if learner {
+            args.push("--learner");
+        }
+        let out = self.retry_reconfig(&args)?;
+        let added = parse_member_add(&out.stdout).ok_or_else(|| {
+            HarnessError::Json(format!("unexpected member add output: {}", out.stdout))
+        })?;
+        let dir = self.tmp.path().join(name);
+        std::fs::create_dir_all(&dir).map_err(|e| HarnessError::io("create member dir", e))?;
+        self.members.push(Member {
+            name: name.to_string(),
+            client_port,
+            peer_port,
+            dir,
+            initial_cluster: added.initial_cluster,
+            initial_state: "existing".to_string(),
+            child: None,
+            stopped: false,
+            removed: false,
+            learner,
+            id: Some(added.id),
+        });
+        let i = self.members.len() - 1;
+        self.members[i].note(&format!("member add output:\n{}", out.stdout.trim()));
+        self.spawn(i)?;
+        self.wait_serving(i, Instant::now() + MEMBER_STARTUP_TIMEOUT)?;
+        Ok(i)
+    }
+
+    /// Runs `etcdctl member promote <hex id of i>` against the live non-learner members,
+    /// retrying (up to [`RECONFIG_RETRY`]) while the learner is not yet in sync; on success
+    /// the member is no longer treated as a learner. Returns etcdctl's output.
+    pub fn promote_member(&mut self, i: usize) -> Result<Output> {
+        let id = self.members[i].id.ok_or(HarnessError::NotRunning)?;
+        let hex = format!("{id:x}");
+        let out = self.retry_reconfig_excluding(&["member", "promote", &hex], Some(i))?;
+        self.members[i].learner = false;
+        self.members[i].note("promoted to voter");
+        Ok(out)
+    }
+
+    /// Runs `etcdctl member remove <hex id of i>` against the other live non-learner members (retrying for
+    /// up to [`RECONFIG_RETRY`] while the server reports an unhealthy cluster). On success the
+    /// member is marked removed and its process, which should exit by itself, is reaped (and
+    /// killed if it still runs after 10 s). Returns etcdctl's output.
+    pub fn remove_member(&mut self, i: usize) -> Result<Output> {
+        let id = self.members[i].id.ok_or(HarnessError::NotRunning)?;
+        let hex = format!("{id:x}");
+        let out = self.retry_reconfig_excluding(&["member", "remove", &hex], Some(i))?;
+        let m = &mut self.members[i];
+        m.removed = true;
+        m.note("removed from the cluster");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while m.is_running() && Instant::now() < deadline {
+            std::thread::sleep(POLL);
+        }
+        if m.is_running() {
+            m.note("still running 10 s after removal; killing");
+        }
+        m.kill_and_reap();
+        Ok(out)
+    }
+
+    /// Runs a membership command against the live non-learner members, retrying (up to
+    /// [`RECONFIG_RETRY`]) while the server says the cluster is not ready for it: `unhealthy
+    /// cluster`, `not enough started members`, a learner not `in sync with leader`, `no
+    /// leader`. Returns the successful output, or a timeout carrying the last error.
+    pub fn retry_reconfig(&mut self, args: &[&str]) -> Result<Output> {
+        self.retry_reconfig_excluding(args, None)
+    }
+
+    fn retry_reconfig_excluding(
+        &mut self,
+        args: &[&str],
+        exclude: Option<usize>,
+    ) -> Result<Output> {
+        let eps = self.voter_endpoints(exclude);
+        let deadline = Instant::now() + RECONFIG_RETRY;
+        loop {
+            let out = etcdctl_at(&eps, COMMAND_TIMEOUT, args)?;
+            if out.success() {
+                return Ok(out);
+            }
+            let retryable = out.stderr.contains("unhealthy cluster")
+                || out.stderr.contains("in sync with leader")
+                || out.stderr.contains("not enough started members")
+                || out.stderr.contains("no leader");
+            if !retryable || Instant::now() >= deadline {
+                return Err(HarnessError::Timeout(format!(
+                    "etcdctl {} (last error: {})",
+                    args.join(" "),
+                    tail(&out.stderr, 1)
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// The last `lines` log lines of every member, labelled, for failure messages.
+    pub fn log_tails(&self, lines: usize) -> String {
+        let mut s = String::new();
+        for m in &self.members {
+            s.push_str(&format!(
+                "----- {} (client {}, peer {}) log tail -----\n{}\n",
+                m.name,
+                m.client_port,
+                m.peer_port,
+                m.log_tail(lines)
+            ));
+        }
+        s
+    }
+
+    /// The temporary directory holding every member's data and log.
+    pub fn dir(&self) -> &Path {
+        self.tmp.path()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "cluster ({}) state at failure:\n{}",
+                self.kind.label(),
+                self.log_tails(40)
+            );
+        }
+        for m in &mut self.members {
+            m.kill_and_reap();
+        }
+        if std::env::var("OXCD_KEEP_TMP")
+            .map(|v| v == "1")
+            .unwrap_or(false)
+        {
+            self.tmp.disable_cleanup(true);
+            eprintln!("kept {}", self.tmp.path().display());
+        }
+    }
+}
+
+fn json_u64(j: &Json, path: &[&str]) -> u64 {
+    j.at(path).and_then(Json::as_u64).unwrap_or(0)
+}
+
+fn json_bool(j: &Json, key: &str) -> bool {
+    matches!(j.get(key), Some(Json::Bool(true)))
+}
+
+fn json_strings(j: &Json, key: &str) -> Vec<String> {
+    j.get(key)
+        .map(Json::items)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(Json::scalar)
+        .map(String::from)
+        .collect()
+}
+
+/// Parses the single-endpoint output of `etcdctl endpoint status -w json`.
+pub fn parse_status(stdout: &str) -> Result<MemberStatus> {
+    let j = Json::parse(stdout.trim())?;
+    let entry = j
+        .items()
+        .first()
+        .and_then(|e| e.get("Status"))
+        .ok_or_else(|| HarnessError::Json(format!("no Status in {stdout}")))?;
+    Ok(MemberStatus {
+        member_id: json_u64(entry, &["header", "member_id"]),
+        leader: json_u64(entry, &["leader"]),
+        revision: entry
+            .at(&["header", "revision"])
+            .and_then(Json::as_i64)
+            .unwrap_or(0),
+        raft_term: json_u64(entry, &["raftTerm"]),
+        raft_index: json_u64(entry, &["raftIndex"]),
+        raft_applied_index: json_u64(entry, &["raftAppliedIndex"]),
+        is_learner: json_bool(entry, "isLearner"),
+    })
+}
+
+/// Parses `etcdctl member list -w json`.
+pub fn parse_member_list(stdout: &str) -> Result<Vec<MemberInfo>> {
+    let j = Json::parse(stdout.trim())?;
+    Ok(j.get("members")
+        .map(Json::items)
+        .unwrap_or(&[])
+        .iter()
+        .map(|m| MemberInfo {
+            id: json_u64(m, &["ID"]),
+            name: m
+                .get("name")
+                .and_then(Json::scalar)
+                .unwrap_or_default()
+                .to_string(),
+            peer_urls: json_strings(m, "peerURLs"),
+            client_urls: json_strings(m, "clientURLs"),
+            is_learner: json_bool(m, "isLearner"),
+        })
+        .collect())
+}
+
+/// Parses `etcdctl endpoint hashkv -w json`.
+pub fn parse_hashkv(stdout: &str) -> Result<Vec<HashKv>> {
+    let j = Json::parse(stdout.trim())?;
+    Ok(j.items()
+        .iter()
+        .map(|e| HashKv {
+            endpoint: e
+                .get("Endpoint")
+                .and_then(Json::scalar)
+                .unwrap_or_default()
+                .to_string(),
+            member_id: json_u64(e, &["HashKV", "header", "member_id"]),
+            revision: e
+                .at(&["HashKV", "header", "revision"])
+                .and_then(Json::as_i64)
+                .unwrap_or(0),
+            hash: json_u64(e, &["HashKV", "hash"]),
+            compact_revision: e
+                .at(&["HashKV", "compact_revision"])
+                .and_then(Json::as_i64)
+                .unwrap_or(0),
+        })
+        .collect())
+}
+
+/// What `etcdctl member add` printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberAdded {
+    /// The new member's ID (`Member <hex> added to cluster <hex>`).
+    pub id: u64,
+    /// `ETCD_INITIAL_CLUSTER="…"`.
+    pub initial_cluster: String,
+}
+
+/// Parses `etcdctl member add` output; `None` if the ID line or `ETCD_INITIAL_CLUSTER` is
+/// missing.
+pub fn parse_member_add(stdout: &str) -> Option<MemberAdded> {
+    let mut id = None;
+    let mut initial_cluster = None;
+    for line in stdout.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("Member ") {
+            let hex = rest.split_whitespace().next()?;
+            id = u64::from_str_radix(hex, 16).ok();
+        } else if let Some(rest) = line.strip_prefix("ETCD_INITIAL_CLUSTER=") {
+            initial_cluster = Some(rest.trim_matches('"').to_string());
+        }
+    }
+    Some(MemberAdded {
+        id: id?,
+        initial_cluster: initial_cluster?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_member_add_output() {
+        let out = "Member 5b2fe653fa15adc9 added to cluster d400300872284ec2\n\n\
+                   ETCD_NAME=\"m3\"\n\
+                   ETCD_INITIAL_CLUSTER=\"c=http://127.0.0.1:23803,m3=http://127.0.0.1:23804\"\n\
+                   ETCD_INITIAL_ADVERTISE_PEER_URLS=\"http://127.0.0.1:23804\"\n\
+                   ETCD_INITIAL_CLUSTER_STATE=\"existing\"\n";
+        let a = parse_member_add(out).expect("parsed");
+        assert_eq!(a.id, 0x5b2f_e653_fa15_adc9);
+        assert_eq!(
+            a.initial_cluster,
+            "c=http://127.0.0.1:23803,m3=http://127.0.0.1:23804"
+        );
+        assert_eq!(parse_member_add("Error: unhealthy cluster"), None);
+    }
+
+    #[test]
+    fn parses_status_member_list_and_hashkv() {
+        let st = parse_status(
+            r#"[{"Endpoint":"127.0.0.1:1","Status":{"header":{"cluster_id":1,"member_id":13510015062231200447,"revision":7,"raft_term":2},"version":"3.4.23","dbSize":20480,"leader":5303474902600168587,"raftIndex":8,"raftTerm":2,"raftAppliedIndex":8,"dbSizeInUse":16384,"isLearner":true}}]"#,
+        )
+        .expect("status");
+        assert_eq!(st.member_id, 13_510_015_062_231_200_447);
+        assert_eq!(st.leader, 5_303_474_902_600_168_587);
+        assert_eq!((st.revision, st.raft_term, st.raft_index), (7, 2, 8));
+        assert!(st.is_learner);
+
+        let ml = parse_member_list(
+            r#"{"header":{"cluster_id":1},"members":[{"ID":6570723629709241801,"peerURLs":["http://127.0.0.1:23804"],"isLearner":true},{"ID":13510015062231200447,"name":"a","peerURLs":["http://127.0.0.1:23801"],"clientURLs":["http://127.0.0.1:23701"]}]}"#,
+        )
+        .expect("member list");
+        assert_eq!(ml.len(), 2);
+        assert!(ml[0].is_learner && ml[0].name.is_empty());
+        assert_eq!(ml[1].name, "a");
+        assert!(!ml[1].is_learner);
+        assert_eq!(
+            ml[1].client_urls,
+            vec!["http://127.0.0.1:23701".to_string()]
+        );
+
+        let h = parse_hashkv(
+            r#"[{"Endpoint":"127.0.0.1:23701","HashKV":{"header":{"cluster_id":1,"member_id":2,"revision":2,"raft_term":2},"hash":3658645045,"compact_revision":-1}}]"#,
+        )
+        .expect("hashkv");
+        assert_eq!(h[0].hash, 3_658_645_045);
+        assert_eq!(h[0].compact_revision, -1);
+        assert_eq!(h[0].revision, 2);
+    }
+}
