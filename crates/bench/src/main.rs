@@ -27,9 +27,10 @@ pub struct Cli {
     /// Number of concurrent clients, spread over the connections.
     #[arg(long, default_value_t = 1, global = true)]
     clients: usize,
-    /// Server PID whose CPU time per operation is reported (from /proc).
-    #[arg(long, global = true)]
-    server_pid: Option<u32>,
+    /// Server PIDs (comma-separated, e.g. every member of a cluster) whose summed CPU
+    /// time per operation is reported (from /proc).
+    #[arg(long, global = true, value_delimiter = ',')]
+    server_pid: Vec<u32>,
     /// Label printed in the JSON line (e.g. "oxcd" or "etcd").
     #[arg(long, default_value = "", global = true)]
     label: String,

@@ -83,7 +83,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Range(a) => (a.total, "range"),
     };
     let next = Arc::new(AtomicUsize::new(0));
-    let cpu_before = cli.server_pid.and_then(process_cpu_seconds);
+    let cpu_before = servers_cpu_seconds(&cli.server_pid);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
@@ -149,7 +149,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         errors += e;
     }
     let elapsed = start.elapsed();
-    let server_cpu = match (cpu_before, cli.server_pid.and_then(process_cpu_seconds)) {
+    let server_cpu = match (cpu_before, servers_cpu_seconds(&cli.server_pid)) {
         (Some(a), Some(b)) => Some(b - a),
         _ => None,
     };
@@ -161,4 +161,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     .print(name, &cli.label);
     Ok(())
+}
+
+/// The summed CPU seconds of `pids`; `None` if there are none or one cannot be read.
+fn servers_cpu_seconds(pids: &[u32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&p| process_cpu_seconds(p)).sum()
 }

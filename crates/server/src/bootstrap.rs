@@ -41,6 +41,8 @@ pub struct Started {
     pub peer_service: PeerService,
     /// Becomes true when this member was removed from the cluster (the server stops).
     pub removed: watch::Receiver<bool>,
+    /// Increases when leader-requiring streams must end (no leader for a long time).
+    pub leader_lost: watch::Receiver<u64>,
 }
 
 /// Errors that stop the server from starting.
@@ -58,8 +60,7 @@ fn storage<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> BootstrapE
     move |e| BootstrapError::Storage(format!("{what}: {e}"))
 }
 
-/// Meta key of this member's ID.
-const LOCAL_ID_KEY: &[u8] = b"local_member_id";
+use crate::members::LOCAL_ID_KEY;
 
 /// The initial members from `--initial-cluster`, grouped by name, with derived IDs.
 pub fn initial_members(cfg: &Config) -> Vec<Member> {
@@ -335,7 +336,9 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
     .map_err(BootstrapError::Config)?;
     background::publish::start(ctx.clone(), cfg.advertise_client_urls.clone());
     let removed = background::peer_watch::start(ctx.clone(), transport);
+    let leader_lost = background::leader_monitor::start(ctx.clone(), cfg.election_timeout);
     Ok(Started {
+        leader_lost,
         ctx,
         raft,
         raft_thread,

@@ -3,12 +3,16 @@
 //! - a learner serves only `Maintenance/Status`, `Maintenance/Snapshot` and (serializable)
 //!   `KV/Range`; everything else gets "etcdserver: rpc not supported for learner";
 //! - a request with `hasleader: true` metadata fails with "etcdserver: no leader" while
-//!   the member knows no leader.
+//!   the member knows no leader, and a stream opened with it ENDS with that error when the
+//!   leader monitor gives up on the leader (`background::leader_monitor`).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::future::{Either, Ready};
+use tokio::sync::watch;
 use tower::{Layer, Service};
 
 use crate::context::ServerContext;
@@ -37,11 +41,7 @@ pub fn admission_error(
     if ctx.is_learner() && !LEARNER_METHODS.contains(&path) {
         return Some(ServerError::NotSupportedForLearner);
     }
-    let require_leader = headers
-        .get("hasleader")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == "true");
-    if require_leader && !ctx.has_leader() {
+    if requires_leader(headers) && !ctx.has_leader() {
         return Some(ServerError::NoLeader);
     }
     None
@@ -51,12 +51,60 @@ pub fn admission_error(
 #[derive(Clone)]
 pub struct GuardLayer {
     ctx: Arc<ServerContext>,
+    leader_lost: watch::Receiver<u64>,
 }
 
 impl GuardLayer {
-    /// Checks against this member's state.
-    pub fn new(ctx: Arc<ServerContext>) -> Self {
-        Self { ctx }
+    /// Checks against this member's state; `leader_lost` is the leader monitor's signal.
+    pub fn new(ctx: Arc<ServerContext>, leader_lost: watch::Receiver<u64>) -> Self {
+        Self { ctx, leader_lost }
+    }
+}
+
+fn requires_leader(headers: &http::HeaderMap) -> bool {
+    headers
+        .get("hasleader")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "true")
+}
+
+/// A response body that ends with "etcdserver: no leader" once the leader monitor fires.
+struct LeaderBound {
+    inner: tonic::body::Body,
+    lost: Pin<Box<dyn Future<Output = ()> + Send>>,
+    done: bool,
+}
+
+impl http_body::Body for LeaderBound {
+    type Data = bytes::Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if this.lost.as_mut().poll(cx).is_ready() {
+            this.done = true;
+            let mut trailers = http::HeaderMap::new();
+            let status: tonic::Status = ServerError::NoLeader.into();
+            if status.add_header(&mut trailers).is_err() {
+                return Poll::Ready(None);
+            }
+            return Poll::Ready(Some(Ok(http_body::Frame::trailers(trailers))));
+        }
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if let Poll::Ready(None) = polled {
+            this.done = true;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done || self.inner.is_end_stream()
     }
 }
 
@@ -67,6 +115,7 @@ impl<S> Layer<S> for GuardLayer {
         Guard {
             inner,
             ctx: self.ctx.clone(),
+            leader_lost: self.leader_lost.clone(),
         }
     }
 }
@@ -76,15 +125,23 @@ impl<S> Layer<S> for GuardLayer {
 pub struct Guard<S> {
     inner: S,
     ctx: Arc<ServerContext>,
+    leader_lost: watch::Receiver<u64>,
 }
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 impl<S, B> Service<http::Request<B>> for Guard<S>
 where
     S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+    S::Future: Send + 'static,
+    S::Error: 'static,
 {
     type Response = http::Response<tonic::body::Body>;
     type Error = S::Error;
-    type Future = Either<Ready<Result<Self::Response, S::Error>>, S::Future>;
+    type Future = Either<
+        Ready<Result<Self::Response, S::Error>>,
+        BoxFuture<Result<Self::Response, S::Error>>,
+    >;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -96,7 +153,30 @@ where
                 let status: tonic::Status = e.into();
                 Either::Left(futures::future::ready(Ok(status.into_http())))
             }
-            None => Either::Right(self.inner.call(req)),
+            None if requires_leader(req.headers()) => {
+                let mut lost = self.leader_lost.clone();
+                let seen = *lost.borrow_and_update();
+                let fut = self.inner.call(req);
+                Either::Right(Box::pin(async move {
+                    let resp = fut.await?;
+                    let lost = Box::pin(async move {
+                        if lost.wait_for(|epoch| *epoch > seen).await.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                    });
+                    Ok(resp.map(|inner| {
+                        tonic::body::Body::new(LeaderBound {
+                            inner,
+                            lost,
+                            done: false,
+                        })
+                    }))
+                }))
+            }
+            None => {
+                let fut = self.inner.call(req);
+                Either::Right(Box::pin(fut))
+            }
         }
     }
 }

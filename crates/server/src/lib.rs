@@ -86,6 +86,7 @@ pub async fn run(
         &config,
         started.ctx.clone(),
         started.peer_service.clone(),
+        started.leader_lost.clone(),
         stop,
     )
     .await;

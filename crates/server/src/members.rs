@@ -21,6 +21,8 @@ use tokio::sync::watch;
 
 use crate::error::ServerError;
 
+/// Meta key of this member's own ID: member-local, never taken from a snapshot.
+pub const LOCAL_ID_KEY: &[u8] = b"local_member_id";
 /// Meta key of the cluster ID.
 const CLUSTER_ID_KEY: &[u8] = b"cluster_id";
 /// Key prefix of removed member IDs.

@@ -43,6 +43,7 @@ pub async fn serve(
     cfg: &Config,
     ctx: Arc<ServerContext>,
     peer: PeerService,
+    leader_lost: tokio::sync::watch::Receiver<u64>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let recv_limit = cfg.max_request_bytes + GRPC_OVERHEAD_BYTES;
@@ -126,7 +127,7 @@ pub async fn serve(
             .layer(metrics.clone())
             .layer(GrpcRequestSizeLayer::new(recv_limit))
             .layer(GlobalConcurrencyLimitLayer::new(MAX_IN_FLIGHT))
-            .layer(GuardLayer::new(ctx.clone()))
+            .layer(GuardLayer::new(ctx.clone(), leader_lost.clone()))
             .add_routes(routes.clone())
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
                 let _ = stop.recv().await;

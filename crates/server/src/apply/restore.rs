@@ -21,6 +21,8 @@ use crate::error::ServerError;
 
 /// Meta key of the restore-in-progress marker.
 const RESTORING_KEY: &[u8] = b"restoring";
+/// Meta keys that belong to this member, not to the replicated state.
+const LOCAL_META_KEYS: [&[u8]; 1] = [crate::members::LOCAL_ID_KEY];
 /// Bytes copied per write batch.
 const COPY_BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// Columns a state machine snapshot carries (the raft log lives in its own backend).
@@ -43,29 +45,36 @@ fn internal<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ServerErr
 }
 
 /// Copies every state column of the checkpoint in `dir` over the live `backend`, under
-/// the restoring marker. Returns the checkpoint's applied index.
+/// the restoring marker. Member-local Meta keys keep their values. Returns the
+/// checkpoint's applied index.
 fn copy_checkpoint(backend: &dyn Backend, dir: &Path) -> Result<u64, ServerError> {
     let snap =
         RocksBackend::open(dir, &RocksOptions::default()).map_err(internal("open snapshot"))?;
     let snap_applied = load_applied_index(&snap)?;
-    let mut marker = WriteBatch::new();
-    marker.put(
-        Column::Meta,
-        RESTORING_KEY,
-        dir.to_string_lossy().as_bytes().to_vec(),
-    );
-    backend.write(marker, true)?;
+    let marker = dir.to_string_lossy().as_bytes().to_vec();
+    let mut keep = vec![(RESTORING_KEY.to_vec(), marker)];
+    for key in LOCAL_META_KEYS {
+        if let Some(v) = backend.get(Column::Meta, key)? {
+            keep.push((key.to_vec(), v));
+        }
+    }
+    let is_kept = |k: &[u8]| keep.iter().any(|(kk, _)| kk.as_slice() == k);
 
+    // One synced batch clears the state and writes the marker (ops apply in order), so a
+    // crash from here on is always detected at start.
     let mut batch = WriteBatch::new();
     for col in STATE_COLUMNS {
         batch.delete_range(col, Vec::new(), vec![0xff; 256]);
     }
-    backend.write(batch, false)?;
+    for (k, v) in &keep {
+        batch.put(Column::Meta, k.clone(), v.clone());
+    }
+    backend.write(batch, true)?;
     let mut batch = WriteBatch::new();
     for col in STATE_COLUMNS {
         for item in snap.scan(col, &[], None, false)? {
             let (k, v) = item?;
-            if col == Column::Meta && k[..] == *RESTORING_KEY {
+            if col == Column::Meta && is_kept(&k) {
                 continue;
             }
             batch.put(col, k.to_vec(), v.to_vec());
@@ -74,12 +83,6 @@ fn copy_checkpoint(backend: &dyn Backend, dir: &Path) -> Result<u64, ServerError
             }
         }
     }
-    // The marker is rewritten (the range delete removed it) until the copy is durable.
-    batch.put(
-        Column::Meta,
-        RESTORING_KEY,
-        dir.to_string_lossy().as_bytes().to_vec(),
-    );
     backend.write(batch, false)?;
     backend.sync()?;
     let mut done = WriteBatch::new();

@@ -3,10 +3,12 @@
 //! - [`size_sampler`]: samples the backend size for the quota, Status and metrics.
 //! - [`lease_revoker`]: the leader's lease expiry and checkpoints.
 //! - [`compactor`]: `--auto-compaction-mode` / `--auto-compaction-retention`.
+//! - [`leader_monitor`]: cancels `hasleader` streams after a long leaderless spell.
 //! - [`publish`]: publishes this member's name and client URLs through raft.
 //! - [`peer_watch`]: follows membership changes (transport resets, own removal).
 
 pub mod compactor;
+pub mod leader_monitor;
 pub mod lease_revoker;
 pub mod peer_watch;
 pub mod publish;
