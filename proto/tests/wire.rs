@@ -440,6 +440,8 @@ const METHODS: &[(&str, &str, bool, bool)] = &[
     ("oxcdpb.RaftPeer", "Snapshot", true, false),
     ("oxcdpb.RaftPeer", "Members", false, false),
     ("oxcdpb.RaftPeer", "PromoteMember", false, false),
+    ("oxcdpb.RaftPeer", "LeaseRenew", false, false),
+    ("oxcdpb.RaftPeer", "LeaseTimeToLive", false, false),
 ];
 
 #[test]

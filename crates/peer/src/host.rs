@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use oxcd_proto::etcdserverpb::Member;
+use oxcd_proto::etcdserverpb::{LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, Member};
 
 /// The member hosting the transport (implemented by the server over its membership and
 /// state machine).
@@ -30,4 +30,14 @@ pub trait PeerHost: Send + Sync + 'static {
 
     /// Promotes learner `id` (served on the leader); `Err` carries etcd's error text.
     async fn promote(&self, id: u64) -> Result<Vec<Member>, String>;
+
+    /// Renews lease `id` (served on the leader): the granted TTL, 0 for an unknown lease;
+    /// `Err` carries etcd's error text.
+    async fn lease_renew(&self, id: i64) -> Result<i64, String>;
+
+    /// A lease's remaining TTL as the leader tracks it.
+    async fn lease_time_to_live(
+        &self,
+        req: LeaseTimeToLiveRequest,
+    ) -> Result<LeaseTimeToLiveResponse, String>;
 }

@@ -14,6 +14,8 @@
 //! - `snapshot_send.rs` / `snapshot_recv.rs`: a snapshot is a state machine checkpoint
 //!   streamed file by file in chunks (never whole in memory), behind its raft message.
 //! - [`service`]: [`PeerService`], the receiving side (`RaftPeer` server).
+//! - [`leader_client`]: [`LeaderClient`], follower-to-leader forwarding (lease renewals
+//!   and TTLs) on a cached connection.
 //! - [`metrics`]: etcd's `etcd_network_*` peer metrics.
 //! - [`error`]: the [`PeerError`] enum.
 //!
@@ -31,6 +33,7 @@
 pub mod config;
 pub mod error;
 pub mod host;
+pub mod leader_client;
 pub mod metrics;
 pub mod service;
 mod snapshot_recv;
@@ -41,6 +44,7 @@ pub mod transport;
 pub use config::TransportConfig;
 pub use error::PeerError;
 pub use host::PeerHost;
+pub use leader_client::{Forwarded, LeaderClient};
 pub use service::{fetch_members, forward_promote, PeerService};
 pub use transport::GrpcTransport;
 

@@ -4,11 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use oxcd_proto::etcdserverpb::Member;
+use oxcd_proto::etcdserverpb::{LeaseTimeToLiveRequest, Member};
 use oxcd_proto::oxcdpb::raft_peer_server::{RaftPeer, RaftPeerServer};
 use oxcd_proto::oxcdpb::{
-    MembersRequest, MembersResponse, PromoteMemberRequest, PromoteMemberResponse, RaftMessageBatch,
-    SendAck, SnapshotAck, SnapshotChunk,
+    LeaseRenewRequest, LeaseRenewResponse, LeaseTimeToLiveForward, MembersRequest, MembersResponse,
+    PromoteMemberRequest, PromoteMemberResponse, RaftMessageBatch, SendAck, SnapshotAck,
+    SnapshotChunk,
 };
 use oxcd_raftlog::RaftHandle;
 use tonic::{Request, Response, Status, Streaming};
@@ -102,6 +103,39 @@ impl RaftPeer for PeerService {
             cluster_id: self.host.cluster_id(),
             members: self.host.members(),
         }))
+    }
+
+    async fn lease_renew(
+        &self,
+        request: Request<LeaseRenewRequest>,
+    ) -> Result<Response<LeaseRenewResponse>, Status> {
+        Ok(Response::new(
+            match self.host.lease_renew(request.get_ref().id).await {
+                Ok(ttl) => LeaseRenewResponse {
+                    ttl,
+                    error: String::new(),
+                },
+                Err(error) => LeaseRenewResponse { ttl: 0, error },
+            },
+        ))
+    }
+
+    async fn lease_time_to_live(
+        &self,
+        request: Request<LeaseTimeToLiveRequest>,
+    ) -> Result<Response<LeaseTimeToLiveForward>, Status> {
+        Ok(Response::new(
+            match self.host.lease_time_to_live(request.into_inner()).await {
+                Ok(resp) => LeaseTimeToLiveForward {
+                    response: Some(resp),
+                    error: String::new(),
+                },
+                Err(error) => LeaseTimeToLiveForward {
+                    response: None,
+                    error,
+                },
+            },
+        ))
     }
 
     async fn promote_member(

@@ -11,7 +11,8 @@
 //! - [`config`]: [`RaftConfig`] (etcd defaults).
 //! - [`log_store`]: [`RaftLogStore`], [`RocksLogStore`], [`MemLogStore`].
 //! - [`applier`]: [`Applier`], [`Committed`], [`ConfChange`], [`Membership`].
-//! - [`transport`]: [`RaftTransport`], [`NullTransport`], [`ChannelNetwork`] (tests).
+//! - [`transport`]: [`RaftTransport`], [`NullTransport`], [`ChannelNetwork`] (tests, with
+//!   drop, delay and partition filters).
 //! - [`handle`]: [`RaftHandle`], the async, cloneable front of the loop.
 //! - `node.rs`: [`RaftNode::start`], bootstrap/restore and the command loop thread.
 //! - `ready.rs`: handling of one `Ready`, apply, status publication.
@@ -35,10 +36,11 @@
 //!   applied index minus `snapshot_catchup_entries`.
 //! - A snapshot is a DESCRIPTION (applied index, term, conf state) produced by the log
 //!   store; the state itself travels out of band: the [`RaftTransport`] ships a state
-//!   machine checkpoint with every `MsgSnapshot`, and the receiver installs it through
-//!   [`Applier::restore`] BEFORE the log store forgets its entries. The restored state
-//!   MAY be newer than the snapshot index; the entries in between are redelivered and
-//!   skipped by the applier.
+//!   machine checkpoint with every `MsgSnapshot`. The receiver's log store takes the
+//!   snapshot in FIRST (durably), then [`Applier::restore`] installs the checkpoint; after
+//!   a crash in between, a log that starts past the applier's index makes
+//!   [`RaftNode::start`] call `restore` again. The restored state MAY be newer than the
+//!   snapshot index; the entries in between are redelivered and skipped by the applier.
 //! - A new cluster's log starts with one committed conf-change entry per initial voter
 //!   (indexes `1..=N`, term 1), identical on every member.
 
@@ -63,5 +65,5 @@ pub use log_store::{MemLogStore, RaftLogStore, RocksLogStore};
 pub use node::RaftNode;
 pub use status::{PeerProgress, RaftRole, RaftStatus};
 pub use transport::{
-    snapshot_position, ChannelNetwork, ChannelTransport, NullTransport, RaftTransport,
+    snapshot_position, ChannelNetwork, ChannelTransport, NetStats, NullTransport, RaftTransport,
 };

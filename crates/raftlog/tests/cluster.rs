@@ -4,112 +4,25 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use common::{fast_config, stop, wait_for, Shared, TestApplier};
-use oxcd_raftlog::{
-    ChannelNetwork, ConfChange, ConfChangeKind, MemLogStore, RaftHandle, RaftNode, RaftRole,
-};
+use common::cluster::{TestCluster, T};
+use common::wait_for;
+use oxcd_raftlog::{ChannelNetwork, ConfChange, ConfChangeKind, RaftRole};
 
-const T: Duration = Duration::from_secs(10);
-
-struct Member {
-    handle: RaftHandle,
-    thread: std::thread::JoinHandle<()>,
-    state: Shared,
-}
-
-struct Cluster {
-    net: ChannelNetwork,
-    members: HashMap<u64, Member>,
-}
-
-impl Cluster {
-    fn start(ids: &[u64]) -> Self {
-        let net = ChannelNetwork::new();
-        let mut members = HashMap::new();
+/// A new cluster of `ids` whose bootstrap entries carry every member's peer URL.
+fn start(ids: &[u64]) -> TestCluster {
+    TestCluster::start(ids, ChannelNetwork::new(), |cfg| {
         for &id in ids {
-            let (applier, state) = TestApplier::new();
-            let mut cfg = fast_config(id, ids);
             cfg.voter_contexts
                 .insert(id, format!("http://127.0.0.1:{}", 2380 + id).into_bytes());
-            for &other in ids {
-                cfg.voter_contexts.insert(
-                    other,
-                    format!("http://127.0.0.1:{}", 2380 + other).into_bytes(),
-                );
-            }
-            let (handle, thread) =
-                RaftNode::start(cfg, MemLogStore::new(), applier, net.transport(id)).unwrap();
-            net.register(id, handle.clone());
-            members.insert(
-                id,
-                Member {
-                    handle,
-                    thread,
-                    state,
-                },
-            );
         }
-        Self { net, members }
-    }
-
-    fn h(&self, id: u64) -> &RaftHandle {
-        &self.members[&id].handle
-    }
-
-    fn leader_seen_by(&self, id: u64) -> u64 {
-        self.h(id).status().borrow().leader_id
-    }
-
-    /// Waits until every member in `ids` agrees on one leader among them (other than
-    /// `not`); returns it.
-    async fn agreed_leader(&self, ids: &[u64], not: u64) -> u64 {
-        let deadline = std::time::Instant::now() + T;
-        loop {
-            let l = self.leader_seen_by(ids[0]);
-            if l != 0
-                && l != not
-                && ids.contains(&l)
-                && ids.iter().all(|&i| self.leader_seen_by(i) == l)
-                && self.h(l).status().borrow().role == RaftRole::Leader
-            {
-                return l;
-            }
-            if std::time::Instant::now() > deadline {
-                let all: Vec<_> = self
-                    .members
-                    .values()
-                    .map(|m| m.handle.status().borrow().clone())
-                    .collect();
-                panic!("no agreed leader among {ids:?} (excluding {not}): {all:#?}");
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-
-    fn payloads(&self, id: u64) -> Vec<Vec<u8>> {
-        self.members[&id].state.lock().payloads()
-    }
-
-    async fn wait_payloads(&self, ids: &[u64], n: usize) {
-        wait_for("replication", T, || {
-            ids.iter().all(|&i| self.payloads(i).len() >= n)
-        })
-        .await;
-    }
-
-    async fn stop(self) {
-        for (_, m) in self.members {
-            stop(m.handle, m.thread).await;
-        }
-    }
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_members_replicate_fail_over_and_heal() {
-    let c = Cluster::start(&[1, 2, 3]);
+    let c = start(&[1, 2, 3]);
     let all = [1, 2, 3];
     let leader = c.agreed_leader(&all, 0).await;
     let followers: Vec<u64> = all.iter().copied().filter(|&i| i != leader).collect();
@@ -200,7 +113,7 @@ async fn three_members_replicate_fail_over_and_heal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn membership_changes_and_leader_transfer() {
-    let c = Cluster::start(&[1, 2, 3]);
+    let c = start(&[1, 2, 3]);
     let all = [1, 2, 3];
     let leader = c.agreed_leader(&all, 0).await;
     let follower = all.into_iter().find(|&i| i != leader).unwrap();
@@ -271,7 +184,7 @@ async fn membership_changes_and_leader_transfer() {
             .unwrap();
     }
     let deadline = std::time::Instant::now() + T;
-    while c.leader_seen_by(follower) != follower {
+    while c.status(follower).leader_id != follower {
         assert!(
             std::time::Instant::now() < deadline,
             "leadership transfer never happened"

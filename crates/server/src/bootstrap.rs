@@ -324,6 +324,8 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
         },
         watch_hub,
         lessor,
+        leader_client: oxcd_peer::LeaderClient::new(),
+        request_timeout: timeout,
     });
     host.attach(ctx.clone());
     background::lease_revoker::start(ctx.clone());

@@ -63,6 +63,10 @@ pub struct ServerContext {
     pub lessor: Arc<oxcd_lease::Lessor>,
     /// Every watcher of this member.
     pub watch_hub: oxcd_watch::WatchHub,
+    /// Forwards leader-only requests (lease renewals and TTLs) from a follower.
+    pub leader_client: oxcd_peer::LeaderClient,
+    /// etcd's request timeout (5 s + 2 election timeouts).
+    pub request_timeout: std::time::Duration,
 }
 
 impl ServerContext {

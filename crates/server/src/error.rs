@@ -109,6 +109,31 @@ pub enum ServerError {
     Internal(String),
 }
 
+impl ServerError {
+    /// The error whose message is `text` (an answer forwarded from another member), or
+    /// `Internal(text)`.
+    pub fn from_message(text: &str) -> ServerError {
+        use ServerError::*;
+        [
+            MemberNotFound,
+            MemberNotLearner,
+            LearnerNotReady,
+            NotEnoughStartedMembers,
+            NoLeader,
+            NotLeader,
+            LeaderChanged,
+            Timeout,
+            TimeoutLeaderFail,
+            Unhealthy,
+            Stopped,
+            LeaseNotFound,
+        ]
+        .into_iter()
+        .find(|e| e.to_string() == text)
+        .unwrap_or_else(|| Internal(text.to_string()))
+    }
+}
+
 impl From<MvccError> for ServerError {
     fn from(e: MvccError) -> Self {
         match e {

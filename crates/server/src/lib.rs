@@ -18,6 +18,7 @@
 //! - [`watch_history`]: the MVCC store as watch history, and the apply-to-watch feed.
 //! - [`members`] (the membership table), [`membership`] (MemberAdd/Remove/Update/Promote
 //!   with etcd's checks), [`peer_host`] (this member as the peer transport sees it).
+//! - [`lease_forward`]: lease renewals and TTLs answered by (or forwarded to) the leader.
 //! - [`validate`], [`quota`], [`identity`], [`background`], [`metrics`].
 //!
 //! # Data path of a write
@@ -40,6 +41,7 @@ pub mod grpc;
 pub mod guard;
 pub mod http;
 pub mod identity;
+pub mod lease_forward;
 pub mod members;
 pub mod membership;
 pub mod metrics;

@@ -229,7 +229,7 @@ pub async fn promote(ctx: &ServerContext, id: u64) -> Result<Vec<Member>, Server
             .ok_or(ServerError::NoLeader)?;
         return match oxcd_peer::forward_promote(&urls, id, FORWARD_TIMEOUT).await {
             Ok(Ok(members)) => Ok(members),
-            Ok(Err(text)) => Err(error_from_text(&text)),
+            Ok(Err(text)) => Err(ServerError::from_message(&text)),
             Err(_) => Err(ServerError::Timeout),
         };
     }
@@ -266,23 +266,6 @@ pub async fn promote(ctx: &ServerContext, id: u64) -> Result<Vec<Member>, Server
     .await
 }
 
-/// The error a leader reported as text, back as a [`ServerError`] (forwarded promotion).
-fn error_from_text(text: &str) -> ServerError {
-    [
-        ServerError::MemberNotFound,
-        ServerError::MemberNotLearner,
-        ServerError::LearnerNotReady,
-        ServerError::NotEnoughStartedMembers,
-        ServerError::NoLeader,
-        ServerError::Timeout,
-        ServerError::Unhealthy,
-        ServerError::Stopped,
-    ]
-    .into_iter()
-    .find(|e| e.to_string() == text)
-    .unwrap_or_else(|| ServerError::Internal(text.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,13 +287,13 @@ mod tests {
     #[test]
     fn forwarded_errors_keep_their_meaning() {
         assert_eq!(
-            error_from_text(
+            ServerError::from_message(
                 "etcdserver: can only promote a learner member which is in sync with leader"
             ),
             ServerError::LearnerNotReady
         );
         assert_eq!(
-            error_from_text("something else"),
+            ServerError::from_message("something else"),
             ServerError::Internal("something else".into())
         );
     }

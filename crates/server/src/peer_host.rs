@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use oxcd_backend::Backend;
 use oxcd_peer::PeerHost;
-use oxcd_proto::etcdserverpb::Member;
+use oxcd_proto::etcdserverpb::{LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, Member};
 
 use crate::apply::restore::staging_dir;
 use crate::context::ServerContext;
@@ -77,6 +77,23 @@ impl PeerHost for MemberPeerHost {
 
     fn snapshot_dir(&self, index: u64, term: u64) -> PathBuf {
         staging_dir(&self.snapshot_root, index, term)
+    }
+
+    async fn lease_renew(&self, id: i64) -> Result<i64, String> {
+        let Some(ctx) = self.ctx.get() else {
+            return Err(crate::error::ServerError::Stopped.to_string());
+        };
+        crate::lease_forward::renew_local(ctx, id).map_err(|e| e.to_string())
+    }
+
+    async fn lease_time_to_live(
+        &self,
+        req: LeaseTimeToLiveRequest,
+    ) -> Result<LeaseTimeToLiveResponse, String> {
+        let Some(ctx) = self.ctx.get() else {
+            return Err(crate::error::ServerError::Stopped.to_string());
+        };
+        crate::lease_forward::time_to_live_local(ctx, &req).map_err(|e| e.to_string())
     }
 
     async fn promote(&self, id: u64) -> Result<Vec<Member>, String> {

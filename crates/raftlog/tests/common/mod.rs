@@ -1,8 +1,12 @@
-//! Shared fixtures: an in-memory applier that records what it applied, and helpers that
-//! wait with deadlines.
+//! Shared fixtures: an in-memory applier that records what it applied (and can restore a
+//! snapshot from another member's state), helpers that wait with deadlines, and
+//! [`cluster::TestCluster`], a cluster of members on a `ChannelNetwork`.
 
 #![allow(dead_code)]
 
+pub mod cluster;
+
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,6 +32,8 @@ pub struct AppliedState {
     pub persists: u64,
     /// Role changes seen.
     pub roles: Vec<RaftStatus>,
+    /// Every snapshot restored: (snapshot index, snapshot term).
+    pub restores: Vec<(u64, u64)>,
 }
 
 impl AppliedState {
@@ -44,25 +50,77 @@ impl AppliedState {
 /// A shared handle on an [`AppliedState`].
 pub type Shared = Arc<Mutex<AppliedState>>;
 
+/// The applied state of a cluster's members, where a restoring applier finds its
+/// snapshot's data: in-process, the leader's "checkpoint" is its applier state, copied at
+/// restore time (what a real transport ships beside the `MsgSnapshot`).
+#[derive(Clone, Default)]
+pub struct SnapshotSource {
+    members: Arc<Mutex<HashMap<u64, Shared>>>,
+}
+
+/// A copy of one member's applied state: (applied index, entries, conf changes).
+pub type Checkpoint = (u64, Vec<(u64, u64, Vec<u8>)>, Vec<(u64, ConfChange)>);
+
+impl SnapshotSource {
+    /// Makes member `id`'s state available to restoring members.
+    pub fn add(&self, id: u64, state: &Shared) {
+        self.members.lock().insert(id, state.clone());
+    }
+
+    /// A consistent copy of the most advanced member's state other than `me`'s (the
+    /// leader, or a member that applied as much).
+    pub fn checkpoint(&self, me: u64) -> Option<Checkpoint> {
+        let others: Vec<Shared> = self
+            .members
+            .lock()
+            .iter()
+            .filter(|(&id, _)| id != me)
+            .map(|(_, s)| s.clone())
+            .collect();
+        others
+            .iter()
+            .map(|s| {
+                let s = s.lock();
+                (s.applied, s.entries.clone(), s.conf_changes.clone())
+            })
+            .max_by_key(|c| c.0)
+    }
+}
+
 /// An in-memory applier following the `Applier` contract.
 pub struct TestApplier {
     pub state: Shared,
+    /// Where `restore` copies a snapshot's state from (this member's ID and the source);
+    /// without one, `restore` refuses like the trait's default.
+    pub snapshots: Option<(u64, SnapshotSource)>,
 }
 
 impl TestApplier {
     pub fn new() -> (Self, Shared) {
         let state: Shared = Arc::default();
-        (
-            Self {
-                state: state.clone(),
-            },
-            state,
-        )
+        (Self::resume(&state), state)
     }
 
     pub fn resume(state: &Shared) -> Self {
         Self {
             state: state.clone(),
+            snapshots: None,
+        }
+    }
+
+    /// An applier for member `id` that restores snapshots from `source` (and is
+    /// registered there as a source itself).
+    pub fn with_snapshots(id: u64, source: &SnapshotSource) -> (Self, Shared) {
+        let state: Shared = Arc::default();
+        (Self::resume_with_snapshots(id, &state, source), state)
+    }
+
+    /// [`TestApplier::with_snapshots`] on an existing state (a restarted member).
+    pub fn resume_with_snapshots(id: u64, state: &Shared, source: &SnapshotSource) -> Self {
+        source.add(id, state);
+        Self {
+            state: state.clone(),
+            snapshots: Some((id, source.clone())),
         }
     }
 
@@ -113,6 +171,28 @@ impl Applier for TestApplier {
 
     fn persist(&mut self) -> Result<(), ApplyError> {
         self.state.lock().persists += 1;
+        Ok(())
+    }
+
+    fn restore(&mut self, index: u64, term: u64) -> Result<(), ApplyError> {
+        let Some((me, source)) = &self.snapshots else {
+            return Err(ApplyError::new(format!(
+                "no snapshot source to restore index {index} from"
+            )));
+        };
+        let (applied, entries, conf_changes) = source
+            .checkpoint(*me)
+            .ok_or_else(|| ApplyError::new("no member to copy a snapshot from"))?;
+        if applied < index {
+            return Err(ApplyError::new(format!(
+                "snapshot source applied {applied}, behind the snapshot index {index}"
+            )));
+        }
+        let mut s = self.state.lock();
+        s.applied = applied;
+        s.entries = entries;
+        s.conf_changes = conf_changes;
+        s.restores.push((index, term));
         Ok(())
     }
 }

@@ -45,11 +45,11 @@ fn new_lease_id() -> i64 {
     }
 }
 
-fn keepalive(ctx: &ServerContext, id: i64) -> LeaseKeepAliveResponse {
+async fn keepalive(ctx: &ServerContext, id: i64) -> Result<LeaseKeepAliveResponse, ServerError> {
     // The header is filled before the renew, as etcd does.
     let header = header::new(ctx);
-    let ttl = ctx.lessor.renew(id).unwrap_or(0);
-    LeaseKeepAliveResponse { header, id, ttl }
+    let ttl = crate::lease_forward::renew(ctx, id).await?;
+    Ok(LeaseKeepAliveResponse { header, id, ttl })
 }
 
 #[tonic::async_trait]
@@ -107,8 +107,8 @@ impl Lease for LeaseService {
         let out = futures::stream::unfold((inbound, ctx), |(mut inbound, ctx)| async move {
             match inbound.message().await {
                 Ok(Some(r)) => {
-                    let resp = keepalive(&ctx, r.id);
-                    Some((Ok(resp), (inbound, ctx)))
+                    let resp = keepalive(&ctx, r.id).await.map_err(Status::from);
+                    Some((resp, (inbound, ctx)))
                 }
                 Ok(None) | Err(_) => None,
             }
@@ -120,23 +120,7 @@ impl Lease for LeaseService {
         &self,
         req: Request<LeaseTimeToLiveRequest>,
     ) -> Result<Response<LeaseTimeToLiveResponse>, Status> {
-        let r = req.into_inner();
-        self.ctx.reads.wait().await?;
-        let resp = match self.ctx.lessor.time_to_live(r.id, r.keys) {
-            Some(t) => LeaseTimeToLiveResponse {
-                header: header::new(&self.ctx),
-                id: r.id,
-                ttl: t.ttl_remaining_secs,
-                granted_ttl: t.granted_ttl,
-                keys: t.keys,
-            },
-            None => LeaseTimeToLiveResponse {
-                header: header::new(&self.ctx),
-                id: r.id,
-                ttl: -1,
-                ..Default::default()
-            },
-        };
+        let resp = crate::lease_forward::time_to_live(&self.ctx, req.into_inner()).await?;
         Ok(Response::new(resp))
     }
 
