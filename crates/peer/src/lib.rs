@@ -16,6 +16,7 @@
 //! - [`service`]: [`PeerService`], the receiving side (`RaftPeer` server).
 //! - [`leader_client`]: [`LeaderClient`], follower-to-leader forwarding (lease renewals
 //!   and TTLs) on a cached connection.
+//! - [`prober`]: [`Prober`], periodic round-trip probes of every peer.
 //! - [`metrics`]: etcd's `etcd_network_*` peer metrics.
 //! - [`error`]: the [`PeerError`] enum.
 //!
@@ -35,6 +36,7 @@ pub mod error;
 pub mod host;
 pub mod leader_client;
 pub mod metrics;
+pub mod prober;
 pub mod service;
 mod snapshot_recv;
 mod snapshot_send;
@@ -45,6 +47,7 @@ pub use config::TransportConfig;
 pub use error::PeerError;
 pub use host::PeerHost;
 pub use leader_client::{Forwarded, LeaderClient};
+pub use prober::Prober;
 pub use service::{fetch_members, forward_promote, PeerService};
 pub use transport::GrpcTransport;
 

@@ -3,7 +3,7 @@
 
 use std::sync::LazyLock;
 
-use prometheus::{CounterVec, GaugeVec, Opts};
+use prometheus::{CounterVec, GaugeVec, HistogramOpts, HistogramVec, Opts};
 
 fn counter_vec(name: &str, help: &str, labels: &[&str]) -> CounterVec {
     let c = CounterVec::new(Opts::new(name, help), labels).expect("constant metric is valid");
@@ -104,6 +104,22 @@ pub static SNAPSHOT_RECEIVE_FAILURES: LazyLock<CounterVec> = LazyLock::new(|| {
         "Total number of snapshot receive failures",
         &["From"],
     )
+});
+
+/// `etcd_network_peer_round_trip_time_seconds{To}` (etcd's buckets: 0.1 ms × 2^0..15).
+pub static ROUND_TRIP: LazyLock<HistogramVec> = LazyLock::new(|| {
+    let buckets: Vec<f64> = (0..16).map(|i| 0.0001 * f64::from(1u32 << i)).collect();
+    let h = HistogramVec::new(
+        HistogramOpts::new(
+            "etcd_network_peer_round_trip_time_seconds",
+            "Round-Trip-Time histogram between peers",
+        )
+        .buckets(buckets),
+        &["To"],
+    )
+    .expect("constant metric is valid");
+    let _ = prometheus::default_registry().register(Box::new(h.clone()));
+    h
 });
 
 /// A member ID as etcd prints it in labels.

@@ -339,6 +339,7 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
     background::publish::start(ctx.clone(), cfg.advertise_client_urls.clone());
     let removed = background::peer_watch::start(ctx.clone(), transport);
     let leader_lost = background::leader_monitor::start(ctx.clone(), cfg.election_timeout);
+    background::peer_probe::start(host.clone());
     Ok(Started {
         leader_lost,
         ctx,

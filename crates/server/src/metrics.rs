@@ -40,6 +40,11 @@ gauge!(
     "Total size of the underlying database logically in use in bytes."
 );
 gauge!(
+    IS_LEARNER,
+    "etcd_server_is_learner",
+    "Whether or not this member is a learner. 1 if is, 0 otherwise."
+);
+gauge!(
     QUOTA_BACKEND_BYTES,
     "etcd_server_quota_backend_bytes",
     "Current backend storage quota size in bytes."

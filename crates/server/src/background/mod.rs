@@ -5,11 +5,13 @@
 //! - [`compactor`]: `--auto-compaction-mode` / `--auto-compaction-retention`.
 //! - [`leader_monitor`]: cancels `hasleader` streams after a long leaderless spell.
 //! - [`publish`]: publishes this member's name and client URLs through raft.
+//! - [`peer_probe`]: round-trip probes of every peer.
 //! - [`peer_watch`]: follows membership changes (transport resets, own removal).
 
 pub mod compactor;
 pub mod leader_monitor;
 pub mod lease_revoker;
+pub mod peer_probe;
 pub mod peer_watch;
 pub mod publish;
 pub mod size_sampler;

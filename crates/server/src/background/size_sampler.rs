@@ -22,6 +22,7 @@ pub fn start(ctx: Arc<ServerContext>, every: Duration) {
             metrics::DB_TOTAL_SIZE_DEBUGGING.set(size.total_bytes as i64);
             metrics::DB_IN_USE_SIZE.set(size.in_use_bytes as i64);
             metrics::CURRENT_REVISION.set(ctx.kv.current_revision());
+            metrics::IS_LEARNER.set(i64::from(ctx.is_learner()));
             metrics::COMPACT_REVISION.set(ctx.kv.compacted_revision());
         }
     });
