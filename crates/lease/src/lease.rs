@@ -87,9 +87,17 @@ impl Lease {
     }
 
     /// Seconds left at `now`, rounded up and never negative; `None` when not ticking.
+    /// (Checkpoints round up, as etcd's do.)
     pub fn remaining_secs(&self, now: Instant) -> Option<i64> {
         self.expiry
             .map(|e| ceil_secs(e.saturating_duration_since(now)))
+    }
+
+    /// Whole seconds left at `now`, truncated (what etcd's TimeToLive reports:
+    /// `int64(remaining.Seconds())`); `None` when not ticking.
+    pub fn remaining_whole_secs(&self, now: Instant) -> Option<i64> {
+        self.expiry
+            .map(|e| i64::try_from(e.saturating_duration_since(now).as_secs()).unwrap_or(i64::MAX))
     }
 }
 

@@ -241,7 +241,7 @@ impl Lessor {
         let lease = st.leases.get(&id)?;
         let ttl_remaining_secs = match st.primary {
             true => lease
-                .remaining_secs(self.clock.now())
+                .remaining_whole_secs(self.clock.now())
                 .unwrap_or_else(|| lease.restart_ttl()),
             false => lease.restart_ttl(),
         };
@@ -257,11 +257,18 @@ impl Lessor {
         })
     }
 
-    /// Every granted lease id, ascending.
+    /// Every granted lease id, soonest expiry first (as etcd lists them); leases that do
+    /// not tick here (not the primary) by remaining TTL, then by id.
     pub fn leases(&self) -> Vec<i64> {
-        let mut ids: Vec<i64> = self.state.lock().leases.keys().copied().collect();
-        ids.sort_unstable();
-        ids
+        let st = self.state.lock();
+        let mut ids: Vec<(Option<Instant>, i64, i64)> = st
+            .leases
+            .iter()
+            .map(|(&id, l)| (l.expiry, l.restart_ttl(), id))
+            .collect();
+        // `None` (not ticking) sorts after every deadline.
+        ids.sort_unstable_by_key(|&(expiry, ttl, id)| (expiry.is_none(), expiry, ttl, id));
+        ids.into_iter().map(|(_, _, id)| id).collect()
     }
 
     // ----- leader-local: never touch persisted state -----

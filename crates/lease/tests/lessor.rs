@@ -355,19 +355,19 @@ fn promote_extends_and_demote_stops_ticking() {
 }
 
 #[test]
-fn time_to_live_rounds_up() {
+fn time_to_live_truncates_like_etcd() {
     let m = Member::new();
     m.lessor.promote(Duration::ZERO);
     m.grant(1, 10).unwrap();
     assert_eq!(m.ttl(1), 10);
     m.advance(Duration::from_millis(1));
-    assert_eq!(m.ttl(1), 10);
+    assert_eq!(m.ttl(1), 9);
     m.advance(Duration::from_millis(499));
-    assert_eq!(m.ttl(1), 10);
+    assert_eq!(m.ttl(1), 9);
     m.advance(Duration::from_millis(500));
     assert_eq!(m.ttl(1), 9);
     m.advance(Duration::from_millis(8_900));
-    assert_eq!(m.ttl(1), 1);
+    assert_eq!(m.ttl(1), 0);
     m.advance(Duration::from_millis(100));
     assert_eq!(m.ttl(1), 0);
     m.advance(SEC * 5);

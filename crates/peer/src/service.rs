@@ -77,12 +77,10 @@ impl RaftPeer for PeerService {
             metrics::RECEIVED_BYTES
                 .with_label_values(&[&metrics::id_label(batch.from)])
                 .inc_by(bytes as f64);
-            for m in batch.messages {
-                self.raft
-                    .step(m)
-                    .await
-                    .map_err(|_| Status::unavailable("raft stopped"))?;
-            }
+            self.raft
+                .step_batch(batch.messages)
+                .await
+                .map_err(|_| Status::unavailable("raft stopped"))?;
         }
         Ok(Response::new(SendAck {}))
     }

@@ -18,6 +18,9 @@ pub(crate) enum Command {
     Step {
         msg: Vec<u8>,
     },
+    StepBatch {
+        msgs: Vec<Vec<u8>>,
+    },
     ReadIndex {
         ctx: u64,
         deadline: Instant,
@@ -134,6 +137,12 @@ impl RaftHandle {
     /// Delivers an encoded `eraftpb::Message` from a peer, waiting for mailbox space.
     pub async fn step(&self, msg: Vec<u8>) -> Result<(), RaftLogError> {
         self.send(Command::Step { msg }).await
+    }
+
+    /// Delivers several encoded peer messages (in order) as ONE mailbox command, so a batch
+    /// that arrived together wakes the raft loop once.
+    pub async fn step_batch(&self, msgs: Vec<Vec<u8>>) -> Result<(), RaftLogError> {
+        self.send(Command::StepBatch { msgs }).await
     }
 
     /// Delivers an encoded peer message without waiting; fails (the message is dropped)

@@ -329,6 +329,11 @@ impl<S: RaftLogStore, A: Applier> Node<S, A> {
         match cmd {
             Command::Propose { data, reply } => self.proposals.push((data, reply)),
             Command::Step { msg } => self.step(&msg),
+            Command::StepBatch { msgs } => {
+                for msg in &msgs {
+                    self.step(msg);
+                }
+            }
             Command::ReadIndex {
                 ctx,
                 deadline,

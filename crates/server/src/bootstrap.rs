@@ -172,6 +172,17 @@ async fn identify(cfg: &Config, backend: &dyn Backend) -> Result<Identity, Boots
     })
 }
 
+/// The state machine's RocksDB: no WAL of its own. The raft log (its own, synced
+/// instance) already makes every applied entry durable, so an apply batch only goes to the
+/// memtables; a crash loses a consistent suffix of them (atomic flush), which raft replays
+/// from the log, because the log is compacted only after `Applier::persist` flushed them.
+fn state_db_options() -> RocksOptions {
+    RocksOptions {
+        disable_wal: true,
+        ..RocksOptions::default()
+    }
+}
+
 /// Opens the data directory and starts raft. Must run inside a tokio runtime.
 pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
     std::fs::create_dir_all(cfg.db_dir()).map_err(storage("create data dir"))?;
@@ -179,7 +190,7 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
     let snapshot_root = cfg.data_dir.join("member").join("snap");
     std::fs::create_dir_all(&snapshot_root).map_err(storage("create snap dir"))?;
     let backend: Arc<dyn Backend> = Arc::new(
-        RocksBackend::open(&cfg.db_dir(), &RocksOptions::default()).map_err(storage("open db"))?,
+        RocksBackend::open(&cfg.db_dir(), &state_db_options()).map_err(storage("open db"))?,
     );
     let raft_backend: Arc<dyn Backend> = Arc::new(
         RocksBackend::open(&cfg.raft_dir(), &RocksOptions::default())
