@@ -123,7 +123,7 @@ impl RaftNode {
         let campaign = conf_state.voters == [config.id] && conf_state.learners.is_empty();
         let node = Node {
             id: config.id,
-            reads: ReadWaiters::new(config.read_index_retry),
+            reads: ReadWaiters::new(config.id, config.read_index_retry),
             raw,
             applier,
             transport,

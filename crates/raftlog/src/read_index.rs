@@ -1,5 +1,9 @@
 //! ReadIndex waiters: requests sent to raft, matched to `ReadState`s by context, resent
 //! while raft drops them, and failed on leader change or deadline.
+//!
+//! The raft context is this member's ID followed by the caller's `ctx` (16 bytes): the
+//! leader keys pending reads by context and IGNORES a duplicate, so contexts must be
+//! unique across the cluster, not just within one member.
 
 use std::time::{Duration, Instant};
 
@@ -19,17 +23,22 @@ struct PendingRead {
 
 /// The pending ReadIndex requests of one raft loop.
 pub(crate) struct ReadWaiters {
+    member: u64,
     pending: Vec<PendingRead>,
     retry: Duration,
 }
 
-fn send<S: Storage>(raw: &mut RawNode<S>, ctx: u64) {
-    raw.read_index(ctx.to_be_bytes().to_vec());
+fn context(member: u64, ctx: u64) -> Vec<u8> {
+    let mut c = Vec::with_capacity(16);
+    c.extend_from_slice(&member.to_be_bytes());
+    c.extend_from_slice(&ctx.to_be_bytes());
+    c
 }
 
 impl ReadWaiters {
-    pub(crate) fn new(retry: Duration) -> Self {
+    pub(crate) fn new(member: u64, retry: Duration) -> Self {
         Self {
+            member,
             pending: Vec::new(),
             retry,
         }
@@ -44,7 +53,7 @@ impl ReadWaiters {
         leader: u64,
         reply: oneshot::Sender<Result<u64, ReadIndexError>>,
     ) {
-        send(raw, ctx);
+        raw.read_index(context(self.member, ctx));
         let last_sent = Instant::now();
         self.pending.push(PendingRead {
             ctx,
@@ -61,10 +70,14 @@ impl ReadWaiters {
             return;
         }
         for rs in states {
-            let Ok(bytes) = <[u8; 8]>::try_from(&rs.request_ctx[..]) else {
+            let Ok(bytes) = <[u8; 16]>::try_from(&rs.request_ctx[..]) else {
                 continue;
             };
-            let ctx = u64::from_be_bytes(bytes);
+            let (member, ctx) = bytes.split_at(8);
+            if member != self.member.to_be_bytes() {
+                continue;
+            }
+            let ctx = u64::from_be_bytes(ctx.try_into().unwrap_or_default());
             let (done, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
                 .into_iter()
                 .partition(|p| p.ctx == ctx);
@@ -116,7 +129,7 @@ impl ReadWaiters {
             }
             if force || now.duration_since(p.last_sent) >= self.retry {
                 if !sent.contains(&p.ctx) {
-                    send(raw, p.ctx);
+                    raw.read_index(context(self.member, p.ctx));
                     sent.push(p.ctx);
                 }
                 p.last_sent = now;
