@@ -201,3 +201,38 @@ async fn membership_changes_and_leader_transfer() {
     }
     c.stop().await;
 }
+
+/// The leader keys pending reads by context and ignores duplicates, so the same caller
+/// context used on two followers at once must still answer both, at once (not after the
+/// retry interval).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_read_context_on_two_followers_answers_both_at_once() {
+    let c = TestCluster::start(&[1, 2, 3], ChannelNetwork::new(), |cfg| {
+        cfg.read_index_retry = Duration::from_secs(5);
+    });
+    let all = [1, 2, 3];
+    let leader = c.agreed_leader(&all, 0).await;
+    c.h(leader).propose(b"x".to_vec()).await.unwrap();
+    c.wait_payloads(&all, 1).await;
+    let f: Vec<u64> = all.iter().copied().filter(|&i| i != leader).collect();
+    for round in 0..20u64 {
+        let started = std::time::Instant::now();
+        let (a, b) = tokio::join!(
+            c.h(f[0])
+                .read_index_with_timeout(round, Duration::from_secs(3)),
+            c.h(f[1])
+                .read_index_with_timeout(round, Duration::from_secs(3)),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(
+            a >= 4 && b >= 4,
+            "read indexes {a} {b} miss the committed entries"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "round {round}: a read waited for the retry ({:?})",
+            started.elapsed()
+        );
+    }
+    c.stop().await;
+}
