@@ -48,9 +48,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     let encoded = compiler.encode_file_descriptor_set();
     std::fs::write(out_dir.join("oxcd_descriptor.bin"), &encoded)?;
 
+    // KeyValue's key and value are `bytes::Bytes`: one event fans out to many watchers
+    // (and one read to many responses) by reference count, not by copy.
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        .bytes(".mvccpb.KeyValue")
         .compile_fds(descriptor_set)?;
 
     pbjson_build::Builder::new()

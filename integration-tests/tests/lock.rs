@@ -313,7 +313,7 @@ fn election_hands_over_in_order() {
         .into_inner()
         .kv
         .expect("leader kv");
-        assert_eq!(leader.value, b"alice");
+        assert_eq!(&leader.value[..], b"alice");
         assert_eq!(leader.create_revision, a.rev);
 
         timeout(

@@ -26,18 +26,18 @@ fn hex(bytes: &[u8]) -> String {
 #[test]
 fn key_value_tags() {
     let kv = KeyValue {
-        key: b"foo".to_vec(),
+        key: b"foo".to_vec().into(),
         create_revision: 2,
         ..Default::default()
     };
     assert_eq!(hex(&kv.encode_to_vec()), "0a 03 66 6f 6f 10 02");
 
     let kv = KeyValue {
-        key: b"k".to_vec(),
+        key: b"k".to_vec().into(),
         create_revision: 1,
         mod_revision: 3,
         version: 2,
-        value: b"v".to_vec(),
+        value: b"v".to_vec().into(),
         lease: 9,
     };
     let bytes = kv.encode_to_vec();
@@ -204,11 +204,11 @@ fn json_put_response_quotes_int64_and_omits_defaults() {
 #[test]
 fn json_key_value_uses_base64_and_proto_names() {
     let kv = KeyValue {
-        key: b"foo".to_vec(),
+        key: b"foo".to_vec().into(),
         create_revision: 2,
         mod_revision: 2,
         version: 1,
-        value: b"bar".to_vec(),
+        value: b"bar".to_vec().into(),
         lease: 0,
     };
     let text = serde_json::to_string(&kv).expect("serialize");

@@ -63,11 +63,11 @@ impl Kv for FakeKv {
         Ok(Response::new(RangeResponse {
             header: header(2),
             kvs: vec![KeyValue {
-                key: b"foo".to_vec(),
+                key: b"foo".to_vec().into(),
                 create_revision: 2,
                 mod_revision: 2,
                 version: 1,
-                value: b"bar".to_vec(),
+                value: b"bar".to_vec().into(),
                 lease: 0,
             }],
             more: false,
@@ -261,11 +261,11 @@ impl Watch for FakeWatch {
                     events: vec![Event {
                         r#type: 0,
                         kv: Some(KeyValue {
-                            key: create.key.clone(),
+                            key: create.key.clone().into(),
                             create_revision: 2,
                             mod_revision: 3,
                             version: 2,
-                            value: b"baz".to_vec(),
+                            value: b"baz".to_vec().into(),
                             lease: 0,
                         }),
                         prev_kv: None,

@@ -63,7 +63,7 @@ impl KvStore {
                 Event {
                     r#type: EventType::Delete as i32,
                     kv: Some(KeyValue {
-                        key: head.key.to_vec(),
+                        key: head.key.to_vec().into(),
                         mod_revision: rev.main,
                         ..Default::default()
                     }),

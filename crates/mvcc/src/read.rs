@@ -151,7 +151,7 @@ impl RangePlan {
         }
         if self.keys_only {
             for kv in &mut kvs {
-                kv.value = Vec::new();
+                kv.value = Default::default();
             }
         }
         RangeResult {

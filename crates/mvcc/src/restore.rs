@@ -132,11 +132,11 @@ mod tests {
     #[test]
     fn header_matches_prost() {
         let kv = KeyValue {
-            key: b"some/key".to_vec(),
+            key: b"some/key".to_vec().into(),
             create_revision: 300,
             mod_revision: 1 << 40,
             version: 7,
-            value: vec![9; 1000],
+            value: vec![9; 1000].into(),
             lease: -5,
         };
         let buf = kv.encode_to_vec();

@@ -138,11 +138,11 @@ impl<'a> WriteTxn<'a> {
             None => (self.revision, 1),
         };
         let kv = KeyValue {
-            key: key.to_vec(),
+            key: key.to_vec().into(),
             create_revision,
             mod_revision: self.revision,
             version,
-            value: value.to_vec(),
+            value: value.to_vec().into(),
             lease,
         };
         self.overlay.insert(key.to_vec(), Some(kv.clone()));
@@ -164,7 +164,7 @@ impl<'a> WriteTxn<'a> {
         };
         let deleted = self.range(&req)?.kvs;
         for prev in &deleted {
-            self.overlay.insert(prev.key.clone(), None);
+            self.overlay.insert(prev.key.to_vec(), None);
             self.changes.push(Change {
                 kv: KeyValue {
                     key: prev.key.clone(),

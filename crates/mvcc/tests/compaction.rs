@@ -70,7 +70,7 @@ fn physical_compaction_removes_unneeded_revisions() {
         })
         .unwrap();
     assert_eq!(keys(&r.kvs), ["a", "c"]);
-    assert_eq!(r.kvs[0].value, b"2");
+    assert_eq!(r.kvs[0].value, &b"2"[..]);
     assert_eq!(r.kvs[0].version, 2);
     assert_eq!(
         keys(&store.range(&req("\0", "\0")).unwrap().kvs),
@@ -162,7 +162,10 @@ fn chunked_compaction_of_many_keys() {
     assert_eq!(stored_revisions(backend.as_ref()).len(), 1000);
     let r = store.range(&req("\0", "\0")).unwrap();
     assert_eq!(r.count, 1000);
-    assert!(r.kvs.iter().all(|kv| kv.value == b"2" && kv.version == 3));
+    assert!(r
+        .kvs
+        .iter()
+        .all(|kv| kv.value[..] == b"2"[..] && kv.version == 3));
 }
 
 #[test]
@@ -289,8 +292,8 @@ fn events_since_reads_history() {
             (put, "a".into(), 7),
         ]
     );
-    assert_eq!(events[1].kv.as_ref().unwrap().value, b"2");
-    assert_eq!(events[3].kv.as_ref().unwrap().value, b"");
+    assert_eq!(events[1].kv.as_ref().unwrap().value, &b"2"[..]);
+    assert_eq!(events[3].kv.as_ref().unwrap().value, &b""[..]);
     // Key filters.
     let (events, _) = store.events_since(b"b", b"", 3, 0).unwrap();
     assert_eq!(events.len(), 3);

@@ -146,7 +146,7 @@ fn range_shapes() {
         (a.create_revision, a.mod_revision, a.version, a.lease),
         (1, 12, 4, 5)
     );
-    assert_eq!(a.value, b"1");
+    assert_eq!(a.value, &b"1"[..]);
     // Reversed or empty intervals return nothing.
     let empty = store.range(&req("d", "a")).unwrap();
     assert_eq!((empty.kvs.len(), empty.count, empty.more), (0, 0, false));
@@ -209,7 +209,7 @@ fn sorting_by_value_and_version() {
             ..req("\0", "\0")
         })
         .unwrap();
-    let values: Vec<&[u8]> = r.kvs.iter().map(|kv| kv.value.as_slice()).collect();
+    let values: Vec<&[u8]> = r.kvs.iter().map(|kv| &kv.value[..]).collect();
     let mut sorted = values.clone();
     sorted.sort();
     assert_eq!(
@@ -237,7 +237,7 @@ fn historical_reads() {
             ..req("a", "")
         })
         .unwrap();
-    assert_eq!(r.kvs[0].value, b"10");
+    assert_eq!(r.kvs[0].value, &b"10"[..]);
     assert_eq!(
         r.revision,
         store.current_revision(),
@@ -264,7 +264,7 @@ fn historical_reads() {
         })
         .unwrap();
     assert_eq!(keys(&r.kvs), ["a", "b"]);
-    assert_eq!(store.kv_at(b"a", 3).unwrap().unwrap().value, b"1");
+    assert_eq!(store.kv_at(b"a", 3).unwrap().unwrap().value, &b"1"[..]);
     assert_eq!(store.kv_at(b"c", 8).unwrap(), None);
 }
 

@@ -29,7 +29,7 @@ fn versions_and_create_revisions_across_delete_recreate() {
     // The old generation is still readable.
     let kv = store.kv_at(b"k", 2).unwrap().unwrap();
     assert_eq!(
-        (kv.create_revision, kv.version, kv.value.as_slice()),
+        (kv.create_revision, kv.version, &kv.value[..]),
         (1, 2, b"v2".as_slice())
     );
 }
@@ -82,7 +82,7 @@ fn one_revision_per_txn_with_sub_revisions() {
     assert_eq!(
         tomb,
         KeyValue {
-            key: b"x".to_vec(),
+            key: b"x".to_vec().into(),
             mod_revision: 2,
             ..Default::default()
         }
@@ -108,22 +108,22 @@ fn events_carry_prev_kv() {
     assert_eq!(ev[0].r#type, EventType::Put as i32);
     let kv = ev[0].kv.as_ref().unwrap();
     assert_eq!(
-        (kv.value.as_slice(), kv.version, kv.mod_revision),
+        (&kv.value[..], kv.version, kv.mod_revision),
         (b"new".as_slice(), 2, 2)
     );
-    assert_eq!(ev[0].prev_kv.as_ref().unwrap().value, b"old");
+    assert_eq!(ev[0].prev_kv.as_ref().unwrap().value, &b"old"[..]);
     assert_eq!(ev[1].prev_kv, None);
     assert_eq!(ev[2].r#type, EventType::Delete as i32);
     assert_eq!(
         ev[2].kv,
         Some(KeyValue {
-            key: b"a".to_vec(),
+            key: b"a".to_vec().into(),
             mod_revision: 2,
             ..Default::default()
         })
     );
     // The delete's prev is the txn's own put.
-    assert_eq!(ev[2].prev_kv.as_ref().unwrap().value, b"new");
+    assert_eq!(ev[2].prev_kv.as_ref().unwrap().value, &b"new"[..]);
 }
 
 #[test]
@@ -138,12 +138,12 @@ fn txn_sees_its_own_writes() {
     let r = txn.range(&req("\0", "\0")).unwrap();
     assert_eq!((r.count, r.revision), (4, 4));
     let prev = txn.put(b"b", b"own", 3).unwrap().unwrap();
-    assert_eq!(prev.value, b"base");
+    assert_eq!(prev.value, &b"base"[..]);
     txn.put(b"bb", b"new", 0).unwrap();
     txn.delete_range(b"c", b"").unwrap();
-    assert_eq!(txn.get(b"b").unwrap().unwrap().value, b"own");
+    assert_eq!(txn.get(b"b").unwrap().unwrap().value, &b"own"[..]);
     assert_eq!(txn.get(b"c").unwrap(), None);
-    assert_eq!(txn.get(b"a").unwrap().unwrap().value, b"base");
+    assert_eq!(txn.get(b"a").unwrap().unwrap().value, &b"base"[..]);
 
     let r = txn.range(&req("\0", "\0")).unwrap();
     assert_eq!(keys(&r.kvs), ["a", "b", "bb", "d"]);
@@ -215,7 +215,7 @@ fn txn_sees_its_own_writes() {
     // Delete-range inside the txn sees own puts too.
     let deleted = txn.delete_range(b"b", b"c").unwrap();
     assert_eq!(keys(&deleted), ["b", "bb"]);
-    assert_eq!(deleted[0].value, b"own");
+    assert_eq!(deleted[0].value, &b"own"[..]);
     let mut batch = WriteBatch::new();
     let staged = txn.stage(&mut batch);
     backend.write(batch, false).unwrap();

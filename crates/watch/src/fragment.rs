@@ -41,8 +41,8 @@ mod tests {
     fn splits_and_marks_all_but_last() {
         let ev = |i: u8| Event {
             kv: Some(KeyValue {
-                key: vec![i],
-                value: vec![0; 100],
+                key: vec![i].into(),
+                value: vec![0; 100].into(),
                 ..Default::default()
             }),
             ..Default::default()

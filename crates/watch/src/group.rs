@@ -1,13 +1,13 @@
 //! [`WatcherGroup`]: a set of watchers indexed by what they watch.
 //!
 //! Single-key watchers are found with one hash lookup per event; range and prefix watchers
-//! are kept in a list ordered by start key and scanned only up to the event's key. Kubernetes
-//! and etcdctl use few range watchers and many single-key ones, so this stays cheap; an
-//! interval tree can replace the list without changing the API.
+//! live in an [`IntervalIndex`] (an interval treap), so an event visits only the ranges that
+//! can contain its key.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::interval::{End, IntervalIndex};
 use crate::spec::WatchSpec;
 use crate::stream::Sink;
 
@@ -37,8 +37,8 @@ pub struct Watcher {
 pub struct WatcherGroup {
     watchers: HashMap<WatcherKey, Watcher>,
     points: HashMap<Vec<u8>, Vec<WatcherKey>>,
-    /// Range watchers by (start key, watcher).
-    ranges: BTreeMap<(Vec<u8>, WatcherKey), ()>,
+    /// Range and prefix watchers by interval.
+    ranges: IntervalIndex<WatcherKey>,
 }
 
 impl WatcherGroup {
@@ -48,7 +48,11 @@ impl WatcherGroup {
         if w.spec.is_single_key() {
             self.points.entry(w.spec.key.clone()).or_default().push(key);
         } else {
-            self.ranges.insert((w.spec.key.clone(), key), ());
+            let end = match w.spec.range_end.as_slice() {
+                [0] => End::Unbounded,
+                end => End::Key(end.to_vec()),
+            };
+            self.ranges.insert(w.spec.key.clone(), end, key);
         }
         self.watchers.insert(key, w);
     }
@@ -64,7 +68,7 @@ impl WatcherGroup {
                 }
             }
         } else {
-            self.ranges.remove(&(w.spec.key.clone(), key));
+            self.ranges.remove(&w.spec.key, &key);
         }
         Some(w)
     }
@@ -82,16 +86,7 @@ impl WatcherGroup {
     /// Watchers whose range contains `k`.
     pub fn matching(&self, k: &[u8]) -> Vec<WatcherKey> {
         let mut out: Vec<WatcherKey> = self.points.get(k).cloned().unwrap_or_default();
-        for ((start, wk), ()) in &self.ranges {
-            if start.as_slice() > k {
-                break;
-            }
-            if let Some(w) = self.watchers.get(wk) {
-                if w.spec.contains(k) {
-                    out.push(*wk);
-                }
-            }
-        }
+        out.extend(self.ranges.stab(k));
         out
     }
 

@@ -9,6 +9,7 @@
 //! - [`spec`]: [`WatchSpec`], the normalised form of a WatchCreateRequest.
 //! - [`history`]: [`KvHistory`], what the hub needs from the MVCC store.
 //! - [`group`]: a watcher group with its key/range index.
+//! - [`interval`]: [`interval::IntervalIndex`], the interval treap range watchers live in.
 //! - [`hub`]: [`WatchHub`]: notify, the sync loop, progress.
 //! - [`stream`]: [`WatchStream`] and [`WatchReceiver`].
 //! - [`fragment`]: splitting oversized responses for `fragment=true` watchers.
@@ -32,6 +33,7 @@ pub mod fragment;
 pub mod group;
 pub mod history;
 pub mod hub;
+pub mod interval;
 pub mod metrics;
 pub mod spec;
 pub mod stream;

@@ -35,8 +35,8 @@ impl MemHistory {
         let ev = Event {
             r#type: EventType::Put as i32,
             kv: Some(KeyValue {
-                key: key.into(),
-                value: value.into(),
+                key: key.as_bytes().to_vec().into(),
+                value: value.as_bytes().to_vec().into(),
                 create_revision: rev,
                 mod_revision: rev,
                 version,

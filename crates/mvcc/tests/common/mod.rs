@@ -96,11 +96,11 @@ impl Model {
                     map.insert(
                         key.clone(),
                         KeyValue {
-                            key,
+                            key: key.into(),
                             create_revision: create,
                             mod_revision: rev,
                             version,
-                            value: v.as_bytes().to_vec(),
+                            value: v.as_bytes().to_vec().into(),
                             lease: *lease,
                         },
                     );

@@ -33,9 +33,9 @@ pub fn put(
     if (p.ignore_value || p.ignore_lease) && prev.is_none() {
         return Err(ServerError::KeyNotFound);
     }
-    let value = match (&prev, p.ignore_value) {
-        (Some(kv), true) => kv.value.clone(),
-        _ => p.value.clone(),
+    let value: &[u8] = match (&prev, p.ignore_value) {
+        (Some(kv), true) => &kv.value,
+        _ => &p.value,
     };
     let lease = match (&prev, p.ignore_lease) {
         (Some(kv), true) => kv.lease,
@@ -44,7 +44,7 @@ pub fn put(
     if lease != 0 && !leases.exists(lease) {
         return Err(ServerError::LeaseNotFound);
     }
-    let old = txn.put(&p.key, &value, lease)?;
+    let old = txn.put(&p.key, value, lease)?;
     if let Some(old) = &old {
         if old.lease != 0 && old.lease != lease {
             leases.detach(old.lease, &p.key);

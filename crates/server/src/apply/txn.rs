@@ -136,7 +136,7 @@ fn compare_kv(c: &Compare, kv: &KeyValue) -> bool {
                 Some(TargetUnion::Value(v)) => v,
                 _ => &[],
             };
-            kv.value.as_slice().cmp(want)
+            kv.value[..].cmp(want)
         }
         Ok(CompareTarget::Create) => kv.create_revision.cmp(&int_target(c, |t| match t {
             TargetUnion::CreateRevision(v) => Some(*v),
