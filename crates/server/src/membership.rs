@@ -202,6 +202,9 @@ pub async fn update(
     if ctx.members.get(id).is_none() {
         return Err(ServerError::MemberNotFound);
     }
+    if ctx.members.peer_url_owner(&peer_urls, id).is_some() {
+        return Err(ServerError::PeerUrlExists);
+    }
     let req = MemberUpdateRequest {
         id,
         peer_ur_ls: peer_urls,
