@@ -2,9 +2,15 @@
 # Runs oxcd-bench against a fresh etcd and a fresh oxcd, side by side on this machine, with
 # the same flags and the same durability (both fsync the raft log / WAL on commit), and
 # prints oxcd/etcd ratios. Servers are pinned to CPU 0, the load generator to CPU 1.
+# Workloads: put, range (linearizable and serializable), txn-put, lease-keepalive, watch
+# (many watchers on one prefix; every watcher must get every event exactly once, in order)
+# and watch-latency; plus mvcc-put, oxcd's storage engine in-process (no etcd counterpart).
+# The script fails (non-zero exit, FAIL message) if a watch run lost, duplicated or
+# reordered an event.
 #
 #   scripts/bench-vs-etcd.sh            # default rounds and sizes
 #   ROUNDS=1 TOTAL=5000 scripts/bench-vs-etcd.sh
+#   WATCHERS=10000 STREAMS=100 WATCH_PUTS=500 SIZES=1 scripts/bench-vs-etcd.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/oxcd-target}"
@@ -13,6 +19,16 @@ TOTAL="${TOTAL:-20000}"
 CLIENTS="${CLIENTS:-64}"
 CONNS="${CONNS:-8}"
 OUT="${OUT:-bench-out}"
+TXN_OPS="${TXN_OPS:-4}"              # puts per txn-put txn
+LEASES="${LEASES:-64}"               # leases renewed by lease-keepalive
+WATCHERS="${WATCHERS:-1000}"         # watch: watchers, streams, puts, put rate (0 = max)
+STREAMS="${STREAMS:-10}"
+WATCH_PUTS="${WATCH_PUTS:-1000}"
+WATCH_PUT_RATE="${WATCH_PUT_RATE:-0}"
+WL_TOTAL="${WL_TOTAL:-500}"          # watch-latency: puts and put rate (--clients watchers)
+WL_RATE="${WL_RATE:-100}"
+MVCC_TOTAL="${MVCC_TOTAL:-100000}"   # mvcc-put: puts and puts per txn
+MVCC_BATCH="${MVCC_BATCH:-1}"
 
 cargo build --release -p oxcd-server --bin oxcd -p oxcd-bench --bin oxcd-bench >&2
 OXCD="$CARGO_TARGET_DIR/release/oxcd"
@@ -53,22 +69,44 @@ start_cluster() { # kind members -> prints "pid,pid,... port,port,..."
   echo "${pids[*]} ${cports[*]}"
 }
 
-run_bench() { # pids ports label args...
+run_bench() { # pids ports label args... -> prints the JSON line; exit status of the bench
   local pids=$1 ports=$2 label=$3; shift 3
-  local eps
+  local eps out rc=0
   eps=$(echo "$ports" | sed 's/\([0-9]*\)/127.0.0.1:\1/g')
-  taskset -c 1 "$BENCH" --endpoints "$eps" --conns "$CONNS" --clients "$CLIENTS" \
-    --server-pid "$pids" --label "$label" "$@" | grep '^JSON ' | sed 's/^JSON //'
+  out=$(taskset -c 1 "$BENCH" --endpoints "$eps" --conns "$CONNS" --clients "$CLIENTS" \
+    --server-pid "$pids" --label "$label" "$@") || rc=$?
+  grep '^JSON ' <<<"$out" | sed 's/^JSON //' || true
+  return "$rc"
+}
+
+check_delivery() { # what json -> fails loudly if a watch run lost, duplicated or reordered events
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+r = json.loads(sys.argv[2]) if sys.argv[2].strip() else {}
+bad = {k: r[k] for k in ("lost", "duplicated", "out_of_order") if r.get(k)}
+if bad:
+  print(f"FAIL: {sys.argv[1]}: events not delivered exactly once in order: {bad}", file=sys.stderr)
+  sys.exit(1)
+PY
 }
 
 WORKLOADS=(
   "put put --key-size 8 --val-size 256 --total $TOTAL --key-space-size 100000 --sequential-keys"
   "range-l range k --total $TOTAL --consistency l"
   "range-s range k --total $TOTAL --consistency s"
+  "txn-put txn-put --key-size 8 --val-size 256 --txn-ops $TXN_OPS --total $TOTAL --key-space-size 100000"
+  "lease-keepalive lease-keepalive --total $TOTAL --leases $LEASES --ttl 60"
+  "watch watch --watchers $WATCHERS --streams $STREAMS --put-total $WATCH_PUTS --put-rate $WATCH_PUT_RATE --val-size 64"
+  "watch-latency watch-latency --total $WL_TOTAL --put-rate $WL_RATE"
 )
 SIZES="${SIZES:-1 3}"
 
 : > "$OUT/results.jsonl"
+for round in $(seq 1 "$ROUNDS"); do
+  line=$(taskset -c 1 "$BENCH" --label oxcd mvcc-put --total "$MVCC_TOTAL" --batch-size "$MVCC_BATCH" |
+    grep '^JSON ' | sed 's/^JSON //') || { echo "FAIL: mvcc-put round $round" >&2; exit 1; }
+  echo "{\"members\":0,\"round\":$round,\"kind\":\"oxcd\",\"name\":\"mvcc-put\",\"result\":$line}" >> "$OUT/results.jsonl"
+done
 for size in $SIZES; do
   for round in $(seq 1 "$ROUNDS"); do
     for kind in etcd oxcd; do
@@ -79,9 +117,15 @@ for size in $SIZES; do
       "$BENCH" --endpoints "$eps" put --key-size 1 --val-size 256 --total 1 >/dev/null 2>&1 || true
       for w in "${WORKLOADS[@]}"; do
         name=${w%% *}; args=${w#* }
+        rc=0
         # shellcheck disable=SC2086
-        line=$(run_bench "$pids" "$ports" "$kind" $args)
-        echo "{\"members\":$size,\"round\":$round,\"kind\":\"$kind\",\"name\":\"$name\",\"result\":$line}" >> "$OUT/results.jsonl"
+        line=$(run_bench "$pids" "$ports" "$kind" $args) || rc=$?
+        [ -n "$line" ] && echo "{\"members\":$size,\"round\":$round,\"kind\":\"$kind\",\"name\":\"$name\",\"result\":$line}" >> "$OUT/results.jsonl"
+        check_delivery "$kind $size-member round $round $name" "$line"
+        if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
+          echo "FAIL: $kind $size-member round $round $name: oxcd-bench exited $rc" >&2
+          exit 1
+        fi
       done
       rss=0
       for p in "${pid_list[@]}"; do rss=$((rss + $(awk '/VmRSS/ {print $2}' "/proc/$p/status"))); done
@@ -94,19 +138,37 @@ done
 python3 - "$OUT/results.jsonl" <<'PY'
 import json, sys, statistics
 rows = [json.loads(l) for l in open(sys.argv[1])]
-names = sorted({r["name"] for r in rows if "result" in r})
-for size in sorted({r.get("members", 1) for r in rows}):
+def med(sub, kind, name, field):
+  vals = [r["result"][field] for r in sub if r["kind"] == kind and r["name"] == name and "result" in r and r["result"].get(field) is not None]
+  return statistics.median(vals) if vals else None
+def f(v, fmt):
+  return format(v, fmt) if v is not None else "-"
+bad = [r for r in rows if any(r.get("result", {}).get(k) for k in ("lost", "duplicated", "out_of_order"))]
+names = sorted({r["name"] for r in rows if "result" in r and r.get("members", 1) > 0})
+for size in sorted({r.get("members", 1) for r in rows if r.get("members", 1) > 0}):
   sub = [r for r in rows if r.get("members", 1) == size]
-  def med(kind, name, field, sub=sub):
-    vals = [r["result"][field] for r in sub if r["kind"] == kind and r["name"] == name and "result" in r and r["result"].get(field) is not None]
-    return statistics.median(vals) if vals else None
   print(f"\n{size}-member cluster{'s' if size > 1 else ''} (oxcd/etcd)")
-  print(f"{'workload':<10} {'etcd req/s':>12} {'oxcd req/s':>12} {'ratio':>7} {'etcd p99':>9} {'oxcd p99':>9} {'cpu/op e':>9} {'cpu/op o':>9} {'cpu ratio':>9}")
+  print(f"{'workload':<16} {'etcd req/s*':>12} {'oxcd req/s*':>12} {'ratio':>7} {'etcd p50':>9} {'oxcd p50':>9} {'etcd p99':>9} {'oxcd p99':>9} {'cpu/op e':>9} {'cpu/op o':>9} {'cpu ratio':>9}")
   for n in names:
-    er, orr = med("etcd", n, "rate"), med("oxcd", n, "rate")
-    ep, op = med("etcd", n, "p99_ms"), med("oxcd", n, "p99_ms")
-    ec, oc = med("etcd", n, "server_cpu_us_per_op"), med("oxcd", n, "server_cpu_us_per_op")
-    ratio = orr / er if er else float("nan")
+    rate = "events_per_sec" if n.startswith("watch") else "rate"
+    er, orr = med(sub, "etcd", n, rate), med(sub, "oxcd", n, rate)
+    e50, o50 = med(sub, "etcd", n, "p50_ms"), med(sub, "oxcd", n, "p50_ms")
+    ep, op = med(sub, "etcd", n, "p99_ms"), med(sub, "oxcd", n, "p99_ms")
+    ec, oc = med(sub, "etcd", n, "server_cpu_us_per_op"), med(sub, "oxcd", n, "server_cpu_us_per_op")
+    ratio = orr / er if er and orr is not None else float("nan")
     cr = oc / ec if ec and oc else float("nan")
-    print(f"{n:<10} {er:>12.0f} {orr:>12.0f} {ratio:>7.2f} {ep:>8.2f}ms {op:>8.2f}ms {ec or 0:>8.1f}us {oc or 0:>8.1f}us {cr:>9.2f}")
+    print(f"{n:<16} {f(er, '12.0f'):>12} {f(orr, '12.0f'):>12} {ratio:>7.2f} {f(e50, '8.2f'):>8}ms {f(o50, '8.2f'):>8}ms {f(ep, '8.2f'):>8}ms {f(op, '8.2f'):>8}ms {f(ec, '8.1f'):>8}us {f(oc, '8.1f'):>8}us {cr:>9.2f}")
+  print("* watch, watch-latency: events/s delivered (latency: put ack -> event, cpu per event);"
+        " txn-put: txns/s; lease-keepalive: keepalives/s")
+mv = [r for r in rows if r.get("members") == 0]
+if mv:
+  rate, p99 = med(mv, "oxcd", "mvcc-put", "rate"), med(mv, "oxcd", "mvcc-put", "p99_ms")
+  cpu, batch = med(mv, "oxcd", "mvcc-put", "server_cpu_us_per_op"), med(mv, "oxcd", "mvcc-put", "batch_size")
+  print(f"\nmvcc-put (oxcd storage in-process, no etcd counterpart): {f(rate, '.0f')} puts/s,"
+        f" p99 {f(p99, '.3f')}ms per txn of {f(batch, '.0f')} put(s), {f(cpu, '.1f')}us CPU per put")
+if bad:
+  for r in bad:
+    res = r["result"]
+    print(f"FAIL: {r['kind']} {r['members']}-member round {r['round']} {r['name']}: lost={res.get('lost')} duplicated={res.get('duplicated')} out_of_order={res.get('out_of_order')}", file=sys.stderr)
+  sys.exit(1)
 PY

@@ -1,14 +1,31 @@
 //! `oxcd-bench`: load generator for etcd-compatible servers, after etcd's `tools/benchmark`.
 //!
-//! It speaks only the public gRPC API, so the same command measures etcd and oxcd. Each run
-//! prints an etcd-benchmark-style summary (rate, latency histogram, percentiles) followed by
-//! one JSON line for scripts.
+//! It speaks only the public gRPC API, so the same command measures etcd and oxcd (the one
+//! exception, `mvcc-put`, times oxcd's storage engine in-process). Each run prints an
+//! etcd-benchmark-style summary (rate, latency histogram, percentiles) followed by one
+//! `JSON {...}` line for scripts, with at least `workload`, `label`, `requests`, `ops`,
+//! `errors`, `seconds`, `rate`, `avg_ms`, `p50_ms`, `p90_ms`, `p99_ms` and
+//! `server_cpu_us_per_op`.
 //!
 //! # Layout
-//! - `main.rs`: flags and workload dispatch.
-//! - [`report`]: latency recording and the summary.
-//! - [`workload`]: put and range.
+//! - `main.rs`: global flags and the workload list.
+//! - `conn`: gRPC connections. `keys`: keys and tagged values. `pace`: the `--rate`
+//!   schedule. `cpu`: server CPU from /proc. `driver`: the closed-loop client driver.
+//! - `report`: latency summary and the JSON line.
+//! - `workload`: one module per workload (put, range, txn-put, txn-mixed, watch,
+//!   watch-latency, lease-keepalive, mvcc-put).
+//!
+//! # Invariants
+//! - `--total` operations run in all, whatever the number of clients; `--rate` (where a
+//!   workload has it) caps operations per second across all clients.
+//! - Watch workloads check delivery: a run with any LOST, DUPLICATED or OUT-OF-ORDER event
+//!   still prints its report, then exits non-zero.
 
+mod conn;
+mod cpu;
+mod driver;
+mod keys;
+mod pace;
 mod report;
 mod workload;
 
@@ -42,15 +59,52 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Puts keys.
-    Put(workload::PutArgs),
+    Put(workload::put::PutArgs),
     /// Ranges over a key or prefix.
-    Range(workload::RangeArgs),
+    Range(workload::range::RangeArgs),
+    /// Txns of `--txn-ops` puts each.
+    TxnPut(workload::txn_put::TxnPutArgs),
+    /// Txns that each hold one range or one put, mixed by `--rw-ratio`.
+    TxnMixed(workload::txn_mixed::TxnMixedArgs),
+    /// Many watchers on one prefix (or a few keys), puts from separate clients; checks that
+    /// every watcher gets every event once and in order.
+    Watch(workload::watch::WatchArgs),
+    /// `--clients` watchers on one key, puts at a fixed rate; latency from put to event.
+    WatchLatency(workload::watch_latency::WatchLatencyArgs),
+    /// Keepalives over one LeaseKeepAlive stream per client.
+    LeaseKeepalive(workload::lease_keepalive::LeaseKeepaliveArgs),
+    /// oxcd's mvcc store over RocksDB, in-process (no server, no network).
+    MvccPut(workload::mvcc_put::MvccPutArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+impl Command {
+    /// The workload's name, as in the JSON line.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Put(_) => "put",
+            Command::Range(_) => "range",
+            Command::TxnPut(_) => "txn-put",
+            Command::TxnMixed(_) => "txn-mixed",
+            Command::Watch(_) => "watch",
+            Command::WatchLatency(_) => "watch-latency",
+            Command::LeaseKeepalive(_) => "lease-keepalive",
+            Command::MvccPut(_) => "mvcc-put",
+        }
+    }
+}
+
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
-    rt.block_on(workload::run(cli))
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(workload::run(cli)));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

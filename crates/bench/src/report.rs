@@ -1,20 +1,31 @@
-//! Latency recording and the etcd-benchmark-style summary.
+//! [`Report`]: the etcd-benchmark-style summary and the `JSON {...}` line.
 
 use std::time::Duration;
 
+use serde_json::{Map, Value};
+
 /// What one run measured.
+#[derive(Debug, Default)]
 pub struct Report {
-    /// Latencies of successful requests.
+    /// Latencies of successful requests (for watch workloads: of delivered events).
     pub latencies: Vec<Duration>,
+    /// Operations the rate counts; `None` = one per latency. (mvcc-put with batches
+    /// counts puts, not transactions; watch counts events.)
+    pub ops: Option<usize>,
     /// Failed requests.
     pub errors: usize,
-    /// Wall time of the run.
+    /// Wall time the rate is computed over.
     pub elapsed: Duration,
-    /// Server CPU seconds spent during the run, if a PID was given.
+    /// Server CPU seconds spent during the run, if PIDs were given.
     pub server_cpu: Option<f64>,
+    /// Extra summary lines (label, value), printed after the rate.
+    pub lines: Vec<(String, String)>,
+    /// Extra fields of the JSON line.
+    pub fields: Map<String, Value>,
 }
 
-fn pct(sorted: &[Duration], p: f64) -> Duration {
+/// The `p`th percentile of sorted `sorted` (zero when empty).
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -22,33 +33,65 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx.min(sorted.len() - 1)]
 }
 
+/// Milliseconds, for JSON.
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
 impl Report {
+    /// A report over `latencies`, `errors` and `elapsed`.
+    pub fn new(latencies: Vec<Duration>, errors: usize, elapsed: Duration) -> Report {
+        Report {
+            latencies,
+            errors,
+            elapsed,
+            ..Report::default()
+        }
+    }
+
+    /// Adds a JSON field and the matching summary line.
+    pub fn field(mut self, name: &str, value: impl Into<Value>) -> Report {
+        let value = value.into();
+        let shown = match &value {
+            Value::Number(n) if n.is_f64() => format!("{:.4}", n.as_f64().unwrap_or(0.0)),
+            Value::String(s) => s.clone(),
+            v => v.to_string(),
+        };
+        self.lines.push((name.to_string(), shown));
+        self.fields.insert(name.to_string(), value);
+        self
+    }
+
     /// Prints the summary and the JSON line.
     pub fn print(mut self, workload: &str, label: &str) {
         self.latencies.sort_unstable();
-        let n = self.latencies.len();
+        let lat = &self.latencies;
+        let n = lat.len();
+        let ops = self.ops.unwrap_or(n);
         let secs = self.elapsed.as_secs_f64().max(1e-9);
-        let sum: f64 = self.latencies.iter().map(Duration::as_secs_f64).sum();
-        let avg = if n > 0 { sum / n as f64 } else { 0.0 };
+        let avg = if n > 0 {
+            lat.iter().map(Duration::as_secs_f64).sum::<f64>() / n as f64
+        } else {
+            0.0
+        };
         let var = if n > 0 {
-            self.latencies
-                .iter()
+            lat.iter()
                 .map(|d| (d.as_secs_f64() - avg).powi(2))
                 .sum::<f64>()
                 / n as f64
         } else {
             0.0
         };
-        let rate = n as f64 / secs;
+        let rate = ops as f64 / secs;
         println!("\nSummary:");
-        println!("  Total:\t{:.4} secs.", secs);
+        println!("  Total:\t{secs:.4} secs.");
         println!(
             "  Slowest:\t{:.4} secs.",
-            self.latencies.last().map_or(0.0, Duration::as_secs_f64)
+            lat.last().map_or(0.0, Duration::as_secs_f64)
         );
         println!(
             "  Fastest:\t{:.4} secs.",
-            self.latencies.first().map_or(0.0, Duration::as_secs_f64)
+            lat.first().map_or(0.0, Duration::as_secs_f64)
         );
         println!("  Average:\t{avg:.4} secs.");
         println!("  Stddev:\t{:.4} secs.", var.sqrt());
@@ -56,54 +99,71 @@ impl Report {
         if self.errors > 0 {
             println!("  Errors:\t{}", self.errors);
         }
-        println!("\nResponse time histogram:");
-        if n > 0 {
-            let lo = self.latencies[0].as_secs_f64();
-            let hi = self.latencies[n - 1].as_secs_f64();
-            let step = ((hi - lo) / 10.0).max(1e-9);
-            let mut counts = [0usize; 11];
-            for d in &self.latencies {
-                counts[(((d.as_secs_f64() - lo) / step) as usize).min(10)] += 1;
-            }
-            let max = *counts.iter().max().unwrap_or(&1).max(&1);
-            for (i, c) in counts.iter().enumerate() {
-                let bar = "∎".repeat(c * 40 / max);
-                println!("  {:.4} [{c}]\t|{bar}", lo + step * i as f64);
-            }
+        for (k, v) in &self.lines {
+            println!("  {k}:\t{v}");
         }
+        print_histogram(lat);
         println!("\nLatency distribution:");
-        let ps = [10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9];
-        for p in ps {
-            println!(
-                "  {p}% in {:.4} secs.",
-                pct(&self.latencies, p).as_secs_f64()
-            );
+        for p in [10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9] {
+            println!("  {p}% in {:.4} secs.", percentile(lat, p).as_secs_f64());
         }
         let cpu_per_op_us = self
             .server_cpu
-            .map(|c| if n > 0 { c * 1e6 / n as f64 } else { 0.0 });
-        let json = serde_json::json!({
-            "workload": workload,
-            "label": label,
-            "requests": n,
-            "errors": self.errors,
-            "seconds": secs,
-            "rate": rate,
-            "avg_ms": avg * 1e3,
-            "p50_ms": pct(&self.latencies, 50.0).as_secs_f64() * 1e3,
-            "p99_ms": pct(&self.latencies, 99.0).as_secs_f64() * 1e3,
-            "server_cpu_us_per_op": cpu_per_op_us,
-        });
-        println!("\nJSON {json}");
+            .map(|c| if ops > 0 { c * 1e6 / ops as f64 } else { 0.0 });
+        let mut json = Map::new();
+        json.insert("workload".into(), workload.into());
+        json.insert("label".into(), label.into());
+        json.insert("requests".into(), n.into());
+        json.insert("ops".into(), ops.into());
+        json.insert("errors".into(), self.errors.into());
+        json.insert("seconds".into(), secs.into());
+        json.insert("rate".into(), rate.into());
+        json.insert("avg_ms".into(), (avg * 1e3).into());
+        json.insert("p50_ms".into(), ms(percentile(lat, 50.0)).into());
+        json.insert("p90_ms".into(), ms(percentile(lat, 90.0)).into());
+        json.insert("p99_ms".into(), ms(percentile(lat, 99.0)).into());
+        json.insert("server_cpu_us_per_op".into(), cpu_per_op_us.into());
+        json.extend(self.fields);
+        println!("\nJSON {}", Value::Object(json));
     }
 }
 
-/// Total CPU seconds (user + system) a process has used, from /proc.
-pub fn process_cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0)
+fn print_histogram(sorted: &[Duration]) {
+    println!("\nResponse time histogram:");
+    let (Some(first), Some(last)) = (sorted.first(), sorted.last()) else {
+        return;
+    };
+    let lo = first.as_secs_f64();
+    let step = ((last.as_secs_f64() - lo) / 10.0).max(1e-9);
+    let mut counts = [0usize; 11];
+    for d in sorted {
+        counts[(((d.as_secs_f64() - lo) / step) as usize).min(10)] += 1;
+    }
+    let max = counts.iter().copied().max().unwrap_or(1).max(1);
+    for (i, c) in counts.iter().enumerate() {
+        let bar = "∎".repeat(c * 40 / max);
+        println!("  {:.4} [{c}]\t|{bar}", lo + step * i as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_pick_from_sorted() {
+        let v: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&v, 50.0), Duration::from_millis(51));
+        assert_eq!(percentile(&v, 99.0), Duration::from_millis(99));
+        assert_eq!(percentile(&[], 99.0), Duration::ZERO);
+    }
+
+    #[test]
+    fn fields_become_lines_and_json() {
+        let r = Report::new(vec![], 0, Duration::from_secs(1))
+            .field("lost", 0)
+            .field("events_per_sec", 1.5);
+        assert_eq!(r.fields["lost"], 0);
+        assert_eq!(r.lines[1], ("events_per_sec".into(), "1.5000".into()));
+    }
 }

@@ -38,6 +38,23 @@ pub const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
 /// In-flight requests across all connections before new ones wait.
 pub const MAX_IN_FLIGHT: usize = 64 * 1024;
 
+/// The accepted connections of `listener`, with Nagle's algorithm off. (tonic's
+/// `tcp_nodelay` applies only to listeners it binds itself; without this, a response
+/// written in several pieces waits for the client's delayed ACK, about 40 ms.)
+fn no_delay(
+    listener: TcpListener,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use futures::StreamExt;
+    TcpListenerStream::new(listener).map(|conn| {
+        if let Ok(stream) = &conn {
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        }
+        conn
+    })
+}
+
 /// Serves every client URL until `shutdown` resolves.
 pub async fn serve(
     cfg: &Config,
@@ -129,7 +146,7 @@ pub async fn serve(
             .layer(GlobalConcurrencyLimitLayer::new(MAX_IN_FLIGHT))
             .layer(GuardLayer::new(ctx.clone(), leader_lost.clone()))
             .add_routes(routes.clone())
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+            .serve_with_incoming_shutdown(no_delay(listener), async move {
                 let _ = stop.recv().await;
             });
         servers.push(tokio::spawn(server).boxed());
@@ -145,7 +162,7 @@ pub async fn serve(
         let server = tonic::transport::Server::builder()
             .tcp_nodelay(true)
             .add_service(peer_server.clone())
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+            .serve_with_incoming_shutdown(no_delay(listener), async move {
                 let _ = stop.recv().await;
             });
         servers.push(tokio::spawn(server).boxed());

@@ -4,8 +4,12 @@
 //! against the state before the txn writes anything (etcd's `compareToPath`); the ops then
 //! run in list order, each seeing the writes before it. Any op error aborts the whole txn:
 //! the caller drops the write transaction, so nothing is written.
+//!
+//! A txn without puts or deletes on either branch (etcd's `isTxnReadonly`) never goes
+//! through raft: [`read_only`] evaluates it against the store pinned at its current
+//! revision, after the caller's linearizable wait (unless every range is serializable).
 
-use oxcd_mvcc::WriteTxn;
+use oxcd_mvcc::{KvStore, RangeResult, WriteTxn};
 use oxcd_proto::etcdserverpb::{
     compare::{CompareResult, CompareTarget, TargetUnion},
     request_op::Request,
@@ -42,7 +46,115 @@ pub fn apply(
     Ok(resp)
 }
 
-fn compare_path(txn: &WriteTxn<'_>, r: &TxnRequest) -> Result<Path, ServerError> {
+/// What compares and ranges read from: the write transaction, or a pinned read view.
+trait TxnRead {
+    fn range(&self, r: &RangeRequest) -> Result<RangeResult, ServerError>;
+}
+
+impl TxnRead for WriteTxn<'_> {
+    fn range(&self, r: &RangeRequest) -> Result<RangeResult, ServerError> {
+        Ok(WriteTxn::range(self, r)?)
+    }
+}
+
+/// The store as of one revision.
+struct Pinned<'a> {
+    kv: &'a KvStore,
+    revision: i64,
+}
+
+impl TxnRead for Pinned<'_> {
+    fn range(&self, r: &RangeRequest) -> Result<RangeResult, ServerError> {
+        let mut q = r.clone();
+        if q.revision <= 0 {
+            q.revision = self.revision;
+        }
+        let mut res = self.kv.range(&q)?;
+        res.revision = self.revision;
+        Ok(res)
+    }
+}
+
+/// Whether neither branch (nested txns included) writes: etcd's `isTxnReadonly`.
+pub fn is_read_only(r: &TxnRequest) -> bool {
+    r.success
+        .iter()
+        .chain(r.failure.iter())
+        .all(|op| match &op.request {
+            Some(Request::RequestRange(_)) | None => true,
+            Some(Request::RequestTxn(t)) => is_read_only(t),
+            Some(Request::RequestPut(_)) | Some(Request::RequestDeleteRange(_)) => false,
+        })
+}
+
+/// Whether every range of a read-only txn is serializable: etcd's `isTxnSerializable`.
+pub fn is_serializable(r: &TxnRequest) -> bool {
+    r.success
+        .iter()
+        .chain(r.failure.iter())
+        .all(|op| match &op.request {
+            Some(Request::RequestRange(q)) => q.serializable,
+            Some(Request::RequestTxn(t)) => is_serializable(t),
+            _ => true,
+        })
+}
+
+/// Evaluates a read-only txn (see [`is_read_only`]) against `kv` at its current revision.
+pub fn read_only(kv: &KvStore, r: &TxnRequest) -> Result<TxnResponse, ServerError> {
+    let view = Pinned {
+        kv,
+        revision: kv.current_revision(),
+    };
+    let path = compare_path(&view, r)?;
+    let mut resp = exec_read(&view, r, &path)?;
+    resp.header = rev_header(view.revision);
+    Ok(resp)
+}
+
+fn exec_read(view: &Pinned<'_>, r: &TxnRequest, path: &Path) -> Result<TxnResponse, ServerError> {
+    let ops = if path.succeeded {
+        &r.success
+    } else {
+        &r.failure
+    };
+    let mut nested = path.nested.iter();
+    let mut responses = Vec::with_capacity(ops.len());
+    for op in ops {
+        let response = match &op.request {
+            Some(Request::RequestRange(q)) => {
+                let res = view.range(q)?;
+                Response::ResponseRange(oxcd_proto::etcdserverpb::RangeResponse {
+                    header: rev_header(view.revision),
+                    kvs: res.kvs,
+                    more: res.more,
+                    count: res.count,
+                })
+            }
+            Some(Request::RequestTxn(t)) => {
+                let sub = nested
+                    .next()
+                    .ok_or_else(|| ServerError::Internal("txn path mismatch".into()))?;
+                let mut resp = exec_read(view, t, sub)?;
+                resp.header = rev_header(view.revision);
+                Response::ResponseTxn(resp)
+            }
+            Some(Request::RequestPut(_)) | Some(Request::RequestDeleteRange(_)) => {
+                return Err(ServerError::Internal("write in a read-only txn".into()))
+            }
+            None => continue,
+        };
+        responses.push(ResponseOp {
+            response: Some(response),
+        });
+    }
+    Ok(TxnResponse {
+        header: None,
+        succeeded: path.succeeded,
+        responses,
+    })
+}
+
+fn compare_path<T: TxnRead>(txn: &T, r: &TxnRequest) -> Result<Path, ServerError> {
     let mut succeeded = true;
     for c in &r.compare {
         if !compare(txn, c)? {
@@ -107,7 +219,7 @@ fn exec(
 }
 
 /// Evaluates one compare against every key in its range (etcd `applyCompare`).
-fn compare(txn: &WriteTxn<'_>, c: &Compare) -> Result<bool, ServerError> {
+fn compare<T: TxnRead>(txn: &T, c: &Compare) -> Result<bool, ServerError> {
     let req = RangeRequest {
         key: c.key.clone(),
         range_end: c.range_end.clone(),

@@ -169,6 +169,14 @@ impl Kv for KvService {
     async fn txn(&self, req: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
         let t = req.into_inner();
         validate::check_txn(&t, self.ctx.limits.max_txn_ops)?;
+        if crate::apply::txn::is_read_only(&t) {
+            if !crate::apply::txn::is_serializable(&t) {
+                self.ctx.reads.wait().await?;
+            }
+            let mut resp = crate::apply::txn::read_only(&self.ctx.kv, &t)?;
+            header::fill(&self.ctx, &mut resp.header);
+            return Ok(Response::new(resp));
+        }
         self.check_quota(Quota::txn_cost(&t)).await?;
         match self.ctx.proposer.propose(Op::Txn(t)).await? {
             ApplyResult::Txn(mut resp) => {

@@ -1,0 +1,69 @@
+//! The workloads, one module each, and the dispatch that runs one and prints its report.
+//!
+//! Every workload returns a [`Report`](crate::report::Report); the watch workloads add `lost`, `duplicated` and
+//! `out_of_order` fields, and [`run`] fails after printing if any of them is non-zero.
+
+pub mod lease_keepalive;
+pub mod mvcc_put;
+pub mod put;
+pub mod range;
+pub mod txn_mixed;
+pub mod txn_put;
+pub mod watch;
+pub mod watch_latency;
+mod watch_stream;
+mod watch_tally;
+
+use crate::{Cli, Command};
+
+/// The global flags every workload may use.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// Comma-separated `host:port` list.
+    pub endpoints: String,
+    /// Connections to open.
+    pub conns: usize,
+    /// Concurrent clients (at least one).
+    pub clients: usize,
+    /// Server PIDs whose CPU time is measured.
+    pub server_pid: Vec<u32>,
+}
+
+/// The JSON fields that must be zero for a watch run to pass.
+const INTEGRITY_FIELDS: [&str; 3] = ["lost", "duplicated", "out_of_order"];
+
+/// Runs the chosen workload and prints its report; fails if delivery was not exact.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let ctx = Ctx {
+        endpoints: cli.endpoints.clone(),
+        conns: cli.conns.max(1),
+        clients: cli.clients.max(1),
+        server_pid: cli.server_pid.clone(),
+    };
+    let report = match &cli.cmd {
+        Command::Put(a) => put::run(&ctx, a).await?,
+        Command::Range(a) => range::run(&ctx, a).await?,
+        Command::TxnPut(a) => txn_put::run(&ctx, a).await?,
+        Command::TxnMixed(a) => txn_mixed::run(&ctx, a).await?,
+        Command::Watch(a) => watch::run(&ctx, a).await?,
+        Command::WatchLatency(a) => watch_latency::run(&ctx, a).await?,
+        Command::LeaseKeepalive(a) => lease_keepalive::run(&ctx, a).await?,
+        Command::MvccPut(a) => mvcc_put::run(a).await?,
+    };
+    let broken: Vec<String> = INTEGRITY_FIELDS
+        .iter()
+        .filter_map(|f| {
+            let n = report.fields.get(*f)?.as_u64()?;
+            (n > 0).then(|| format!("{f}={n}"))
+        })
+        .collect();
+    report.print(cli.cmd.name(), &cli.label);
+    if !broken.is_empty() {
+        anyhow::bail!(
+            "{}: events not delivered exactly once in order: {}",
+            cli.cmd.name(),
+            broken.join(" ")
+        );
+    }
+    Ok(())
+}

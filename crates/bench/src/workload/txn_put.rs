@@ -1,0 +1,103 @@
+//! `txn-put`: each operation is one Txn of `--txn-ops` unconditional puts (etcd 3.4's
+//! `benchmark txn-put`); operation `i` writes keys `(i * txn-ops + j) % key-space-size`.
+
+use std::sync::Arc;
+
+use clap::Args;
+use oxcd_proto::etcdserverpb::{
+    kv_client::KvClient, request_op, PutRequest, RequestOp, TxnRequest,
+};
+use tonic::transport::Channel;
+
+use super::Ctx;
+use crate::conn::connect;
+use crate::cpu::CpuMeter;
+use crate::driver::{drive, Op};
+use crate::keys::key_bytes;
+use crate::report::Report;
+
+/// `txn-put` flags.
+#[derive(Args, Debug, Clone)]
+pub struct TxnPutArgs {
+    /// Key size in bytes.
+    #[arg(long, default_value_t = 8)]
+    key_size: usize,
+    /// Value size in bytes.
+    #[arg(long, default_value_t = 8)]
+    val_size: usize,
+    /// Puts per txn (at most --key-space-size: a txn may not put one key twice).
+    #[arg(long, default_value_t = 1)]
+    txn_ops: usize,
+    /// Total number of txns.
+    #[arg(long, default_value_t = 10000)]
+    total: usize,
+    /// Number of distinct keys.
+    #[arg(long, default_value_t = 1)]
+    key_space_size: usize,
+    /// Maximum txns per second (0 = no limit).
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+}
+
+struct TxnPutter {
+    kv: KvClient<Channel>,
+    args: Arc<TxnPutArgs>,
+    value: Vec<u8>,
+}
+
+impl Op for TxnPutter {
+    async fn call(&mut self, i: usize) -> anyhow::Result<usize> {
+        let a = &self.args;
+        let success = (0..a.txn_ops)
+            .map(|j| RequestOp {
+                request: Some(request_op::Request::RequestPut(PutRequest {
+                    key: key_bytes((i * a.txn_ops + j) % a.key_space_size, a.key_size),
+                    value: self.value.clone(),
+                    ..Default::default()
+                })),
+            })
+            .collect();
+        let resp = self
+            .kv
+            .txn(TxnRequest {
+                success,
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        anyhow::ensure!(resp.succeeded, "txn without compares did not succeed");
+        Ok(0)
+    }
+}
+
+/// Runs `txn-put`.
+pub async fn run(ctx: &Ctx, args: &TxnPutArgs) -> anyhow::Result<Report> {
+    anyhow::ensure!(args.txn_ops > 0, "expected positive --txn-ops");
+    anyhow::ensure!(
+        args.key_space_size > 0,
+        "expected positive --key-space-size"
+    );
+    anyhow::ensure!(
+        args.txn_ops <= args.key_space_size,
+        "expected --txn-ops ({}) no larger than --key-space-size ({})",
+        args.txn_ops,
+        args.key_space_size
+    );
+    let chans = connect(&ctx.endpoints, ctx.conns).await?;
+    let args = Arc::new(args.clone());
+    let clients = (0..ctx.clients)
+        .map(|c| TxnPutter {
+            kv: KvClient::new(chans[c % chans.len()].clone()),
+            args: Arc::clone(&args),
+            value: vec![b'x'; args.val_size],
+        })
+        .collect();
+    let meter = CpuMeter::start(&ctx.server_pid);
+    let samples = drive(clients, args.total, args.rate).await?;
+    let secs = samples.elapsed.as_secs_f64().max(1e-9);
+    let puts = samples.all().len() * args.txn_ops;
+    Ok(samples
+        .report(meter.stop())
+        .field("txn_ops", args.txn_ops)
+        .field("puts_per_sec", puts as f64 / secs))
+}
