@@ -9,6 +9,9 @@ pub const MAX_LEASE_TTL_SECS: i64 = 9_000_000_000;
 /// (etcd's default checkpoint interval).
 pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(300);
 
+/// The shortest interval between two checkpoints of one lease.
+pub const MIN_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Most checkpoints one LeaseCheckpoint proposal should carry (etcd `maxLeaseCheckpointBatchSize`).
 pub const CHECKPOINT_BATCH_LIMIT: usize = 1000;
 
@@ -34,8 +37,11 @@ pub struct LessorConfig {
     /// Grants below this TTL are raised to it: ceil(1.5 x election timeout), 2 s with
     /// etcd's defaults. Values below 1 are treated as 1.
     pub min_ttl_secs: i64,
-    /// How often the leader checkpoints a lease's remaining TTL (`Duration::ZERO` turns
-    /// checkpoints off). Only leases whose granted TTL exceeds it are checkpointed.
+    /// The longest interval between two checkpoints of a lease's remaining TTL
+    /// (`Duration::ZERO` turns checkpoints off). Unlike etcd, which checkpoints only
+    /// leases longer than this interval, a lease is checkpointed every quarter of its TTL
+    /// (at least [`MIN_CHECKPOINT_INTERVAL`], at most this), so after a leader change
+    /// every lease expires within a quarter TTL of when it would have, not a full TTL later.
     pub checkpoint_interval: Duration,
     /// Grants above this TTL fail with [`crate::LeaseError::TtlTooLarge`].
     pub max_ttl_secs: i64,

@@ -10,7 +10,9 @@ use oxcd_backend::{Backend, Column, WriteBatch};
 use parking_lot::Mutex;
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{LessorConfig, EXPIRED_RETRY_INTERVAL, PROMOTE_EXPIRIES_PER_SECOND};
+use crate::config::{
+    LessorConfig, EXPIRED_RETRY_INTERVAL, MIN_CHECKPOINT_INTERVAL, PROMOTE_EXPIRIES_PER_SECOND,
+};
 use crate::lease::{deadline, Lease, LeaseInfo, LeaseTtl};
 use crate::record::{self, LeaseRecord};
 use crate::spread::spread_expiries;
@@ -381,7 +383,6 @@ impl Lessor {
             return Vec::new();
         }
         let now = self.clock.now();
-        let next = now.checked_add(self.cfg.checkpoint_interval);
         let mut out = Vec::new();
         // Every id handled below leaves the due range (rescheduled after `now`, or
         // removed), so this loop ends.
@@ -411,7 +412,10 @@ impl Lessor {
                     None
                 };
                 lease.checkpoint_dirty = false;
-                match next.filter(|_| self.wants_checkpoints(lease)) {
+                match self
+                    .checkpoint_every(lease)
+                    .and_then(|every| now.checked_add(every))
+                {
                     Some(next) => checkpoints.set(id, next),
                     None => checkpoints.remove(id),
                 }
@@ -432,19 +436,26 @@ impl Lessor {
         !self.cfg.checkpoint_interval.is_zero()
     }
 
-    /// Whether `lease` gets periodic checkpoints: its granted TTL exceeds the interval
-    /// (a shorter lease expires, or is renewed to its full TTL, before one is due).
-    fn wants_checkpoints(&self, lease: &Lease) -> bool {
-        self.checkpoints_enabled()
-            && Duration::from_secs(u64::try_from(lease.ttl).unwrap_or(0))
-                > self.cfg.checkpoint_interval
+    /// How often `lease` is checkpointed: a quarter of its TTL, clamped to
+    /// [`MIN_CHECKPOINT_INTERVAL`, `checkpoint_interval`]; `None` when checkpoints are off
+    /// or the lease is too short to outlive one interval.
+    fn checkpoint_every(&self, lease: &Lease) -> Option<Duration> {
+        if !self.checkpoints_enabled() {
+            return None;
+        }
+        let ttl = Duration::from_secs(u64::try_from(lease.ttl).unwrap_or(0));
+        let every = (ttl / 4)
+            .max(MIN_CHECKPOINT_INTERVAL)
+            .min(self.cfg.checkpoint_interval);
+        (ttl > every).then_some(every)
     }
 
     fn schedule_checkpoint(&self, checkpoints: &mut TimeQueue, lease: &Lease, now: Instant) {
-        if self.wants_checkpoints(lease) {
-            if let Some(at) = now.checked_add(self.cfg.checkpoint_interval) {
-                checkpoints.set(lease.id, at);
-            }
+        if let Some(at) = self
+            .checkpoint_every(lease)
+            .and_then(|every| now.checked_add(every))
+        {
+            checkpoints.set(lease.id, at);
         }
     }
 

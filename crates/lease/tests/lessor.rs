@@ -381,7 +381,8 @@ fn time_to_live_truncates_like_etcd() {
     assert!(m.lessor.time_to_live(2, false).is_none());
 }
 
-/// Two members apply the same entries; A leads, then B takes over.
+/// Two members apply the same entries; A leads, then B takes over. Leases are
+/// checkpointed every quarter of their TTL, so B resumes close to where A was.
 #[test]
 fn checkpoint_survives_leader_change() {
     let a = Member::new();
@@ -389,17 +390,17 @@ fn checkpoint_survives_leader_change() {
     let both = [&a, &b];
     a.lessor.promote(SEC);
     for m in both {
-        m.grant(1, 600).unwrap();
-        m.grant(2, 60).unwrap(); // shorter than the interval: never checkpointed
+        m.grant(1, 600).unwrap(); // checkpointed every 150 s
+        m.grant(2, 60).unwrap(); // every 15 s
     }
-    // Nothing is due before the interval; followers never report checkpoints.
-    a.advance(SEC * 299);
+    // Nothing is due before a quarter TTL; followers never report checkpoints.
+    a.advance(SEC * 14);
     assert!(a.lessor.checkpoints_due(CHECKPOINT_BATCH_LIMIT).is_empty());
     a.advance(SEC);
-    b.advance(SEC * 300);
+    b.advance(SEC * 15);
     assert!(b.lessor.checkpoints_due(CHECKPOINT_BATCH_LIMIT).is_empty());
     let due = a.lessor.checkpoints_due(CHECKPOINT_BATCH_LIMIT);
-    assert_eq!(due, vec![(1, 300)]);
+    assert_eq!(due, vec![(2, 45)]);
     assert!(
         a.lessor.checkpoints_due(CHECKPOINT_BATCH_LIMIT).is_empty(),
         "not repeated"
@@ -408,33 +409,39 @@ fn checkpoint_survives_leader_change() {
         for &(id, rem) in &due {
             assert!(m.checkpoint(id, rem));
         }
+        m.revoke(2).unwrap();
+    }
+    assert!(b.lessor.time_to_live(2, false).is_none());
+
+    a.advance(SEC * 135);
+    b.advance(SEC * 135);
+    let due = a.lessor.checkpoints_due(CHECKPOINT_BATCH_LIMIT);
+    assert_eq!(due, vec![(1, 450)]);
+    for m in both {
+        for &(id, rem) in &due {
+            assert!(m.checkpoint(id, rem));
+        }
     }
     // The follower reports the checkpointed remaining TTL; the leader its own clock.
-    assert_eq!(b.ttl(1), 300);
-    assert_eq!(a.ttl(1), 300);
+    assert_eq!(b.ttl(1), 450);
+    assert_eq!(a.ttl(1), 450);
 
     // Leader change 100 s later: B starts lease 1 from the checkpoint, not from 600.
     a.advance(SEC * 100);
     b.advance(SEC * 100);
     a.lessor.demote();
     b.lessor.promote(SEC);
-    assert_eq!(b.ttl(1), 301);
-    assert_eq!(b.ttl(2), 61);
-    b.advance(SEC * 60);
-    assert!(b.lessor.expired(10).is_empty());
-    b.advance(SEC);
-    assert_eq!(b.lessor.expired(10), vec![2]);
-    b.revoke(2).unwrap();
-    b.advance(SEC * 239);
+    assert_eq!(b.ttl(1), 451);
+    b.advance(SEC * 450);
     assert!(b.lessor.expired(10).is_empty());
     b.advance(SEC);
     assert_eq!(b.lessor.expired(10), vec![1]);
 
     // And it survives B restarting before it becomes leader again.
     let c = Member::over(b.backend.clone(), b.clock.clone());
-    assert_eq!(c.ttl(1), 300);
+    assert_eq!(c.ttl(1), 450);
     c.lessor.promote(Duration::ZERO);
-    assert_eq!(c.ttl(1), 300);
+    assert_eq!(c.ttl(1), 450);
 }
 
 #[test]
