@@ -52,6 +52,38 @@ impl Default for HubConfig {
     }
 }
 
+/// History reads of one catch-up pass, shared by watchers of the same range and
+/// revision. Events are cheap to clone (keys and values are reference-counted `Bytes`).
+struct PassReads {
+    current: i64,
+    cache: HashMap<(Vec<u8>, Vec<u8>, i64), Vec<Event>>,
+}
+
+impl PassReads {
+    fn new(current: i64) -> Self {
+        Self {
+            current,
+            cache: HashMap::new(),
+        }
+    }
+
+    fn events(
+        &mut self,
+        history: &dyn KvHistory,
+        spec: &WatchSpec,
+        from: i64,
+        limit: usize,
+    ) -> Result<Vec<Event>, HistoryError> {
+        let key = (spec.key.clone(), spec.range_end.clone(), from);
+        if let Some(evs) = self.cache.get(&key) {
+            return Ok(evs.clone());
+        }
+        let evs = history.events(&spec.key, &spec.range_end, from, self.current, limit)?;
+        self.cache.insert(key, evs.clone());
+        Ok(evs)
+    }
+}
+
 struct StreamState {
     sink: Arc<Sink>,
     ids: BTreeSet<i64>,
@@ -373,28 +405,30 @@ impl WatchHub {
                 .map(|(k, w)| (*k, w.clone()))
                 .collect()
         };
+        // Watchers of one stream fall behind together, at the same revision, and often
+        // watch the same range: one history read per (range, revision) serves them all.
+        let mut reads = PassReads::new(self.inner.history.current_revision());
         for (wk, w) in batch {
-            self.catch_up(wk, w);
+            self.catch_up(wk, w, &mut reads);
         }
         self.flush_progress();
     }
 
-    fn catch_up(&self, wk: WatcherKey, w: Watcher) {
+    fn catch_up(&self, wk: WatcherKey, w: Watcher, reads: &mut PassReads) {
         let history = &self.inner.history;
         if w.sink.is_closed() {
             self.inner.state.lock().unsynced.remove(wk);
             return;
         }
-        let current = history.current_revision();
+        let current = reads.current;
         let compacted = history.compacted_revision();
         let read = if w.rev < compacted {
             Err(HistoryError::Compacted)
         } else {
-            history.events(
-                &w.spec.key,
-                &w.spec.range_end,
+            reads.events(
+                history.as_ref(),
+                &w.spec,
                 w.rev,
-                current,
                 self.inner.cfg.history_batch,
             )
         };
