@@ -42,7 +42,7 @@ pub struct HubConfig {
 impl Default for HubConfig {
     fn default() -> Self {
         Self {
-            queue_capacity: 1024,
+            queue_capacity: 256,
             sync_interval: Duration::from_millis(100),
             max_watchers_per_sync: 512,
             history_batch: 1000,
