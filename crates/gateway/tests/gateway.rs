@@ -81,7 +81,10 @@ impl Kv for FakeKv {
         &self,
         _request: tonic::Request<RangeRequest>,
     ) -> Result<Response<Self::RangeStreamStream>, Status> {
-        Err(Status::unimplemented("not in the gateway"))
+        Err(Status::new(
+            tonic::Code::Unimplemented,
+            "not in the gateway",
+        ))
     }
 
     async fn put(
@@ -177,7 +180,7 @@ impl Lease for FakeLease {
         &self,
         _request: tonic::Request<LeaseTimeToLiveRequest>,
     ) -> Result<Response<LeaseTimeToLiveResponse>, Status> {
-        Err(Status::unimplemented("fake"))
+        Err(Status::new(tonic::Code::Unimplemented, "fake"))
     }
 
     async fn lease_leases(

@@ -85,7 +85,7 @@ impl tower::Service<http::Request<Body>> for EchoServer {
             let resp = match req.uri().path() {
                 "/test.Echo/Say" => Grpc::new(codec).unary(Say, req).await,
                 "/test.Echo/Chat" => Grpc::new(codec).streaming(Chat, req).await,
-                _ => Status::unimplemented("").into_http(),
+                _ => Status::new(tonic::Code::Unimplemented, "").into_http(),
             };
             Ok(resp)
         })
