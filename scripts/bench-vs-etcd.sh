@@ -135,8 +135,43 @@ for size in $SIZES; do
   done
 done
 
+# Memory, disk and restart with BIG_KEYS keys of 256 B (0 skips): one member each, loaded
+# with the put workload, measured (RSS, data-dir bytes), stopped with SIGTERM, restarted;
+# restart time = process start until /health answers true.
+BIG_KEYS="${BIG_KEYS:-1000000}"
+big_data() { # kind
+  local kind=$1 bin cport pport dir pid start_ns end_ns rss disk rss2
+  if [ "$kind" = etcd ]; then bin=etcd; else bin="$OXCD"; fi
+  cport=$(free_port); pport=$(free_port); dir="$WORK/big-$kind-$RANDOM"
+  local args=(--name big --data-dir "$dir"
+    --listen-client-urls "http://127.0.0.1:$cport" --advertise-client-urls "http://127.0.0.1:$cport"
+    --listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport"
+    --initial-cluster "big=http://127.0.0.1:$pport" --quota-backend-bytes 8589934592)
+  taskset -c 0 "$bin" "${args[@]}" >"$dir.log" 2>&1 &
+  pid=$!; PIDS+=("$pid")
+  for _ in $(seq 1 150); do curl -fs "http://127.0.0.1:$cport/health" 2>/dev/null | grep -q true && break; sleep 0.1; done
+  taskset -c 1 "$BENCH" --endpoints "127.0.0.1:$cport" --conns "$CONNS" --clients "$CLIENTS" put \
+    --key-size 8 --val-size 256 --total "$BIG_KEYS" --key-space-size "$BIG_KEYS" --sequential-keys >/dev/null
+  sleep 2
+  rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+  kill -TERM "$pid"; for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  disk=$(du -sb "$dir" | cut -f1)
+  start_ns=$(date +%s%N)
+  taskset -c 0 "$bin" "${args[@]}" >>"$dir.log" 2>&1 &
+  pid=$!; PIDS+=("$pid")
+  for _ in $(seq 1 1200); do curl -fs "http://127.0.0.1:$cport/health" 2>/dev/null | grep -q true && break; sleep 0.05; done
+  end_ns=$(date +%s%N)
+  rss2=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+  kill -9 "$pid" 2>/dev/null || true
+  echo "{\"members\":-1,\"kind\":\"$kind\",\"name\":\"big\",\"rss_kb\":$rss,\"rss_after_restart_kb\":$rss2,\"disk_bytes\":$disk,\"restart_ms\":$(( (end_ns - start_ns) / 1000000 ))}" >> "$OUT/results.jsonl"
+}
+if [ "$BIG_KEYS" -gt 0 ]; then
+  for kind in etcd oxcd; do big_data "$kind"; done
+fi
+
 python3 - "$OUT/results.jsonl" <<'PY'
-import json, sys, statistics
+import json, os, sys, statistics
 rows = [json.loads(l) for l in open(sys.argv[1])]
 def med(sub, kind, name, field):
   vals = [r["result"][field] for r in sub if r["kind"] == kind and r["name"] == name and "result" in r and r["result"].get(field) is not None]
@@ -166,6 +201,16 @@ if mv:
   cpu, batch = med(mv, "oxcd", "mvcc-put", "server_cpu_us_per_op"), med(mv, "oxcd", "mvcc-put", "batch_size")
   print(f"\nmvcc-put (oxcd storage in-process, no etcd counterpart): {f(rate, '.0f')} puts/s,"
         f" p99 {f(p99, '.3f')}ms per txn of {f(batch, '.0f')} put(s), {f(cpu, '.1f')}us CPU per put")
+big = {r["kind"]: r for r in rows if r.get("name") == "big"}
+if "etcd" in big and "oxcd" in big:
+  e, o = big["etcd"], big["oxcd"]
+  print(f"\nwith {os.environ.get('BIG_KEYS', '1000000')} keys of 256 B (1 member)   etcd          oxcd          ratio")
+  for label, k, scale, unit in (("RSS after loading", "rss_kb", 1 / 1024, "MiB"),
+                                ("RSS after restart", "rss_after_restart_kb", 1 / 1024, "MiB"),
+                                ("disk (data dir)", "disk_bytes", 1 / 1048576, "MiB"),
+                                ("restart to healthy", "restart_ms", 1 / 1000, "s")):
+    ev, ov = e[k] * scale, o[k] * scale
+    print(f"{label:<34} {ev:>8.1f} {unit:<4} {ov:>8.1f} {unit:<4} {ov / ev if ev else float('nan'):>6.2f}")
 if bad:
   for r in bad:
     res = r["result"]

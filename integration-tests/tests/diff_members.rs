@@ -16,9 +16,18 @@ fn ctl_noting(s: &mut Session, args: &[&str], id: Option<&str>) -> String {
         cmd = cmd.replace(id, "<NEW_ID>");
     }
     s.note(&format!("etcdctl {cmd} -> exit {:?}", out.status));
-    // etcdctl prints IDs with `%16x`: an ID with a leading zero nibble gets a space.
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    // etcdctl prints IDs with `%16x`: an ID with a leading zero nibble gets a space. Lines
+    // are sorted: members are listed by ID, and the new member's random ID may sort either
+    // side of the server's own.
+    let own = format!("{:x}", s.server().member_id().unwrap_or(0));
+    let text = text.replace(&own, "<OWN_ID>");
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    lines.sort();
+    for line in lines {
         s.note(&format!("  {line}"));
     }
     out.stdout
