@@ -135,3 +135,26 @@ pub fn txn_script(compares: &[&str], success: &[&str], failure: &[&str]) -> Stri
     }
     s
 }
+
+/// Starts `etcdctl --endpoints=<endpoints> <args>` (`ETCDCTL_API=3`) in the background, for
+/// long-running commands such as `watch`; stdout and stderr are piped when `capture`, else
+/// discarded. The caller MUST kill and reap the child.
+pub fn spawn_etcdctl(endpoints: &str, args: &[&str], capture: bool) -> Result<std::process::Child> {
+    let pipe = || {
+        if capture {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        }
+    };
+    Command::new(etcdctl_binary())
+        .env("ETCDCTL_API", "3")
+        .env_remove("ETCDCTL_ENDPOINTS")
+        .arg(format!("--endpoints={endpoints}"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(pipe())
+        .stderr(pipe())
+        .spawn()
+        .map_err(|e| HarnessError::io("spawn etcdctl", e))
+}

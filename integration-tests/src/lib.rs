@@ -8,6 +8,7 @@
 //! - [`process`]: [`Server`] (start / stop / kill9 / restart), [`Kind`], [`ServerOpts`],
 //!   binary discovery (`OXCD_BIN`, `CARGO_TARGET_DIR`) and the `OXCD_DIFF_SELFTEST` switch.
 //! - [`etcdctl`]: running etcdctl (API v3) with optional stdin; `txn` script builder.
+//! - [`prom`]: Prometheus `/metrics` scrapes.
 //! - [`http`]: a tiny keep-alive HTTP/1.1 client over `TcpStream`.
 //! - [`json`]: an order- and text-preserving JSON value used by normalisation and assertions.
 //! - [`normalize`]: [`Normalizer`], which masks per-server noise but keeps revisions, keys,
@@ -37,6 +38,7 @@ pub mod json;
 pub mod normalize;
 pub mod ports;
 pub mod process;
+pub mod prom;
 pub mod session;
 pub mod textdiff;
 

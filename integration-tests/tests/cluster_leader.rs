@@ -3,21 +3,15 @@
 //! leader monitor does; once the cluster heals, watches work again.
 
 use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use oxcd_integration_tests::cluster::{cluster_kind, kind_available, tail, Cluster};
-use oxcd_integration_tests::etcdctl::etcdctl_binary;
+use oxcd_integration_tests::etcdctl::spawn_etcdctl;
 
 /// Starts `etcdctl watch key` against `endpoint` in the background.
 fn spawn_watch(endpoint: &str, key: &str) -> Child {
-    Command::new(etcdctl_binary())
-        .env("ETCDCTL_API", "3")
-        .args(["--endpoints", endpoint, "watch", key])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn etcdctl watch")
+    spawn_etcdctl(endpoint, &["watch", key], true).expect("spawn etcdctl watch")
 }
 
 /// Waits (bounded) for `child` to exit; kills it on timeout. Returns (exited, stdout, stderr).

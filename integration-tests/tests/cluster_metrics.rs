@@ -4,23 +4,9 @@
 use std::time::{Duration, Instant};
 
 use oxcd_integration_tests::cluster::{cluster_kind, kind_available, tail, Cluster};
-use oxcd_integration_tests::http;
+use oxcd_integration_tests::prom::{sample, scrape};
 
 /// The value of the first sample of `name` (with any labels) in a scrape.
-fn sample(scrape: &str, name: &str) -> Option<f64> {
-    scrape
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
-fn scrape(port: u16) -> String {
-    http::request(port, "GET", "/metrics", None)
-        .map(|r| r.body)
-        .unwrap_or_default()
-}
 
 #[test]
 fn raft_and_peer_metrics_are_exported() {

@@ -3,16 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use oxcd_integration_tests::{etcdctl, http, oxcd_available, Kind, Server, ServerOpts};
-
-fn sample(scrape: &str, name: &str) -> Option<f64> {
-    scrape
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
+use oxcd_integration_tests::prom::{sample, scrape};
+use oxcd_integration_tests::{etcdctl, oxcd_available, Kind, Server, ServerOpts};
 
 fn lease_id(out: &str) -> String {
     // "lease 694d77aa9e38260f granted with TTL(60s)"
@@ -37,9 +29,7 @@ fn check(kind: Kind) {
     let deadline = Instant::now() + Duration::from_secs(15);
     let label = kind.label();
     loop {
-        let body = http::request(server.client_port(), "GET", "/metrics", None)
-            .map(|r| r.body)
-            .unwrap_or_default();
+        let body = scrape(server.client_port());
         let got = |n: &str| sample(&body, n).unwrap_or(0.0);
         let ok = got("etcd_debugging_lease_granted_total") >= 2.0
             && got("etcd_debugging_lease_renewed_total") >= 1.0

@@ -3,27 +3,17 @@
 //! they close); `slow_watcher_total`, `pending_events_total` and `events_total` are exported.
 //! Checked on etcd 3.4.23 and oxcd alike.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use oxcd_integration_tests::etcdctl::etcdctl_binary;
-use oxcd_integration_tests::{etcdctl, http, oxcd_available, Kind, Server, ServerOpts};
-
-fn sample(scrape: &str, name: &str) -> Option<f64> {
-    scrape
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
+use oxcd_integration_tests::etcdctl::spawn_etcdctl;
+use oxcd_integration_tests::prom::{sample, scrape};
+use oxcd_integration_tests::{etcdctl, oxcd_available, Kind, Server, ServerOpts};
 
 fn wait_metric(server: &Server, name: &str, pred: impl Fn(f64) -> bool) -> f64 {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let body = http::request(server.client_port(), "GET", "/metrics", None)
-            .map(|r| r.body)
-            .unwrap_or_default();
+        let body = scrape(server.client_port());
         if let Some(v) = sample(&body, name) {
             if pred(v) {
                 return v;
@@ -43,18 +33,7 @@ fn wait_metric(server: &Server, name: &str, pred: impl Fn(f64) -> bool) -> f64 {
 }
 
 fn spawn_watch(server: &Server, prefix: &str) -> Child {
-    Command::new(etcdctl_binary())
-        .env("ETCDCTL_API", "3")
-        .args([
-            "--endpoints",
-            &format!("127.0.0.1:{}", server.client_port()),
-            "watch",
-            "--prefix",
-            prefix,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
+    spawn_etcdctl(&server.endpoint(), &["watch", "--prefix", prefix], false)
         .expect("spawn etcdctl watch")
 }
 

@@ -36,22 +36,9 @@ impl LeaderClient {
                 return Ok(c.clone());
             }
         }
-        let cfg = TransportConfig::default();
-        let mut last = None;
-        for url in urls {
-            match crate::stream::connect_url(url, &cfg).await {
-                Ok(ch) => {
-                    let c = RaftPeerClient::new(ch);
-                    *cached = Some((urls.to_vec(), c.clone()));
-                    return Ok(c);
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or(PeerError::Connect {
-            url: String::new(),
-            message: "no peer URLs".into(),
-        }))
+        let c = crate::stream::connect_any(urls, 0, &TransportConfig::default()).await?;
+        *cached = Some((urls.to_vec(), c.clone()));
+        Ok(c)
     }
 
     async fn forget(&self) {

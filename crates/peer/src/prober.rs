@@ -73,10 +73,8 @@ impl Prober {
                 connect_timeout: PROBE_TIMEOUT,
                 ..TransportConfig::default()
             };
-            let url = urls.first()?;
-            let channel = crate::stream::connect_url(url, &cfg).await.ok()?;
-            self.clients
-                .insert(id, (urls.to_vec(), RaftPeerClient::new(channel)));
+            let client = crate::stream::connect_any(urls, 0, &cfg).await.ok()?;
+            self.clients.insert(id, (urls.to_vec(), client));
         }
         let (_, client) = self.clients.get_mut(&id)?;
         let started = Instant::now();

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oxcd_proto::etcdserverpb::{LeaseTimeToLiveRequest, Member};
+use oxcd_proto::oxcdpb::raft_peer_client::RaftPeerClient;
 use oxcd_proto::oxcdpb::raft_peer_server::{RaftPeer, RaftPeerServer};
 use oxcd_proto::oxcdpb::{
     LeaseRenewRequest, LeaseRenewResponse, LeaseTimeToLiveForward, MembersRequest, MembersResponse,
@@ -12,6 +13,7 @@ use oxcd_proto::oxcdpb::{
     SnapshotChunk,
 };
 use oxcd_raftlog::RaftHandle;
+use tonic::transport::Channel;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::config::TransportConfig;
@@ -155,36 +157,56 @@ impl RaftPeer for PeerService {
     }
 }
 
-/// Asks the members at `peer_urls` (in turn) for the cluster ID and membership: how a
-/// member started with `--initial-cluster-state=existing` learns its ID.
-pub async fn fetch_members(
+/// Calls `call` on the members at `peer_urls` in turn (connect and call each bounded by
+/// `timeout`) and returns the first answer.
+async fn ask_each<T, F, Fut>(
     peer_urls: &[String],
     timeout: Duration,
-) -> Result<MembersResponse, PeerError> {
+    call: F,
+) -> Result<T, PeerError>
+where
+    F: Fn(RaftPeerClient<Channel>) -> Fut,
+    Fut: std::future::Future<Output = Result<Response<T>, Status>>,
+{
     let cfg = TransportConfig {
         connect_timeout: timeout,
         ..TransportConfig::default()
     };
     let mut last = None;
     for url in peer_urls {
-        let channel = match crate::stream::connect_url(url, &cfg).await {
+        let client = match crate::stream::connect_any(std::slice::from_ref(url), 0, &cfg).await {
             Ok(c) => c,
             Err(e) => {
                 last = Some(e);
                 continue;
             }
         };
-        let mut client = oxcd_proto::oxcdpb::raft_peer_client::RaftPeerClient::new(channel);
-        match tokio::time::timeout(timeout, client.members(MembersRequest {})).await {
+        match tokio::time::timeout(timeout, call(client)).await {
             Ok(Ok(resp)) => return Ok(resp.into_inner()),
             Ok(Err(status)) => last = Some(PeerError::Rpc(status)),
-            Err(_) => last = Some(PeerError::Rpc(Status::deadline_exceeded("members"))),
+            Err(_) => {
+                last = Some(PeerError::Rpc(Status::deadline_exceeded(
+                    "peer call timed out",
+                )))
+            }
         }
     }
     Err(last.unwrap_or_else(|| PeerError::Connect {
         url: String::new(),
         message: "no peer URLs to ask".into(),
     }))
+}
+
+/// Asks the members at `peer_urls` (in turn) for the cluster ID and membership: how a
+/// member started with `--initial-cluster-state=existing` learns its ID.
+pub async fn fetch_members(
+    peer_urls: &[String],
+    timeout: Duration,
+) -> Result<MembersResponse, PeerError> {
+    ask_each(peer_urls, timeout, |mut c| async move {
+        c.members(MembersRequest {}).await
+    })
+    .await
 }
 
 /// Sends a promotion to the member at `peer_urls` (the leader). `Ok(Err(text))` is etcd's
@@ -194,34 +216,13 @@ pub async fn forward_promote(
     id: u64,
     timeout: Duration,
 ) -> Result<Result<Vec<Member>, String>, PeerError> {
-    let cfg = TransportConfig {
-        connect_timeout: timeout,
-        ..TransportConfig::default()
-    };
-    let mut last = None;
-    for url in peer_urls {
-        let channel = match crate::stream::connect_url(url, &cfg).await {
-            Ok(c) => c,
-            Err(e) => {
-                last = Some(e);
-                continue;
-            }
-        };
-        let mut client = oxcd_proto::oxcdpb::raft_peer_client::RaftPeerClient::new(channel);
-        match tokio::time::timeout(timeout, client.promote_member(PromoteMemberRequest { id }))
-            .await
-        {
-            Ok(Ok(resp)) => {
-                let r = resp.into_inner();
-                return Ok(if r.error.is_empty() {
-                    Ok(r.members)
-                } else {
-                    Err(r.error)
-                });
-            }
-            Ok(Err(status)) => last = Some(PeerError::Rpc(status)),
-            Err(_) => last = Some(PeerError::Rpc(Status::deadline_exceeded("promote"))),
-        }
-    }
-    Err(last.unwrap_or(PeerError::UnknownPeer(id)))
+    let r = ask_each(peer_urls, timeout, |mut c| async move {
+        c.promote_member(PromoteMemberRequest { id }).await
+    })
+    .await?;
+    Ok(if r.error.is_empty() {
+        Ok(r.members)
+    } else {
+        Err(r.error)
+    })
 }

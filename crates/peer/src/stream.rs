@@ -29,19 +29,32 @@ pub(crate) async fn connect(
         .peer_urls(id)
         .filter(|u| !u.is_empty())
         .ok_or(PeerError::UnknownPeer(id))?;
+    connect_any(&urls, start, &shared.config).await
+}
+
+/// A client of the first of `urls` that accepts a connection, trying them in turn from
+/// `start`, with the configured message size limits.
+pub(crate) async fn connect_any(
+    urls: &[String],
+    start: usize,
+    cfg: &TransportConfig,
+) -> Result<RaftPeerClient<Channel>, PeerError> {
     let mut last = None;
     for i in 0..urls.len() {
         let url = &urls[(start + i) % urls.len()];
-        match connect_url(url, &shared.config).await {
+        match connect_url(url, cfg).await {
             Ok(c) => {
                 return Ok(RaftPeerClient::new(c)
-                    .max_decoding_message_size(shared.config.max_message_bytes)
-                    .max_encoding_message_size(shared.config.max_message_bytes))
+                    .max_decoding_message_size(cfg.max_message_bytes)
+                    .max_encoding_message_size(cfg.max_message_bytes))
             }
             Err(e) => last = Some(e),
         }
     }
-    Err(last.unwrap_or(PeerError::UnknownPeer(id)))
+    Err(last.unwrap_or_else(|| PeerError::Connect {
+        url: String::new(),
+        message: "no peer URLs".into(),
+    }))
 }
 
 /// Opens a channel to one URL.

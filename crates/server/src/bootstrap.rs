@@ -92,6 +92,8 @@ struct Identity {
     members: Vec<Member>,
     /// Voters of a NEW cluster (empty when joining or restarting).
     voters: Vec<u64>,
+    /// Read back from the data dir (a restart): nothing to record.
+    stored: bool,
 }
 
 fn same_urls(a: &[String], b: &[String]) -> bool {
@@ -119,6 +121,7 @@ async fn identify(cfg: &Config, backend: &dyn Backend) -> Result<Identity, Boots
             cluster_id: 0,
             members: Vec::new(),
             voters: Vec::new(),
+            stored: true,
         });
     }
     let initial = initial_members(cfg);
@@ -139,6 +142,7 @@ async fn identify(cfg: &Config, backend: &dyn Backend) -> Result<Identity, Boots
             cluster_id: identity::cluster_id(&ids),
             voters: ids,
             members: initial,
+            stored: false,
         });
     }
     // Joining: ask the other members who we are.
@@ -169,6 +173,7 @@ async fn identify(cfg: &Config, backend: &dyn Backend) -> Result<Identity, Boots
         cluster_id: resp.cluster_id,
         voters: Vec::new(),
         members: resp.members.clone(),
+        stored: false,
     })
 }
 
@@ -209,9 +214,11 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
         )
         .map_err(storage("membership"))?,
     );
-    let mut local = WriteBatch::new();
-    local.put(Column::Meta, LOCAL_ID_KEY, id.local_id.to_be_bytes());
-    backend.write(local, true).map_err(storage("meta"))?;
+    if !id.stored {
+        let mut local = WriteBatch::new();
+        local.put(Column::Meta, LOCAL_ID_KEY, id.local_id.to_be_bytes());
+        backend.write(local, true).map_err(storage("meta"))?;
+    }
 
     let started = std::time::Instant::now();
     let kv = Arc::new(KvStore::open(backend.clone()).map_err(storage("mvcc recovery"))?);

@@ -40,6 +40,13 @@ impl MemberPeerHost {
         }
     }
 
+    /// The attached server context ("server stopped" until there is one).
+    fn context(&self) -> Result<&Arc<ServerContext>, String> {
+        self.ctx
+            .get()
+            .ok_or_else(|| crate::error::ServerError::Stopped.to_string())
+    }
+
     /// Attaches the server context (needed for promotions).
     pub fn attach(&self, ctx: Arc<ServerContext>) {
         let _ = self.ctx.set(ctx);
@@ -80,9 +87,7 @@ impl PeerHost for MemberPeerHost {
     }
 
     async fn lease_renew(&self, id: i64) -> Result<i64, String> {
-        let Some(ctx) = self.ctx.get() else {
-            return Err(crate::error::ServerError::Stopped.to_string());
-        };
+        let ctx = self.context()?;
         crate::lease_forward::renew_local(ctx, id).map_err(|e| e.to_string())
     }
 
@@ -90,16 +95,12 @@ impl PeerHost for MemberPeerHost {
         &self,
         req: LeaseTimeToLiveRequest,
     ) -> Result<LeaseTimeToLiveResponse, String> {
-        let Some(ctx) = self.ctx.get() else {
-            return Err(crate::error::ServerError::Stopped.to_string());
-        };
+        let ctx = self.context()?;
         crate::lease_forward::time_to_live_local(ctx, &req).map_err(|e| e.to_string())
     }
 
     async fn promote(&self, id: u64) -> Result<Vec<Member>, String> {
-        let Some(ctx) = self.ctx.get() else {
-            return Err(crate::error::ServerError::Stopped.to_string());
-        };
+        let ctx = self.context()?;
         if ctx.raft.status().borrow().leader_id != ctx.member_id {
             return Err(crate::error::ServerError::NotLeader.to_string());
         }

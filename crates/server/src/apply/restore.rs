@@ -109,14 +109,14 @@ pub fn finish_interrupted(backend: &dyn Backend) -> Result<bool, ServerError> {
     Ok(true)
 }
 
-/// Deletes staged snapshots other than `keep`.
-fn remove_staged(root: &Path, keep: Option<&Path>) {
+/// Deletes every staged snapshot.
+fn remove_staged(root: &Path) {
     let Ok(rd) = std::fs::read_dir(root) else {
         return;
     };
     for e in rd.flatten() {
         let p = e.path();
-        if Some(p.as_path()) != keep && p.is_dir() {
+        if p.is_dir() {
             let _ = std::fs::remove_dir_all(&p);
         }
     }
@@ -156,7 +156,7 @@ impl StateMachine {
         if let Some(obs) = &self.observer {
             obs.on_restore(self.kv.current_revision());
         }
-        remove_staged(&self.snapshot_root, None);
+        remove_staged(&self.snapshot_root);
         tracing::info!(
             index,
             term,
