@@ -5,7 +5,9 @@
 //!    `$OUT_DIR/oxcd_descriptor.bin` for `FILE_DESCRIPTOR_SET`.
 //! 2. `tonic_prost_build` generates prost messages plus tonic clients and
 //!    servers, one `$OUT_DIR/<package>.rs` per proto package.
-//! 3. `pbjson_build` generates proto3-JSON serde impls for the etcd packages,
+//! 3. `tonic_build::manual` generates a second `etcdserverpb.Watch` server into
+//!    `$OUT_DIR/wire/`, whose response type is `watch_wire::WatchResponseWire`.
+//! 4. `pbjson_build` generates proto3-JSON serde impls for the etcd packages,
 //!    one `$OUT_DIR/<package>.serde.rs` each, printing the original proto
 //!    field names as etcd's gateway does.
 
@@ -55,6 +57,29 @@ fn main() -> Result<(), Box<dyn Error>> {
         .build_server(true)
         .bytes(".mvccpb.KeyValue")
         .compile_fds(descriptor_set)?;
+
+    // A second server for `etcdserverpb.Watch` whose responses carry pre-encoded events
+    // (`watch_wire::WatchResponseWire`, byte-identical to `WatchResponse` on the wire).
+    let method = tonic_prost_build::manual::Method::builder()
+        .name("watch")
+        .route_name("Watch")
+        .input_type("crate::etcdserverpb::WatchRequest")
+        .output_type("crate::watch_wire::WatchResponseWire")
+        .codec_path("tonic_prost::ProstCodec")
+        .client_streaming()
+        .server_streaming()
+        .build();
+    let service = tonic_prost_build::manual::Service::builder()
+        .name("Watch")
+        .package("etcdserverpb")
+        .method(method)
+        .build();
+    let wire_dir = out_dir.join("wire");
+    std::fs::create_dir_all(&wire_dir)?;
+    tonic_prost_build::manual::Builder::new()
+        .build_client(false)
+        .out_dir(&wire_dir)
+        .compile(&[service]);
 
     pbjson_build::Builder::new()
         .register_descriptors(&encoded)?

@@ -11,6 +11,7 @@
 #   scripts/bench-vs-etcd.sh            # default rounds and sizes
 #   ROUNDS=1 TOTAL=5000 scripts/bench-vs-etcd.sh
 #   WATCHERS=10000 STREAMS=100 WATCH_PUTS=500 SIZES=1 scripts/bench-vs-etcd.sh
+#   ONLY="put watch" BIG_KEYS=0 SIZES=1 ROUNDS=1 scripts/bench-vs-etcd.sh   # a subset
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/oxcd-target}"
@@ -100,9 +101,11 @@ WORKLOADS=(
   "watch-latency watch-latency --total $WL_TOTAL --put-rate $WL_RATE"
 )
 SIZES="${SIZES:-1 3}"
+ONLY="${ONLY:-}"                     # space-separated workload names to run (empty = all)
 
 : > "$OUT/results.jsonl"
 for round in $(seq 1 "$ROUNDS"); do
+  if [ -n "$ONLY" ] && [[ " $ONLY " != *" mvcc-put "* ]]; then break; fi
   line=$(taskset -c 1 "$BENCH" --label oxcd mvcc-put --total "$MVCC_TOTAL" --batch-size "$MVCC_BATCH" |
     grep '^JSON ' | sed 's/^JSON //') || { echo "FAIL: mvcc-put round $round" >&2; exit 1; }
   echo "{\"members\":0,\"round\":$round,\"kind\":\"oxcd\",\"name\":\"mvcc-put\",\"result\":$line}" >> "$OUT/results.jsonl"
@@ -117,6 +120,7 @@ for size in $SIZES; do
       "$BENCH" --endpoints "$eps" put --key-size 1 --val-size 256 --total 1 >/dev/null 2>&1 || true
       for w in "${WORKLOADS[@]}"; do
         name=${w%% *}; args=${w#* }
+        if [ -n "$ONLY" ] && [[ " $ONLY " != *" $name "* ]]; then continue; fi
         rc=0
         # shellcheck disable=SC2086
         line=$(run_bench "$pids" "$ports" "$kind" $args) || rc=$?

@@ -23,6 +23,8 @@
 //! - [`oxcdpb`]: oxcd-internal messages: `InternalRequest` (the raft log
 //!   entry payload) and the `RaftPeer` member-to-member service
 //!   (`raft_peer_server`, `raft_peer_client`).
+//! - [`watch_wire`]: `WatchResponseWire`, a `WatchResponse` with pre-encoded events, and
+//!   [`watch_wire_server`], the Watch service that sends it.
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors of all of the above,
 //!   for gRPC reflection.
 //!
@@ -40,7 +42,8 @@
 //!   `internal_request::Op`.
 //! - enum fields are stored as `i32`; use the generated `field()` /
 //!   `set_field()` accessors or `EnumType::try_from(i32)`.
-//! - `bytes` fields are `Vec<u8>`.
+//! - `bytes` fields are `Vec<u8>`, except `mvccpb.KeyValue`'s key and value
+//!   (`bytes::Bytes`).
 //!
 //! # JSON
 //!
@@ -99,6 +102,16 @@ pub mod v3electionpb {
 #[allow(missing_docs, clippy::all, rust_2018_idioms, unused_qualifications)]
 pub mod oxcdpb {
     include!(concat!(env!("OUT_DIR"), "/oxcdpb.rs"));
+}
+
+pub mod watch_wire;
+
+/// `etcdserverpb.Watch` served with [`watch_wire::WatchResponseWire`] responses: the same
+/// service name, method and wire bytes as `etcdserverpb::watch_server`, but events are
+/// encoded once per revision instead of once per watcher.
+#[allow(missing_docs, clippy::all, rust_2018_idioms, unused_qualifications)]
+pub mod watch_wire_server {
+    include!(concat!(env!("OUT_DIR"), "/wire/etcdserverpb.Watch.rs"));
 }
 
 /// The encoded `google.protobuf.FileDescriptorSet` of every file compiled

@@ -15,7 +15,7 @@ use oxcd_middleware::{GrpcMetricsLayer, GrpcRequestSizeLayer};
 use oxcd_peer::{PeerService, TransportConfig};
 use oxcd_proto::etcdserverpb::{
     cluster_server::ClusterServer, kv_server::KvServer, lease_server::LeaseServer,
-    maintenance_server::MaintenanceServer, watch_server::WatchServer,
+    maintenance_server::MaintenanceServer,
 };
 use oxcd_proto::v3electionpb::election_server::ElectionServer;
 use oxcd_proto::v3lockpb::lock_server::LockServer;
@@ -83,7 +83,7 @@ pub async fn serve(
             .max_encoding_message_size(usize::MAX),
     )
     .add_service(
-        WatchServer::new(watch.clone())
+        oxcd_proto::watch_wire_server::watch_server::WatchServer::new(watch.clone())
             .max_decoding_message_size(recv_limit)
             .max_encoding_message_size(usize::MAX),
     )

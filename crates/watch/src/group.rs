@@ -4,7 +4,7 @@
 //! live in an [`IntervalIndex`] (an interval treap), so an event visits only the ranges that
 //! can contain its key.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::interval::{End, IntervalIndex};
@@ -32,11 +32,19 @@ pub struct Watcher {
     pub rev: i64,
 }
 
+/// The interval end of a range watcher.
+fn end_of(spec: &WatchSpec) -> End {
+    match spec.range_end.as_slice() {
+        [0] => End::Unbounded,
+        end => End::Key(end.to_vec()),
+    }
+}
+
 /// A set of watchers with a key/range index.
 #[derive(Default)]
 pub struct WatcherGroup {
     watchers: HashMap<WatcherKey, Watcher>,
-    points: HashMap<Vec<u8>, Vec<WatcherKey>>,
+    points: HashMap<Vec<u8>, BTreeSet<WatcherKey>>,
     /// Range and prefix watchers by interval.
     ranges: IntervalIndex<WatcherKey>,
 }
@@ -46,13 +54,12 @@ impl WatcherGroup {
     pub fn add(&mut self, key: WatcherKey, w: Watcher) {
         self.remove(key);
         if w.spec.is_single_key() {
-            self.points.entry(w.spec.key.clone()).or_default().push(key);
+            self.points
+                .entry(w.spec.key.clone())
+                .or_default()
+                .insert(key);
         } else {
-            let end = match w.spec.range_end.as_slice() {
-                [0] => End::Unbounded,
-                end => End::Key(end.to_vec()),
-            };
-            self.ranges.insert(w.spec.key.clone(), end, key);
+            self.ranges.insert(w.spec.key.clone(), end_of(&w.spec), key);
         }
         self.watchers.insert(key, w);
     }
@@ -62,13 +69,13 @@ impl WatcherGroup {
         let w = self.watchers.remove(&key)?;
         if w.spec.is_single_key() {
             if let Some(v) = self.points.get_mut(&w.spec.key) {
-                v.retain(|k| *k != key);
+                v.remove(&key);
                 if v.is_empty() {
                     self.points.remove(&w.spec.key);
                 }
             }
         } else {
-            self.ranges.remove(&w.spec.key, &key);
+            self.ranges.remove(&w.spec.key, &end_of(&w.spec), &key);
         }
         Some(w)
     }
@@ -85,7 +92,11 @@ impl WatcherGroup {
 
     /// Watchers whose range contains `k`.
     pub fn matching(&self, k: &[u8]) -> Vec<WatcherKey> {
-        let mut out: Vec<WatcherKey> = self.points.get(k).cloned().unwrap_or_default();
+        let mut out: Vec<WatcherKey> = self
+            .points
+            .get(k)
+            .map(|v| v.iter().copied().collect())
+            .unwrap_or_default();
         out.extend(self.ranges.stab(k));
         out
     }

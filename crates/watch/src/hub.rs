@@ -9,15 +9,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use oxcd_proto::etcdserverpb::WatchResponse;
+use std::collections::hash_map::Entry;
+
 use oxcd_proto::mvccpb::{event::EventType, Event};
+use oxcd_proto::watch_wire::WatchResponseWire;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use crate::fragment;
+use crate::event_set::EventSet;
 use crate::group::{Watcher, WatcherGroup, WatcherKey};
 use crate::history::{HistoryError, KvHistory};
 use crate::metrics;
+use crate::recent::RecentEvents;
 use crate::spec::WatchSpec;
 use crate::stream::{self, SendError, Sink, WatchReceiver, WatchStream};
 use crate::WatchError;
@@ -37,6 +40,10 @@ pub struct HubConfig {
     pub progress_interval: Duration,
     /// Responses above this size are split for `fragment` watchers (`--max-request-bytes`).
     pub max_response_bytes: usize,
+    /// Recent revisions kept in memory for catch-up (0 = always read history).
+    pub recent_revisions: usize,
+    /// Bound on the memory those revisions' events take, in bytes.
+    pub recent_bytes: usize,
 }
 
 impl Default for HubConfig {
@@ -48,20 +55,24 @@ impl Default for HubConfig {
             history_batch: 1000,
             progress_interval: Duration::from_secs(600),
             max_response_bytes: 1_572_864,
+            recent_revisions: 10_000,
+            recent_bytes: 16 << 20,
         }
     }
 }
 
-/// History reads of one catch-up pass, shared by watchers of the same range and
-/// revision. Events are cheap to clone (keys and values are reference-counted `Bytes`).
-struct PassReads {
+/// History reads of one catch-up pass, shared (with their encodings) by watchers of the
+/// same range and revision.
+struct PassReads<'a> {
+    recent: &'a Mutex<RecentEvents>,
     current: i64,
-    cache: HashMap<(Vec<u8>, Vec<u8>, i64), Vec<Event>>,
+    cache: HashMap<(Vec<u8>, Vec<u8>, i64), EventSet>,
 }
 
-impl PassReads {
-    fn new(current: i64) -> Self {
+impl<'a> PassReads<'a> {
+    fn new(recent: &'a Mutex<RecentEvents>, current: i64) -> Self {
         Self {
+            recent,
             current,
             cache: HashMap::new(),
         }
@@ -73,15 +84,60 @@ impl PassReads {
         spec: &WatchSpec,
         from: i64,
         limit: usize,
-    ) -> Result<Vec<Event>, HistoryError> {
+    ) -> Result<&mut EventSet, HistoryError> {
         let key = (spec.key.clone(), spec.range_end.clone(), from);
-        if let Some(evs) = self.cache.get(&key) {
-            return Ok(evs.clone());
+        match self.cache.entry(key) {
+            Entry::Occupied(e) => Ok(e.into_mut()),
+            Entry::Vacant(e) => {
+                let recent = self.recent.lock().read(spec, from, self.current, limit);
+                let evs = match recent {
+                    Some(evs) => evs,
+                    None => {
+                        history.events(&spec.key, &spec.range_end, from, self.current, limit)?
+                    }
+                };
+                Ok(e.insert(EventSet::new(evs)))
+            }
         }
-        let evs = history.events(&spec.key, &spec.range_end, from, self.current, limit)?;
-        self.cache.insert(key, evs.clone());
-        Ok(evs)
     }
+}
+
+/// Appends `watch_id`'s response(s) with the events `picks` of `set` (all when `None`):
+/// one response, or fragments for a `fragment` watcher whose response is too large.
+fn push_responses(
+    out: &mut Vec<WatchResponseWire>,
+    set: &mut EventSet,
+    picks: Option<&[u32]>,
+    spec: &WatchSpec,
+    watch_id: i64,
+    revision: i64,
+    max_bytes: usize,
+) {
+    if spec.fragment {
+        let parts = set.select_split(picks, spec.prev_kv, max_bytes);
+        let last = parts.len() - 1;
+        for (i, events) in parts.into_iter().enumerate() {
+            out.push(WatchResponseWire {
+                events,
+                fragment: i < last,
+                ..stream::response(watch_id, revision)
+            });
+        }
+    } else {
+        out.push(WatchResponseWire {
+            events: set.select(picks, spec.prev_kv),
+            ..stream::response(watch_id, revision)
+        });
+    }
+}
+
+/// What one catch-up pass achieved.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncPass {
+    /// Some watcher moved: events queued, synced, canceled or dropped.
+    pub progressed: bool,
+    /// Watchers still unsynced after the pass.
+    pub remaining: usize,
 }
 
 struct StreamState {
@@ -101,8 +157,11 @@ struct State {
 struct Inner {
     state: Mutex<State>,
     history: Arc<dyn KvHistory>,
+    /// Taken inside `state` by notify; alone by catch-up reads.
+    recent: Mutex<RecentEvents>,
     cfg: HubConfig,
-    wake: Notify,
+    /// Wakes the catch-up loop: new unsynced watchers, or a starved stream drained.
+    wake: Arc<Notify>,
     next_stream: AtomicU64,
 }
 
@@ -125,8 +184,9 @@ impl WatchHub {
                 streams: HashMap::new(),
             }),
             history,
+            recent: Mutex::new(RecentEvents::new(cfg.recent_revisions, cfg.recent_bytes)),
             cfg,
-            wake: Notify::new(),
+            wake: Arc::new(Notify::new()),
             next_stream: AtomicU64::new(1),
         });
         let weak = Arc::downgrade(&inner);
@@ -136,10 +196,18 @@ impl WatchHub {
                 let Some(inner) = weak.upgrade() else { return };
                 let interval = inner.cfg.sync_interval;
                 let hub = WatchHub { inner };
-                hub.sync_pass();
+                let pass = hub.sync_pass();
                 if last_progress.elapsed() >= hub.inner.cfg.progress_interval {
                     hub.progress_notify_all();
                     last_progress = tokio::time::Instant::now();
+                }
+                if pass.progressed && pass.remaining > 0 {
+                    // More to catch up and the last pass got somewhere: go again at once
+                    // (etcd waits the length of the pass; a yield is enough to stay fair
+                    // on a shared runtime).
+                    drop(hub);
+                    tokio::task::yield_now().await;
+                    continue;
                 }
                 let wake = async { hub.inner.wake.notified().await };
                 let _ = tokio::time::timeout(interval, wake).await;
@@ -151,7 +219,8 @@ impl WatchHub {
     /// Opens a stream: the request side and its response queue.
     pub fn open_stream(&self) -> (WatchStream, WatchReceiver) {
         let id = self.inner.next_stream.fetch_add(1, Ordering::Relaxed);
-        let (sink, rx) = stream::channel(id, self.inner.cfg.queue_capacity);
+        let (sink, rx) =
+            stream::channel(id, self.inner.cfg.queue_capacity, self.inner.wake.clone());
         self.inner.state.lock().streams.insert(
             id,
             StreamState {
@@ -173,48 +242,83 @@ impl WatchHub {
 
     /// Delivers the events of a newly published revision to synced watchers. Called by the
     /// apply loop once per revision, in revision order, after readers can see it.
+    ///
+    /// Each event is encoded once (per `prev_kv` variant) and every stream gets one batch
+    /// with the responses of all its watchers; a stream whose queue is full moves those
+    /// watchers to the unsynced group at `revision`.
     pub fn notify(&self, revision: i64, events: &[Event]) {
         let mut st = self.inner.state.lock();
+        self.inner
+            .recent
+            .lock()
+            .push(st.current_rev, revision, events);
         st.current_rev = st.current_rev.max(revision);
         if st.synced.is_empty() || events.is_empty() {
             return;
         }
-        let mut per: HashMap<WatcherKey, Vec<Event>> = HashMap::new();
-        for ev in events {
-            let Some(kv) = &ev.kv else { continue };
-            for wk in st.synced.matching(&kv.key) {
-                let Some(w) = st.synced.get(&wk) else {
-                    continue;
-                };
-                if w.rev > revision || !w.spec.passes(ev) {
-                    continue;
+        // Which events each watcher gets: all of them (None) or the listed ones.
+        let mut selections: Vec<(WatcherKey, Option<Vec<u32>>)> = Vec::new();
+        if let [ev] = events {
+            if let Some(kv) = &ev.kv {
+                for wk in st.synced.matching(&kv.key) {
+                    match st.synced.get(&wk) {
+                        Some(w) if w.rev <= revision && w.spec.passes(ev) => {
+                            selections.push((wk, None))
+                        }
+                        _ => {}
+                    }
                 }
-                let mut e = ev.clone();
-                if !w.spec.prev_kv {
-                    e.prev_kv = None;
-                }
-                per.entry(wk).or_default().push(e);
             }
+        } else {
+            let mut picks: HashMap<WatcherKey, Vec<u32>> = HashMap::new();
+            for (i, ev) in events.iter().enumerate() {
+                let Some(kv) = &ev.kv else { continue };
+                for wk in st.synced.matching(&kv.key) {
+                    match st.synced.get(&wk) {
+                        Some(w) if w.rev <= revision && w.spec.passes(ev) => {
+                            picks.entry(wk).or_default().push(i as u32)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            selections.extend(picks.into_iter().map(|(wk, p)| {
+                let all = p.len() == events.len();
+                (wk, (!all).then_some(p))
+            }));
         }
-        let mut victims = Vec::new();
-        let mut gone = Vec::new();
-        for (wk, evs) in per {
+        if selections.is_empty() {
+            return;
+        }
+        let max_bytes = self.inner.cfg.max_response_bytes;
+        let mut set = EventSet::new(events.to_vec());
+        type Batch = (Arc<Sink>, Vec<WatcherKey>, Vec<WatchResponseWire>);
+        let mut per_stream: HashMap<u64, Batch> = HashMap::new();
+        for (wk, picks) in selections {
             let Some(w) = st.synced.get(&wk) else {
                 continue;
             };
-            let resp = WatchResponse {
-                events: evs,
-                ..stream::response(wk.id, revision)
-            };
-            let resps = if w.spec.fragment {
-                fragment::split(resp, self.inner.cfg.max_response_bytes)
-            } else {
-                vec![resp]
-            };
-            match w.sink.try_send_events(resps) {
+            let (_, keys, resps) = per_stream
+                .entry(wk.stream)
+                .or_insert_with(|| (w.sink.clone(), Vec::new(), Vec::new()));
+            keys.push(wk);
+            push_responses(
+                resps,
+                &mut set,
+                picks.as_deref(),
+                &w.spec,
+                wk.id,
+                revision,
+                max_bytes,
+            );
+        }
+        let mut victims = Vec::new();
+        let mut gone = Vec::new();
+        for (_, (sink, keys, resps)) in per_stream {
+            match sink.try_send_events(resps) {
                 Ok(()) => {}
-                Err(SendError::Full) => victims.push(wk),
-                Err(SendError::Closed) => gone.push(wk),
+                Err(SendError::Full) => victims.extend(keys),
+                Err(SendError::Closed) => gone.extend(keys),
             }
         }
         for wk in gone {
@@ -243,7 +347,7 @@ impl WatchHub {
             return Err(WatchError::Stopped);
         };
         let refuse = |ss: &StreamState, err: WatchError| {
-            let resp = WatchResponse {
+            let resp = WatchResponseWire {
                 created: true,
                 canceled: true,
                 cancel_reason: err.to_string(),
@@ -269,7 +373,7 @@ impl WatchHub {
         };
         ss.ids.insert(id);
         let sink = ss.sink.clone();
-        sink.send_control(WatchResponse {
+        sink.send_control(WatchResponseWire {
             created: true,
             ..stream::response(id, current)
         });
@@ -312,7 +416,7 @@ impl WatchHub {
         if let Some(ss) = st.streams.get_mut(&stream_id) {
             ss.ids.remove(&watch_id);
             if existed {
-                ss.sink.send_control(WatchResponse {
+                ss.sink.send_control(WatchResponseWire {
                     canceled: true,
                     ..stream::response(watch_id, current)
                 });
@@ -366,6 +470,7 @@ impl WatchHub {
     /// history, starting after the last revision it was notified of.
     pub fn resync(&self, revision: i64) {
         let mut st = self.inner.state.lock();
+        self.inner.recent.lock().clear();
         let from = st.current_rev + 1;
         st.current_rev = st.current_rev.max(revision);
         for wk in st.synced.keys() {
@@ -396,7 +501,7 @@ impl WatchHub {
     }
 
     /// One catch-up pass over the unsynced watchers.
-    pub fn sync_pass(&self) {
+    pub fn sync_pass(&self) -> SyncPass {
         let batch: Vec<(WatcherKey, Watcher)> = {
             let st = self.inner.state.lock();
             st.unsynced
@@ -407,18 +512,24 @@ impl WatchHub {
         };
         // Watchers of one stream fall behind together, at the same revision, and often
         // watch the same range: one history read per (range, revision) serves them all.
-        let mut reads = PassReads::new(self.inner.history.current_revision());
+        let mut reads = PassReads::new(&self.inner.recent, self.inner.history.current_revision());
+        let mut progressed = false;
         for (wk, w) in batch {
-            self.catch_up(wk, w, &mut reads);
+            progressed |= self.catch_up(wk, w, &mut reads);
         }
         self.flush_progress();
+        SyncPass {
+            progressed,
+            remaining: self.inner.state.lock().unsynced.len(),
+        }
     }
 
-    fn catch_up(&self, wk: WatcherKey, w: Watcher, reads: &mut PassReads) {
+    /// Catches one watcher up; true if it moved (events queued, synced or removed).
+    fn catch_up(&self, wk: WatcherKey, w: Watcher, reads: &mut PassReads<'_>) -> bool {
         let history = &self.inner.history;
         if w.sink.is_closed() {
             self.inner.state.lock().unsynced.remove(wk);
-            return;
+            return true;
         }
         let current = reads.current;
         let compacted = history.compacted_revision();
@@ -432,10 +543,10 @@ impl WatchHub {
                 self.inner.cfg.history_batch,
             )
         };
-        let events = match read {
-            Ok(evs) => evs,
+        let set = match read {
+            Ok(set) => set,
             Err(HistoryError::Compacted) => {
-                let resp = WatchResponse {
+                let resp = WatchResponseWire {
                     canceled: true,
                     compact_revision: history.compacted_revision(),
                     ..stream::response(wk.id, 0)
@@ -448,13 +559,14 @@ impl WatchHub {
                     }
                     metrics::WATCHERS.dec();
                 }
-                return;
+                return true;
             }
             Err(HistoryError::Other(e)) => {
                 tracing::warn!(error = %e, "watch history read failed; will retry");
-                return;
+                return false;
             }
         };
+        let events = set.events();
         let full_batch = events.len() >= self.inner.cfg.history_batch;
         let next = match (full_batch, events.last().and_then(|e| e.kv.as_ref())) {
             (true, Some(kv)) => kv.mod_revision + 1,
@@ -464,53 +576,60 @@ impl WatchHub {
             .last()
             .and_then(|e| e.kv.as_ref())
             .map_or(current, |kv| kv.mod_revision);
-        let mut out = Vec::new();
-        for mut ev in events {
-            if !w.spec.passes(&ev) {
-                continue;
-            }
-            if w.spec.prev_kv {
-                if let Some(kv) = &ev.kv {
-                    let is_create = ev.r#type == EventType::Put as i32 && kv.version == 1;
-                    if !is_create {
-                        ev.prev_kv = history.get_at(&kv.key, kv.mod_revision - 1);
+        let picks: Vec<u32> = (0..events.len() as u32)
+            .filter(|&i| w.spec.passes(&events[i as usize]))
+            .collect();
+        let max_bytes = self.inner.cfg.max_response_bytes;
+        let mut resps = Vec::new();
+        if picks.is_empty() {
+        } else if w.spec.prev_kv {
+            // History events carry no prev_kv: look each one up for this watcher.
+            let own: Vec<Event> = picks
+                .iter()
+                .map(|&i| {
+                    let mut ev = events[i as usize].clone();
+                    if let Some(kv) = &ev.kv {
+                        let is_create = ev.r#type == EventType::Put as i32 && kv.version == 1;
+                        ev.prev_kv = if is_create {
+                            None
+                        } else {
+                            history.get_at(&kv.key, kv.mod_revision - 1)
+                        };
                     }
-                }
-            } else {
-                ev.prev_kv = None;
-            }
-            out.push(ev);
+                    ev
+                })
+                .collect();
+            let mut own = EventSet::new(own);
+            push_responses(
+                &mut resps, &mut own, None, &w.spec, wk.id, revision, max_bytes,
+            );
+        } else {
+            let all = picks.len() == events.len();
+            let picks = (!all).then_some(picks.as_slice());
+            push_responses(&mut resps, set, picks, &w.spec, wk.id, revision, max_bytes);
         }
-        if !out.is_empty() {
-            let resp = WatchResponse {
-                events: out,
-                ..stream::response(wk.id, revision)
-            };
-            let resps = if w.spec.fragment {
-                fragment::split(resp, self.inner.cfg.max_response_bytes)
-            } else {
-                vec![resp]
-            };
+        if !resps.is_empty() {
             // Sent under the lock so that a concurrent cancel cannot be overtaken.
             let st = self.inner.state.lock();
             if st.unsynced.get(&wk).is_none() {
-                return;
+                return true;
             }
             match w.sink.try_send_events(resps) {
                 Ok(()) => {}
-                Err(SendError::Full) => return,
+                Err(SendError::Full) => return false,
                 Err(SendError::Closed) => {
                     drop(st);
                     self.inner.state.lock().unsynced.remove(wk);
-                    return;
+                    return true;
                 }
             }
         }
         let mut st = self.inner.state.lock();
         let current_notified = st.current_rev;
         let Some(entry) = st.unsynced.get_mut(&wk) else {
-            return;
+            return true;
         };
+        let moved_on = entry.rev != next;
         entry.rev = next;
         if next > current_notified {
             if let Some(mut moved) = st.unsynced.remove(wk) {
@@ -519,6 +638,7 @@ impl WatchHub {
             }
         }
         metrics::SLOW_WATCHERS.set(st.unsynced.len() as i64);
+        moved_on || next > current_notified
     }
 
     fn flush_progress(&self) {

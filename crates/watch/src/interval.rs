@@ -1,16 +1,21 @@
 //! [`IntervalIndex`]: half-open key intervals `[start, end)` (or `[start, ∞)`) with a
 //! stabbing query, for range and prefix watchers.
 //!
-//! A treap ordered by `(start, value)`, each node augmented with the largest end in its
-//! subtree, so "which intervals contain key k" visits only subtrees that can hold a match:
-//! O(log n + m) expected for m results, instead of scanning every range watcher whose start
-//! is below k.
+//! A treap of distinct intervals ordered by `(start, end)`, each node holding the set of
+//! values on that interval and augmented with the largest end in its subtree, so "which
+//! intervals contain key k" visits only subtrees that can hold a match: O(log n + m)
+//! expected for m matching intervals. Many watchers on one prefix (the usual shape: every
+//! informer of a resource watches the same prefix) share one node, so adding or removing
+//! one of them costs a tree search and a set update.
 //!
 //! # Invariants
-//! - BST order on `(start, value)`; heap order on `prio` (max at the root).
+//! - BST order on `(start, end)`, no two nodes with the same interval; heap order on
+//!   `prio` (max at the root).
 //! - `max_end` of a node is the largest `end` in its subtree.
+//! - No node has an empty value set.
 
 use std::cmp::Ordering;
+use std::collections::BTreeSet;
 
 /// The exclusive upper bound of an interval.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -34,7 +39,7 @@ impl End {
 struct Node<V> {
     start: Vec<u8>,
     end: End,
-    value: V,
+    values: BTreeSet<V>,
     prio: u64,
     max_end: End,
     left: Option<Box<Node<V>>>,
@@ -43,17 +48,22 @@ struct Node<V> {
 
 impl<V: Ord + Copy> Node<V> {
     fn fix(&mut self) {
-        let mut m = self.end.clone();
+        let mut m = &self.end;
         for child in [&self.left, &self.right].into_iter().flatten() {
-            if child.max_end > m {
-                m = child.max_end.clone();
+            if child.max_end > *m {
+                m = &child.max_end;
             }
         }
-        self.max_end = m;
+        if *m != self.max_end {
+            self.max_end = m.clone();
+        }
     }
 
-    fn order(&self, start: &[u8], value: &V) -> Ordering {
-        (self.start.as_slice(), &self.value).cmp(&(start, value))
+    fn order(&self, start: &[u8], end: &End) -> Ordering {
+        self.start
+            .as_slice()
+            .cmp(start)
+            .then_with(|| self.end.cmp(end))
     }
 }
 
@@ -103,18 +113,18 @@ fn merge<V: Ord + Copy>(a: Link<V>, b: Link<V>) -> Link<V> {
     }
 }
 
-/// Splits into (keys below `(start, value)`, keys at or above it).
-fn split<V: Ord + Copy>(t: Link<V>, start: &[u8], value: &V) -> (Link<V>, Link<V>) {
+/// Splits into (intervals below `(start, end)`, intervals at or above it).
+fn split<V: Ord + Copy>(t: Link<V>, start: &[u8], end: &End) -> (Link<V>, Link<V>) {
     match t {
         None => (None, None),
         Some(mut n) => {
-            if n.order(start, value) == Ordering::Less {
-                let (l, r) = split(n.right.take(), start, value);
+            if n.order(start, end) == Ordering::Less {
+                let (l, r) = split(n.right.take(), start, end);
                 n.right = l;
                 n.fix();
                 (Some(n), r)
             } else {
-                let (l, r) = split(n.left.take(), start, value);
+                let (l, r) = split(n.left.take(), start, end);
                 n.left = r;
                 n.fix();
                 (l, Some(n))
@@ -123,19 +133,36 @@ fn split<V: Ord + Copy>(t: Link<V>, start: &[u8], value: &V) -> (Link<V>, Link<V
     }
 }
 
-fn remove_node<V: Ord + Copy>(t: &mut Link<V>, start: &[u8], value: &V) -> bool {
+/// The node of interval `(start, end)`, if any.
+fn find_mut<'a, V: Ord + Copy>(
+    mut t: &'a mut Link<V>,
+    start: &[u8],
+    end: &End,
+) -> Option<&'a mut Node<V>> {
+    while let Some(n) = t {
+        match n.order(start, end) {
+            Ordering::Equal => return Some(n),
+            Ordering::Greater => t = &mut n.left,
+            Ordering::Less => t = &mut n.right,
+        }
+    }
+    None
+}
+
+/// Removes the node of interval `(start, end)`.
+fn remove_node<V: Ord + Copy>(t: &mut Link<V>, start: &[u8], end: &End) -> bool {
     let Some(n) = t else {
         return false;
     };
-    let removed = match n.order(start, value) {
+    let removed = match n.order(start, end) {
         Ordering::Equal => {
             let left = n.left.take();
             let right = n.right.take();
             *t = merge(left, right);
             return true;
         }
-        Ordering::Greater => remove_node(&mut n.left, start, value),
-        Ordering::Less => remove_node(&mut n.right, start, value),
+        Ordering::Greater => remove_node(&mut n.left, start, end),
+        Ordering::Less => remove_node(&mut n.right, start, end),
     };
     if removed {
         n.fix();
@@ -153,7 +180,7 @@ fn stab<V: Ord + Copy>(t: &Link<V>, k: &[u8], out: &mut Vec<V>) {
     stab(&n.left, k, out);
     if n.start.as_slice() <= k {
         if n.end.above(k) {
-            out.push(n.value);
+            out.extend(n.values.iter().copied());
         }
         stab(&n.right, k, out);
     }
@@ -173,42 +200,53 @@ impl<V: Ord + Copy> IntervalIndex<V> {
         self.seed.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    /// Adds `[start, end)` tagged `value`; a previous interval with the same start and
-    /// value is replaced.
-    pub fn insert(&mut self, start: Vec<u8>, end: End, value: V) {
-        self.remove(&start, &value);
+    /// Adds `value` on `[start, end)`; returns false if it was already there. A value must
+    /// be on at most one interval (remove it from the old one first).
+    pub fn insert(&mut self, start: Vec<u8>, end: End, value: V) -> bool {
+        if let Some(n) = find_mut(&mut self.root, &start, &end) {
+            let added = n.values.insert(value);
+            self.len += usize::from(added);
+            return added;
+        }
         let prio = self.next_prio();
         let node = Box::new(Node {
             max_end: end.clone(),
             start,
             end,
-            value,
+            values: BTreeSet::from([value]),
             prio,
             left: None,
             right: None,
         });
-        let (l, r) = split(self.root.take(), &node.start, &node.value);
+        let (l, r) = split(self.root.take(), &node.start, &node.end);
         self.root = merge(merge(l, Some(node)), r);
         self.len += 1;
+        true
     }
 
-    /// Removes the interval starting at `start` tagged `value`; returns whether it existed.
-    pub fn remove(&mut self, start: &[u8], value: &V) -> bool {
-        let removed = remove_node(&mut self.root, start, value);
-        if removed {
-            self.len -= 1;
+    /// Removes `value` from `[start, end)`; returns whether it was there.
+    pub fn remove(&mut self, start: &[u8], end: &End, value: &V) -> bool {
+        let Some(n) = find_mut(&mut self.root, start, end) else {
+            return false;
+        };
+        if !n.values.remove(value) {
+            return false;
         }
-        removed
+        self.len -= 1;
+        if n.values.is_empty() {
+            remove_node(&mut self.root, start, end);
+        }
+        true
     }
 
-    /// The values of every interval that contains `k`, ordered by (start, value).
+    /// The values of every interval that contains `k`, ordered by interval, then value.
     pub fn stab(&self, k: &[u8]) -> Vec<V> {
         let mut out = Vec::new();
         stab(&self.root, k, &mut out);
         out
     }
 
-    /// Number of intervals.
+    /// Number of values.
     pub fn len(&self) -> usize {
         self.len
     }
@@ -230,7 +268,14 @@ mod tests {
             .map(|(s, _, v)| (s.clone(), *v))
             .collect();
         v.sort();
-        v.into_iter().map(|(_, v)| v).collect()
+        let mut out: Vec<u32> = v.into_iter().map(|(_, v)| v).collect();
+        out.sort();
+        out
+    }
+
+    fn sorted(mut v: Vec<u32>) -> Vec<u32> {
+        v.sort();
+        v
     }
 
     #[test]
@@ -245,8 +290,9 @@ mod tests {
             x % m
         };
         for i in 0..2000u32 {
-            let a = rnd(200) as u8;
-            let len = rnd(40) as u8;
+            // Few distinct starts and lengths: many values share an interval.
+            let a = rnd(60) as u8 * 3;
+            let len = rnd(8) as u8 * 5;
             let start = vec![a];
             let end = if rnd(10) == 0 {
                 End::Unbounded
@@ -257,14 +303,15 @@ mod tests {
             ivs.push((start, end, i));
             if rnd(3) == 0 && !ivs.is_empty() {
                 let j = rnd(ivs.len() as u64) as usize;
-                let (s, _, v) = ivs.swap_remove(j);
-                assert!(idx.remove(&s, &v));
+                let (s, e, v) = ivs.swap_remove(j);
+                assert!(!idx.remove(&s, &End::Key(vec![0]), &v), "wrong interval");
+                assert!(idx.remove(&s, &e, &v));
             }
         }
         assert_eq!(idx.len(), ivs.len());
         for k in 0..=255u8 {
-            assert_eq!(idx.stab(&[k]), brute(&ivs, &[k]), "key {k}");
-            assert_eq!(idx.stab(&[k, 7]), brute(&ivs, &[k, 7]), "key {k},7");
+            assert_eq!(sorted(idx.stab(&[k])), brute(&ivs, &[k]), "key {k}");
+            assert_eq!(sorted(idx.stab(&[k, 7])), brute(&ivs, &[k, 7]), "key {k},7");
         }
     }
 
@@ -278,11 +325,20 @@ mod tests {
         assert_eq!(idx.stab(b"c"), vec![2]);
         assert_eq!(idx.stab(b"zzz"), vec![2]);
         assert!(idx.stab(b"0").is_empty());
-        assert!(!idx.remove(b"a", &2));
-        assert!(idx.remove(b"a", &1));
+        assert!(!idx.remove(b"a", &End::Key(b"c".to_vec()), &2));
+        assert!(idx.remove(b"a", &End::Key(b"c".to_vec()), &1));
         assert_eq!(idx.stab(b"b"), vec![2]);
-        idx.insert(b"b".to_vec(), End::Key(b"bb".to_vec()), 2);
-        assert_eq!(idx.len(), 1, "same start and value replaces");
-        assert!(idx.stab(b"c").is_empty());
+        assert!(
+            !idx.insert(b"b".to_vec(), End::Unbounded, 2),
+            "already there"
+        );
+        assert!(idx.insert(b"b".to_vec(), End::Unbounded, 3));
+        assert!(idx.insert(b"b".to_vec(), End::Key(b"bb".to_vec()), 4));
+        assert_eq!(idx.len(), 3);
+        assert_eq!(idx.stab(b"ba"), vec![4, 2, 3]);
+        assert!(idx.remove(b"b", &End::Unbounded, &2));
+        assert!(idx.remove(b"b", &End::Unbounded, &3));
+        assert_eq!(idx.stab(b"c"), Vec::<u32>::new());
+        assert_eq!(idx.len(), 1);
     }
 }

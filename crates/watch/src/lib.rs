@@ -12,7 +12,9 @@
 //! - [`interval`]: [`interval::IntervalIndex`], the interval treap range watchers live in.
 //! - [`hub`]: [`WatchHub`]: notify, the sync loop, progress.
 //! - [`stream`]: [`WatchStream`] and [`WatchReceiver`].
-//! - [`fragment`]: splitting oversized responses for `fragment=true` watchers.
+//! - `event_set`: events encoded once per delivery and shared by its watchers; fragment
+//!   splitting for `fragment=true` watchers.
+//! - `recent`: the events of the last revisions, in memory, for short catch-ups.
 //! - [`metrics`]: etcd's `etcd_debugging_mvcc_*` watch metrics.
 //!
 //! # Invariants (etcd's watch guarantees)
@@ -29,12 +31,13 @@
 //! - Responses carry `header.revision`; the server fills the rest of the header.
 
 pub mod error;
-pub mod fragment;
+mod event_set;
 pub mod group;
 pub mod history;
 pub mod hub;
 pub mod interval;
 pub mod metrics;
+mod recent;
 pub mod spec;
 pub mod stream;
 

@@ -6,7 +6,7 @@ use oxcd_proto::mvccpb::{event::EventType, Event};
 use crate::WatchError;
 
 /// What one watcher watches and how it wants its events.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WatchSpec {
     /// First key (never empty: an empty key becomes `\0`).
     pub key: Vec<u8>,

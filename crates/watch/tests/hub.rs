@@ -115,7 +115,7 @@ fn create(key: &str, end: &str, start: i64) -> WatchSpec {
 }
 
 async fn next(rx: &mut WatchReceiver) -> WatchResponse {
-    tokio::time::timeout(Duration::from_secs(5), rx.recv())
+    tokio::time::timeout(Duration::from_secs(5), rx.recv_decoded())
         .await
         .expect("response in time")
         .expect("open")
@@ -234,4 +234,59 @@ async fn duplicate_ids_empty_ranges_and_progress() {
     assert!(s.cancel(7));
     let c = next(&mut rx).await;
     assert!(c.canceled && c.watch_id == 7);
+}
+
+/// Slow streams with several kinds of watchers catch up to the same sequences whether the
+/// missed revisions come from the in-memory ring, from history, or from both.
+#[tokio::test]
+async fn catch_up_from_memory_or_history_delivers_the_same_events() {
+    for recent_revisions in [0, 7, 10_000] {
+        let h = Arc::new(MemHistory::default());
+        let hub = WatchHub::start(
+            h.clone(),
+            HubConfig {
+                recent_revisions,
+                ..cfg()
+            },
+        );
+        let (s, mut rx) = hub.open_stream();
+        let mut prefix_prev = create("a", "b", 0);
+        prefix_prev.prev_kv = true;
+        let specs = [create("a", "b", 0), create("a1", "", 0), prefix_prev];
+        for spec in specs {
+            s.create(Ok(spec)).unwrap();
+            assert!(next(&mut rx).await.created);
+        }
+        let mut want: [Vec<(i64, Vec<u8>)>; 3] = Default::default();
+        for i in 0..60 {
+            let key = format!("a{}", i % 3);
+            let (rev, ev) = h.put(&key, &i.to_string());
+            want[0].push((rev, key.clone().into_bytes()));
+            if key == "a1" {
+                want[1].push((rev, key.clone().into_bytes()));
+            }
+            want[2].push((rev, key.into_bytes()));
+            hub.notify(rev, &[ev]);
+        }
+        let total: usize = want.iter().map(Vec::len).sum();
+        let mut got: [Vec<(i64, Vec<u8>)>; 3] = Default::default();
+        let mut prevs = 0;
+        while got.iter().map(Vec::len).sum::<usize>() < total {
+            let r = next(&mut rx).await;
+            for e in &r.events {
+                let kv = e.kv.as_ref().unwrap();
+                got[r.watch_id as usize].push((kv.mod_revision, kv.key.to_vec()));
+                if r.watch_id == 2 && kv.version > 1 {
+                    let prev = e.prev_kv.as_ref().expect("prev_kv for watcher 2");
+                    assert_eq!(prev.key, kv.key);
+                    assert!(prev.mod_revision < kv.mod_revision);
+                    prevs += 1;
+                } else {
+                    assert!(e.prev_kv.is_none() || r.watch_id == 2);
+                }
+            }
+        }
+        assert_eq!(got, want, "recent_revisions = {recent_revisions}");
+        assert_eq!(prevs, 57);
+    }
 }

@@ -291,7 +291,7 @@ impl Watcher {
     /// The next response carrying events; errors when the watch is canceled or lost.
     pub(crate) async fn next_events(&mut self) -> Result<WatchResponse, Status> {
         loop {
-            let Some(resp) = self.rx.recv().await else {
+            let Some(resp) = self.rx.recv_decoded().await else {
                 return Err(Status::unknown(LOST_WATCHER));
             };
             if resp.canceled {

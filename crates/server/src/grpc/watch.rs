@@ -1,13 +1,18 @@
 //! The Watch service: one hub stream per gRPC stream; a task reads requests, the response
 //! stream drains the hub's ordered queue and fills the header.
+//!
+//! gRPC is served through `watch_wire_server` (responses with pre-encoded events, the same
+//! bytes on the wire); the plain `Watch` trait serves in-process callers (the gateway).
 
 use std::pin::Pin;
 use std::sync::Arc;
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use oxcd_proto::etcdserverpb::{
     watch_request::RequestUnion, watch_server::Watch, ResponseHeader, WatchRequest, WatchResponse,
 };
+use oxcd_proto::watch_wire::WatchResponseWire;
+use oxcd_proto::watch_wire_server::watch_server::Watch as WireWatch;
 use oxcd_watch::{WatchHub, WatchSpec};
 use tonic::{Request, Response, Status, Streaming};
 
@@ -46,14 +51,13 @@ pub fn require_leader<T>(ctx: &ServerContext, req: &Request<T>) -> Result<(), Se
     Ok(())
 }
 
-#[tonic::async_trait]
-impl Watch for WatchService {
-    type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchResponse, Status>> + Send + 'static>>;
-
-    async fn watch(
+impl WatchService {
+    /// Opens a hub stream for `req`: a task feeds the requests to the hub, and the
+    /// returned stream yields the responses with their headers filled.
+    fn open(
         &self,
         req: Request<Streaming<WatchRequest>>,
-    ) -> Result<Response<Self::WatchStream>, Status> {
+    ) -> Result<impl Stream<Item = WatchResponseWire> + Send + 'static, Status> {
         require_leader(&self.ctx, &req)?;
         let mut inbound = req.into_inner();
         let (stream, rx) = self.hub.open_stream();
@@ -79,10 +83,44 @@ impl Watch for WatchService {
             drop(stream);
         });
         let ctx = self.ctx.clone();
-        let out = futures::stream::unfold((rx, ctx, stream), |(mut rx, ctx, stream)| async move {
-            let mut resp = rx.recv().await?;
-            fill(&ctx, &mut resp.header);
-            Some((Ok(resp), (rx, ctx, stream)))
+        Ok(futures::stream::unfold(
+            (rx, ctx, stream),
+            |(mut rx, ctx, stream)| async move {
+                let mut resp = rx.recv().await?;
+                fill(&ctx, &mut resp.header);
+                Some((resp, (rx, ctx, stream)))
+            },
+        ))
+    }
+}
+
+/// gRPC: responses go out with the events the hub encoded once per delivery.
+#[tonic::async_trait]
+impl WireWatch for WatchService {
+    type WatchStream =
+        Pin<Box<dyn Stream<Item = Result<WatchResponseWire, Status>> + Send + 'static>>;
+
+    async fn watch(
+        &self,
+        req: Request<Streaming<WatchRequest>>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let out = self.open(req)?.map(Ok);
+        Ok(Response::new(Box::pin(out)))
+    }
+}
+
+/// In-process callers (the HTTP gateway): plain `WatchResponse`s.
+#[tonic::async_trait]
+impl Watch for WatchService {
+    type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchResponse, Status>> + Send + 'static>>;
+
+    async fn watch(
+        &self,
+        req: Request<Streaming<WatchRequest>>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let out = self.open(req)?.map(|resp| {
+            resp.into_response()
+                .map_err(|e| Status::internal(format!("watch events: {e}")))
         });
         Ok(Response::new(Box::pin(out)))
     }
