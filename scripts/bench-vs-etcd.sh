@@ -22,8 +22,8 @@ CONNS="${CONNS:-8}"
 OUT="${OUT:-bench-out}"
 TXN_OPS="${TXN_OPS:-4}"              # puts per txn-put txn
 LEASES="${LEASES:-64}"               # leases renewed by lease-keepalive
-WATCHERS="${WATCHERS:-1000}"         # watch: watchers, streams, puts, put rate (0 = max)
-STREAMS="${STREAMS:-10}"
+WATCHERS="${WATCHERS:-10000}"        # watch: watchers, streams, puts, put rate (0 = max)
+STREAMS="${STREAMS:-100}"
 WATCH_PUTS="${WATCH_PUTS:-1000}"
 WATCH_PUT_RATE="${WATCH_PUT_RATE:-0}"
 WL_TOTAL="${WL_TOTAL:-500}"          # watch-latency: puts and put rate (--clients watchers)

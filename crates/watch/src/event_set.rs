@@ -29,6 +29,18 @@ impl EventSet {
         }
     }
 
+    /// A set whose `prev_kv`-less encodings are already known (`plain[i]` is event `i`
+    /// encoded by [`plain`]).
+    pub(crate) fn with_plain(events: Vec<Event>, plain: Vec<EncodedEvents>) -> Self {
+        debug_assert_eq!(events.len(), plain.len());
+        let n = events.len();
+        Self {
+            events,
+            pieces: [plain.into_iter().map(Some).collect(), vec![None; n]],
+            whole: [None, None],
+        }
+    }
+
     /// The events.
     pub(crate) fn events(&self) -> &[Event] {
         &self.events
@@ -38,13 +50,10 @@ impl EventSet {
         let v = usize::from(prev_kv);
         let ev = &self.events[i];
         self.pieces[v][i].get_or_insert_with(|| {
-            if prev_kv || ev.prev_kv.is_none() {
+            if prev_kv {
                 EncodedEvents::one(ev)
             } else {
-                EncodedEvents::one(&Event {
-                    prev_kv: None,
-                    ..ev.clone()
-                })
+                plain(ev)
             }
         })
     }
@@ -99,6 +108,18 @@ impl EventSet {
             idx.iter().map(|&i| self.piece(i, prev_kv).clone()),
             max_bytes,
         )
+    }
+}
+
+/// `ev` encoded without its `prev_kv`.
+pub(crate) fn plain(ev: &Event) -> EncodedEvents {
+    if ev.prev_kv.is_none() {
+        EncodedEvents::one(ev)
+    } else {
+        EncodedEvents::one(&Event {
+            prev_kv: None,
+            ..ev.clone()
+        })
     }
 }
 

@@ -23,8 +23,8 @@ pub struct WatcherKey {
 /// One watcher.
 #[derive(Clone)]
 pub struct Watcher {
-    /// What it watches.
-    pub spec: WatchSpec,
+    /// What it watches (shared: a catch-up pass clones watchers).
+    pub spec: Arc<WatchSpec>,
     /// Where its responses go.
     pub sink: Arc<Sink>,
     /// Synced: the lowest revision notify may deliver. Unsynced: the next revision to read

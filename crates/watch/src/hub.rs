@@ -12,11 +12,11 @@ use std::time::Duration;
 use std::collections::hash_map::Entry;
 
 use oxcd_proto::mvccpb::{event::EventType, Event};
-use oxcd_proto::watch_wire::WatchResponseWire;
+use oxcd_proto::watch_wire::{EncodedEvents, WatchResponseWire};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use crate::event_set::EventSet;
+use crate::event_set::{self, EventSet};
 use crate::group::{Watcher, WatcherGroup, WatcherKey};
 use crate::history::{HistoryError, KvHistory};
 use crate::metrics;
@@ -90,13 +90,17 @@ impl<'a> PassReads<'a> {
             Entry::Occupied(e) => Ok(e.into_mut()),
             Entry::Vacant(e) => {
                 let recent = self.recent.lock().read(spec, from, self.current, limit);
-                let evs = match recent {
-                    Some(evs) => evs,
-                    None => {
-                        history.events(&spec.key, &spec.range_end, from, self.current, limit)?
-                    }
+                let set = match recent {
+                    Some((evs, plain)) => EventSet::with_plain(evs, plain),
+                    None => EventSet::new(history.events(
+                        &spec.key,
+                        &spec.range_end,
+                        from,
+                        self.current,
+                        limit,
+                    )?),
                 };
-                Ok(e.insert(EventSet::new(evs)))
+                Ok(e.insert(set))
             }
         }
     }
@@ -248,12 +252,21 @@ impl WatchHub {
     /// watchers to the unsynced group at `revision`.
     pub fn notify(&self, revision: i64, events: &[Event]) {
         let mut st = self.inner.state.lock();
+        // Without watchers nothing is encoded or kept (the ring then restarts: catch-ups
+        // from before that point read history).
+        let ring = self.inner.cfg.recent_revisions > 0 && !st.unsynced.is_empty();
+        if events.is_empty() || (st.synced.is_empty() && !ring) {
+            st.current_rev = st.current_rev.max(revision);
+            return;
+        }
+        // Every event is encoded once, here; the ring and every watcher share the bytes.
+        let plain: Vec<EncodedEvents> = events.iter().map(event_set::plain).collect();
         self.inner
             .recent
             .lock()
-            .push(st.current_rev, revision, events);
+            .push(st.current_rev, revision, events, &plain);
         st.current_rev = st.current_rev.max(revision);
-        if st.synced.is_empty() || events.is_empty() {
+        if st.synced.is_empty() {
             return;
         }
         // Which events each watcher gets: all of them (None) or the listed ones.
@@ -291,7 +304,7 @@ impl WatchHub {
             return;
         }
         let max_bytes = self.inner.cfg.max_response_bytes;
-        let mut set = EventSet::new(events.to_vec());
+        let mut set = EventSet::with_plain(events.to_vec(), plain);
         type Batch = (Arc<Sink>, Vec<WatcherKey>, Vec<WatchResponseWire>);
         let mut per_stream: HashMap<u64, Batch> = HashMap::new();
         for (wk, picks) in selections {
@@ -384,12 +397,19 @@ impl WatchHub {
         let start = spec.start_revision;
         if start == 0 || start > current {
             let rev = if start == 0 { current + 1 } else { start };
-            st.synced.add(key, Watcher { spec, sink, rev });
+            st.synced.add(
+                key,
+                Watcher {
+                    spec: Arc::new(spec),
+                    sink,
+                    rev,
+                },
+            );
         } else {
             st.unsynced.add(
                 key,
                 Watcher {
-                    spec,
+                    spec: Arc::new(spec),
                     sink,
                     rev: start,
                 },
@@ -576,12 +596,22 @@ impl WatchHub {
             .last()
             .and_then(|e| e.kv.as_ref())
             .map_or(current, |kv| kv.mod_revision);
-        let picks: Vec<u32> = (0..events.len() as u32)
-            .filter(|&i| w.spec.passes(&events[i as usize]))
-            .collect();
+        let filtered = w.spec.no_put || w.spec.no_delete;
+        let picks: Vec<u32> = if filtered || w.spec.prev_kv {
+            (0..events.len() as u32)
+                .filter(|&i| w.spec.passes(&events[i as usize]))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let everything = !filtered && !w.spec.prev_kv;
         let max_bytes = self.inner.cfg.max_response_bytes;
-        let mut resps = Vec::new();
-        if picks.is_empty() {
+        let mut resps = Vec::with_capacity(1);
+        if everything {
+            if !events.is_empty() {
+                push_responses(&mut resps, set, None, &w.spec, wk.id, revision, max_bytes);
+            }
+        } else if picks.is_empty() {
         } else if w.spec.prev_kv {
             // History events carry no prev_kv: look each one up for this watcher.
             let own: Vec<Event> = picks
