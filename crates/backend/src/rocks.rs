@@ -211,6 +211,11 @@ impl Backend for RocksBackend {
             return Ok(Box::new(std::iter::empty()));
         }
         let mut ro = ReadOptions::default();
+        if start.is_empty() && end.is_none() {
+            // A whole-column scan (index rebuild, hash, defragment) reads everything once:
+            // it would only evict the hot blocks from the cache.
+            ro.fill_cache(false);
+        }
         // The bounds make RocksDB stop at `end` going forward and at `start` going back,
         // and make SeekToLast land on the last key below `end`.
         ro.set_iterate_lower_bound(start);

@@ -7,6 +7,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use smallvec::{smallvec, SmallVec};
+
 use crate::key_range::KeyRange;
 use crate::revision::Revision;
 
@@ -28,7 +30,7 @@ struct Generation {
     /// Number of puts in the generation (counted before compaction trimmed `revs`).
     ver: i64,
     /// Revisions still indexed, ascending; in a closed generation the last is the tombstone.
-    revs: Vec<Revision>,
+    revs: SmallVec<[Revision; 1]>,
 }
 
 impl Generation {
@@ -41,13 +43,15 @@ impl Generation {
 /// The revisions of one key.
 #[derive(Debug, Clone)]
 pub struct KeyIndex {
-    generations: Vec<Generation>,
+    /// Inline for the usual key (one generation); a key written once costs no allocation
+    /// beyond its index entry.
+    generations: SmallVec<[Generation; 1]>,
 }
 
 impl KeyIndex {
     fn new() -> Self {
         KeyIndex {
-            generations: vec![Generation::default()],
+            generations: smallvec![Generation::default()],
         }
     }
 
@@ -55,10 +59,10 @@ impl KeyIndex {
     /// `modified` carries `create_revision` and `version`.
     fn restored(create_revision: i64, modified: Revision, version: i64) -> Self {
         KeyIndex {
-            generations: vec![Generation {
+            generations: smallvec![Generation {
                 created: create_revision,
                 ver: version,
-                revs: vec![modified],
+                revs: smallvec![modified],
             }],
         }
     }
