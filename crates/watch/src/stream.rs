@@ -95,6 +95,23 @@ impl WatchReceiver {
         Some(resp)
     }
 
+    /// The responses queued together (one notify's batch, or what is left of it), in
+    /// order; `None` when the hub dropped the stream.
+    pub async fn recv_batch(&mut self) -> Option<Vec<WatchResponseWire>> {
+        let mut batch = if self.batch.is_empty() {
+            self.rx.recv().await?
+        } else {
+            let mut rest = std::mem::take(&mut self.batch);
+            rest.reverse();
+            rest
+        };
+        for resp in &batch {
+            self.account(resp);
+        }
+        batch.shrink_to_fit();
+        Some(batch)
+    }
+
     /// The next response with its events decoded (for in-process consumers).
     pub async fn recv_decoded(&mut self) -> Option<WatchResponse> {
         let resp = self.recv().await?;

@@ -33,15 +33,6 @@ impl WatchService {
     }
 }
 
-/// Fills cluster, member and term; the hub already set the revision (0 stays 0, as etcd's
-/// compaction cancel has no revision).
-fn fill(ctx: &ServerContext, h: &mut Option<ResponseHeader>) {
-    let h = h.get_or_insert_with(ResponseHeader::default);
-    h.cluster_id = ctx.cluster_id();
-    h.member_id = ctx.member_id;
-    h.raft_term = ctx.raft.status().borrow().term;
-}
-
 /// Whether the request demands a leader (`hasleader` metadata) and there is none.
 pub fn require_leader<T>(ctx: &ServerContext, req: &Request<T>) -> Result<(), ServerError> {
     let wants = req.metadata().get("hasleader").is_some_and(|v| v == "true");
@@ -83,14 +74,23 @@ impl WatchService {
             drop(stream);
         });
         let ctx = self.ctx.clone();
-        Ok(futures::stream::unfold(
-            (rx, ctx, stream),
-            |(mut rx, ctx, stream)| async move {
-                let mut resp = rx.recv().await?;
-                fill(&ctx, &mut resp.header);
-                Some((resp, (rx, ctx, stream)))
-            },
-        ))
+        // A batch at a time: one notify's responses for this stream get cluster, member
+        // and term filled together (the hub set the revision; 0 stays 0, as etcd's
+        // compaction cancel has none).
+        Ok(
+            futures::stream::unfold((rx, ctx, stream), |(mut rx, ctx, stream)| async move {
+                let mut batch = rx.recv_batch().await?;
+                let (cluster_id, term) = (ctx.cluster_id(), ctx.raft.status().borrow().term);
+                for resp in &mut batch {
+                    let h = resp.header.get_or_insert_with(ResponseHeader::default);
+                    h.cluster_id = cluster_id;
+                    h.member_id = ctx.member_id;
+                    h.raft_term = term;
+                }
+                Some((futures::stream::iter(batch), (rx, ctx, stream)))
+            })
+            .flatten(),
+        )
     }
 }
 
