@@ -66,11 +66,24 @@ struct WatchStream {
 
 impl WatchStream {
     async fn open(endpoint: &str) -> WatchStream {
+        Self::open_with(endpoint, Vec::new()).await
+    }
+
+    /// Opens a stream whose first requests are `first` (etcd sends the response headers
+    /// only with its first response, so the call returns once one is due).
+    async fn open_with(endpoint: &str, first: Vec<RequestUnion>) -> WatchStream {
         let mut client = timeout(STEP, WatchClient::connect(endpoint.to_string()))
             .await
             .expect("watch connect timed out")
             .expect("watch connect");
         let (tx, rx) = mpsc::channel(64);
+        for req in first {
+            tx.send(WatchRequest {
+                request_union: Some(req),
+            })
+            .await
+            .expect("queue watch request");
+        }
         let rx = timeout(STEP, client.watch(ReceiverStream::new(rx)))
             .await
             .expect("watch rpc timed out")
@@ -382,4 +395,118 @@ fn resume_across_kill9_restart() {
             "every revision after last_rev, once, in order"
         );
     });
+}
+
+/// Catch-up with `fragment` and `prev_kv` over gRPC, on etcd 3.4.23 and on oxcd, both with
+/// `--max-request-bytes 16384` (a watch response may take that plus 512 KiB before it is
+/// split, as in etcd): a watcher from the first revision gets every event once, in order,
+/// with the previous values; a fragment watcher's responses are split (every piece but the
+/// last flagged `fragment`), each piece with several events stays under the limit, and a
+/// plain watcher on the same stream gets the same events unsplit.
+#[test]
+fn fragmented_prev_kv_catch_up_on_etcd_and_oxcd() {
+    use prost::Message;
+    for kind in [Kind::Etcd, Kind::Oxcd] {
+        if !oxcd_integration_tests::kind_available(kind) {
+            continue;
+        }
+        let server = Server::start(kind, ServerOpts::with_args(&["--max-request-bytes=16384"]))
+            .expect("start server");
+        let ep = server.endpoint();
+        runtime().block_on(async {
+            let mut kv = kv(&ep).await;
+            let value = |round: usize, i: usize| format!("{round}-{i}-{}", "v".repeat(10_000));
+            let mut first = 0;
+            let mut want = Vec::new();
+            for round in 0..2 {
+                for i in 0..20 {
+                    let rev = put(&mut kv, &format!("frag/{i:02}"), &value(round, i)).await;
+                    if first == 0 {
+                        first = rev;
+                    }
+                    want.push((rev, round, i));
+                }
+            }
+            let creates = [true, false]
+                .map(|fragment| {
+                    RequestUnion::CreateRequest(WatchCreateRequest {
+                        key: b"frag/".to_vec(),
+                        range_end: prefix_end("frag/"),
+                        start_revision: first,
+                        prev_kv: true,
+                        fragment,
+                        ..Default::default()
+                    })
+                })
+                .to_vec();
+            let mut ws = WatchStream::open_with(&ep, creates).await;
+            let mut ids = Vec::new();
+            let mut early = Vec::new();
+            while ids.len() < 2 {
+                let r = ws.recv().await;
+                if r.created {
+                    assert!(!r.canceled, "{kind:?}: {r:?}");
+                    ids.push(r.watch_id);
+                } else {
+                    // The first watcher's catch-up may overtake the second create reply.
+                    early.push(r);
+                }
+            }
+            let mut got: HashMap<i64, Vec<(i64, String, Option<String>)>> = HashMap::new();
+            let mut fragments = 0;
+            let mut pending_fragment = false;
+            let done = |got: &HashMap<i64, Vec<_>>| {
+                ids.iter().all(|id| got.get(id).map_or(0, Vec::len) >= 40)
+            };
+            timeout(PHASE, async {
+                let mut early = early.into_iter();
+                while !done(&got) {
+                    let r = match early.next() {
+                        Some(r) => r,
+                        None => ws.recv().await,
+                    };
+                    if r.watch_id == ids[0] {
+                        if r.fragment {
+                            fragments += 1;
+                        }
+                        if r.events.len() > 1 {
+                            assert!(
+                                r.encoded_len() <= 16384 + 512 * 1024,
+                                "{kind:?}: piece of {} bytes",
+                                r.encoded_len()
+                            );
+                        }
+                        pending_fragment = r.fragment;
+                    } else {
+                        assert!(!r.fragment, "{kind:?}: plain watcher got a fragment");
+                    }
+                    for e in &r.events {
+                        let kv = e.kv.as_ref().unwrap();
+                        let value = String::from_utf8(kv.value.to_vec()).unwrap();
+                        let prev = e
+                            .prev_kv
+                            .as_ref()
+                            .map(|p| String::from_utf8(p.value.to_vec()).unwrap());
+                        got.entry(r.watch_id)
+                            .or_default()
+                            .push((kv.mod_revision, value, prev));
+                    }
+                }
+            })
+            .await
+            .unwrap_or_else(|_| panic!("{kind:?}: events in time"));
+            assert!(!pending_fragment, "{kind:?}: last piece flagged fragment");
+            assert!(
+                fragments > 0,
+                "{kind:?}: 1.2 MB of events were not fragmented"
+            );
+            let expected: Vec<(i64, String, Option<String>)> = want
+                .iter()
+                .map(|&(rev, round, i)| (rev, value(round, i), (round == 1).then(|| value(0, i))))
+                .collect();
+            for id in &ids {
+                assert_eq!(got[id], expected, "{kind:?}: watcher {id}");
+            }
+        });
+    }
 }

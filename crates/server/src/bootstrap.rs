@@ -245,7 +245,9 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
     let watch_hub = WatchHub::start(
         Arc::new(MvccHistory(kv.clone())),
         HubConfig {
-            max_response_bytes: cfg.max_request_bytes,
+            // etcd's watch server allows the request limit plus 512 KiB of gRPC overhead
+            // before it fragments.
+            max_response_bytes: cfg.max_request_bytes.saturating_add(512 * 1024),
             ..HubConfig::default()
         },
     );
