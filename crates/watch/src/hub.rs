@@ -596,28 +596,28 @@ impl WatchHub {
             .last()
             .and_then(|e| e.kv.as_ref())
             .map_or(current, |kv| kv.mod_revision);
-        let filtered = w.spec.no_put || w.spec.no_delete;
-        let picks: Vec<u32> = if filtered || w.spec.prev_kv {
-            (0..events.len() as u32)
+        // The events this watcher gets: all of them (None), or those its filters pass.
+        let picks: Option<Vec<u32>> = if w.spec.no_put || w.spec.no_delete {
+            let p: Vec<u32> = (0..events.len() as u32)
                 .filter(|&i| w.spec.passes(&events[i as usize]))
-                .collect()
+                .collect();
+            (p.len() < events.len()).then_some(p)
         } else {
-            Vec::new()
+            None
         };
-        let everything = !filtered && !w.spec.prev_kv;
+        let count = picks.as_ref().map_or(events.len(), Vec::len);
         let max_bytes = self.inner.cfg.max_response_bytes;
         let mut resps = Vec::with_capacity(1);
-        if everything {
-            if !events.is_empty() {
-                push_responses(&mut resps, set, None, &w.spec, wk.id, revision, max_bytes);
-            }
-        } else if picks.is_empty() {
-        } else if w.spec.prev_kv {
+        if count > 0 && w.spec.prev_kv {
             // History events carry no prev_kv: look each one up for this watcher.
-            let own: Vec<Event> = picks
-                .iter()
-                .map(|&i| {
-                    let mut ev = events[i as usize].clone();
+            let chosen: Vec<&Event> = match &picks {
+                Some(p) => p.iter().map(|&i| &events[i as usize]).collect(),
+                None => events.iter().collect(),
+            };
+            let own: Vec<Event> = chosen
+                .into_iter()
+                .map(|ev| {
+                    let mut ev = ev.clone();
                     if let Some(kv) = &ev.kv {
                         let is_create = ev.r#type == EventType::Put as i32 && kv.version == 1;
                         ev.prev_kv = if is_create {
@@ -633,9 +633,8 @@ impl WatchHub {
             push_responses(
                 &mut resps, &mut own, None, &w.spec, wk.id, revision, max_bytes,
             );
-        } else {
-            let all = picks.len() == events.len();
-            let picks = (!all).then_some(picks.as_slice());
+        } else if count > 0 {
+            let picks = picks.as_deref();
             push_responses(&mut resps, set, picks, &w.spec, wk.id, revision, max_bytes);
         }
         if !resps.is_empty() {
