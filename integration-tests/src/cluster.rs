@@ -83,6 +83,37 @@ pub fn etcdctl_at(endpoints: &str, command_timeout: Duration, args: &[&str]) -> 
     )
 }
 
+/// Starts an `n`-member cluster of the selected kind ([`cluster_kind`]), or `None` (the test
+/// is skipped) if its binary is missing. Panics if the cluster does not start.
+pub fn start_selected(n: usize, extra_args: &[&str]) -> Option<Cluster> {
+    let kind = cluster_kind();
+    if !kind_available(kind) {
+        return None;
+    }
+    let t = Instant::now();
+    let c = Cluster::start(kind, n, extra_args)
+        .unwrap_or_else(|e| panic!("start a {n}-member {} cluster: {e}", kind.label()));
+    println!(
+        "started {n}-member {} cluster in {:?}",
+        kind.label(),
+        t.elapsed()
+    );
+    Some(c)
+}
+
+/// Asserts that an etcdctl run succeeded and returns its output.
+pub fn expect_ok(out: Result<Output>, what: &str) -> Output {
+    let out = out.unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.success(),
+        "{what} failed ({:?}): stdout={:?} stderr tail:\n{}",
+        out.status,
+        out.stdout,
+        tail(&out.stderr, 3)
+    );
+    out
+}
+
 /// The last `lines` lines of `text`.
 pub fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();

@@ -14,40 +14,18 @@ use std::time::{Duration, Instant};
 
 use oxcd_integration_tests::cluster::{tail, ELECTION_TIMEOUT_MS};
 use oxcd_integration_tests::{
-    b64, cluster_kind, etcdctl_at, kind_available, selftest, unb64, Cluster, HarnessError,
-    HttpConnection, Json, Kind, Output,
+    b64, cluster_kind, etcdctl_at, expect_ok, selftest, start_selected, unb64, Cluster,
+    HarnessError, HttpConnection, Json, Kind, Output,
 };
 
-/// Starts a 3-member cluster of the selected kind, or `None` (test skipped) if the binary is
-/// missing.
+/// Starts a 3-member cluster of the selected kind, or `None` (test skipped).
 fn start3(extra: &[&str]) -> Option<Cluster> {
-    let kind = cluster_kind();
-    if !kind_available(kind) {
-        return None;
-    }
-    let t = Instant::now();
-    let c = Cluster::start(kind, 3, extra)
-        .unwrap_or_else(|e| panic!("start a 3-member {} cluster: {e}", kind.label()));
-    println!(
-        "started 3-member {} cluster in {:?} (token {})",
-        kind.label(),
-        t.elapsed(),
-        c.token()
-    );
-    Some(c)
+    start_selected(3, extra)
 }
 
 /// Asserts that an etcdctl run succeeded and returns its output.
 fn ok(out: Result<Output, HarnessError>, what: &str) -> Output {
-    let out = out.unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        out.success(),
-        "{what} failed ({:?}): stdout={:?} stderr tail:\n{}",
-        out.status,
-        out.stdout,
-        tail(&out.stderr, 3)
-    );
-    out
+    expect_ok(out, what)
 }
 
 /// Key -> (value, lease) from `etcdctl get -w json` output.

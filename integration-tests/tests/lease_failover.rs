@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use oxcd_integration_tests::cluster::tail;
 use oxcd_integration_tests::etcdctl::etcdctl_binary;
 use oxcd_integration_tests::{
-    cluster_kind, kind_available, unb64, Cluster, HarnessError, Json, Kind, Output,
+    expect_ok, start_selected, unb64, Cluster, HarnessError, Json, Kind, Output,
 };
 
 /// etcd 3.4.23 panics at startup (a nil logger) when `--experimental-enable-lease-checkpoint`
@@ -34,35 +34,14 @@ const CHECKPOINT_FLAGS: &[&str] = &[
     "--experimental-enable-lease-checkpoint-persist",
 ];
 
-/// Starts a 3-member cluster of the selected kind, or `None` (test skipped) if the binary is
-/// missing.
+/// Starts a 3-member cluster of the selected kind, or `None` (test skipped).
 fn start3(extra: &[&str]) -> Option<Cluster> {
-    let kind = cluster_kind();
-    if !kind_available(kind) {
-        return None;
-    }
-    let t = Instant::now();
-    let c = Cluster::start(kind, 3, extra)
-        .unwrap_or_else(|e| panic!("start a 3-member {} cluster: {e}", kind.label()));
-    println!(
-        "started 3-member {} cluster in {:?}",
-        kind.label(),
-        t.elapsed()
-    );
-    Some(c)
+    start_selected(3, extra)
 }
 
 /// Asserts that an etcdctl run succeeded and returns its output.
 fn ok(out: Result<Output, HarnessError>, what: &str) -> Output {
-    let out = out.unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        out.success(),
-        "{what} failed ({:?}): stdout={:?} stderr tail:\n{}",
-        out.status,
-        out.stdout,
-        tail(&out.stderr, 3)
-    );
-    out
+    expect_ok(out, what)
 }
 
 /// `lease grant <ttl> -w json` through member `i`; returns the lease ID in hex.

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use oxcd_integration_tests::{cluster_kind, kind_available, Cluster};
+use oxcd_integration_tests::{start_selected, Cluster};
 use oxcd_proto::etcdserverpb::kv_client::KvClient;
 use oxcd_proto::etcdserverpb::request_op::Request;
 use oxcd_proto::etcdserverpb::watch_client::WatchClient;
@@ -53,22 +53,9 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-/// Starts a 3-member cluster of the selected kind, or `None` (test skipped) if the binary is
-/// missing.
+/// Starts a 3-member cluster of the selected kind, or `None` (test skipped).
 fn start3() -> Option<Cluster> {
-    let kind = cluster_kind();
-    if !kind_available(kind) {
-        return None;
-    }
-    let t = Instant::now();
-    let c = Cluster::start(kind, 3, &[])
-        .unwrap_or_else(|e| panic!("start a 3-member {} cluster: {e}", kind.label()));
-    println!(
-        "started 3-member {} cluster in {:?}",
-        kind.label(),
-        t.elapsed()
-    );
-    Some(c)
+    start_selected(3, &[])
 }
 
 /// `[prefix, prefix+1)` as a range end.

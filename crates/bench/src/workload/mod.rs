@@ -14,6 +14,12 @@ pub mod watch_latency;
 mod watch_stream;
 mod watch_tally;
 
+use oxcd_proto::etcdserverpb::kv_client::KvClient;
+use tonic::transport::Channel;
+
+use crate::conn::connect;
+use crate::cpu::CpuMeter;
+use crate::driver::{drive, Op, Samples};
 use crate::{Cli, Command};
 
 /// The global flags every workload may use.
@@ -27,6 +33,38 @@ pub struct Ctx {
     pub clients: usize,
     /// Server PIDs whose CPU time is measured.
     pub server_pid: Vec<u32>,
+}
+
+impl Ctx {
+    /// One KV client per `--clients`, spread round-robin over `--conns` new connections
+    /// (no response size limit), each made into a workload op by `make`.
+    pub async fn kv_clients<C>(
+        &self,
+        mut make: impl FnMut(KvClient<Channel>) -> C,
+    ) -> anyhow::Result<Vec<C>> {
+        let chans = connect(&self.endpoints, self.conns).await?;
+        Ok((0..self.clients)
+            .map(|c| {
+                make(
+                    KvClient::new(chans[c % chans.len()].clone())
+                        .max_decoding_message_size(usize::MAX),
+                )
+            })
+            .collect())
+    }
+
+    /// Drives `clients` through `total` operations at `rate`, measuring the servers' CPU
+    /// time meanwhile; returns the samples and the CPU seconds (if readable).
+    pub async fn drive_measured<C: Op>(
+        &self,
+        clients: Vec<C>,
+        total: usize,
+        rate: u64,
+    ) -> anyhow::Result<(Samples, Option<f64>)> {
+        let meter = CpuMeter::start(&self.server_pid);
+        let samples = drive(clients, total, rate).await?;
+        Ok((samples, meter.stop()))
+    }
 }
 
 /// The JSON fields that must be zero for a watch run to pass.

@@ -7,9 +7,7 @@ use oxcd_proto::etcdserverpb::{kv_client::KvClient, PutRequest};
 use tonic::transport::Channel;
 
 use super::Ctx;
-use crate::conn::connect;
-use crate::cpu::CpuMeter;
-use crate::driver::{drive, Op};
+use crate::driver::Op;
 use crate::keys::key_bytes;
 use crate::report::Report;
 
@@ -62,16 +60,14 @@ impl Op for Putter {
 
 /// Runs `put`.
 pub async fn run(ctx: &Ctx, args: &PutArgs) -> anyhow::Result<Report> {
-    let chans = connect(&ctx.endpoints, ctx.conns).await?;
     let args = Arc::new(args.clone());
-    let clients = (0..ctx.clients)
-        .map(|c| Putter {
-            kv: KvClient::new(chans[c % chans.len()].clone()),
+    let clients = ctx
+        .kv_clients(|kv| Putter {
+            kv,
             args: Arc::clone(&args),
             value: vec![b'x'; args.val_size],
         })
-        .collect();
-    let meter = CpuMeter::start(&ctx.server_pid);
-    let samples = drive(clients, args.total, args.rate).await?;
-    Ok(samples.report(meter.stop()))
+        .await?;
+    let (samples, cpu) = ctx.drive_measured(clients, args.total, args.rate).await?;
+    Ok(samples.report(cpu))
 }

@@ -7,9 +7,7 @@ use oxcd_proto::etcdserverpb::{kv_client::KvClient, RangeRequest};
 use tonic::transport::Channel;
 
 use super::Ctx;
-use crate::conn::connect;
-use crate::cpu::CpuMeter;
-use crate::driver::{drive, Op};
+use crate::driver::Op;
 use crate::report::Report;
 
 /// `range` flags.
@@ -68,20 +66,18 @@ pub fn range_request(
 
 /// Runs `range`.
 pub async fn run(ctx: &Ctx, args: &RangeArgs) -> anyhow::Result<Report> {
-    let chans = connect(&ctx.endpoints, ctx.conns).await?;
     let req = Arc::new(range_request(
         &args.key,
         args.end.as_deref(),
         args.limit,
         &args.consistency,
     )?);
-    let clients = (0..ctx.clients)
-        .map(|c| Ranger {
-            kv: KvClient::new(chans[c % chans.len()].clone()).max_decoding_message_size(usize::MAX),
+    let clients = ctx
+        .kv_clients(|kv| Ranger {
+            kv,
             req: Arc::clone(&req),
         })
-        .collect();
-    let meter = CpuMeter::start(&ctx.server_pid);
-    let samples = drive(clients, args.total, args.rate).await?;
-    Ok(samples.report(meter.stop()))
+        .await?;
+    let (samples, cpu) = ctx.drive_measured(clients, args.total, args.rate).await?;
+    Ok(samples.report(cpu))
 }

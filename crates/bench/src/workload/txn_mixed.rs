@@ -13,9 +13,7 @@ use tonic::transport::Channel;
 
 use super::range::range_request;
 use super::Ctx;
-use crate::conn::connect;
-use crate::cpu::CpuMeter;
-use crate::driver::{drive, Op};
+use crate::driver::Op;
 use crate::keys::{prefix_end, prefixed_key};
 use crate::report::{ms, percentile, Report};
 
@@ -111,25 +109,23 @@ pub async fn run(ctx: &Ctx, args: &TxnMixedArgs) -> anyhow::Result<Report> {
     };
     read.range_end = end;
     let read = Arc::new(read);
-    let chans = connect(&ctx.endpoints, ctx.conns).await?;
     let args = Arc::new(args.clone());
-    let clients = (0..ctx.clients)
-        .map(|c| Mixer {
-            kv: KvClient::new(chans[c % chans.len()].clone()).max_decoding_message_size(usize::MAX),
+    let clients = ctx
+        .kv_clients(|kv| Mixer {
+            kv,
             args: Arc::clone(&args),
             read: Arc::clone(&read),
             value: vec![b'x'; args.val_size],
         })
-        .collect();
-    let meter = CpuMeter::start(&ctx.server_pid);
-    let samples = drive(clients, args.total, args.rate).await?;
+        .await?;
+    let (samples, cpu) = ctx.drive_measured(clients, args.total, args.rate).await?;
     let secs = samples.elapsed.as_secs_f64().max(1e-9);
     let mut reads = samples.class(READ).to_vec();
     let mut writes = samples.class(WRITE).to_vec();
     reads.sort_unstable();
     writes.sort_unstable();
     Ok(samples
-        .report(meter.stop())
+        .report(cpu)
         .field("reads", reads.len())
         .field("writes", writes.len())
         .field("read_rate", reads.len() as f64 / secs)

@@ -10,9 +10,7 @@ use oxcd_proto::etcdserverpb::{
 use tonic::transport::Channel;
 
 use super::Ctx;
-use crate::conn::connect;
-use crate::cpu::CpuMeter;
-use crate::driver::{drive, Op};
+use crate::driver::Op;
 use crate::keys::key_bytes;
 use crate::report::Report;
 
@@ -83,21 +81,19 @@ pub async fn run(ctx: &Ctx, args: &TxnPutArgs) -> anyhow::Result<Report> {
         args.txn_ops,
         args.key_space_size
     );
-    let chans = connect(&ctx.endpoints, ctx.conns).await?;
     let args = Arc::new(args.clone());
-    let clients = (0..ctx.clients)
-        .map(|c| TxnPutter {
-            kv: KvClient::new(chans[c % chans.len()].clone()),
+    let clients = ctx
+        .kv_clients(|kv| TxnPutter {
+            kv,
             args: Arc::clone(&args),
             value: vec![b'x'; args.val_size],
         })
-        .collect();
-    let meter = CpuMeter::start(&ctx.server_pid);
-    let samples = drive(clients, args.total, args.rate).await?;
+        .await?;
+    let (samples, cpu) = ctx.drive_measured(clients, args.total, args.rate).await?;
     let secs = samples.elapsed.as_secs_f64().max(1e-9);
     let puts = samples.all().len() * args.txn_ops;
     Ok(samples
-        .report(meter.stop())
+        .report(cpu)
         .field("txn_ops", args.txn_ops)
         .field("puts_per_sec", puts as f64 / secs))
 }
