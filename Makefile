@@ -4,7 +4,8 @@
 #   make bench  oxcd vs etcd side by side
 
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/oxcd-target
-CARGO ?= cargo
+# Every cargo command links one RocksDB built once per machine (scripts/rocksdb-lib.sh).
+CARGO ?= scripts/cargo.sh
 OXCD_BIN := $(CARGO_TARGET_DIR)/release/oxcd
 OXCD_DEBUG_BIN := $(CARGO_TARGET_DIR)/debug/oxcd
 DATA_DIR ?= default.etcd
@@ -18,6 +19,7 @@ build: deps
 	$(CARGO) build --workspace
 
 release: deps
+	@scripts/build-notice.sh
 	$(CARGO) build --release -p oxcd-server --bin oxcd
 
 run: release

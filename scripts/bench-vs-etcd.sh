@@ -31,7 +31,7 @@ WL_RATE="${WL_RATE:-100}"
 MVCC_TOTAL="${MVCC_TOTAL:-100000}"   # mvcc-put: puts and puts per txn
 MVCC_BATCH="${MVCC_BATCH:-1}"
 
-cargo build --release -p oxcd-server --bin oxcd -p oxcd-bench --bin oxcd-bench >&2
+"$(dirname "$0")/cargo.sh" build --release -p oxcd-server --bin oxcd -p oxcd-bench --bin oxcd-bench >&2
 OXCD="$CARGO_TARGET_DIR/release/oxcd"
 BENCH="$CARGO_TARGET_DIR/release/oxcd-bench"
 command -v etcd >/dev/null || { echo "etcd not installed (apt-get install etcd-server)" >&2; exit 1; }
