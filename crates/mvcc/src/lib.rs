@@ -14,6 +14,7 @@
 //! - [`key_index`]: [`KeyIndexTree`], the in-memory index (etcd's treeIndex/keyIndex).
 //! - `read`: [`RangeResult`] and the range plan (limit, sort, filters, count, more).
 //! - `store`: [`KvStore`], [`HashKv`]; opening, ranges and hashes.
+//! - `snapshot`: [`Snapshot`], the store pinned at one revision for multi-read responses.
 //! - `write_txn`: [`WriteTxn`], [`Staged`], [`Changes`].
 //! - [`compaction`]: [`Compaction`], logical and physical compaction, the Meta marks.
 //! - `history`: [`KvStore::events_since`].
@@ -29,6 +30,9 @@
 //!   caller's [`oxcd_backend::WriteBatch`]; the applied index, leases and so on are the
 //!   caller's business in the same batch. After `Backend::write(batch)` succeeds the caller
 //!   MUST call [`Staged::publish`]; publishing without writing the batch corrupts the store.
+//! - EVERY READ RESULT CARRIES THE REVISION IT WAS SERVED AT ([`RangeResult::revision`],
+//!   [`Snapshot::revision`], [`HashKv::current_revision`]); a response header reports that
+//!   revision, never a [`KvStore::current_revision`] read afterwards.
 //! - Readers see ONLY PUBLISHED revisions: the index and the current revision change
 //!   together under one lock in [`Staged::publish`], never half a revision.
 //! - Stored revisions are immutable; only compaction deletes them, and only revisions
@@ -49,6 +53,7 @@ pub mod key_range;
 mod read;
 mod restore;
 pub mod revision;
+mod snapshot;
 mod store;
 mod write_txn;
 
@@ -58,6 +63,7 @@ pub use key_index::{IndexEntry, KeyIndexTree};
 pub use key_range::{KeyRange, RangeEnd};
 pub use read::RangeResult;
 pub use revision::Revision;
+pub use snapshot::Snapshot;
 pub use store::{HashKv, KvStore, INITIAL_REVISION};
 pub use write_txn::{Changes, Staged, WriteTxn};
 

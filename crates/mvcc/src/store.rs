@@ -17,6 +17,7 @@ use crate::key_range::KeyRange;
 use crate::read::{RangePlan, RangeResult};
 use crate::restore;
 use crate::revision::Revision;
+use crate::snapshot::Snapshot;
 use crate::write_txn::{Overlay, WriteTxn, WriterSlot};
 
 /// The answer to [`KvStore::hash_kv`].
@@ -48,6 +49,16 @@ pub(crate) struct Shared {
     /// The last compaction whose physical deletion finished; held while one runs.
     pub(crate) compactor: Mutex<i64>,
     lease_attachments: Mutex<Vec<(Vec<u8>, i64)>>,
+}
+
+/// Which state a range reads.
+pub(crate) enum View<'t> {
+    /// The published state at its current revision.
+    Published,
+    /// The published state at a revision no newer than the current one (a [`Snapshot`]).
+    Pinned(i64),
+    /// A write transaction's view (published state plus its own uncommitted changes).
+    Txn(TxnView<'t>),
 }
 
 /// The view of an uncommitted write transaction that has changes.
@@ -188,9 +199,19 @@ impl KvStore {
 
     /// Serves a `RangeRequest` with etcd 3.4's semantics (see [`RangeResult`]); uses the
     /// request's `key`, `range_end`, `revision`, `limit`, sort, filter, `keys_only` and
-    /// `count_only` fields (`serializable` is the server's business).
+    /// `count_only` fields (`serializable` is the server's business). The result's
+    /// `revision` is the current revision the range was served at, read under the same
+    /// lock as the data: a response header MUST report it, never a later
+    /// [`KvStore::current_revision`].
     pub fn range(&self, req: &RangeRequest) -> Result<RangeResult> {
-        self.shared.range_view(req, None)
+        self.shared.range_view(req, View::Published)
+    }
+
+    /// The store pinned at its current revision, for a response built from several reads
+    /// (a read-only txn, a lock's compare and get) that must all see one revision and
+    /// report it.
+    pub fn snapshot(&self) -> Snapshot<'_> {
+        Snapshot::new(self, self.current_revision())
     }
 
     /// The value of `key` at `revision` (`<= 0` = latest), or `None` if it was not live
@@ -222,6 +243,11 @@ impl KvStore {
     /// CRC-32C of every published stored revision, including history that a finished
     /// compaction has not yet physically removed (etcd's `Hash`: a raw storage hash).
     pub fn hash(&self) -> Result<u32> {
+        Ok(self.hash_with_revision()?.0)
+    }
+
+    /// [`KvStore::hash`] and the revision it covers (for `header.revision`).
+    pub fn hash_with_revision(&self) -> Result<(u32, i64)> {
         let current = self.current_revision();
         let end = Revision::new(current.saturating_add(1), 0).to_bytes();
         let mut crc = Crc32c::new();
@@ -234,7 +260,7 @@ impl KvStore {
             crc.update(&k);
             crc.update(&v);
         }
-        Ok(crc.finish())
+        Ok((crc.finish(), current))
     }
 
     /// etcd's `HashKV`: CRC-32C of the stored revisions `<= revision` (`<= 0` = current)
@@ -290,16 +316,18 @@ impl KvStore {
 
 impl Shared {
     /// Serves a range on the published state, or on a write transaction's view.
-    pub(crate) fn range_view(
-        &self,
-        req: &RangeRequest,
-        txn: Option<TxnView<'_>>,
-    ) -> Result<RangeResult> {
+    pub(crate) fn range_view(&self, req: &RangeRequest, view: View<'_>) -> Result<RangeResult> {
         let plan = RangePlan::new(req);
         let range = KeyRange::new(&req.key, &req.range_end);
         let (window, reverse) = plan.window();
         let st = self.state.read();
-        let head = txn.as_ref().map_or(st.current, |t| t.revision);
+        let (head, txn) = match view {
+            View::Published => (st.current, None),
+            // A snapshot never runs ahead of the published state (revisions only grow);
+            // after a restore that rewound the store, it reads no further than the store.
+            View::Pinned(rev) => (rev.min(st.current), None),
+            View::Txn(t) => (t.revision, Some(t)),
+        };
         let at = if req.revision <= 0 {
             head
         } else {

@@ -11,7 +11,7 @@ use prost::Message;
 use crate::error::Result;
 use crate::read::RangeResult;
 use crate::revision::Revision;
-use crate::store::{KvStore, TxnView};
+use crate::store::{KvStore, TxnView, View};
 
 /// A write transaction's latest value per touched key (`None` = deleted).
 pub(crate) type Overlay = BTreeMap<Vec<u8>, Option<KeyValue>>;
@@ -106,8 +106,11 @@ impl<'a> WriteTxn<'a> {
         self.changes.is_empty()
     }
 
-    fn view(&self) -> Option<TxnView<'_>> {
-        (!self.changes.is_empty()).then_some(TxnView {
+    fn view(&self) -> View<'_> {
+        if self.changes.is_empty() {
+            return View::Published;
+        }
+        View::Txn(TxnView {
             revision: self.revision,
             overlay: &self.overlay,
         })

@@ -36,14 +36,14 @@ pub fn time_to_live_local(
     }
     Ok(match ctx.lessor.time_to_live(req.id, req.keys) {
         Some(t) => LeaseTimeToLiveResponse {
-            header: header::new(ctx),
+            header: header::current(ctx),
             id: req.id,
             ttl: t.ttl_remaining_secs,
             granted_ttl: t.granted_ttl,
             keys: t.keys,
         },
         None => LeaseTimeToLiveResponse {
-            header: header::new(ctx),
+            header: header::current(ctx),
             id: req.id,
             ttl: -1,
             ..Default::default()
@@ -121,7 +121,8 @@ pub async fn time_to_live(
         },
     )
     .await?;
-    // The header is this member's, as for every other response it serves.
-    resp.header = header::new(ctx);
+    // Cluster, member and term are this member's, as for every other response it serves;
+    // the revision stays the one the keys were read at (on the leader, after the read).
+    header::complete(ctx, &mut resp.header);
     Ok(resp)
 }

@@ -9,7 +9,7 @@
 //! through raft: [`read_only`] evaluates it against the store pinned at its current
 //! revision, after the caller's linearizable wait (unless every range is serializable).
 
-use oxcd_mvcc::{KvStore, RangeResult, WriteTxn};
+use oxcd_mvcc::{KvStore, RangeResult, Snapshot, WriteTxn};
 use oxcd_proto::etcdserverpb::{
     compare::{CompareResult, CompareTarget, TargetUnion},
     request_op::Request,
@@ -57,21 +57,9 @@ impl TxnRead for WriteTxn<'_> {
     }
 }
 
-/// The store as of one revision.
-struct Pinned<'a> {
-    kv: &'a KvStore,
-    revision: i64,
-}
-
-impl TxnRead for Pinned<'_> {
+impl TxnRead for Snapshot<'_> {
     fn range(&self, r: &RangeRequest) -> Result<RangeResult, ServerError> {
-        let mut q = r.clone();
-        if q.revision <= 0 {
-            q.revision = self.revision;
-        }
-        let mut res = self.kv.range(&q)?;
-        res.revision = self.revision;
-        Ok(res)
+        Ok(Snapshot::range(self, r)?)
     }
 }
 
@@ -101,17 +89,14 @@ pub fn is_serializable(r: &TxnRequest) -> bool {
 
 /// Evaluates a read-only txn (see [`is_read_only`]) against `kv` at its current revision.
 pub fn read_only(kv: &KvStore, r: &TxnRequest) -> Result<TxnResponse, ServerError> {
-    let view = Pinned {
-        kv,
-        revision: kv.current_revision(),
-    };
+    let view = kv.snapshot();
     let path = compare_path(&view, r)?;
     let mut resp = exec_read(&view, r, &path)?;
-    resp.header = rev_header(view.revision);
+    resp.header = rev_header(view.revision());
     Ok(resp)
 }
 
-fn exec_read(view: &Pinned<'_>, r: &TxnRequest, path: &Path) -> Result<TxnResponse, ServerError> {
+fn exec_read(view: &Snapshot<'_>, r: &TxnRequest, path: &Path) -> Result<TxnResponse, ServerError> {
     let ops = if path.succeeded {
         &r.success
     } else {
@@ -124,7 +109,7 @@ fn exec_read(view: &Pinned<'_>, r: &TxnRequest, path: &Path) -> Result<TxnRespon
             Some(Request::RequestRange(q)) => {
                 let res = view.range(q)?;
                 Response::ResponseRange(oxcd_proto::etcdserverpb::RangeResponse {
-                    header: rev_header(view.revision),
+                    header: rev_header(view.revision()),
                     kvs: res.kvs,
                     more: res.more,
                     count: res.count,
@@ -135,7 +120,7 @@ fn exec_read(view: &Pinned<'_>, r: &TxnRequest, path: &Path) -> Result<TxnRespon
                     .next()
                     .ok_or_else(|| ServerError::Internal("txn path mismatch".into()))?;
                 let mut resp = exec_read(view, t, sub)?;
-                resp.header = rev_header(view.revision);
+                resp.header = rev_header(view.revision());
                 Response::ResponseTxn(resp)
             }
             Some(Request::RequestPut(_)) | Some(Request::RequestDeleteRange(_)) => {

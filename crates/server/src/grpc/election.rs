@@ -117,7 +117,7 @@ impl ElectionService {
         guard.disarm();
         waited?;
         let mut hdr = resp.header;
-        header::fill(self.inproc.ctx(), &mut hdr);
+        header::complete(self.inproc.ctx(), &mut hdr);
         Ok(CampaignResponse {
             header: hdr,
             leader: Some(LeaderKey {
@@ -155,7 +155,7 @@ async fn observe_loop(
     tx: mpsc::Sender<Result<LeaderResponse, Status>>,
 ) -> Result<(), Status> {
     let send = |mut hdr: Option<ResponseHeader>, kv: KeyValue| {
-        header::fill(inproc.ctx(), &mut hdr);
+        header::complete(inproc.ctx(), &mut hdr);
         let tx = tx.clone();
         async move {
             tx.send(Ok(LeaderResponse {
@@ -232,7 +232,7 @@ impl Election for ElectionService {
         let mut hdr = self
             .proclaim_as(&leader.key, leader.rev, lease, &req.value)
             .await?;
-        header::fill(self.inproc.ctx(), &mut hdr);
+        header::complete(self.inproc.ctx(), &mut hdr);
         Ok(Response::new(ProclaimResponse { header: hdr }))
     }
 
@@ -241,7 +241,7 @@ impl Election for ElectionService {
         req: Request<LeaderRequest>,
     ) -> Result<Response<LeaderResponse>, Status> {
         let mut resp = self.leader_of(&req.into_inner().name).await?;
-        header::fill(self.inproc.ctx(), &mut resp.header);
+        header::complete(self.inproc.ctx(), &mut resp.header);
         Ok(Response::new(resp))
     }
 
@@ -277,7 +277,7 @@ impl Election for ElectionService {
             return Err(Status::unknown(ERR_MISSING_LEADER_KEY));
         };
         let mut hdr = self.resign_as(&leader.key, leader.rev).await?;
-        header::fill(self.inproc.ctx(), &mut hdr);
+        header::complete(self.inproc.ctx(), &mut hdr);
         Ok(Response::new(ResignResponse { header: hdr }))
     }
 }

@@ -44,14 +44,12 @@ impl KvService {
             self.ctx.reads.wait().await?;
         }
         let res = self.ctx.kv.range(r)?;
-        let mut resp = RangeResponse {
-            header: None,
+        Ok(RangeResponse {
+            header: header::at(&self.ctx, res.revision),
             kvs: res.kvs,
             more: res.more,
             count: res.count,
-        };
-        header::fill(&self.ctx, &mut resp.header);
-        Ok(resp)
+        })
     }
 
     /// Raises NOSPACE and fails if `cost` does not fit the quota.
@@ -144,7 +142,7 @@ impl Kv for KvService {
         self.check_quota(Quota::put_cost(&p)).await?;
         match self.ctx.proposer.propose(Op::Put(p)).await? {
             ApplyResult::Put(mut resp) => {
-                header::fill(&self.ctx, &mut resp.header);
+                header::complete(&self.ctx, &mut resp.header);
                 Ok(Response::new(resp))
             }
             other => Err(unexpected(other)),
@@ -159,7 +157,7 @@ impl Kv for KvService {
         validate::check_delete(&d)?;
         match self.ctx.proposer.propose(Op::DeleteRange(d)).await? {
             ApplyResult::DeleteRange(mut resp) => {
-                header::fill(&self.ctx, &mut resp.header);
+                header::complete(&self.ctx, &mut resp.header);
                 Ok(Response::new(resp))
             }
             other => Err(unexpected(other)),
@@ -174,13 +172,13 @@ impl Kv for KvService {
                 self.ctx.reads.wait().await?;
             }
             let mut resp = crate::apply::txn::read_only(&self.ctx.kv, &t)?;
-            header::fill(&self.ctx, &mut resp.header);
+            header::complete(&self.ctx, &mut resp.header);
             return Ok(Response::new(resp));
         }
         self.check_quota(Quota::txn_cost(&t)).await?;
         match self.ctx.proposer.propose(Op::Txn(t)).await? {
             ApplyResult::Txn(mut resp) => {
-                header::fill(&self.ctx, &mut resp.header);
+                header::complete(&self.ctx, &mut resp.header);
                 Ok(Response::new(resp))
             }
             other => Err(unexpected(other)),
@@ -197,7 +195,7 @@ impl Kv for KvService {
                 if let Some(done) = wait {
                     let _ = done.await;
                 }
-                header::fill(&self.ctx, &mut resp.header);
+                header::complete(&self.ctx, &mut resp.header);
                 Ok(Response::new(resp))
             }
             other => Err(unexpected(other)),

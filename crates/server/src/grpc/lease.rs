@@ -47,7 +47,7 @@ fn new_lease_id() -> i64 {
 
 async fn keepalive(ctx: &ServerContext, id: i64) -> Result<LeaseKeepAliveResponse, ServerError> {
     // The header is filled before the renew, as etcd does.
-    let header = header::new(ctx);
+    let header = header::current(ctx);
     let ttl = crate::lease_forward::renew(ctx, id).await?;
     Ok(LeaseKeepAliveResponse { header, id, ttl })
 }
@@ -67,7 +67,7 @@ impl Lease for LeaseService {
         }
         match self.ctx.proposer.propose(Op::LeaseGrant(g)).await? {
             ApplyResult::LeaseGrant(mut resp) => {
-                header::fill(&self.ctx, &mut resp.header);
+                header::complete(&self.ctx, &mut resp.header);
                 Ok(Response::new(resp))
             }
             ApplyResult::Error(e) => Err(e.into()),
@@ -84,7 +84,7 @@ impl Lease for LeaseService {
         let r = req.into_inner();
         match self.ctx.proposer.propose(Op::LeaseRevoke(r)).await? {
             ApplyResult::LeaseRevoke(mut resp) => {
-                header::fill(&self.ctx, &mut resp.header);
+                header::complete(&self.ctx, &mut resp.header);
                 Ok(Response::new(resp))
             }
             ApplyResult::Error(e) => Err(e.into()),
@@ -137,7 +137,7 @@ impl Lease for LeaseService {
             .map(|id| LeaseStatus { id })
             .collect();
         Ok(Response::new(LeaseLeasesResponse {
-            header: header::new(&self.ctx),
+            header: header::current(&self.ctx),
             leases,
         }))
     }

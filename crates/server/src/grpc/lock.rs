@@ -390,7 +390,7 @@ impl LockService {
             hdr = self.inproc.wait_deletes(&prefix, my_rev - 1).await?;
             guard.disarm();
         }
-        header::fill(self.inproc.ctx(), &mut hdr);
+        header::complete(self.inproc.ctx(), &mut hdr);
         Ok(LockResponse { header: hdr, key })
     }
 }
@@ -409,7 +409,7 @@ impl Lock for LockService {
     ) -> Result<Response<UnlockResponse>, Status> {
         let key = req.into_inner().key;
         let mut hdr = self.inproc.delete(&key).await?;
-        header::fill(self.inproc.ctx(), &mut hdr);
+        header::complete(self.inproc.ctx(), &mut hdr);
         Ok(Response::new(UnlockResponse { header: hdr }))
     }
 }

@@ -50,7 +50,7 @@ impl Maintenance for MaintenanceService {
         }
         match self.ctx.proposer.propose(Op::Alarm(a)).await? {
             ApplyResult::Alarm(mut resp) => {
-                header::fill(&self.ctx, &mut resp.header);
+                header::complete(&self.ctx, &mut resp.header);
                 Ok(Response::new(resp))
             }
             ApplyResult::Error(e) => Err(e.into()),
@@ -91,7 +91,7 @@ impl Maintenance for MaintenanceService {
             db_size_quota: self.ctx.quota.limit() as i64,
             ..Default::default()
         };
-        header::fill(&self.ctx, &mut resp.header);
+        resp.header = header::current(&self.ctx);
         Ok(Response::new(resp))
     }
 
@@ -105,18 +105,18 @@ impl Maintenance for MaintenanceService {
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(ServerError::from)?;
         Ok(Response::new(DefragmentResponse {
-            header: header::new(&self.ctx),
+            header: header::current(&self.ctx),
         }))
     }
 
     async fn hash(&self, _req: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
         let kv = self.ctx.kv.clone();
-        let hash = tokio::task::spawn_blocking(move || kv.hash())
+        let (hash, revision) = tokio::task::spawn_blocking(move || kv.hash_with_revision())
             .await
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(ServerError::from)?;
         Ok(Response::new(HashResponse {
-            header: header::new(&self.ctx),
+            header: header::at(&self.ctx, revision),
             hash,
         }))
     }
@@ -132,7 +132,7 @@ impl Maintenance for MaintenanceService {
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(ServerError::from)?;
         Ok(Response::new(HashKvResponse {
-            header: header::new(&self.ctx),
+            header: header::at(&self.ctx, h.current_revision),
             hash: h.hash,
             // etcd reports -1 until the first compaction.
             compact_revision: if h.compact_revision == 0 {
@@ -192,7 +192,7 @@ impl Maintenance for MaintenanceService {
             .await
             .map_err(|_| ServerError::TimeoutLeaderFail)??;
         Ok(Response::new(MoveLeaderResponse {
-            header: header::new(&self.ctx),
+            header: header::current(&self.ctx),
         }))
     }
 

@@ -43,7 +43,7 @@ pub async fn stream(ctx: Arc<ServerContext>) -> Result<SnapshotStream, ServerErr
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))??;
     let files = list_files(&dir).map_err(|e| ServerError::Internal(e.to_string()))?;
-    let hdr = header::new(&ctx);
+    let hdr = header::current(&ctx);
     let (tx, rx) = mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
         if let Err(e) = send_archive(&dir, &files, hdr, &tx) {
