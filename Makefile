@@ -2,6 +2,9 @@
 #   make run    start a single-member server on 127.0.0.1:2379 (data in ./default.etcd)
 #   make test   format check, clippy, then every test (unit, conformance, differential vs etcd)
 #   make bench  oxcd vs etcd side by side
+#   make chaos  the robustness suite: CHAOS_SEEDS runs of CHAOS_DURATION s against a 3-member
+#               cluster under faults, judged by the linearizability and watch checkers
+#               (CHAOS_BIN=/usr/bin/etcd runs it against etcd)
 
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/oxcd-target
 # Every cargo command links one RocksDB built once per machine (scripts/rocksdb-lib.sh).
@@ -10,7 +13,7 @@ OXCD_BIN := $(CARGO_TARGET_DIR)/release/oxcd
 OXCD_DEBUG_BIN := $(CARGO_TARGET_DIR)/debug/oxcd
 DATA_DIR ?= default.etcd
 
-.PHONY: deps build release run test fmt fmt-check lint nextest bench clean-data
+.PHONY: deps build release run test fmt fmt-check lint nextest bench chaos clean-data
 
 deps:
 	@scripts/install-deps.sh
@@ -34,17 +37,31 @@ fmt:
 fmt-check:
 	$(CARGO) fmt --all -- --check
 
+# Tests and the robustness suite run a debug build with failpoints compiled in (inactive
+# unless FAILPOINTS is set); the release binary has none.
+TEST_FEATURES := --features oxcd-server/failpoints
+
 lint:
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets $(TEST_FEATURES) -- -D warnings
 
 nextest:
-	$(CARGO) build --workspace --all-targets
-	OXCD_BIN=$(OXCD_DEBUG_BIN) $(CARGO) nextest run --workspace --no-fail-fast
+	$(CARGO) build --workspace --all-targets $(TEST_FEATURES)
+	OXCD_BIN=$(OXCD_DEBUG_BIN) $(CARGO) nextest run --workspace $(TEST_FEATURES) --no-fail-fast
 
 test: deps fmt-check lint nextest
 
 bench: deps
 	scripts/bench-vs-etcd.sh
+
+CHAOS_SEEDS ?= 10
+CHAOS_DURATION ?= 60
+CHAOS_BIN ?= $(OXCD_DEBUG_BIN)
+CHAOS_ARGS ?=
+chaos: deps
+	$(CARGO) build --workspace --bins $(TEST_FEATURES)
+	$(CARGO) build --release -p oxcd-robustness --bin oxcd-chaos
+	$(CARGO_TARGET_DIR)/release/oxcd-chaos --seeds $(CHAOS_SEEDS) --duration $(CHAOS_DURATION) \
+	  --bin $(CHAOS_BIN) --dump-dir $(CARGO_TARGET_DIR)/chaos $(CHAOS_ARGS)
 
 clean-data:
 	rm -rf $(DATA_DIR)

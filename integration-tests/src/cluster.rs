@@ -24,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::error::{HarnessError, Result};
 use crate::etcdctl::{etcdctl_raw, Output};
 use crate::json::Json;
+use crate::netns::NetLab;
 use crate::ports;
 use crate::process::{oxcd_available, send_signal, Kind};
 
@@ -172,6 +173,10 @@ pub struct HashKv {
 /// One member process of a [`Cluster`].
 pub struct Member {
     name: String,
+    /// The address it listens on: 127.0.0.1, or its namespace's address in a [`NetLab`].
+    host: String,
+    /// Its network namespace, when the cluster runs in a [`NetLab`].
+    netns: Option<String>,
     client_port: u16,
     peer_port: u16,
     dir: PathBuf,
@@ -200,19 +205,20 @@ impl Member {
         self.peer_port
     }
 
-    /// `127.0.0.1:<client port>`, the form etcdctl's `--endpoints` takes.
+    /// `<host>:<client port>` (host 127.0.0.1 unless in a [`NetLab`]), the form etcdctl's
+    /// `--endpoints` takes.
     pub fn endpoint(&self) -> String {
-        format!("127.0.0.1:{}", self.client_port)
+        format!("{}:{}", self.host, self.client_port)
     }
 
-    /// `http://127.0.0.1:<client port>`.
+    /// `http://<host>:<client port>`.
     pub fn client_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        format!("http://{}:{}", self.host, self.client_port)
     }
 
-    /// `http://127.0.0.1:<peer port>`.
+    /// `http://<host>:<peer port>`.
     pub fn peer_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.peer_port)
+        format!("http://{}:{}", self.host, self.peer_port)
     }
 
     /// The data directory.
@@ -316,6 +322,8 @@ pub struct Cluster {
     token: String,
     extra_args: Vec<String>,
     members: Vec<Member>,
+    /// The members' network namespaces (dropped after the members: declared last).
+    net: Option<NetLab>,
 }
 
 fn unique_token() -> String {
@@ -337,6 +345,16 @@ impl Cluster {
     /// `extra_args` are appended to every member's flags. Port collisions are retried with new
     /// ports.
     pub fn start(kind: Kind, n: usize, extra_args: &[&str]) -> Result<Cluster> {
+        Self::start_on(kind, n, extra_args, None)
+    }
+
+    /// [`Cluster::start`] with every member in its own network namespace of a new
+    /// [`NetLab`] (root only), so that [`Cluster::isolate`] can partition it.
+    pub fn start_isolated(kind: Kind, n: usize, extra_args: &[&str]) -> Result<Cluster> {
+        Self::start_on(kind, n, extra_args, Some(NetLab::create(n)?))
+    }
+
+    fn start_on(kind: Kind, n: usize, extra_args: &[&str], net: Option<NetLab>) -> Result<Cluster> {
         let binary = kind.binary();
         if !binary.is_file() {
             return Err(HarnessError::BinaryNotFound(binary));
@@ -355,6 +373,7 @@ impl Cluster {
             token: unique_token(),
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
             members: Vec::new(),
+            net,
         };
         let mut last_err = None;
         for attempt in 0..START_ATTEMPTS {
@@ -379,20 +398,26 @@ impl Cluster {
     fn try_start(&mut self, n: usize, attempt: usize) -> Result<()> {
         let mut specs = Vec::with_capacity(n);
         for i in 0..n {
-            let (c, p) = ports::free_port_pair()?;
-            specs.push((format!("m{i}"), c, p));
+            let (host, netns, (c, p)) = match &self.net {
+                // A namespace of its own: etcd's default ports are free.
+                Some(lab) => (lab.member_ip(i), Some(lab.namespace(i)), (2379, 2380)),
+                None => ("127.0.0.1".to_string(), None, ports::free_port_pair()?),
+            };
+            specs.push((format!("m{i}"), host, netns, c, p));
         }
         let initial_cluster = specs
             .iter()
-            .map(|(name, _, p)| format!("{name}=http://127.0.0.1:{p}"))
+            .map(|(name, host, _, _, p)| format!("{name}=http://{host}:{p}"))
             .collect::<Vec<_>>()
             .join(",");
         self.members.clear();
-        for (name, c, p) in specs {
+        for (name, host, netns, c, p) in specs {
             let dir = self.tmp.path().join(format!("{name}-try{attempt}"));
             std::fs::create_dir_all(&dir).map_err(|e| HarnessError::io("create member dir", e))?;
             self.members.push(Member {
                 name,
+                host,
+                netns,
                 client_port: c,
                 peer_port: p,
                 dir,
@@ -451,7 +476,16 @@ impl Cluster {
             self.binary.display(),
             args.join(" ")
         ));
-        let child = Command::new(&self.binary)
+        // `ip netns exec` execs the server in place: the PID is the server's own.
+        let mut cmd = match &m.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(&self.binary);
+                c
+            }
+            None => Command::new(&self.binary),
+        };
+        let child = cmd
             .args(&args)
             .stdin(Stdio::null())
             .stdout(log)
@@ -676,6 +710,54 @@ impl Cluster {
         Err(last.unwrap_or(HarnessError::NotRunning))
     }
 
+    /// Kills every member (SIGKILL, as [`Cluster::kill9`]), starts them all again at once and
+    /// waits up to [`MEMBER_STARTUP_TIMEOUT`] until each serves and knows a leader. (Restarting
+    /// them one by one with [`Cluster::restart`] would wait for a leader that cannot be elected
+    /// before a majority is up.)
+    pub fn restart_all(&mut self) -> Result<()> {
+        for i in 0..self.members.len() {
+            if !self.members[i].removed && self.members[i].is_running() {
+                self.kill9(i)?;
+            }
+        }
+        let live: Vec<usize> = (0..self.members.len())
+            .filter(|&i| !self.members[i].removed)
+            .collect();
+        for &i in &live {
+            self.spawn(i)?;
+        }
+        let deadline = Instant::now() + MEMBER_STARTUP_TIMEOUT;
+        for &i in &live {
+            self.wait_serving(i, deadline)?;
+        }
+        Ok(())
+    }
+
+    /// Cuts member `i` off from the other members (both directions; clients still reach
+    /// it), replacing any earlier partition. Only for [`Cluster::start_isolated`] clusters.
+    pub fn isolate(&mut self, i: usize) -> Result<()> {
+        let name = self.members[i].name.clone();
+        let lab = self
+            .net
+            .as_mut()
+            .ok_or_else(|| HarnessError::Network("the cluster was not started isolated".into()))?;
+        lab.isolate(i)?;
+        self.members[i].note(&format!("partitioned off: {name}"));
+        Ok(())
+    }
+
+    /// Removes every partition.
+    pub fn heal_partitions(&mut self) {
+        if let Some(lab) = self.net.as_mut() {
+            lab.heal();
+        }
+    }
+
+    /// Whether the members run in network namespaces ([`Cluster::start_isolated`]).
+    pub fn is_isolated(&self) -> bool {
+        self.net.is_some()
+    }
+
     /// `etcdctl endpoint status -w json` on member `i` alone.
     pub fn status(&self, i: usize) -> Result<MemberStatus> {
         self.status_with_timeout(i, Duration::from_secs(2))
@@ -795,6 +877,12 @@ impl Cluster {
     /// cluster), then starts the new process with `--initial-cluster-state existing` and the
     /// `ETCD_INITIAL_CLUSTER` etcdctl printed, and waits until it serves. Returns its index.
     pub fn add_member_process(&mut self, name: &str, learner: bool) -> Result<usize> {
+        if self.net.is_some() {
+            // A lab has a fixed set of namespaces.
+            return Err(HarnessError::Network(
+                "add_member_process on a cluster in network namespaces".into(),
+            ));
+        }
         let (client_port, peer_port) = ports::free_port_pair()?;
         let peer_url = format!("http://127.0.0.1:{peer_port}");
         let peer_flag = format!("--peer-urls={peer_url}");
@@ -810,6 +898,8 @@ impl Cluster {
         std::fs::create_dir_all(&dir).map_err(|e| HarnessError::io("create member dir", e))?;
         self.members.push(Member {
             name: name.to_string(),
+            host: "127.0.0.1".to_string(),
+            netns: None,
             client_port,
             peer_port,
             dir,

@@ -42,6 +42,9 @@ pub enum HarnessError {
     /// Text that should have been JSON was not.
     #[error("json: {0}")]
     Json(String),
+    /// Setting up or changing network namespaces failed, or the cluster has none.
+    #[error("network namespaces: {0}")]
+    Network(String),
     /// An operation needs a running server but the process is gone.
     #[error("server is not running")]
     NotRunning,

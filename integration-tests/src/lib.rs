@@ -15,6 +15,7 @@
 //!   values, counts and errors exact.
 //! - [`textdiff`]: a line diff for failure messages.
 //! - [`session`]: [`Session`] and [`diff_run`], the differential runner.
+//! - [`netns`]: [`netns::NetLab`], a network namespace per member and a bridge, for partitions.
 //! - [`cluster`]: [`Cluster`], N member processes (etcd or oxcd, `OXCD_CLUSTER_KIND`) with
 //!   kill -9 / SIGSTOP / SIGCONT / restart, leader discovery and membership changes via etcdctl.
 //!
@@ -35,6 +36,7 @@ pub mod error;
 pub mod etcdctl;
 pub mod http;
 pub mod json;
+pub mod netns;
 pub mod normalize;
 pub mod ports;
 pub mod process;

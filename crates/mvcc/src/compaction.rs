@@ -105,6 +105,7 @@ impl Compaction {
                 keys.push(item?.0);
             }
             let done = keys.len() < COMPACTION_CHUNK;
+            fail::fail_point!("compaction-between-chunks", |_| std::process::abort());
             let mut batch = WriteBatch::new();
             for key in &keys {
                 let (rev, _) = Revision::decode_key(key)?;

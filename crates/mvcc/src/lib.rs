@@ -21,6 +21,10 @@
 //! - `restore`: rebuilding the index when the store opens.
 //! - `hash`: CRC-32C (Castagnoli).
 //!
+//! # Failpoints
+//! With the `failpoints` feature, `compaction-between-chunks` aborts the process (action
+//! `return`) between two chunks of a physical compaction, for the robustness suite.
+//!
 //! # Invariants
 //! - ONE WRITER: [`KvStore::write`] admits one [`WriteTxn`] at a time (a second call
 //!   blocks until the first is dropped or published). All its changes share ONE main

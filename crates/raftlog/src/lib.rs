@@ -22,6 +22,12 @@
 //! - [`error`]: [`RaftLogError`] and the per-operation errors.
 //! - `raft_logger.rs`: raft-rs' `slog` output forwarded to `tracing`.
 //!
+//! # Failpoints
+//! With the `failpoints` feature, `raft-before-append`, `raft-after-append`,
+//! `raft-before-apply`, `raft-before-snapshot-install` and
+//! `raft-between-snapshot-log-and-state` abort the process (action `return`) between the
+//! steps of persisting and applying a Ready, for the robustness suite.
+//!
 //! # Invariants
 //! - ONE OS thread owns the `RawNode`; everything else goes through its bounded mailbox.
 //!   All commands queued at a wake-up are drained first, so many proposals become one

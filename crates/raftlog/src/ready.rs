@@ -37,14 +37,17 @@ impl<S: RaftLogStore, A: Applier> Node<S, A> {
             self.install_snapshot(&meta)?;
         }
 
+        fail::fail_point!("raft-before-append", |_| std::process::abort());
         if !rd.entries().is_empty() || rd.must_sync() {
             self.raw.mut_store().append(rd.entries(), rd.hs())?;
         } else if let Some(hs) = rd.hs() {
             self.raw.mut_store().set_hard_state(hs, false)?;
         }
+        fail::fail_point!("raft-after-append", |_| std::process::abort());
         self.send_messages(rd.take_persisted_messages());
 
         self.reads.resolve(&rd.take_read_states());
+        fail::fail_point!("raft-before-apply", |_| std::process::abort());
         self.apply_committed(rd.take_committed_entries())?;
 
         let mut light = self.raw.advance(rd);
@@ -70,7 +73,11 @@ impl<S: RaftLogStore, A: Applier> Node<S, A> {
             term = meta.term,
             "installing a snapshot from the leader"
         );
+        fail::fail_point!("raft-before-snapshot-install", |_| std::process::abort());
         self.raw.mut_store().apply_snapshot(meta)?;
+        fail::fail_point!("raft-between-snapshot-log-and-state", |_| {
+            std::process::abort()
+        });
         self.applier.restore(meta.index, meta.term)?;
         let cs = meta.get_conf_state();
         self.members = Membership {

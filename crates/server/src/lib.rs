@@ -30,6 +30,16 @@
 //! - An acknowledged write is in the fsynced raft log; the state machine may lag and is
 //!   rebuilt from the log after a crash.
 //! - Every error string and gRPC code a client sees is etcd's (see [`grpc::status`]).
+//! - A response header reports the revision its data was read at (see [`grpc::header`]).
+//!
+//! # Failpoints
+//! With the `failpoints` feature (tests and `make chaos`; never the release binary),
+//! `FAILPOINTS=name=action;...` arms TiKV's `fail` points: `apply-before-write`,
+//! `apply-after-write`, `restore-before-copy`, `restore-after-copy` crash the member
+//! (`return` aborts the process, as kill -9 would) and `kv-range-skip-read-index` is the
+//! deliberate bug the robustness suite's negative control must catch. The raft Ready loop
+//! and compaction have their own (see `oxcd-raftlog`, `oxcd-mvcc`). A build without the
+//! feature refuses to start when `FAILPOINTS` is set.
 
 pub mod apply;
 pub mod background;

@@ -205,9 +205,12 @@ impl StateMachine {
             }
         };
         batch.put(Column::Meta, APPLIED_INDEX_KEY, index.to_be_bytes());
+        fail::fail_point!("apply-before-write", |_| std::process::abort());
         self.backend
             .write(batch, false)
             .map_err(|e| ApplyError::new(format!("backend write: {e}")))?;
+        // `sleep(ms)` here widens the window between a write and its publication.
+        fail::fail_point!("apply-after-write", |_| std::process::abort());
         self.applied = index;
         match pending {
             Pending::Kv(staged) => {

@@ -136,7 +136,9 @@ impl StateMachine {
             )));
         }
         let started = std::time::Instant::now();
+        fail::fail_point!("restore-before-copy", |_| std::process::abort());
         let applied = copy_checkpoint(self.backend.as_ref(), &dir)?;
+        fail::fail_point!("restore-after-copy", |_| std::process::abort());
         if applied < index {
             return Err(ServerError::Internal(format!(
                 "the snapshot's state is at index {applied}, older than its raft index {index}"

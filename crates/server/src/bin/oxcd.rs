@@ -20,6 +20,13 @@ fn main() {
         println!("usage: oxcd [flags]\n\nAccepts etcd's flags (see `etcd --help`) and ETCD_* environment variables.");
         return;
     }
+    // Failpoints (`FAILPOINTS=name=action;...`, the robustness suite's crash points) are
+    // honoured by builds with the `failpoints` feature and refused by the others.
+    if std::env::var_os("FAILPOINTS").is_some() && !fail::has_failpoints() {
+        eprintln!("oxcd: FAILPOINTS is set but this build has no failpoints (build with --features failpoints)");
+        std::process::exit(2);
+    }
+    let _failpoints = fail::FailScenario::setup();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(config.log_level.clone()));
     use std::io::IsTerminal;

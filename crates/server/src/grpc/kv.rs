@@ -41,7 +41,15 @@ impl KvService {
             if self.ctx.is_learner() {
                 return Err(ServerError::NotSupportedForLearner);
             }
-            self.ctx.reads.wait().await?;
+            // The robustness suite's negative control: a server that serves linearizable
+            // reads as serializable ones MUST fail it (`kv-range-skip-read-index=return`).
+            let skip = (|| {
+                fail::fail_point!("kv-range-skip-read-index", |_| true);
+                false
+            })();
+            if !skip {
+                self.ctx.reads.wait().await?;
+            }
         }
         let res = self.ctx.kv.range(r)?;
         Ok(RangeResponse {
