@@ -34,6 +34,8 @@ pub struct WatchPlan {
     pub range_end: Vec<u8>,
     /// The first revision to deliver.
     pub start_revision: i64,
+    /// Ask for a progress notification every [`PROGRESS_EVERY`] (bookmarks to check).
+    pub request_progress: bool,
 }
 
 /// How far a watcher has got: the highest revision it has delivered or been bookmarked at.
@@ -146,12 +148,15 @@ async fn one_session(
             return Err(tonic::Status::deadline_exceeded("watch silent"));
         }
         tokio::select! {
+            // The tick also wakes the loop, so deadlines and silence are noticed.
             _ = ticker.tick() => {
-                let req = WatchRequest {
-                    request_union: Some(RequestUnion::ProgressRequest(WatchProgressRequest {})),
-                };
-                if tx.send(req).await.is_err() {
-                    return Ok(());
+                if plan.request_progress {
+                    let req = WatchRequest {
+                        request_union: Some(RequestUnion::ProgressRequest(WatchProgressRequest {})),
+                    };
+                    if tx.send(req).await.is_err() {
+                        return Ok(());
+                    }
                 }
             }
             msg = stream.message() => {

@@ -23,6 +23,7 @@ pub fn short(seed: u64, secs: u64, faults: Vec<Fault>) -> RunConfig {
         fault_interval: Duration::from_secs(4),
         clients: 8,
         watchers: 2,
+        request_progress: true,
         keys: 5,
         op_timeout: Duration::from_secs(3),
         stale_read_fraction: 0.0,
