@@ -9,8 +9,9 @@
 //!
 //! # Invariants
 //! - NEEDS ROOT AND `ip` (iproute2); [`NetLab::available`] says whether this machine can.
-//! - EVERYTHING A LAB CREATES IS DELETED WHEN IT IS DROPPED (namespaces, veths, bridge);
-//!   a lab left behind by a killed test is removed by the next lab with the same number.
+//! - EVERYTHING A LAB CREATES IS DELETED WHEN IT IS DROPPED (namespaces, veths, bridge).
+//!   A lab never takes a number whose bridge exists (another run's); namespaces left by a
+//!   killed run without its bridge are removed by the next lab with that number.
 //! - ADDRESSES ARE ONLY EVER THE LAB'S OWN: `10.231.<lab>.0/24`, inside namespaces this
 //!   process created.
 
@@ -64,12 +65,18 @@ impl NetLab {
     /// Creates a lab for `members` members.
     pub fn create(members: usize) -> Result<NetLab> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
-        let lab = (std::process::id() + NEXT.fetch_add(1, Ordering::SeqCst) * 7) % 200 + 20;
+        let first = std::process::id() + NEXT.fetch_add(1, Ordering::SeqCst) * 7;
+        // A lab number whose bridge does not exist yet: another run may be using the others.
+        let lab = (0..200)
+            .map(|k| (first + k) % 200 + 20)
+            .find(|n| !Self::bridge_exists(*n))
+            .ok_or_else(|| HarnessError::Network("no free lab number".into()))?;
         let me = NetLab {
             lab,
             members,
             blackholes: Vec::new(),
         };
+        // Leftovers of a killed run with the same number (its bridge is gone).
         me.remove();
         let bridge = me.bridge();
         ip(&["link", "add", &bridge, "type", "bridge"])?;
@@ -103,6 +110,14 @@ impl NetLab {
             ip(&["-n", &ns, "link", "set", "lo", "up"])?;
         }
         Ok(me)
+    }
+
+    fn bridge_exists(lab: u32) -> bool {
+        Command::new("ip")
+            .args(["link", "show", &format!("oxb{lab}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
     }
 
     fn bridge(&self) -> String {
