@@ -2,6 +2,9 @@
 #   make run    start a single-member server on 127.0.0.1:2379 (data in ./default.etcd)
 #   make test   format check, clippy, then every test (unit, conformance, differential vs etcd)
 #   make bench  oxcd vs etcd side by side
+#   make fuzz   oxcd-fuzz (crates/fuzz): FUZZ_INPUTS inputs per fast target (gRPC, gateway JSON,
+#               durable state) and FUZZ_FILE_INPUTS damaged data directories; failing
+#               inputs are saved under $(CARGO_TARGET_DIR)/fuzz-crashes
 #   make chaos  the robustness suite: CHAOS_SEEDS runs of CHAOS_DURATION s against a 3-member
 #               cluster under faults, judged by the linearizability and watch checkers
 #               (CHAOS_BIN=/usr/bin/etcd runs it against etcd)
@@ -13,7 +16,7 @@ OXCD_BIN := $(CARGO_TARGET_DIR)/release/oxcd
 OXCD_DEBUG_BIN := $(CARGO_TARGET_DIR)/debug/oxcd
 DATA_DIR ?= default.etcd
 
-.PHONY: deps build release run test fmt fmt-check lint nextest bench chaos clean-data
+.PHONY: deps build release run test fmt fmt-check lint nextest bench fuzz chaos clean-data
 
 deps:
 	@scripts/install-deps.sh
@@ -52,6 +55,16 @@ test: deps fmt-check lint nextest
 
 bench: deps
 	scripts/bench-vs-etcd.sh
+
+# Release speed with overflow checks on, so arithmetic overflow panics as in a debug build.
+FUZZ_INPUTS ?= 1000000
+FUZZ_FILE_INPUTS ?= 300
+FUZZ_SEED ?= 1
+FUZZ_ARGS ?=
+fuzz: deps
+	$(CARGO) build --release --config profile.release.overflow-checks=true -p oxcd-fuzz --bin oxcd-fuzz
+	$(CARGO_TARGET_DIR)/release/oxcd-fuzz all --inputs $(FUZZ_INPUTS) \
+	  --file-inputs $(FUZZ_FILE_INPUTS) --seed $(FUZZ_SEED) $(FUZZ_ARGS)
 
 CHAOS_SEEDS ?= 10
 CHAOS_DURATION ?= 60

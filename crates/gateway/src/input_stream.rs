@@ -23,8 +23,9 @@ const FRAME_HEADER_LEN: usize = 5;
 
 /// A request stream yielding `messages` in order, then end-of-stream: at once
 /// when `closed` is `None`, otherwise when `closed` resolves (its sender is
-/// dropped).
-pub(crate) fn input_stream<T>(
+/// dropped). Public so that `oxcd-fuzz` can check that a service reads back exactly
+/// the messages the gateway decoded.
+pub fn input_stream<T>(
     messages: &[T],
     closed: Option<oneshot::Receiver<()>>,
 ) -> Result<Streaming<T>, GatewayError>

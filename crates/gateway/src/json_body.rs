@@ -13,8 +13,10 @@ use serde::de::DeserializeOwned;
 
 use crate::error::GatewayError;
 
-/// Decodes the single request message of a unary or server-streaming call.
-pub(crate) fn decode_one<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, GatewayError> {
+/// Decodes the single request message of a unary or server-streaming call: the first
+/// JSON value of `body` (an empty body is the default message; trailing data is ignored).
+/// Public so that `oxcd-fuzz` can drive the gateway's decoding directly.
+pub fn decode_one<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, GatewayError> {
     let mut values = serde_json::Deserializer::from_slice(body).into_iter::<T>();
     match values.next() {
         None => Ok(T::default()),
@@ -22,8 +24,9 @@ pub(crate) fn decode_one<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T
     }
 }
 
-/// Decodes every request message of a client-streaming call.
-pub(crate) fn decode_all<T: DeserializeOwned>(body: &[u8]) -> Result<Vec<T>, GatewayError> {
+/// Decodes every request message of a client-streaming call: the JSON values of `body`,
+/// back to back. Public so that `oxcd-fuzz` can drive the gateway's decoding directly.
+pub fn decode_all<T: DeserializeOwned>(body: &[u8]) -> Result<Vec<T>, GatewayError> {
     serde_json::Deserializer::from_slice(body)
         .into_iter::<T>()
         .map(|value| value.map_err(GatewayError::from))

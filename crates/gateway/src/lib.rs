@@ -23,9 +23,9 @@
 //! - `builder`: [`GatewayBuilder`], the route table per service.
 //! - `unary`: the unary route.
 //! - `streaming`: server-streaming and bidi routes.
-//! - `input_stream`: in-process `tonic::Streaming` request streams.
+//! - `input_stream`: in-process `tonic::Streaming` request streams ([`input_stream`]).
 //! - `ndjson`: the NDJSON streaming answer.
-//! - `json_body`: request body → message(s).
+//! - `json_body`: request body → message(s) ([`decode_one`], [`decode_all`]).
 //! - `response`: JSON, error body and stream chunk rendering.
 //! - `status_map`: [`http_status_for`].
 //! - `metadata`: [`request_metadata`], HTTP headers → gRPC metadata.
@@ -69,6 +69,8 @@ mod unary;
 pub use builder::{GatewayBuilder, DEFAULT_MAX_BODY_BYTES};
 pub use cors::CorsPolicy;
 pub use error::GatewayError;
+pub use input_stream::input_stream;
+pub use json_body::{decode_all, decode_one};
 pub use metadata::request_metadata;
 pub use response::status_response;
 pub use status_map::http_status_for;

@@ -45,6 +45,10 @@
 //! - [`KvStore::compact`] MUST be followed by [`Compaction::run`] once the caller's batch
 //!   (holding `scheduledCompactRev`) is written; [`KvStore::open`] finishes a compaction
 //!   that was scheduled but did not finish.
+//! - Stored revisions (and compaction marks) lie below [`revision::MAX_REVISION`], puts
+//!   carry a version `>= 1` and a create revision no later than their own:
+//!   [`KvStore::open`] refuses anything else as [`MvccError::Corrupt`], so revision and
+//!   version arithmetic never overflows on damaged data.
 //! - [`KvStore::hash_kv`] depends only on the applied history and the compacted revision,
 //!   not on how far physical compaction has got.
 

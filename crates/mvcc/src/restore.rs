@@ -10,7 +10,7 @@ use oxcd_backend::{Backend, Column};
 
 use crate::error::{MvccError, Result};
 use crate::key_index::KeyIndexTree;
-use crate::revision::Revision;
+use crate::revision::{Revision, MAX_REVISION};
 
 /// The fields of a stored `KeyValue` that the index needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +80,32 @@ pub(crate) fn decode_header(buf: &[u8]) -> Result<KvHeader<'_>> {
     Ok(out)
 }
 
+/// The bounds every stored revision meets (what [`crate::WriteTxn`] writes): a main
+/// revision in `1..MAX_REVISION`, a non-negative sub revision, and for a put a version in
+/// `1..MAX_REVISION` and a create revision in `1..=main`. Anything else is corrupt data,
+/// which would otherwise overflow revision or version arithmetic once the store serves.
+fn check_stored(rev: Revision, tombstone: bool, head: &KvHeader<'_>) -> Result<()> {
+    let bad = |what: &str| {
+        Err(MvccError::Corrupt(format!(
+            "stored revision {}_{}: {what}",
+            rev.main, rev.sub
+        )))
+    };
+    if !(1..MAX_REVISION).contains(&rev.main) || rev.sub < 0 {
+        return bad("revision out of range");
+    }
+    if tombstone {
+        return Ok(());
+    }
+    if !(1..MAX_REVISION).contains(&head.version) {
+        return bad(&format!("version {} out of range", head.version));
+    }
+    if !(1..=rev.main).contains(&head.create_revision) {
+        return bad(&format!("create revision {}", head.create_revision));
+    }
+    Ok(())
+}
+
 /// What a scan of `Column::Kv` rebuilds.
 pub(crate) struct Rebuilt {
     pub(crate) index: KeyIndexTree,
@@ -98,6 +124,7 @@ pub(crate) fn rebuild(backend: &dyn Backend) -> Result<Rebuilt> {
         let (k, v) = item?;
         let (rev, tombstone) = Revision::decode_key(&k)?;
         let head = decode_header(&v)?;
+        check_stored(rev, tombstone, &head)?;
         last_revision = rev.main;
         if tombstone {
             // A tombstone of a key we never saw: its puts were compacted away.
@@ -155,5 +182,63 @@ mod tests {
         assert!(decode_header(&[0xff; 11]).is_err());
         let empty = decode_header(&[]).unwrap();
         assert_eq!(empty.key, b"");
+    }
+
+    fn stored(records: &[(Column, Vec<u8>, Vec<u8>)]) -> std::sync::Arc<dyn Backend> {
+        let backend = std::sync::Arc::new(oxcd_backend::MemBackend::new());
+        let mut batch = oxcd_backend::WriteBatch::new();
+        for (col, k, v) in records {
+            batch.put(*col, k.clone(), v.clone());
+        }
+        backend.write(batch, false).unwrap();
+        backend
+    }
+
+    fn put(main: i64, create: i64, version: i64) -> (Column, Vec<u8>, Vec<u8>) {
+        let kv = KeyValue {
+            key: b"k".to_vec().into(),
+            create_revision: create,
+            mod_revision: main,
+            version,
+            ..Default::default()
+        };
+        (
+            Column::Kv,
+            Revision::new(main, 0).to_key(false),
+            kv.encode_to_vec(),
+        )
+    }
+
+    fn refused(records: &[(Column, Vec<u8>, Vec<u8>)]) -> bool {
+        matches!(
+            crate::KvStore::open(stored(records)),
+            Err(MvccError::Corrupt(_))
+        )
+    }
+
+    /// Regression (oxcd-fuzz state-decode): a stored revision of i64::MAX opened fine and
+    /// the next write overflowed computing its revision (`current + 1`); a stored version
+    /// of i64::MAX overflowed the next put's version the same way.
+    #[test]
+    fn out_of_range_revisions_and_versions_are_corrupt() {
+        assert!(refused(&[put(i64::MAX, 1, 1)]));
+        assert!(refused(&[put(MAX_REVISION, 1, 1)]));
+        assert!(refused(&[put(-3, 1, 1)]));
+        assert!(refused(&[put(0, 0, 1)]));
+        assert!(refused(&[put(5, 1, i64::MAX)]));
+        assert!(refused(&[put(5, 1, 0)]));
+        assert!(refused(&[put(5, 6, 1)]));
+        assert!(refused(&[put(5, 0, 1)]));
+        let mark = Revision::new(i64::MAX, 0).to_bytes().to_vec();
+        assert!(refused(&[(
+            Column::Meta,
+            crate::compaction::FINISHED_COMPACT_KEY.to_vec(),
+            mark
+        )]));
+        // In range: opens, and the next write takes the next revision.
+        let kv = crate::KvStore::open(stored(&[put(7, 3, 2)])).unwrap();
+        let mut txn = kv.write();
+        assert_eq!(txn.revision(), 8);
+        assert_eq!(txn.put(b"k", b"v", 0).unwrap().map(|p| p.version), Some(2));
     }
 }

@@ -7,6 +7,12 @@
 
 use crate::error::{MvccError, Result};
 
+/// Stored revisions must lie below this (2^62). No store gets there (10^9 writes a
+/// second for 146 years), and below it revision arithmetic (`current + 1`, a version
+/// count + 1) cannot overflow; [`crate::KvStore::open`] refuses anything at or above it
+/// as corrupt.
+pub const MAX_REVISION: i64 = 1 << 62;
+
 /// Length of an encoded revision without the tombstone marker.
 pub const REVISION_KEY_LEN: usize = 17;
 /// Length of an encoded tombstone revision (the revision plus `b't'`).

@@ -16,7 +16,7 @@ use crate::key_index::KeyIndexTree;
 use crate::key_range::KeyRange;
 use crate::read::{RangePlan, RangeResult};
 use crate::restore;
-use crate::revision::Revision;
+use crate::revision::{Revision, MAX_REVISION};
 use crate::snapshot::Snapshot;
 use crate::write_txn::{Overlay, WriteTxn, WriterSlot};
 
@@ -87,11 +87,19 @@ impl fmt::Debug for KvStore {
     }
 }
 
+/// A compaction mark; like a stored revision it must lie in `0..MAX_REVISION`.
 fn read_meta_revision(backend: &dyn Backend, key: &[u8]) -> Result<i64> {
-    match backend.get(Column::Meta, key)? {
-        None => Ok(0),
-        Some(v) => Ok(Revision::decode_key(&v)?.0.main),
+    let main = match backend.get(Column::Meta, key)? {
+        None => return Ok(0),
+        Some(v) => Revision::decode_key(&v)?.0.main,
+    };
+    if !(0..MAX_REVISION).contains(&main) {
+        return Err(MvccError::Corrupt(format!(
+            "{} is revision {main}, out of range",
+            String::from_utf8_lossy(key)
+        )));
     }
+    Ok(main)
 }
 
 pub(crate) fn decode_kv(bytes: &[u8]) -> Result<KeyValue> {

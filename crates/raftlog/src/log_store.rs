@@ -7,6 +7,10 @@
 //!   otherwise with [`RaftLogStore::set_sync`] (`--unsafe-no-fsync`).
 //! - Entries are contiguous from `first_index()` to `last_index()`; `term(first_index() - 1)`
 //!   stays answerable after compaction (the "truncated" index and term).
+//! - [`RocksLogStore::open`] refuses (`Corrupt`/`Codec`) a stored log raft-rs could not run
+//!   on, instead of letting raft-rs panic later: an entry that does not decode, sits under
+//!   another index, leaves a gap or goes back in term; a conf state raft cannot restore
+//!   (`log_store/conf_state.rs`); an index with no room after it.
 //! - An empty store (nothing ever written) reports `first_index() == 1`, `last_index() == 0`
 //!   and a default `RaftState`; [`RaftLogStore::initialize`] is the only way to give it a
 //!   first configuration.
@@ -16,6 +20,7 @@
 //!   [`crate::RaftTransport::send_snapshot`]). Before anything was applied it answers
 //!   `SnapshotTemporarilyUnavailable`.
 
+mod conf_state;
 mod memory;
 mod rocks;
 

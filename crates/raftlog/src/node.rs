@@ -74,7 +74,9 @@ impl RaftNode {
         let mut applier = applier;
         let first = store.first_index()?;
         let last = store.last_index()?;
-        if applier.applied_index() + 1 < first {
+        // Saturating: the applied index is read back from the state machine's storage,
+        // and a corrupt one must end in the errors below, not in an overflow.
+        if applier.applied_index().saturating_add(1) < first {
             // The log store took a snapshot in but the process died before the applier
             // restored it: restore it now (the applier kept what it received).
             let term = store.term(first - 1)?;
@@ -88,7 +90,7 @@ impl RaftNode {
                 "applied index {restored} is beyond the raft log's last index {last}"
             )));
         }
-        if restored + 1 < first {
+        if restored.saturating_add(1) < first {
             return Err(RaftLogError::Corrupt(format!(
                 "raft log starts at {first}, past the applied index {restored}"
             )));

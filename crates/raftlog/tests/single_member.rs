@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use common::{fast_config, stop, wait_for, wait_leader, Shared, TestApplier};
 use oxcd_backend::{Backend, RocksBackend, RocksOptions};
 use oxcd_raftlog::{
-    ConfChangeKind, MemLogStore, NullTransport, ProposeError, RaftLogStore, RaftNode, RaftRole,
-    RocksLogStore,
+    ConfChangeKind, MemLogStore, NullTransport, ProposeError, RaftLogError, RaftLogStore, RaftNode,
+    RaftRole, RocksLogStore,
 };
 use raft::{GetEntriesContext, Storage};
 
@@ -270,4 +270,23 @@ async fn config_is_validated() {
         Arc::new(NullTransport)
     )
     .is_err());
+}
+
+/// Regression (oxcd-fuzz state-decode): an applied index of u64::MAX, as a corrupt
+/// `consistent_index` reads back, overflowed `applied + 1` in `RaftNode::start`.
+#[test]
+fn a_corrupt_applied_index_is_an_error_not_an_overflow() {
+    let (applier, state) = TestApplier::new();
+    state.lock().applied = u64::MAX;
+    let res = RaftNode::start(
+        fast_config(1, &[1]),
+        MemLogStore::new(),
+        applier,
+        Arc::new(NullTransport),
+    );
+    assert!(
+        matches!(res, Err(RaftLogError::Corrupt(_))),
+        "{:?}",
+        res.err()
+    );
 }

@@ -18,6 +18,7 @@ use raft::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
 use raft::{GetEntriesContext, RaftState, Storage, StorageError};
 
 use super::codec::{decode, encode};
+use super::conf_state::check_restorable;
 use super::RaftLogStore;
 use crate::error::{to_raft_storage, RaftLogError};
 use crate::metrics;
@@ -103,6 +104,12 @@ impl RocksLogStore {
             }
             None => (0, 0),
         };
+        if truncated_index == u64::MAX {
+            return Err(RaftLogError::Corrupt(
+                "truncated index leaves no room for entries".into(),
+            ));
+        }
+        check_restorable(&conf_state)?;
         let mut store = Self {
             backend,
             hard_state,
@@ -117,29 +124,9 @@ impl RocksLogStore {
             sync: true,
             applied: (0, 0),
         };
-        let last = {
-            let mut it = store
-                .backend
-                .scan(COL, &entry_key(0), Some(ENTRY_END), true)?;
-            match it.next() {
-                Some(kv) => {
-                    let (_, v) = kv?;
-                    Some(decode::<Entry>(&v)?)
-                }
-                None => None,
-            }
-        };
-        if let Some(e) = last {
-            if e.index < truncated_index {
-                return Err(RaftLogError::Corrupt(format!(
-                    "last entry {} is below the truncated index {truncated_index}",
-                    e.index
-                )));
-            }
-            if e.index > truncated_index {
-                store.last_index = e.index;
-                store.last_term = e.term;
-            }
+        if let Some((index, term)) = store.check_entries()? {
+            store.last_index = index;
+            store.last_term = term;
         }
         if store.hard_state.commit > store.last_index {
             return Err(RaftLogError::Corrupt(format!(
@@ -148,6 +135,50 @@ impl RocksLogStore {
             )));
         }
         Ok(store)
+    }
+
+    /// Reads every stored entry once: each must decode, sit under its own index, follow
+    /// the previous one without a gap (from the first index on) and not go back in term.
+    /// raft-rs panics on a log it cannot read back later, so a damaged log is refused
+    /// here, when it opens, instead. Returns the last entry's index and term.
+    fn check_entries(&self) -> Result<Option<(u64, u64)>, RaftLogError> {
+        let first = self.truncated_index + 1;
+        let mut last: Option<(u64, u64)> = None;
+        for kv in self
+            .backend
+            .scan(COL, &entry_key(first), Some(ENTRY_END), false)?
+        {
+            let (k, v) = kv?;
+            let e = decode::<Entry>(&v)?;
+            let expect = last.map_or(first, |(i, _)| i + 1);
+            let prev_term = last.map_or(self.truncated_term, |(_, t)| t);
+            if k.len() != 9 || k[1..] != e.index.to_be_bytes() {
+                return Err(RaftLogError::Corrupt(format!(
+                    "entry {} stored under key {k:02x?}",
+                    e.index
+                )));
+            }
+            if e.index != expect {
+                return Err(RaftLogError::Corrupt(format!(
+                    "raft log gap: expected entry {expect}, found {}",
+                    e.index
+                )));
+            }
+            if e.index == u64::MAX {
+                return Err(RaftLogError::Corrupt(format!(
+                    "entry {} leaves no room for the next one",
+                    e.index
+                )));
+            }
+            if e.term < prev_term {
+                return Err(RaftLogError::Corrupt(format!(
+                    "entry {} has term {}, below the term {prev_term} before it",
+                    e.index, e.term
+                )));
+            }
+            last = Some((e.index, e.term));
+        }
+        Ok(last)
     }
 
     fn first(&self) -> u64 {
@@ -501,5 +532,109 @@ impl RaftLogStore for RocksLogStore {
 
     fn set_applied(&mut self, index: u64, term: u64) {
         self.applied = (index, term);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use oxcd_backend::MemBackend;
+
+    use super::*;
+
+    fn entry(index: u64, term: u64) -> Entry {
+        Entry {
+            index,
+            term,
+            ..Entry::default()
+        }
+    }
+
+    /// A backend holding `entries` (each under its own key unless given one) and a
+    /// hard state committing `commit`.
+    fn stored(entries: &[(Vec<u8>, Vec<u8>)], commit: u64) -> Arc<dyn Backend> {
+        let backend = Arc::new(MemBackend::new());
+        let mut batch = WriteBatch::new();
+        for (k, v) in entries {
+            batch.put(COL, k.clone(), v.clone());
+        }
+        let hs = HardState {
+            term: 3,
+            commit,
+            ..HardState::default()
+        };
+        batch.put(COL, HARD_STATE_KEY, encode(&hs).unwrap());
+        backend.write(batch, false).unwrap();
+        backend
+    }
+
+    fn rec(e: &Entry) -> (Vec<u8>, Vec<u8>) {
+        (entry_key(e.index).to_vec(), encode(e).unwrap())
+    }
+
+    fn corrupt(backend: Arc<dyn Backend>) -> String {
+        match RocksLogStore::open(backend) {
+            Err(RaftLogError::Corrupt(m)) | Err(RaftLogError::Codec(m)) => m,
+            Err(e) => panic!("unexpected error {e:?}"),
+            Ok(s) => panic!("damaged log accepted: {s:?}"),
+        }
+    }
+
+    #[test]
+    fn opens_an_intact_log() {
+        let ents: Vec<_> = (1..=4).map(|i| rec(&entry(i, 1 + i / 3))).collect();
+        let s = RocksLogStore::open(stored(&ents, 4)).unwrap();
+        assert_eq!((s.first_index().unwrap(), s.last_index().unwrap()), (1, 4));
+        assert_eq!(s.term(4).unwrap(), 2);
+    }
+
+    /// Regression (oxcd-fuzz state-decode): a log with a hole, an undecodable entry or an
+    /// entry under another index opened fine, and raft-rs later panicked ("unexpected
+    /// error: Store(..)") on its loop thread when it read the committed entries.
+    #[test]
+    fn refuses_a_damaged_log_when_it_opens() {
+        let gap = vec![rec(&entry(1, 1)), rec(&entry(2, 1)), rec(&entry(4, 1))];
+        assert!(corrupt(stored(&gap, 2)).contains("gap"));
+        let mut garbage = vec![rec(&entry(1, 1)), rec(&entry(3, 1))];
+        garbage.insert(1, (entry_key(2).to_vec(), vec![0xff, 0xff, 0xff]));
+        corrupt(stored(&garbage, 1));
+        let misplaced = vec![
+            rec(&entry(1, 1)),
+            (entry_key(2).to_vec(), encode(&entry(7, 1)).unwrap()),
+        ];
+        assert!(corrupt(stored(&misplaced, 1)).contains("stored under key"));
+        let backwards = vec![rec(&entry(1, 2)), rec(&entry(2, 1))];
+        assert!(corrupt(stored(&backwards, 1)).contains("term"));
+        let last = vec![rec(&entry(u64::MAX, 1))];
+        let b = stored(&last, 0);
+        let mut t = WriteBatch::new();
+        let mut truncated = (u64::MAX - 1).to_be_bytes().to_vec();
+        truncated.extend_from_slice(&1u64.to_be_bytes());
+        t.put(COL, TRUNCATED_KEY, truncated);
+        b.write(t, false).unwrap();
+        assert!(corrupt(b).contains("no room"));
+    }
+
+    /// Regression (oxcd-fuzz state-decode): `RawNode::new` panicked with "invalid restore"
+    /// on these stored conf states.
+    #[test]
+    fn refuses_a_conf_state_raft_cannot_restore() {
+        let b = stored(&[], 0);
+        let mut batch = WriteBatch::new();
+        let cs = ConfState {
+            voters: vec![1, 0],
+            ..ConfState::default()
+        };
+        batch.put(COL, CONF_STATE_KEY, encode(&cs).unwrap());
+        b.write(batch, false).unwrap();
+        assert!(corrupt(b).contains("conf state"));
+    }
+
+    #[test]
+    fn refuses_a_truncated_index_without_room() {
+        let b = stored(&[], 0);
+        let mut batch = WriteBatch::new();
+        batch.put(COL, TRUNCATED_KEY, [0xff; 16].to_vec());
+        b.write(batch, false).unwrap();
+        assert!(corrupt(b).contains("no room"));
     }
 }

@@ -41,13 +41,7 @@ impl KvService {
             if self.ctx.is_learner() {
                 return Err(ServerError::NotSupportedForLearner);
             }
-            // The robustness suite's negative control: a server that serves linearizable
-            // reads as serializable ones MUST fail it (`kv-range-skip-read-index=return`).
-            let skip = (|| {
-                fail::fail_point!("kv-range-skip-read-index", |_| true);
-                false
-            })();
-            if !skip {
+            if !skip_read_index() {
                 self.ctx.reads.wait().await?;
             }
         }
@@ -75,6 +69,14 @@ impl KvService {
         }
         Err(ServerError::NoSpace)
     }
+}
+
+/// The robustness suite's negative control: a server that serves linearizable reads as
+/// serializable ones MUST fail it. True only when the failpoint `kv-range-skip-read-index`
+/// is armed (`return`) in a build with the `failpoints` feature.
+fn skip_read_index() -> bool {
+    fail::fail_point!("kv-range-skip-read-index", |_| true);
+    false
 }
 
 fn unexpected(r: ApplyResult) -> Status {
