@@ -54,17 +54,19 @@ pub fn cluster_kind() -> Kind {
     }
 }
 
-/// Whether `kind`'s binary is present; prints a `SKIP:` line when it is not.
+/// Whether `kind`'s binary is present: always true, and it PANICS when it is missing (a test
+/// must fail, never pass by skipping).
 pub fn kind_available(kind: Kind) -> bool {
     match kind {
         Kind::Oxcd => oxcd_available(),
         Kind::Etcd => {
             let bin = kind.binary();
-            let ok = bin.is_file();
-            if !ok {
-                println!("SKIP: etcd binary not found at {}", bin.display());
-            }
-            ok
+            assert!(
+                bin.is_file(),
+                "etcd binary not found at {} (scripts/install-deps.sh installs etcd-server)",
+                bin.display()
+            );
+            true
         }
     }
 }
@@ -84,8 +86,9 @@ pub fn etcdctl_at(endpoints: &str, command_timeout: Duration, args: &[&str]) -> 
     )
 }
 
-/// Starts an `n`-member cluster of the selected kind ([`cluster_kind`]), or `None` (the test
-/// is skipped) if its binary is missing. Panics if the cluster does not start.
+/// Starts an `n`-member cluster of the selected kind ([`cluster_kind`]). Panics if its binary
+/// is missing (see [`kind_available`]) or the cluster does not start; the `Option` is kept
+/// for the callers and is always `Some`.
 pub fn start_selected(n: usize, extra_args: &[&str]) -> Option<Cluster> {
     let kind = cluster_kind();
     if !kind_available(kind) {
