@@ -162,6 +162,15 @@ impl Lessor {
         Ok(LeaseInfo { id, ttl })
     }
 
+    /// The keys attached to lease `id`, in ascending order, without changing anything: what
+    /// a revoke must delete, decided before [`Lessor::revoke`] changes the table.
+    /// Unknown id -> [`LeaseError::NotFound`].
+    pub fn attached_keys(&self, id: i64) -> Result<Vec<Vec<u8>>, LeaseError> {
+        let st = self.state.lock();
+        let lease = st.leases.get(&id).ok_or(LeaseError::NotFound)?;
+        Ok(lease.keys.iter().cloned().collect())
+    }
+
     /// Revokes lease `id`, staging the delete of its record into `batch`, and returns its
     /// attached keys in ascending order: the server MUST delete them through MVCC in the
     /// same batch (one revision). Unknown id -> [`LeaseError::NotFound`].

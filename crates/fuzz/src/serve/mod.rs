@@ -34,7 +34,7 @@ use oxcd_proto::etcdserverpb::{
     RangeRequest, TxnRequest, WatchRequest,
 };
 use oxcd_proto::mvccpb::{Event, KeyValue};
-use oxcd_server::apply::{self, alarm::AlarmStore};
+use oxcd_server::apply::{self, alarm::AlarmStore, leases::LeaseEdits};
 use oxcd_server::error::ServerError;
 use oxcd_server::{membership, validate};
 
@@ -388,13 +388,16 @@ impl Harness {
         })();
         let kv = self.kv.clone();
         let mut txn = kv.write();
-        let got = apply::kv::put(&mut txn, self.lessor.as_ref(), p);
+        let lessor = self.lessor.clone();
+        let mut edits = LeaseEdits::new(lessor.as_ref());
+        let got = apply::kv::put(&mut txn, &mut edits, p);
         out.add_result("Put", &got);
         match (got, want) {
             (Ok(resp), Ok(want)) => {
                 let mut batch = WriteBatch::new();
                 let staged = txn.stage(&mut batch);
                 self.commit(staged, batch);
+                edits.into_moves().apply(lessor.as_ref());
                 let header_rev = resp.header.as_ref().map_or(0, |h| h.revision);
                 oracle(header_rev == rev, || {
                     format!("put at {header_rev}, want {rev}")
@@ -425,7 +428,9 @@ impl Harness {
             .collect();
         let kv = self.kv.clone();
         let mut txn = kv.write();
-        let got = apply::kv::delete_range(&mut txn, self.lessor.as_ref(), d);
+        let lessor = self.lessor.clone();
+        let mut edits = LeaseEdits::new(lessor.as_ref());
+        let got = apply::kv::delete_range(&mut txn, &mut edits, d);
         out.add_result("DeleteRange", &got);
         let resp = match got {
             Ok(resp) => resp,
@@ -434,6 +439,7 @@ impl Harness {
         let mut batch = WriteBatch::new();
         let staged = txn.stage(&mut batch);
         self.commit(staged, batch);
+        edits.into_moves().apply(lessor.as_ref());
         oracle(resp.deleted == doomed.len() as i64, || {
             format!("deleted {}, want {}", resp.deleted, doomed.len())
         });
@@ -484,12 +490,15 @@ impl Harness {
         }
         let kv = self.kv.clone();
         let mut txn = kv.write();
-        let got = apply::txn::apply(&mut txn, self.lessor.as_ref(), t);
+        let lessor = self.lessor.clone();
+        let mut edits = LeaseEdits::new(lessor.as_ref());
+        let got = apply::txn::apply(&mut txn, &mut edits, t);
         out.add_result("Txn", &got);
         if let Ok(resp) = got {
             let mut batch = WriteBatch::new();
             let staged = txn.stage(&mut batch);
             let changes = self.commit(staged, batch);
+            edits.into_moves().apply(lessor.as_ref());
             let rev = resp.header.as_ref().map_or(0, |h| h.revision);
             oracle(rev == changes.revision, || {
                 format!("txn header at {rev}, published {}", changes.revision)

@@ -7,7 +7,7 @@ use oxcd_proto::etcdserverpb::{
     ResponseHeader,
 };
 
-use super::leases::LeaseIndex;
+use super::leases::LeaseEdits;
 use crate::error::ServerError;
 
 /// A header carrying only a revision, as etcd puts on responses nested in a txn; the gRPC
@@ -19,10 +19,11 @@ pub fn rev_header(revision: i64) -> Option<ResponseHeader> {
     })
 }
 
-/// Applies a put. Errors leave the transaction unchanged.
+/// Applies a put, recording its lease attachment into `leases`. Errors leave the
+/// transaction unchanged.
 pub fn put(
     txn: &mut WriteTxn<'_>,
-    leases: &dyn LeaseIndex,
+    leases: &mut LeaseEdits<'_>,
     p: &PutRequest,
 ) -> Result<PutResponse, ServerError> {
     let prev = if p.ignore_value || p.ignore_lease || p.prev_kv {
@@ -59,10 +60,10 @@ pub fn put(
     })
 }
 
-/// Applies a delete-range.
+/// Applies a delete-range, recording the detachment of deleted keys into `leases`.
 pub fn delete_range(
     txn: &mut WriteTxn<'_>,
-    leases: &dyn LeaseIndex,
+    leases: &mut LeaseEdits<'_>,
     d: &DeleteRangeRequest,
 ) -> Result<DeleteRangeResponse, ServerError> {
     let deleted = txn.delete_range(&d.key, &d.range_end)?;

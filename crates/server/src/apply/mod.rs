@@ -11,6 +11,9 @@
 //! - Entries with `index <= applied` are skipped (raft re-delivers them after a restart).
 //! - A request that fails (for example `ignore_value` on a missing key) writes nothing but
 //!   the applied index.
+//! - Decide, then change: a request's KV writes, its lease attachments and the applied
+//!   index are staged first and changed together after the batch is written; a request
+//!   that fails part-way changes nothing (a txn whose later op fails attaches no key).
 //! - Write permissions and the NOSPACE alarm are checked here, deterministically, on every
 //!   member.
 //!
@@ -19,7 +22,8 @@
 //! - [`txn`]: compares and branches.
 //! - [`alarm`]: the alarm table.
 //! - [`compaction`]: the background thread that finishes physical compactions.
-//! - [`leases`]: the lease lookups the apply path needs.
+//! - [`leases`]: the lease lookups the apply path needs, and the attachments a request
+//!   decides (applied to the lessor only after its batch is written).
 //! - [`membership`]: conf changes and member attribute/URL updates.
 //! - [`restore`]: replacing the whole state with a snapshot from the leader.
 
@@ -30,6 +34,9 @@ pub mod leases;
 pub mod membership;
 pub mod restore;
 pub mod txn;
+
+#[cfg(test)]
+mod tests;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -50,7 +57,7 @@ use tokio::sync::oneshot;
 
 use self::alarm::AlarmStore;
 use self::compaction::Compactor;
-use self::leases::LeaseIndex;
+use self::leases::{LeaseEdits, LeaseIndex, LeaseMoves};
 use crate::error::ServerError;
 use crate::propose::wait::ProposalWaiters;
 
@@ -213,8 +220,9 @@ impl StateMachine {
         fail::fail_point!("apply-after-write", |_| std::process::abort());
         self.applied = index;
         match pending {
-            Pending::Kv(staged) => {
+            Pending::Kv(staged, moves) => {
                 let changes = staged.publish();
+                moves.apply(self.leases.as_ref());
                 if let Some(obs) = &self.observer {
                     obs.on_changes(&changes);
                 }
@@ -254,15 +262,16 @@ impl<'k> Ops<'k> {
     ) -> ApplyResult {
         let nospace = self.alarms.has_nospace();
         let leases: &dyn LeaseIndex = self.lessor;
+        let mut edits = LeaseEdits::new(leases);
         match op {
             Some(Op::Put(p)) => {
                 if nospace {
                     return ApplyResult::Error(ServerError::NoSpace);
                 }
                 let mut txn = self.kv.write();
-                match kv::put(&mut txn, leases, &p) {
+                match kv::put(&mut txn, &mut edits, &p) {
                     Ok(resp) => {
-                        *pending = Pending::Kv(txn.stage(batch));
+                        *pending = Pending::Kv(txn.stage(batch), edits.into_moves());
                         ApplyResult::Put(resp)
                     }
                     Err(e) => ApplyResult::Error(e),
@@ -270,9 +279,9 @@ impl<'k> Ops<'k> {
             }
             Some(Op::DeleteRange(d)) => {
                 let mut txn = self.kv.write();
-                match kv::delete_range(&mut txn, leases, &d) {
+                match kv::delete_range(&mut txn, &mut edits, &d) {
                     Ok(resp) => {
-                        *pending = Pending::Kv(txn.stage(batch));
+                        *pending = Pending::Kv(txn.stage(batch), edits.into_moves());
                         ApplyResult::DeleteRange(resp)
                     }
                     Err(e) => ApplyResult::Error(e),
@@ -283,9 +292,9 @@ impl<'k> Ops<'k> {
                     return ApplyResult::Error(ServerError::NoSpace);
                 }
                 let mut txn = self.kv.write();
-                match txn::apply(&mut txn, leases, &t) {
+                match txn::apply(&mut txn, &mut edits, &t) {
                     Ok(resp) => {
-                        *pending = Pending::Kv(txn.stage(batch));
+                        *pending = Pending::Kv(txn.stage(batch), edits.into_moves());
                         ApplyResult::Txn(resp)
                     }
                     Err(e) => ApplyResult::Error(e),
@@ -319,26 +328,32 @@ impl<'k> Ops<'k> {
                     Err(e) => ApplyResult::Error(e.into()),
                 }
             }
-            Some(Op::LeaseRevoke(r)) => match self.lessor.revoke(r.id, batch) {
-                Ok(keys) => {
-                    let mut txn = self.kv.write();
-                    for key in &keys {
-                        if let Err(e) = txn.delete_range(key, &[]) {
-                            return ApplyResult::Error(e.into());
-                        }
+            Some(Op::LeaseRevoke(r)) => {
+                // Decide first (the keys, their deletion), then change the lessor, so a
+                // failed deletion leaves the lease and its keys as they were.
+                let keys = match self.lessor.attached_keys(r.id) {
+                    Ok(keys) => keys,
+                    Err(e) => return ApplyResult::Error(e.into()),
+                };
+                let mut txn = self.kv.write();
+                for key in &keys {
+                    if let Err(e) = txn.delete_range(key, &[]) {
+                        return ApplyResult::Error(e.into());
                     }
-                    let revision = if txn.is_empty() {
-                        txn.revision() - 1
-                    } else {
-                        txn.revision()
-                    };
-                    *pending = Pending::Kv(txn.stage(batch));
-                    ApplyResult::LeaseRevoke(LeaseRevokeResponse {
-                        header: kv::rev_header(revision),
-                    })
                 }
-                Err(e) => ApplyResult::Error(e.into()),
-            },
+                if let Err(e) = self.lessor.revoke(r.id, batch) {
+                    return ApplyResult::Error(e.into());
+                }
+                let revision = if txn.is_empty() {
+                    txn.revision() - 1
+                } else {
+                    txn.revision()
+                };
+                *pending = Pending::Kv(txn.stage(batch), LeaseMoves::default());
+                ApplyResult::LeaseRevoke(LeaseRevokeResponse {
+                    header: kv::rev_header(revision),
+                })
+            }
             Some(Op::LeaseCheckpoint(c)) => {
                 for cp in &c.checkpoints {
                     self.lessor.apply_checkpoint(cp.id, cp.remaining_ttl, batch);
@@ -377,7 +392,8 @@ impl<'k> Ops<'k> {
 /// Work staged into the batch that completes after the batch is written.
 enum Pending<'k> {
     None,
-    Kv(oxcd_mvcc::Staged<'k>),
+    /// A revision to publish, and the lease attachments it changes.
+    Kv(oxcd_mvcc::Staged<'k>, LeaseMoves),
     Compaction(oxcd_mvcc::Compaction),
 }
 

@@ -19,7 +19,7 @@ use oxcd_proto::etcdserverpb::{
 use oxcd_proto::mvccpb::KeyValue;
 
 use super::kv::{self, rev_header};
-use super::leases::LeaseIndex;
+use super::leases::LeaseEdits;
 use crate::error::ServerError;
 
 /// Which branch each txn on the chosen path takes, in visiting order.
@@ -32,7 +32,7 @@ struct Path {
 /// Applies a txn.
 pub fn apply(
     txn: &mut WriteTxn<'_>,
-    leases: &dyn LeaseIndex,
+    leases: &mut LeaseEdits<'_>,
     r: &TxnRequest,
 ) -> Result<TxnResponse, ServerError> {
     let path = compare_path(txn, r)?;
@@ -159,7 +159,7 @@ fn compare_path<T: TxnRead>(txn: &T, r: &TxnRequest) -> Result<Path, ServerError
 
 fn exec(
     txn: &mut WriteTxn<'_>,
-    leases: &dyn LeaseIndex,
+    leases: &mut LeaseEdits<'_>,
     r: &TxnRequest,
     path: &Path,
 ) -> Result<TxnResponse, ServerError> {
