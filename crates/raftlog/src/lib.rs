@@ -11,8 +11,9 @@
 //! - [`config`]: [`RaftConfig`] (etcd defaults).
 //! - [`log_store`]: [`RaftLogStore`], [`RocksLogStore`], [`MemLogStore`].
 //! - [`applier`]: [`Applier`], [`Committed`], [`ConfChange`], [`Membership`].
-//! - [`transport`]: [`RaftTransport`], [`NullTransport`], [`ChannelNetwork`] (tests, with
-//!   drop, delay and partition filters).
+//! - [`transport`]: [`RaftTransport`], [`NullTransport`], `snapshot_position`.
+//! - `channel_network`: `ChannelNetwork`, the in-process network the raft tests run on
+//!   (drop, delay and partition filters); only with the `test-util` feature.
 //! - [`handle`]: [`RaftHandle`], the async, cloneable front of the loop.
 //! - `node.rs`: [`RaftNode::start`], bootstrap/restore and the command loop thread.
 //! - `ready.rs`: handling of one `Ready`, apply, status publication.
@@ -51,6 +52,8 @@
 //!   (indexes `1..=N`, term 1), identical on every member.
 
 pub mod applier;
+#[cfg(feature = "test-util")]
+pub mod channel_network;
 pub mod config;
 pub mod error;
 pub mod handle;
@@ -64,12 +67,12 @@ pub mod status;
 pub mod transport;
 
 pub use applier::{Applier, Committed, ConfChange, ConfChangeKind, Membership};
+#[cfg(feature = "test-util")]
+pub use channel_network::{ChannelNetwork, ChannelTransport, NetStats};
 pub use config::RaftConfig;
 pub use error::{ApplyError, ConfChangeError, ProposeError, RaftLogError, ReadIndexError};
 pub use handle::RaftHandle;
 pub use log_store::{MemLogStore, RaftLogStore, RocksLogStore};
 pub use node::RaftNode;
 pub use status::{PeerProgress, RaftRole, RaftStatus};
-pub use transport::{
-    snapshot_position, ChannelNetwork, ChannelTransport, NetStats, NullTransport, RaftTransport,
-};
+pub use transport::{snapshot_position, NullTransport, RaftTransport};

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use oxcd_integration_tests::Cluster;
+
+use crate::recorder::Recorder;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -87,6 +89,9 @@ pub struct Injected {
     pub healed: bool,
     /// What went wrong while injecting or healing, if anything.
     pub error: Option<String>,
+    /// When it began and when it was healed, on the history's clock (ns since the run
+    /// started), so a violation can be placed among the faults.
+    pub window_ns: (u64, u64),
 }
 
 fn sleep_until(t: Instant, stop: &AtomicBool) {
@@ -105,6 +110,7 @@ pub fn inject(
     until: Instant,
     interval: Duration,
     stop: Arc<AtomicBool>,
+    clock: &Recorder,
 ) -> Vec<Injected> {
     let mut rng = StdRng::seed_from_u64(seed ^ 0xfa17);
     let mut log = Vec::new();
@@ -116,7 +122,7 @@ pub fn inject(
     if kinds.is_empty() {
         // No injected faults, but members crashed by failpoints still come back.
         while Instant::now() < until && !stop.load(Ordering::Acquire) {
-            log.extend(revive(cluster));
+            log.extend(revive(cluster, clock));
             sleep_until(Instant::now() + Duration::from_millis(500), &stop);
         }
         return log;
@@ -124,17 +130,23 @@ pub fn inject(
     // Let the clients get going before the first fault.
     sleep_until(Instant::now() + interval / 2, &stop);
     while Instant::now() + interval / 2 < until && !stop.load(Ordering::Acquire) {
-        log.extend(revive(cluster));
+        log.extend(revive(cluster, clock));
         let fault = kinds[rng.gen_range(0..kinds.len())];
         let pause = Duration::from_millis(rng.gen_range(300..2000));
-        log.push(one(cluster, fault, pause, &mut rng));
+        log.push(one(cluster, fault, pause, &mut rng, clock));
         let jitter = rng.gen_range(interval.as_millis() as u64 / 2..=interval.as_millis() as u64);
         sleep_until(Instant::now() + Duration::from_millis(jitter), &stop);
     }
     log
 }
 
-fn one(cluster: &mut Cluster, fault: Fault, pause: Duration, rng: &mut StdRng) -> Injected {
+fn one(
+    cluster: &mut Cluster,
+    fault: Fault,
+    pause: Duration,
+    rng: &mut StdRng,
+    clock: &Recorder,
+) -> Injected {
     let n = cluster.len();
     let target = match fault {
         Fault::KillLeader | Fault::StopLeader | Fault::PartitionLeader => cluster
@@ -142,6 +154,7 @@ fn one(cluster: &mut Cluster, fault: Fault, pause: Duration, rng: &mut StdRng) -
             .unwrap_or_else(|_| rng.gen_range(0..n)),
         _ => rng.gen_range(0..n),
     };
+    let began = clock.now();
     let mut error = None;
     let mut note = |r: Result<(), oxcd_integration_tests::HarnessError>| {
         if let Err(e) = r {
@@ -174,23 +187,26 @@ fn one(cluster: &mut Cluster, fault: Fault, pause: Duration, rng: &mut StdRng) -
         member: target,
         healed: error.is_none(),
         error,
+        window_ns: (began, clock.now()),
     }
 }
 
 /// Restarts the members that died by themselves (failpoint crashes), logging each.
-pub fn revive(cluster: &mut Cluster) -> Vec<Injected> {
+pub fn revive(cluster: &mut Cluster, clock: &Recorder) -> Vec<Injected> {
     let live = cluster.live_indices();
     let dead: Vec<usize> = (0..cluster.len())
         .filter(|&i| !cluster.member(i).is_stopped() && !live.contains(&i))
         .collect();
     dead.into_iter()
         .map(|i| {
+            let began = clock.now();
             let error = cluster.restart(i).err().map(|e| e.to_string());
             Injected {
                 fault: Fault::Crashed,
                 member: i,
                 healed: error.is_none(),
                 error,
+                window_ns: (began, clock.now()),
             }
         })
         .collect()

@@ -80,6 +80,8 @@ pub struct RunReport {
     pub elapsed: Duration,
     /// The recorded history (kept for a dump when the run fails).
     pub history: Option<History>,
+    /// Every member's whole log, by member name (kept for a dump when the run fails).
+    pub member_logs: Vec<(String, String)>,
 }
 
 impl RunReport {
@@ -208,6 +210,7 @@ pub fn run(cfg: &RunConfig) -> RunReport {
         final_revision: 0,
         elapsed: Duration::ZERO,
         history: None,
+        member_logs: Vec::new(),
     };
     let extra: Vec<&str> = cfg.extra_args.iter().map(String::as_str).collect();
     // The members inherit the runner's environment.
@@ -245,6 +248,14 @@ pub fn run(cfg: &RunConfig) -> RunReport {
         report.errors.extend(
             (!report.errors.is_empty()).then(|| format!("member logs:\n{}", cluster.log_tails(15))),
         );
+        report.member_logs = cluster
+            .members()
+            .iter()
+            .map(|m| {
+                let log = std::fs::read_to_string(m.log_path()).unwrap_or_default();
+                (m.name().to_string(), log)
+            })
+            .collect();
     }
     drop(cluster);
     rt.shutdown_timeout(Duration::from_secs(2));
@@ -321,6 +332,7 @@ fn run_on(
         until,
         cfg.fault_interval,
         stop_faults,
+        &rec,
     );
     for c in clients {
         if let Ok(s) = rt.block_on(c) {

@@ -21,7 +21,8 @@ pub struct SuiteReport {
 }
 
 /// Runs `seeds` with `base` (its seed replaced by each), printing a line per run. A failed
-/// run's history is written to `dump_dir/chaos-<seed>.history.txt` when given.
+/// run's history is written to `dump_dir/chaos-<seed>.history.txt` and each member's log
+/// to `dump_dir/chaos-<seed>.<member>.log` when given.
 pub fn run_suite(base: &RunConfig, seeds: &[u64], dump_dir: Option<&PathBuf>) -> SuiteReport {
     let mut suite = SuiteReport::default();
     for &seed in seeds {
@@ -45,6 +46,33 @@ pub fn run_suite(base: &RunConfig, seeds: &[u64], dump_dir: Option<&PathBuf>) ->
                     .is_ok()
                 {
                     println!("    history written to {}", path.display());
+                }
+            }
+            if let Some(dir) = dump_dir {
+                let faults: String = r
+                    .faults
+                    .iter()
+                    .map(|f| {
+                        let (a, b) = f.window_ns;
+                        format!(
+                            "{:>9.3} s .. {:>9.3} s  {} member {}{}\n",
+                            a as f64 / 1e9,
+                            b as f64 / 1e9,
+                            f.fault,
+                            f.member,
+                            f.error
+                                .as_deref()
+                                .map(|e| format!(" ({e})"))
+                                .unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                let _ = std::fs::write(dir.join(format!("chaos-{seed}.faults.txt")), faults);
+                for (name, log) in &r.member_logs {
+                    let path = dir.join(format!("chaos-{seed}.{name}.log"));
+                    if std::fs::write(&path, log).is_ok() {
+                        println!("    {name}'s log written to {}", path.display());
+                    }
                 }
             }
         }

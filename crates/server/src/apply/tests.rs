@@ -98,7 +98,12 @@ impl Member {
             key: key.to_vec(),
             ..Default::default()
         };
-        self.kv.range(&r).unwrap().kvs.pop().map(|kv| kv.value.to_vec())
+        self.kv
+            .range(&r)
+            .unwrap()
+            .kvs
+            .pop()
+            .map(|kv| kv.value.to_vec())
     }
 }
 
