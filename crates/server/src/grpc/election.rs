@@ -20,11 +20,11 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::header;
-use super::lock::{
+use super::concurrency::{
     by_create, create_rev_is, delete_op, first_kv_at, get_op, prefix_end, prefix_of, put_op,
     session_key, InProcess, ReleaseGuard,
 };
+use super::header;
 use crate::context::ServerContext;
 
 /// etcd's `concurrency.ErrElectionNotLeader`.

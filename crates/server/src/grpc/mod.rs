@@ -1,7 +1,9 @@
 //! gRPC front end: one file per etcd service, each thin (validate, call, map the error, fill
-//! the header). Errors become `tonic::Status` only in [`status`].
+//! the header). Errors become `tonic::Status` only in [`status`]. `concurrency.rs` is the
+//! in-process concurrency client that Lock and Election run on.
 
 pub mod cluster;
+mod concurrency;
 pub mod election;
 pub mod header;
 pub mod kv;
