@@ -1,10 +1,12 @@
 //! [`AlarmStore`]: raised alarms (NOSPACE, CORRUPT), persisted in `Column::Alarm` and
-//! changed only by applying an `AlarmRequest`, so every member agrees on them.
+//! changed only by applying an `AlarmRequest` ([`apply`]), so every member agrees on them.
 
 use std::collections::BTreeSet;
 
 use oxcd_backend::{Backend, Column, WriteBatch};
-use oxcd_proto::etcdserverpb::{AlarmMember, AlarmType};
+use oxcd_proto::etcdserverpb::{
+    alarm_request::AlarmAction, AlarmMember, AlarmRequest, AlarmResponse, AlarmType,
+};
 use parking_lot::RwLock;
 
 use crate::error::ServerError;
@@ -95,5 +97,24 @@ impl AlarmStore {
         } else {
             Vec::new()
         }
+    }
+}
+
+/// Applies an AlarmRequest (list, activate or deactivate).
+pub(super) fn apply(
+    alarms: &AlarmStore,
+    kv: &oxcd_mvcc::KvStore,
+    a: &AlarmRequest,
+    batch: &mut WriteBatch,
+) -> AlarmResponse {
+    let action = AlarmAction::try_from(a.action).unwrap_or(AlarmAction::Get);
+    let list = match action {
+        AlarmAction::Get => alarms.list(a.member_id, a.alarm),
+        AlarmAction::Activate => alarms.activate(a.member_id, a.alarm, batch),
+        AlarmAction::Deactivate => alarms.deactivate(a.member_id, a.alarm, batch),
+    };
+    AlarmResponse {
+        header: super::kv::rev_header(kv.current_revision()),
+        alarms: list,
     }
 }

@@ -1,5 +1,6 @@
-//! What the KV apply path needs from the lessor, and the lease attachments a request
-//! decides while it runs.
+//! The lease apply domain: LeaseGrant, LeaseRevoke and LeaseCheckpoint entries; what the
+//! KV apply path needs from the lessor; and the lease attachments a request decides while
+//! it runs.
 //!
 //! [`LeaseIndex`] is defined here, by its user, and implemented for
 //! [`oxcd_lease::Lessor`]. [`LeaseEdits`] is "decide, then change" for leases: a put or
@@ -9,7 +10,15 @@
 //! leaves no key attached by its first op (revoking that lease later would otherwise
 //! delete a key it does not own).
 
+use oxcd_backend::WriteBatch;
 use oxcd_lease::Lessor;
+use oxcd_mvcc::KvStore;
+use oxcd_proto::etcdserverpb::{
+    LeaseCheckpointRequest, LeaseGrantRequest, LeaseGrantResponse, LeaseRevokeResponse,
+};
+
+use super::kv::rev_header;
+use super::{ApplyResult, Pending};
 
 /// Lease lookups and key attachment done while applying KV writes.
 pub trait LeaseIndex: Send + Sync {
@@ -32,6 +41,70 @@ impl LeaseIndex for Lessor {
     fn detach(&self, id: i64, key: &[u8]) {
         let _ = Lessor::detach(self, id, key);
     }
+}
+
+/// Applies a LeaseGrant (the NOSPACE check is the caller's).
+pub(super) fn grant(
+    lessor: &Lessor,
+    kv: &KvStore,
+    g: &LeaseGrantRequest,
+    batch: &mut WriteBatch,
+) -> ApplyResult {
+    match lessor.grant(g.id, g.ttl, batch) {
+        Ok(info) => ApplyResult::LeaseGrant(LeaseGrantResponse {
+            header: rev_header(kv.current_revision()),
+            id: info.id,
+            ttl: info.ttl,
+            error: String::new(),
+        }),
+        Err(e) => ApplyResult::Error(e.into()),
+    }
+}
+
+/// Applies a LeaseRevoke: its keys are deleted in one revision, staged into `pending`.
+/// Decides first (the keys, their deletion), then changes the lessor, so a failed
+/// deletion leaves the lease and its keys as they were.
+pub(super) fn revoke<'k>(
+    lessor: &Lessor,
+    kv: &'k KvStore,
+    id: i64,
+    batch: &mut WriteBatch,
+    pending: &mut Pending<'k>,
+) -> ApplyResult {
+    let keys = match lessor.attached_keys(id) {
+        Ok(keys) => keys,
+        Err(e) => return ApplyResult::Error(e.into()),
+    };
+    let mut txn = kv.write();
+    for key in &keys {
+        if let Err(e) = txn.delete_range(key, &[]) {
+            return ApplyResult::Error(e.into());
+        }
+    }
+    if let Err(e) = lessor.revoke(id, batch) {
+        return ApplyResult::Error(e.into());
+    }
+    let revision = if txn.is_empty() {
+        txn.revision() - 1
+    } else {
+        txn.revision()
+    };
+    *pending = Pending::Kv(txn.stage(batch), LeaseMoves::default());
+    ApplyResult::LeaseRevoke(LeaseRevokeResponse {
+        header: rev_header(revision),
+    })
+}
+
+/// Applies a LeaseCheckpoint: records each lease's remaining TTL.
+pub(super) fn checkpoint(
+    lessor: &Lessor,
+    c: &LeaseCheckpointRequest,
+    batch: &mut WriteBatch,
+) -> ApplyResult {
+    for cp in &c.checkpoints {
+        lessor.apply_checkpoint(cp.id, cp.remaining_ttl, batch);
+    }
+    ApplyResult::LeaseCheckpoint
 }
 
 /// One attachment change.

@@ -20,10 +20,11 @@
 //! # Layout
 //! - [`kv`]: put, delete-range, range inside a write transaction.
 //! - [`txn`]: compares and branches.
-//! - [`alarm`]: the alarm table.
+//! - [`alarm`]: the alarm table and Alarm entries.
 //! - [`compaction`]: the background thread that finishes physical compactions.
-//! - [`leases`]: the lease lookups the apply path needs, and the attachments a request
-//!   decides (applied to the lessor only after its batch is written).
+//! - [`leases`]: LeaseGrant, LeaseRevoke and LeaseCheckpoint entries, the lease lookups
+//!   the KV path needs, and the attachments a request decides (applied to the lessor only
+//!   after its batch is written).
 //! - [`membership`]: conf changes and member attribute/URL updates.
 //! - [`restore`]: replacing the whole state with a snapshot from the leader.
 
@@ -46,9 +47,8 @@ use oxcd_backend::{Backend, Column, WriteBatch};
 use oxcd_lease::Lessor;
 use oxcd_mvcc::{Changes, KvStore};
 use oxcd_proto::etcdserverpb::{
-    alarm_request::AlarmAction, request_op::Request, AlarmRequest, AlarmResponse,
-    CompactionResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseRevokeResponse, PutResponse,
-    TxnRequest, TxnResponse,
+    request_op::Request, AlarmResponse, CompactionResponse, DeleteRangeResponse,
+    LeaseGrantResponse, LeaseRevokeResponse, PutResponse, TxnRequest, TxnResponse,
 };
 use oxcd_proto::oxcdpb::{internal_request::Op, InternalRequest};
 use oxcd_raftlog::{Applier, ApplyError, Committed, ConfChange, RaftStatus};
@@ -313,53 +313,15 @@ impl<'k> Ops<'k> {
                 }
                 Err(e) => ApplyResult::Error(e.into()),
             },
-            Some(Op::Alarm(a)) => ApplyResult::Alarm(self.alarm(&a, batch)),
+            Some(Op::Alarm(a)) => ApplyResult::Alarm(alarm::apply(self.alarms, self.kv, &a, batch)),
             Some(Op::LeaseGrant(g)) => {
                 if nospace {
                     return ApplyResult::Error(ServerError::NoSpace);
                 }
-                match self.lessor.grant(g.id, g.ttl, batch) {
-                    Ok(info) => ApplyResult::LeaseGrant(LeaseGrantResponse {
-                        header: kv::rev_header(self.kv.current_revision()),
-                        id: info.id,
-                        ttl: info.ttl,
-                        error: String::new(),
-                    }),
-                    Err(e) => ApplyResult::Error(e.into()),
-                }
+                leases::grant(self.lessor, self.kv, &g, batch)
             }
-            Some(Op::LeaseRevoke(r)) => {
-                // Decide first (the keys, their deletion), then change the lessor, so a
-                // failed deletion leaves the lease and its keys as they were.
-                let keys = match self.lessor.attached_keys(r.id) {
-                    Ok(keys) => keys,
-                    Err(e) => return ApplyResult::Error(e.into()),
-                };
-                let mut txn = self.kv.write();
-                for key in &keys {
-                    if let Err(e) = txn.delete_range(key, &[]) {
-                        return ApplyResult::Error(e.into());
-                    }
-                }
-                if let Err(e) = self.lessor.revoke(r.id, batch) {
-                    return ApplyResult::Error(e.into());
-                }
-                let revision = if txn.is_empty() {
-                    txn.revision() - 1
-                } else {
-                    txn.revision()
-                };
-                *pending = Pending::Kv(txn.stage(batch), LeaseMoves::default());
-                ApplyResult::LeaseRevoke(LeaseRevokeResponse {
-                    header: kv::rev_header(revision),
-                })
-            }
-            Some(Op::LeaseCheckpoint(c)) => {
-                for cp in &c.checkpoints {
-                    self.lessor.apply_checkpoint(cp.id, cp.remaining_ttl, batch);
-                }
-                ApplyResult::LeaseCheckpoint
-            }
+            Some(Op::LeaseRevoke(r)) => leases::revoke(self.lessor, self.kv, r.id, batch, pending),
+            Some(Op::LeaseCheckpoint(c)) => leases::checkpoint(self.lessor, &c, batch),
             Some(Op::MemberAttributes(m)) => {
                 ApplyResult::Members(membership::attributes(self.members, &m, batch))
             }
@@ -372,19 +334,6 @@ impl<'k> Ops<'k> {
                 ApplyResult::Error(ServerError::NotCapable)
             }
             None => ApplyResult::Error(ServerError::Internal("empty request".into())),
-        }
-    }
-
-    fn alarm(&self, a: &AlarmRequest, batch: &mut WriteBatch) -> AlarmResponse {
-        let action = AlarmAction::try_from(a.action).unwrap_or(AlarmAction::Get);
-        let alarms = match action {
-            AlarmAction::Get => self.alarms.list(a.member_id, a.alarm),
-            AlarmAction::Activate => self.alarms.activate(a.member_id, a.alarm, batch),
-            AlarmAction::Deactivate => self.alarms.deactivate(a.member_id, a.alarm, batch),
-        };
-        AlarmResponse {
-            header: kv::rev_header(self.kv.current_revision()),
-            alarms,
         }
     }
 }
