@@ -8,7 +8,8 @@
 //!
 //! Failure injection is by PID only: [`Cluster::kill9`] (SIGKILL), [`Cluster::stop_signal`]
 //! (SIGSTOP) and [`Cluster::cont`] (SIGCONT). [`Cluster::restart`] starts a member again on
-//! the same ports, data directory and flags. Leadership is read with `etcdctl endpoint status
+//! the same ports, data directory and flags; [`Cluster::replace_member`] swaps a member for an
+//! empty one (`cluster/replace.rs`). Leadership is read with `etcdctl endpoint status
 //! -w json` on every live member; membership with `etcdctl member list -w json`.
 //!
 //! Dropping a [`Cluster`] SIGCONTs stopped members, SIGKILLs and reaps every process, and, if
@@ -27,6 +28,8 @@ use crate::json::Json;
 use crate::netns::NetLab;
 use crate::ports;
 use crate::process::{oxcd_available, send_signal, Kind};
+
+mod replace;
 
 /// Default `--heartbeat-interval` in milliseconds.
 pub const HEARTBEAT_MS: u64 = 50;

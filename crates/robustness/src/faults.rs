@@ -30,6 +30,9 @@ pub enum Fault {
     PartitionLeader,
     /// Cut a random member off from the others for a while.
     PartitionRandom,
+    /// Replace a random member by an empty one: `member remove`, wipe its data, `member
+    /// add` with the same peer URL, start it with `--initial-cluster-state existing`.
+    ReplaceRandom,
     /// Not injected by the runner: a member died by itself (a failpoint crashed it, or a
     /// bug did) and was restarted.
     Crashed,
@@ -37,7 +40,7 @@ pub enum Fault {
 
 impl Fault {
     /// Every fault, in the order `--faults all` lists them.
-    pub const ALL: [Fault; 7] = [
+    pub const ALL: [Fault; 8] = [
         Fault::KillLeader,
         Fault::KillRandom,
         Fault::StopLeader,
@@ -45,6 +48,7 @@ impl Fault {
         Fault::RestartAll,
         Fault::PartitionLeader,
         Fault::PartitionRandom,
+        Fault::ReplaceRandom,
     ];
 
     /// Whether the fault needs a cluster in network namespaces.
@@ -62,6 +66,7 @@ impl Fault {
             Fault::RestartAll => "restart-all",
             Fault::PartitionLeader => "partition-leader",
             Fault::PartitionRandom => "partition-random",
+            Fault::ReplaceRandom => "replace-random",
             Fault::Crashed => "crashed",
         }
     }
@@ -173,6 +178,7 @@ fn one(
             note(cluster.cont(target));
         }
         Fault::RestartAll => note(cluster.restart_all()),
+        Fault::ReplaceRandom => note(cluster.replace_member(target)),
         // Never drawn: crashes are found by `revive`.
         Fault::Crashed => {}
         Fault::PartitionLeader | Fault::PartitionRandom => {

@@ -38,7 +38,7 @@ struct Args {
     #[arg(long)]
     bin: Option<PathBuf>,
     /// Comma-separated faults (kill-leader, kill-random, stop-leader, stop-random,
-    /// restart-all, partition-leader, partition-random), `all` or `none`. Partitions need
+    /// restart-all, partition-leader, partition-random, replace-random), `all` or `none`. Partitions need
     /// network namespaces (see --network) and are left out without them.
     #[arg(long, default_value = "all")]
     faults: String,
