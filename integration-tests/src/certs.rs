@@ -95,12 +95,78 @@ impl TestPki {
         let pki = TestPki {
             dir: dir.to_path_buf(),
             ca: ca_path,
-            server: write_leaf(dir, "server", &ca, &Leaf { cn: "server", hosts: local, server: true, client: true, expired: false })?,
-            peer: write_leaf(dir, "peer", &ca, &Leaf { cn: PEER_CN, hosts: local, server: true, client: true, expired: false })?,
-            client: write_leaf(dir, "client", &ca, &Leaf { cn: "client", hosts: &[], server: false, client: true, expired: false })?,
-            other_ca_client: write_leaf(dir, "other-ca-client", &other, &Leaf { cn: "client", hosts: &[], server: false, client: true, expired: false })?,
-            expired_client: write_leaf(dir, "expired-client", &ca, &Leaf { cn: "client", hosts: &[], server: false, client: true, expired: true })?,
-            intruder_peer: write_leaf(dir, "intruder-peer", &ca, &Leaf { cn: "intruder", hosts: local, server: true, client: true, expired: false })?,
+            server: write_leaf(
+                dir,
+                "server",
+                &ca,
+                &Leaf {
+                    cn: "server",
+                    hosts: local,
+                    server: true,
+                    client: true,
+                    expired: false,
+                },
+            )?,
+            peer: write_leaf(
+                dir,
+                "peer",
+                &ca,
+                &Leaf {
+                    cn: PEER_CN,
+                    hosts: local,
+                    server: true,
+                    client: true,
+                    expired: false,
+                },
+            )?,
+            client: write_leaf(
+                dir,
+                "client",
+                &ca,
+                &Leaf {
+                    cn: "client",
+                    hosts: &[],
+                    server: false,
+                    client: true,
+                    expired: false,
+                },
+            )?,
+            other_ca_client: write_leaf(
+                dir,
+                "other-ca-client",
+                &other,
+                &Leaf {
+                    cn: "client",
+                    hosts: &[],
+                    server: false,
+                    client: true,
+                    expired: false,
+                },
+            )?,
+            expired_client: write_leaf(
+                dir,
+                "expired-client",
+                &ca,
+                &Leaf {
+                    cn: "client",
+                    hosts: &[],
+                    server: false,
+                    client: true,
+                    expired: true,
+                },
+            )?,
+            intruder_peer: write_leaf(
+                dir,
+                "intruder-peer",
+                &ca,
+                &Leaf {
+                    cn: "intruder",
+                    hosts: local,
+                    server: true,
+                    client: true,
+                    expired: false,
+                },
+            )?,
             signer: ca,
         };
         Ok(pki)
@@ -112,7 +178,18 @@ impl TestPki {
         let ca = &self.signer;
         let fresh = self.dir.join("rotated");
         std::fs::create_dir_all(&fresh).map_err(|e| HarnessError::io("create dir", e))?;
-        let new = write_leaf(&fresh, "server", ca, &Leaf { cn, hosts: &["127.0.0.1", "localhost"], server: true, client: true, expired: false })?;
+        let new = write_leaf(
+            &fresh,
+            "server",
+            ca,
+            &Leaf {
+                cn,
+                hosts: &["127.0.0.1", "localhost"],
+                server: true,
+                client: true,
+                expired: false,
+            },
+        )?;
         // Key first, then the certificate, each by rename (atomic, as deployment tools do).
         for (from, to) in [(&new.key, &self.server.key), (&new.cert, &self.server.cert)] {
             std::fs::rename(from, to).map_err(|e| HarnessError::io("rotate certificate", e))?;
@@ -123,15 +200,21 @@ impl TestPki {
 
 fn write_leaf(dir: &Path, name: &str, ca: &Authority, leaf: &Leaf<'_>) -> Result<Pair> {
     let key = KeyPair::generate().map_err(err)?;
-    let mut p = CertificateParams::new(leaf.hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>())
-        .map_err(err)?;
+    let mut p =
+        CertificateParams::new(leaf.hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>())
+            .map_err(err)?;
     p.distinguished_name.push(DnType::CommonName, leaf.cn);
-    p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    p.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
     if leaf.server {
-        p.extended_key_usages.push(ExtendedKeyUsagePurpose::ServerAuth);
+        p.extended_key_usages
+            .push(ExtendedKeyUsagePurpose::ServerAuth);
     }
     if leaf.client {
-        p.extended_key_usages.push(ExtendedKeyUsagePurpose::ClientAuth);
+        p.extended_key_usages
+            .push(ExtendedKeyUsagePurpose::ClientAuth);
     }
     if leaf.expired {
         p.not_before = rcgen::date_time_ymd(2019, 1, 1);

@@ -225,7 +225,10 @@ impl Member {
 
     /// `http://<host>:<client port>` (`https://` on a cluster with client TLS).
     pub fn client_url(&self) -> String {
-        format!("{}://{}:{}", self.client_scheme, self.host, self.client_port)
+        format!(
+            "{}://{}:{}",
+            self.client_scheme, self.host, self.client_port
+        )
     }
 
     /// `http://<host>:<peer port>` (`https://` on a cluster with peer TLS).
@@ -376,14 +379,25 @@ impl Cluster {
 
     /// [`Cluster::start`] with `https://` client and/or peer URLs; `extra_args` carry the
     /// members' certificate flags and `tls.ctl_args` etcdctl's.
-    pub fn start_tls(kind: Kind, n: usize, extra_args: &[&str], tls: ClusterTls) -> Result<Cluster> {
+    pub fn start_tls(
+        kind: Kind,
+        n: usize,
+        extra_args: &[&str],
+        tls: ClusterTls,
+    ) -> Result<Cluster> {
         Self::start_on(kind, n, extra_args, None, tls)
     }
 
     /// [`Cluster::start`] with every member in its own network namespace of a new
     /// [`NetLab`] (root only), so that [`Cluster::isolate`] can partition it.
     pub fn start_isolated(kind: Kind, n: usize, extra_args: &[&str]) -> Result<Cluster> {
-        Self::start_on(kind, n, extra_args, Some(NetLab::create(n)?), ClusterTls::default())
+        Self::start_on(
+            kind,
+            n,
+            extra_args,
+            Some(NetLab::create(n)?),
+            ClusterTls::default(),
+        )
     }
 
     fn start_on(

@@ -48,9 +48,8 @@ pub mod session;
 pub mod textdiff;
 
 pub use cluster::{
-    cluster_kind, etcdctl_at, expect_ok, kind_available, start_selected, Cluster, ClusterTls, HashKv,
-    Member,
-    MemberInfo, MemberStatus,
+    cluster_kind, etcdctl_at, expect_ok, kind_available, start_selected, Cluster, ClusterTls,
+    HashKv, Member, MemberInfo, MemberStatus,
 };
 pub use error::{HarnessError, Result};
 pub use etcdctl::{etcdctl, etcdctl_stdin, txn_script, Output};

@@ -79,7 +79,11 @@ fn ctl(endpoint: &str, tls: &[String], args: &[&str]) -> oxcd_integration_tests:
     let started = Instant::now();
     let out = etcdctl_at(endpoint, Duration::from_secs(3), &all)
         .unwrap_or_else(|e| panic!("etcdctl {args:?} at {endpoint} did not finish: {e}"));
-    assert!(started.elapsed() < Duration::from_secs(12), "etcdctl took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "etcdctl took {:?}",
+        started.elapsed()
+    );
     out
 }
 
@@ -98,7 +102,9 @@ struct Observed {
 fn observe_single(kind: Kind, pki: &TestPki) -> Observed {
     let metrics_port = ports::free_port().expect("port");
     let mut args = client_mtls_args(pki);
-    args.push(format!("--listen-metrics-urls=https://127.0.0.1:{metrics_port}"));
+    args.push(format!(
+        "--listen-metrics-urls=https://127.0.0.1:{metrics_port}"
+    ));
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let good = pki.client.ctl_args(&pki.ca);
     let c = Cluster::start_tls(
@@ -123,14 +129,20 @@ fn observe_single(kind: Kind, pki: &TestPki) -> Observed {
     std::thread::sleep(Duration::from_millis(500));
     let _ = watcher.kill();
     let mut watched = String::new();
-    let _ = watcher.stdout.take().map(|mut p| p.read_to_string(&mut watched));
+    let _ = watcher
+        .stdout
+        .take()
+        .map(|mut p| p.read_to_string(&mut watched));
     let _ = watcher.wait();
 
     let ca_only = vec![format!("--cacert={}", s(&pki.ca))];
     let mut refused = Vec::new();
     for (what, tls) in [
         ("no client certificate", ca_only.clone()),
-        ("another CA's certificate", pki.other_ca_client.ctl_args(&pki.ca)),
+        (
+            "another CA's certificate",
+            pki.other_ca_client.ctl_args(&pki.ca),
+        ),
         ("expired certificate", pki.expired_client.ctl_args(&pki.ca)),
     ] {
         let out = ctl(&ep, &tls, &["get", "foo"]);
@@ -143,7 +155,17 @@ fn observe_single(kind: Kind, pki: &TestPki) -> Observed {
     let (ok, _, _) = curl(&[&format!("{plain}/health")]);
     refused.push(("plain-text curl".to_string(), !ok));
 
-    let (ok, body, err) = curl_tls(pki, &pki.client, &["-X", "POST", &format!("{ep}/v3/kv/range"), "-d", r#"{"key":"Zm9v"}"#]);
+    let (ok, body, err) = curl_tls(
+        pki,
+        &pki.client,
+        &[
+            "-X",
+            "POST",
+            &format!("{ep}/v3/kv/range"),
+            "-d",
+            r#"{"key":"Zm9v"}"#,
+        ],
+    );
     assert!(ok, "{}: gateway over mTLS: {err}", kind.label());
     let gateway_value = body.contains(r#""value":"YmFy""#);
     let (ok, body, err) = curl_tls(pki, &pki.client, &[&format!("{ep}/metrics")]);
@@ -172,7 +194,11 @@ fn tls_client_mtls_matches_etcd() {
     println!("etcd: {etcd:?}\noxcd: {oxcd:?}");
     assert_eq!(etcd.get, "foo\nbar\n");
     assert!(etcd.watch_saw_put && etcd.gateway_value && etcd.metrics);
-    assert!(etcd.refused.iter().all(|(_, r)| *r), "etcd accepted: {:?}", etcd.refused);
+    assert!(
+        etcd.refused.iter().all(|(_, r)| *r),
+        "etcd accepted: {:?}",
+        etcd.refused
+    );
     assert_eq!(oxcd, etcd);
 }
 
@@ -183,9 +209,17 @@ fn tls_client_on_plain_port_is_refused_promptly() {
         let c = Cluster::start(kind, 1, &[]).expect("start plain member");
         let ep = format!("https://127.0.0.1:{}", c.client_port(0));
         let out = ctl(&ep, &pki.client.ctl_args(&pki.ca), &["get", "foo"]);
-        assert!(!out.success(), "{}: TLS on a plain port succeeded", kind.label());
+        assert!(
+            !out.success(),
+            "{}: TLS on a plain port succeeded",
+            kind.label()
+        );
         let (ok, _, _) = curl_tls(&pki, &pki.client, &[&format!("{ep}/health")]);
-        assert!(!ok, "{}: curl over TLS on a plain port succeeded", kind.label());
+        assert!(
+            !ok,
+            "{}: curl over TLS on a plain port succeeded",
+            kind.label()
+        );
     }
 }
 
@@ -217,10 +251,17 @@ fn tls_rotated_certificate_is_served_without_restart() {
         .expect("start");
         let url = format!("{}/health", c.endpoint(0));
         let before = served_subject(&pki, &url);
-        assert!(before.contains("CN=server") || before.contains("CN = server"), "{before}");
+        assert!(
+            before.contains("CN=server") || before.contains("CN = server"),
+            "{before}"
+        );
         pki.reissue_server("rotated").expect("rotate");
         let after = served_subject(&pki, &url);
-        assert!(after.contains("rotated"), "{}: still serving {after}", kind.label());
+        assert!(
+            after.contains("rotated"),
+            "{}: still serving {after}",
+            kind.label()
+        );
         expect_ok(c.ctl(0, &["put", "k", "v"]), "put after rotation");
     }
 }
@@ -256,7 +297,8 @@ fn tls_peer_mtls_cluster_replicates_fails_over_and_refuses_intruders() {
         expect_ok(c.ctl_live(&["put", "a", "1"]), "put");
         let leader = c.wait_leader(Duration::from_secs(10)).expect("leader");
         c.kill9(leader).expect("kill leader");
-        c.wait_leader(Duration::from_secs(15)).expect("new leader after failover");
+        c.wait_leader(Duration::from_secs(15))
+            .expect("new leader after failover");
         expect_ok(c.ctl_live(&["put", "b", "2"]), "put after failover");
         c.restart(leader).expect("restart old leader");
 
@@ -278,7 +320,32 @@ fn tls_peer_mtls_cluster_replicates_fails_over_and_refuses_intruders() {
             hashes.windows(2).all(|w| w[0].hash == w[1].hash),
             "{label}: members differ: {hashes:?}"
         );
-        let out = expect_ok(c.ctl(l, &["get", "b", "--consistency=s"]), "read on the new member");
+        let out = expect_ok(
+            c.ctl(l, &["get", "b", "--consistency=s"]),
+            "read on the new member",
+        );
         assert_eq!(out.stdout, "b\n2\n", "{label}");
+    }
+}
+
+#[test]
+fn tls_https_url_without_certificate_is_refused_like_etcd() {
+    let (_dir, pki) = pki();
+    let ca = format!("--trusted-ca-file={}", s(&pki.ca));
+    for kind in kinds() {
+        let tls = ClusterTls {
+            client: true,
+            peer: false,
+            ctl_args: Vec::new(),
+        };
+        let err = match Cluster::start_tls(kind, 1, &[&ca], tls) {
+            Ok(_) => panic!("{} served https without a certificate", kind.label()),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.contains("TLS key/cert (--cert-file, --key-file) must be provided for client url https://127.0.0.1:"),
+            "{}: {err}",
+            kind.label()
+        );
     }
 }

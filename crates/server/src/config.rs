@@ -446,16 +446,14 @@ impl Config {
             (Some(c), Some(k)) if !c.is_empty() && !k.is_empty() => {
                 Some((PathBuf::from(c), PathBuf::from(k)))
             }
-            (c, k) => {
-                return Err(ConfigError::InvalidValue {
-                    flag: "peer-client-cert-file".into(),
-                    value: c.unwrap_or_default(),
-                    reason: format!(
-                        "--peer-client-cert-file and --peer-client-key-file go together (key: {:?})",
-                        k.unwrap_or_default()
-                    ),
-                })
-            }
+            (c, k) => return Err(ConfigError::InvalidValue {
+                flag: "peer-client-cert-file".into(),
+                value: c.unwrap_or_default(),
+                reason: format!(
+                    "--peer-client-cert-file and --peer-client-key-file go together (key: {:?})",
+                    k.unwrap_or_default()
+                ),
+            }),
         };
         let ignored = values
             .keys()
@@ -666,8 +664,11 @@ fn parse_tls(
         self_signed: false,
         skip_client_san_verify: false,
     };
-    let skip_san = parse_bool(values, "experimental-peer-skip-client-san-verification", false)?
-        || parse_bool(values, "peer-skip-client-san-verification", false)?;
+    let skip_san = parse_bool(
+        values,
+        "experimental-peer-skip-client-san-verification",
+        false,
+    )? || parse_bool(values, "peer-skip-client-san-verification", false)?;
     let peer = oxcd_tls::TlsOptions {
         cert_file: path("peer-cert-file"),
         key_file: path("peer-key-file"),

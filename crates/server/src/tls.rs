@@ -42,13 +42,9 @@ fn with_auto_tls(
     }
     let hosts: Vec<String> = urls.iter().filter_map(|u| url_to_addr(u).ok()).collect();
     let dir = cfg.data_dir.join("fixtures").join(side);
-    let made = oxcd_tls::selfcert::self_cert(
-        &dir,
-        &hosts,
-        cfg.self_signed_cert_validity,
-        side == "peer",
-    )
-    .map_err(|e| format!("failed to get {side} self-signed certs: {e}"))?;
+    let made =
+        oxcd_tls::selfcert::self_cert(&dir, &hosts, cfg.self_signed_cert_validity, side == "peer")
+            .map_err(|e| format!("failed to get {side} self-signed certs: {e}"))?;
     Ok(TlsOptions {
         cipher_suites: given.cipher_suites.clone(),
         min_version: given.min_version,
@@ -64,7 +60,10 @@ fn warn_plain(url: &str, opts: &TlsOptions, kind: &str) {
         return;
     }
     if !opts.is_empty() {
-        tracing::warn!(url, "scheme is HTTP while key and cert files are present; ignoring key and cert files");
+        tracing::warn!(
+            url,
+            "scheme is HTTP while key and cert files are present; ignoring key and cert files"
+        );
     }
     if opts.client_cert_auth {
         tracing::warn!(url, "scheme is HTTP while --{kind}client-cert-auth is enabled; ignoring client cert auth for this URL");
@@ -74,7 +73,13 @@ fn warn_plain(url: &str, opts: &TlsOptions, kind: &str) {
 impl MemberTls {
     /// Builds every configuration the flags ask for, reading and checking all files now.
     pub fn build(cfg: &Config) -> Result<MemberTls, String> {
-        let client_opts = with_auto_tls(cfg, &cfg.client_tls, cfg.auto_tls, "client", &cfg.listen_client_urls)?;
+        let client_opts = with_auto_tls(
+            cfg,
+            &cfg.client_tls,
+            cfg.auto_tls,
+            "client",
+            &cfg.listen_client_urls,
+        )?;
         let client_urls: Vec<&String> = cfg
             .listen_client_urls
             .iter()
@@ -94,7 +99,13 @@ impl MemberTls {
             None
         };
 
-        let peer_opts = with_auto_tls(cfg, &cfg.peer_tls, cfg.peer_auto_tls, "peer", &cfg.listen_peer_urls)?;
+        let peer_opts = with_auto_tls(
+            cfg,
+            &cfg.peer_tls,
+            cfg.peer_auto_tls,
+            "peer",
+            &cfg.listen_peer_urls,
+        )?;
         for url in &cfg.listen_peer_urls {
             warn_plain(url, &peer_opts, "peer-");
             if is_https(url) && peer_opts.is_empty() {
@@ -109,10 +120,7 @@ impl MemberTls {
         } else {
             None
         };
-        let dials_https = cfg
-            .initial_cluster
-            .iter()
-            .any(|(_, u)| is_https(u))
+        let dials_https = cfg.initial_cluster.iter().any(|(_, u)| is_https(u))
             || cfg.initial_advertise_peer_urls.iter().any(|u| is_https(u));
         let peer_client = if !peer_opts.is_empty() || dials_https {
             let mut dial = peer_opts.clone();
@@ -139,5 +147,68 @@ impl MemberTls {
     /// The listener TLS for a peer URL (`None` for `http://`).
     pub fn for_peer_url(&self, url: &str) -> Option<ServerTls> {
         is_https(url).then(|| self.peer_server.clone()).flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(args: &[&str]) -> Result<MemberTls, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let data = format!("--data-dir={}", dir.path().display());
+        let mut all = vec![data.as_str()];
+        all.extend_from_slice(args);
+        MemberTls::build(&Config::parse(all, |_| None).unwrap())
+    }
+
+    #[test]
+    fn https_without_a_certificate_is_refused() {
+        let e = build(&["--listen-client-urls=https://127.0.0.1:2379"]).unwrap_err();
+        assert!(
+            e.starts_with("TLS key/cert (--cert-file, --key-file) must be provided"),
+            "{e}"
+        );
+        let e = build(&[
+            "--listen-peer-urls=https://127.0.0.1:2380",
+            "--initial-advertise-peer-urls=https://127.0.0.1:2380",
+            "--initial-cluster=default=https://127.0.0.1:2380",
+        ])
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "cannot listen on TLS for 127.0.0.1:2380: KeyFile and CertFile are not presented"
+        );
+        let e = build(&[
+            "--listen-metrics-urls=https://127.0.0.1:2381",
+            "--cert-file=/nonexistent/cert.pem",
+            "--key-file=/nonexistent/key.pem",
+        ])
+        .unwrap_err();
+        assert!(
+            e.contains("open /nonexistent/cert.pem: no such file or directory"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn auto_tls_serves_https_with_a_self_signed_certificate() {
+        let t = build(&[
+            "--listen-client-urls=https://127.0.0.1:2379",
+            "--auto-tls",
+            "--listen-peer-urls=https://127.0.0.1:2380",
+            "--initial-advertise-peer-urls=https://127.0.0.1:2380",
+            "--initial-cluster=default=https://127.0.0.1:2380",
+            "--peer-auto-tls",
+        ])
+        .unwrap();
+        assert!(t.client.is_some() && t.peer_server.is_some() && t.peer_client.is_some());
+        assert!(t.for_client_url("http://127.0.0.1:1").is_none());
+    }
+
+    #[test]
+    fn plain_urls_need_no_tls() {
+        let t = build(&[]).unwrap();
+        assert!(t.client.is_none() && t.peer_server.is_none() && t.peer_client.is_none());
     }
 }

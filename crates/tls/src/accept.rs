@@ -85,7 +85,11 @@ async fn accept_loop(
     }
 }
 
-async fn handshake(tls: &ServerTls, tcp: TcpStream, remote: std::net::SocketAddr) -> Result<Conn, String> {
+async fn handshake(
+    tls: &ServerTls,
+    tcp: TcpStream,
+    remote: std::net::SocketAddr,
+) -> Result<Conn, String> {
     let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor().accept(tcp))
         .await
         .map_err(|_| "TLS handshake timed out".to_string())?

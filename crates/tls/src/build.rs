@@ -143,8 +143,12 @@ fn cert_and_key(opts: &TlsOptions) -> Result<Option<(PathBuf, PathBuf)>, TlsErro
         (None, None) => Ok(None),
         (c, k) => Err(TlsError::Config(format!(
             "KeyFile and CertFile must both be present[key: {}, cert: {}]",
-            k.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
-            c.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+            k.as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            c.as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
         ))),
     }
 }
@@ -153,9 +157,8 @@ impl ServerTls {
     /// The listener configuration of `opts`. As in etcd, a trusted CA file (or
     /// client-cert-auth) makes client certificates required and verified.
     pub fn new(opts: &TlsOptions) -> Result<Self, TlsError> {
-        let (cert, key) = cert_and_key(opts)?.ok_or_else(|| {
-            TlsError::Config("KeyFile and CertFile are not presented".into())
-        })?;
+        let (cert, key) = cert_and_key(opts)?
+            .ok_or_else(|| TlsError::Config("KeyFile and CertFile are not presented".into()))?;
         let (provider, versions) = provider_for(opts)?;
         let resolver = ReloadingCert::load(&cert, &key, provider.clone())?;
         let allowed = AllowedIdentity::from_options(opts)?;
@@ -223,25 +226,25 @@ impl ClientTls {
     pub fn new(opts: &TlsOptions) -> Result<Self, TlsError> {
         let (provider, versions) = provider_for(opts)?;
         let allowed = AllowedIdentity::from_options(opts)?;
-        let inner: Option<Arc<dyn rustls::client::danger::ServerCertVerifier>> =
-            if opts.self_signed {
-                None
-            } else {
-                let ca = opts.trusted_ca_file.as_ref().ok_or_else(|| {
+        let inner: Option<Arc<dyn rustls::client::danger::ServerCertVerifier>> = if opts.self_signed
+        {
+            None
+        } else {
+            let ca = opts.trusted_ca_file.as_ref().ok_or_else(|| {
                     TlsError::Config(
                         "TLS to peers needs a trusted CA file (--peer-trusted-ca-file; oxcd does not read the system trust store)".into(),
                     )
                 })?;
-                let roots = files::ca_bundle(ca)?;
-                Some(
-                    rustls::client::WebPkiServerVerifier::builder_with_provider(
-                        Arc::new(roots),
-                        provider.clone(),
-                    )
-                    .build()
-                    .map_err(|e| TlsError::Config(format!("server certificate verifier: {e}")))?,
+            let roots = files::ca_bundle(ca)?;
+            Some(
+                rustls::client::WebPkiServerVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider.clone(),
                 )
-            };
+                .build()
+                .map_err(|e| TlsError::Config(format!("server certificate verifier: {e}")))?,
+            )
+        };
         let verifier = ServerVerifier {
             inner,
             allowed,

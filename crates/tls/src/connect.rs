@@ -55,7 +55,10 @@ impl Dialer {
         let host = uri
             .host()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "URL without a host"))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let work = async {
             let tcp = TcpStream::connect((host.as_str(), port)).await?;
@@ -76,7 +79,9 @@ impl Dialer {
         };
         tokio::time::timeout(self.timeout, work)
             .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("dial {uri}: timed out")))?
+            .map_err(|_| {
+                io::Error::new(io::ErrorKind::TimedOut, format!("dial {uri}: timed out"))
+            })?
     }
 }
 

@@ -37,6 +37,9 @@ pub mod selfcert;
 pub mod stream;
 pub mod verify;
 
+#[cfg(test)]
+mod tests;
+
 pub use accept::{incoming, Conn};
 pub use build::{ClientTls, ServerTls};
 pub use connect::Dialer;

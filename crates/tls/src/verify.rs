@@ -211,10 +211,9 @@ pub fn revoked(
 ) -> Result<Option<String>, String> {
     let mut serials = Vec::new();
     for crl in crls {
-        let (_, list) = x509_parser::revocation_list::CertificateRevocationList::from_der(
-            crl.as_ref(),
-        )
-        .map_err(|e| format!("cannot parse CRL: {e}"))?;
+        let (_, list) =
+            x509_parser::revocation_list::CertificateRevocationList::from_der(crl.as_ref())
+                .map_err(|e| format!("cannot parse CRL: {e}"))?;
         for r in list.iter_revoked_certificates() {
             serials.push(serial_key(r.raw_serial()).to_vec());
         }
@@ -278,5 +277,8 @@ pub async fn check_client_san(leaf: &CertificateDer<'_>, remote: SocketAddr) -> 
             }
         }
     }
-    Err(format!("tls: {:?} does not match any of DNSNames {dns:?}", host.to_string()))
+    Err(format!(
+        "tls: {:?} does not match any of DNSNames {dns:?}",
+        host.to_string()
+    ))
 }
