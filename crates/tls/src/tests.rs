@@ -92,6 +92,26 @@ async fn mutual_tls_checks_the_allowed_cn_both_ways() {
 }
 
 #[tokio::test]
+async fn allowed_hostname_needs_a_matching_san() {
+    let (_d, pki) = pki();
+    let mut opts = server_opts(&pki);
+    opts.allowed_cn = None;
+    opts.allowed_hostname = Some("localhost".into());
+    let url = echo_server(ServerTls::new(&opts).unwrap()).await;
+    let mut peer = opts.clone();
+    peer.allowed_hostname = None;
+    round_trip(ClientTls::new(&peer).unwrap(), &url)
+        .await
+        .expect("a certificate valid for localhost connects");
+    peer.cert_file = Some(pki.client.cert.clone());
+    peer.key_file = Some(pki.client.key.clone());
+    assert!(
+        round_trip(ClientTls::new(&peer).unwrap(), &url).await.is_err(),
+        "a certificate without the SAN was accepted"
+    );
+}
+
+#[tokio::test]
 async fn plain_text_on_a_tls_port_is_disconnected_promptly() {
     let (_d, pki) = pki();
     let url = echo_server(ServerTls::new(&server_opts(&pki)).unwrap()).await;
