@@ -9,7 +9,10 @@ use tonic::transport::{Channel, Endpoint};
 /// The TLS configuration of `--cacert`, `--cert` and `--key` (`None` without `--cacert`).
 pub fn tls(cacert: &str, cert: &str, key: &str) -> anyhow::Result<Option<ClientTls>> {
     if cacert.is_empty() {
-        anyhow::ensure!(cert.is_empty() && key.is_empty(), "--cert and --key need --cacert");
+        anyhow::ensure!(
+            cert.is_empty() && key.is_empty(),
+            "--cert and --key need --cacert"
+        );
         return Ok(None);
     }
     let path = |s: &str| (!s.is_empty()).then(|| PathBuf::from(s));

@@ -446,14 +446,16 @@ impl Config {
             (Some(c), Some(k)) if !c.is_empty() && !k.is_empty() => {
                 Some((PathBuf::from(c), PathBuf::from(k)))
             }
-            (c, k) => return Err(ConfigError::InvalidValue {
-                flag: "peer-client-cert-file".into(),
-                value: c.unwrap_or_default(),
-                reason: format!(
+            (c, k) => {
+                return Err(ConfigError::InvalidValue {
+                    flag: "peer-client-cert-file".into(),
+                    value: c.unwrap_or_default(),
+                    reason: format!(
                     "--peer-client-cert-file and --peer-client-key-file go together (key: {:?})",
                     k.unwrap_or_default()
                 ),
-            }),
+                })
+            }
         };
         let ignored = values
             .keys()

@@ -106,7 +106,9 @@ async fn allowed_hostname_needs_a_matching_san() {
     peer.cert_file = Some(pki.client.cert.clone());
     peer.key_file = Some(pki.client.key.clone());
     assert!(
-        round_trip(ClientTls::new(&peer).unwrap(), &url).await.is_err(),
+        round_trip(ClientTls::new(&peer).unwrap(), &url)
+            .await
+            .is_err(),
         "a certificate without the SAN was accepted"
     );
 }
