@@ -193,6 +193,11 @@ pub struct Member {
     removed: bool,
     learner: bool,
     id: Option<u64>,
+    /// `https` or `http` for the client and peer URLs.
+    client_scheme: &'static str,
+    peer_scheme: &'static str,
+    /// Flags of this member only, after the cluster's (a later flag wins).
+    own_args: Vec<String>,
 }
 
 impl Member {
@@ -212,19 +217,26 @@ impl Member {
     }
 
     /// `<host>:<client port>` (host 127.0.0.1 unless in a [`NetLab`]), the form etcdctl's
-    /// `--endpoints` takes.
+    /// `--endpoints` takes; `https://<host>:<client port>` on a TLS cluster.
     pub fn endpoint(&self) -> String {
-        format!("{}:{}", self.host, self.client_port)
+        if self.client_scheme == "https" {
+            self.client_url()
+        } else {
+            format!("{}:{}", self.host, self.client_port)
+        }
     }
 
-    /// `http://<host>:<client port>`.
+    /// `http://<host>:<client port>` (`https://` on a cluster with client TLS).
     pub fn client_url(&self) -> String {
-        format!("http://{}:{}", self.host, self.client_port)
+        format!(
+            "{}://{}:{}",
+            self.client_scheme, self.host, self.client_port
+        )
     }
 
-    /// `http://<host>:<peer port>`.
+    /// `http://<host>:<peer port>` (`https://` on a cluster with peer TLS).
     pub fn peer_url(&self) -> String {
-        format!("http://{}:{}", self.host, self.peer_port)
+        format!("{}://{}:{}", self.peer_scheme, self.host, self.peer_port)
     }
 
     /// The data directory.
@@ -320,6 +332,19 @@ impl Member {
     }
 }
 
+/// TLS of a cluster started with [`Cluster::start_tls`]: which URLs are `https://`, and the
+/// flags every etcdctl call of the harness gets (`--cacert`, `--cert`, `--key`). The members'
+/// TLS flags are passed as extra arguments.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterTls {
+    /// Client URLs are `https://`.
+    pub client: bool,
+    /// Peer URLs are `https://`.
+    pub peer: bool,
+    /// Added to every etcdctl call the harness makes.
+    pub ctl_args: Vec<String>,
+}
+
 /// N member processes of one cluster. See the module docs.
 pub struct Cluster {
     kind: Kind,
@@ -328,6 +353,7 @@ pub struct Cluster {
     token: String,
     extra_args: Vec<String>,
     members: Vec<Member>,
+    tls: ClusterTls,
     /// The members' network namespaces (dropped after the members: declared last).
     net: Option<NetLab>,
 }
@@ -351,16 +377,39 @@ impl Cluster {
     /// `extra_args` are appended to every member's flags. Port collisions are retried with new
     /// ports.
     pub fn start(kind: Kind, n: usize, extra_args: &[&str]) -> Result<Cluster> {
-        Self::start_on(kind, n, extra_args, None)
+        Self::start_on(kind, n, extra_args, None, ClusterTls::default())
+    }
+
+    /// [`Cluster::start`] with `https://` client and/or peer URLs; `extra_args` carry the
+    /// members' certificate flags and `tls.ctl_args` etcdctl's.
+    pub fn start_tls(
+        kind: Kind,
+        n: usize,
+        extra_args: &[&str],
+        tls: ClusterTls,
+    ) -> Result<Cluster> {
+        Self::start_on(kind, n, extra_args, None, tls)
     }
 
     /// [`Cluster::start`] with every member in its own network namespace of a new
     /// [`NetLab`] (root only), so that [`Cluster::isolate`] can partition it.
     pub fn start_isolated(kind: Kind, n: usize, extra_args: &[&str]) -> Result<Cluster> {
-        Self::start_on(kind, n, extra_args, Some(NetLab::create(n)?))
+        Self::start_on(
+            kind,
+            n,
+            extra_args,
+            Some(NetLab::create(n)?),
+            ClusterTls::default(),
+        )
     }
 
-    fn start_on(kind: Kind, n: usize, extra_args: &[&str], net: Option<NetLab>) -> Result<Cluster> {
+    fn start_on(
+        kind: Kind,
+        n: usize,
+        extra_args: &[&str],
+        net: Option<NetLab>,
+        tls: ClusterTls,
+    ) -> Result<Cluster> {
         let binary = kind.binary();
         if !binary.is_file() {
             return Err(HarnessError::BinaryNotFound(binary));
@@ -379,6 +428,7 @@ impl Cluster {
             token: unique_token(),
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
             members: Vec::new(),
+            tls,
             net,
         };
         let mut last_err = None;
@@ -413,7 +463,7 @@ impl Cluster {
         }
         let initial_cluster = specs
             .iter()
-            .map(|(name, host, _, _, p)| format!("{name}=http://{host}:{p}"))
+            .map(|(name, host, _, _, p)| format!("{name}={}://{host}:{p}", self.peer_scheme()))
             .collect::<Vec<_>>()
             .join(",");
         self.members.clear();
@@ -434,6 +484,9 @@ impl Cluster {
                 removed: false,
                 learner: false,
                 id: None,
+                client_scheme: self.client_scheme(),
+                peer_scheme: self.peer_scheme(),
+                own_args: Vec::new(),
             });
         }
         for i in 0..n {
@@ -463,7 +516,31 @@ impl Cluster {
             format!("--election-timeout={ELECTION_TIMEOUT_MS}"),
         ];
         a.extend(self.extra_args.iter().cloned());
+        a.extend(m.own_args.iter().cloned());
         a
+    }
+
+    fn client_scheme(&self) -> &'static str {
+        if self.tls.client {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    fn peer_scheme(&self) -> &'static str {
+        if self.tls.peer {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// etcdctl with the cluster's TLS flags (if any) before `args`.
+    fn ctl_at(&self, endpoints: &str, command_timeout: Duration, args: &[&str]) -> Result<Output> {
+        let mut all: Vec<&str> = self.tls.ctl_args.iter().map(String::as_str).collect();
+        all.extend_from_slice(args);
+        etcdctl_at(endpoints, command_timeout, &all)
     }
 
     fn spawn(&mut self, i: usize) -> Result<()> {
@@ -631,7 +708,7 @@ impl Cluster {
 
     /// etcdctl against member `i` alone, `--command-timeout=5s`.
     pub fn ctl(&self, i: usize, args: &[&str]) -> Result<Output> {
-        etcdctl_at(&self.members[i].endpoint(), COMMAND_TIMEOUT, args)
+        self.ctl_at(&self.members[i].endpoint(), COMMAND_TIMEOUT, args)
     }
 
     /// etcdctl against member `i` alone with an explicit `--command-timeout`.
@@ -641,14 +718,14 @@ impl Cluster {
         command_timeout: Duration,
         args: &[&str],
     ) -> Result<Output> {
-        etcdctl_at(&self.members[i].endpoint(), command_timeout, args)
+        self.ctl_at(&self.members[i].endpoint(), command_timeout, args)
     }
 
     /// etcdctl against the endpoints of the live members that are not learners,
     /// `--command-timeout=5s`.
     pub fn ctl_live(&mut self, args: &[&str]) -> Result<Output> {
         let eps = self.voter_endpoints(None);
-        etcdctl_at(&eps, COMMAND_TIMEOUT, args)
+        self.ctl_at(&eps, COMMAND_TIMEOUT, args)
     }
 
     /// SIGKILLs member `i` (SIGCONT first if it was stopped) and reaps it.
@@ -770,7 +847,7 @@ impl Cluster {
     }
 
     fn status_with_timeout(&self, i: usize, t: Duration) -> Result<MemberStatus> {
-        let out = etcdctl_at(
+        let out = self.ctl_at(
             &self.members[i].endpoint(),
             t,
             &["endpoint", "status", "-w", "json"],
@@ -864,7 +941,7 @@ impl Cluster {
 
     /// `etcdctl endpoint hashkv -w json` against the given endpoints (e.g. [`Cluster::endpoints`]).
     pub fn hashkv(&self, endpoints: &str) -> Result<Vec<HashKv>> {
-        let out = etcdctl_at(
+        let out = self.ctl_at(
             endpoints,
             COMMAND_TIMEOUT,
             &["endpoint", "hashkv", "-w", "json"],
@@ -883,6 +960,17 @@ impl Cluster {
     /// cluster), then starts the new process with `--initial-cluster-state existing` and the
     /// `ETCD_INITIAL_CLUSTER` etcdctl printed, and waits until it serves. Returns its index.
     pub fn add_member_process(&mut self, name: &str, learner: bool) -> Result<usize> {
+        self.add_member_process_with(name, learner, &[])
+    }
+
+    /// [`Cluster::add_member_process`] with flags of the new member's own (after the
+    /// cluster's, so they win), e.g. another certificate.
+    pub fn add_member_process_with(
+        &mut self,
+        name: &str,
+        learner: bool,
+        own_args: &[&str],
+    ) -> Result<usize> {
         if self.net.is_some() {
             // A lab has a fixed set of namespaces.
             return Err(HarnessError::Network(
@@ -890,7 +978,7 @@ impl Cluster {
             ));
         }
         let (client_port, peer_port) = ports::free_port_pair()?;
-        let peer_url = format!("http://127.0.0.1:{peer_port}");
+        let peer_url = format!("{}://127.0.0.1:{peer_port}", self.peer_scheme());
         let peer_flag = format!("--peer-urls={peer_url}");
         let mut args = vec!["member", "add", name, peer_flag.as_str()];
         if learner {
@@ -916,6 +1004,9 @@ impl Cluster {
             removed: false,
             learner,
             id: Some(added.id),
+            client_scheme: self.client_scheme(),
+            peer_scheme: self.peer_scheme(),
+            own_args: own_args.iter().map(|s| s.to_string()).collect(),
         });
         let i = self.members.len() - 1;
         self.members[i].note(&format!("member add output:\n{}", out.stdout.trim()));
@@ -974,7 +1065,7 @@ impl Cluster {
         let eps = self.voter_endpoints(exclude);
         let deadline = Instant::now() + RECONFIG_RETRY;
         loop {
-            let out = etcdctl_at(&eps, COMMAND_TIMEOUT, args)?;
+            let out = self.ctl_at(&eps, COMMAND_TIMEOUT, args)?;
             if out.success() {
                 return Ok(out);
             }

@@ -16,6 +16,8 @@
 //! - [`textdiff`]: a line diff for failure messages.
 //! - [`session`]: [`Session`] and [`diff_run`], the differential runner.
 //! - [`netns`]: [`netns::NetLab`], a network namespace per member and a bridge, for partitions.
+//! - [`certs`]: [`certs::TestPki`], test certificates made at test time with rcgen (CA, server,
+//!   peer, client, another CA's client, an expired client, an intruder peer).
 //! - [`cluster`]: [`Cluster`], N member processes (etcd or oxcd, `OXCD_CLUSTER_KIND`) with
 //!   kill -9 / SIGSTOP / SIGCONT / restart, leader discovery and membership changes via etcdctl.
 //!
@@ -31,6 +33,7 @@
 //! - With `OXCD_DIFF_SELFTEST=1` the "oxcd" side is a second etcd; the suite must pass that way,
 //!   which shows that normalisation removes exactly the per-server noise.
 
+pub mod certs;
 pub mod cluster;
 pub mod error;
 pub mod etcdctl;
@@ -45,8 +48,8 @@ pub mod session;
 pub mod textdiff;
 
 pub use cluster::{
-    cluster_kind, etcdctl_at, expect_ok, kind_available, start_selected, Cluster, HashKv, Member,
-    MemberInfo, MemberStatus,
+    cluster_kind, etcdctl_at, expect_ok, kind_available, start_selected, Cluster, ClusterTls,
+    HashKv, Member, MemberInfo, MemberStatus,
 };
 pub use error::{HarnessError, Result};
 pub use etcdctl::{etcdctl, etcdctl_stdin, txn_script, Output};

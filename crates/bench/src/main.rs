@@ -48,6 +48,16 @@ pub struct Cli {
     /// time per operation is reported (from /proc).
     #[arg(long, global = true, value_delimiter = ',')]
     server_pid: Vec<u32>,
+    /// TLS: the CA that signs the server certificate (connections use `https`).
+    #[arg(long = "cacert", default_value = "", global = true)]
+    tls_cacert: String,
+    /// TLS: the client certificate (with `--key`), for servers that require one.
+    #[arg(long = "cert", default_value = "", global = true)]
+    tls_cert: String,
+    /// TLS: the client certificate's key.
+    // Not `key`: the range workload's positional argument has that name.
+    #[arg(long = "key", default_value = "", global = true)]
+    tls_key: String,
     /// Label printed in the JSON line (e.g. "oxcd" or "etcd").
     #[arg(long, default_value = "", global = true)]
     label: String,

@@ -19,6 +19,8 @@ pub struct TransportConfig {
     pub snapshot_chunk_bytes: usize,
     /// Largest message the peer service accepts.
     pub max_message_bytes: usize,
+    /// TLS for `https://` peer URLs (`--peer-cert-file`, ...); `None` dials plain text only.
+    pub tls: Option<oxcd_tls::ClientTls>,
 }
 
 impl Default for TransportConfig {
@@ -31,6 +33,7 @@ impl Default for TransportConfig {
             reconnect_backoff: Duration::from_millis(100),
             snapshot_chunk_bytes: 1024 * 1024,
             max_message_bytes: 64 * 1024 * 1024,
+            tls: None,
         }
     }
 }

@@ -21,12 +21,16 @@ pub type Forwarded<T> = Result<Result<T, String>, PeerError>;
 #[derive(Debug, Default)]
 pub struct LeaderClient {
     cached: Mutex<Option<(Vec<String>, RaftPeerClient<Channel>)>>,
+    tls: Option<oxcd_tls::ClientTls>,
 }
 
 impl LeaderClient {
-    /// An empty cache.
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty cache that dials with `tls` (peer TLS) for `https://` URLs.
+    pub fn new(tls: Option<oxcd_tls::ClientTls>) -> Self {
+        Self {
+            cached: Mutex::new(None),
+            tls,
+        }
     }
 
     async fn client(&self, urls: &[String]) -> Result<RaftPeerClient<Channel>, PeerError> {
@@ -36,7 +40,11 @@ impl LeaderClient {
                 return Ok(c.clone());
             }
         }
-        let c = crate::stream::connect_any(urls, 0, &TransportConfig::default()).await?;
+        let cfg = TransportConfig {
+            tls: self.tls.clone(),
+            ..TransportConfig::default()
+        };
+        let c = crate::stream::connect_any(urls, 0, &cfg).await?;
         *cached = Some((urls.to_vec(), c.clone()));
         Ok(c)
     }

@@ -20,6 +20,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 pub struct Prober {
     host: Arc<dyn PeerHost>,
     clients: HashMap<u64, (Vec<String>, RaftPeerClient<Channel>)>,
+    tls: Option<oxcd_tls::ClientTls>,
 }
 
 impl std::fmt::Debug for Prober {
@@ -31,11 +32,12 @@ impl std::fmt::Debug for Prober {
 }
 
 impl Prober {
-    /// A prober for the member `host` describes.
-    pub fn new(host: Arc<dyn PeerHost>) -> Self {
+    /// A prober for the member `host` describes, dialing with `tls` for `https://` URLs.
+    pub fn new(host: Arc<dyn PeerHost>, tls: Option<oxcd_tls::ClientTls>) -> Self {
         Self {
             host,
             clients: HashMap::new(),
+            tls,
         }
     }
 
@@ -71,6 +73,7 @@ impl Prober {
         if stale {
             let cfg = TransportConfig {
                 connect_timeout: PROBE_TIMEOUT,
+                tls: self.tls.clone(),
                 ..TransportConfig::default()
             };
             let client = crate::stream::connect_any(urls, 0, &cfg).await.ok()?;

@@ -162,6 +162,7 @@ impl RaftPeer for PeerService {
 async fn ask_each<T, F, Fut>(
     peer_urls: &[String],
     timeout: Duration,
+    tls: Option<&oxcd_tls::ClientTls>,
     call: F,
 ) -> Result<T, PeerError>
 where
@@ -170,6 +171,7 @@ where
 {
     let cfg = TransportConfig {
         connect_timeout: timeout,
+        tls: tls.cloned(),
         ..TransportConfig::default()
     };
     let mut last = None;
@@ -202,8 +204,9 @@ where
 pub async fn fetch_members(
     peer_urls: &[String],
     timeout: Duration,
+    tls: Option<&oxcd_tls::ClientTls>,
 ) -> Result<MembersResponse, PeerError> {
-    ask_each(peer_urls, timeout, |mut c| async move {
+    ask_each(peer_urls, timeout, tls, |mut c| async move {
         c.members(MembersRequest {}).await
     })
     .await
@@ -215,8 +218,9 @@ pub async fn forward_promote(
     peer_urls: &[String],
     id: u64,
     timeout: Duration,
+    tls: Option<&oxcd_tls::ClientTls>,
 ) -> Result<Result<Vec<Member>, String>, PeerError> {
-    let r = ask_each(peer_urls, timeout, |mut c| async move {
+    let r = ask_each(peer_urls, timeout, tls, |mut c| async move {
         c.promote_member(PromoteMemberRequest { id }).await
     })
     .await?;

@@ -57,7 +57,7 @@ pub(crate) async fn connect_any(
     }))
 }
 
-/// Opens a channel to one URL.
+/// Opens a channel to one URL (TLS for `https://`, with the configured certificates).
 pub(crate) async fn connect_url(url: &str, cfg: &TransportConfig) -> Result<Channel, PeerError> {
     let err = |m: String| PeerError::Connect {
         url: url.to_string(),
@@ -70,7 +70,7 @@ pub(crate) async fn connect_url(url: &str, cfg: &TransportConfig) -> Result<Chan
         .http2_keep_alive_interval(std::time::Duration::from_secs(2))
         .keep_alive_timeout(std::time::Duration::from_secs(5))
         .keep_alive_while_idle(true)
-        .connect()
+        .connect_with_connector(oxcd_tls::Dialer::new(cfg.tls.clone(), cfg.connect_timeout))
         .await
         .map_err(|e| err(e.to_string()))
 }

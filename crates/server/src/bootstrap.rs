@@ -43,6 +43,8 @@ pub struct Started {
     pub removed: watch::Receiver<bool>,
     /// Increases when leader-requiring streams must end (no leader for a long time).
     pub leader_lost: watch::Receiver<u64>,
+    /// The listeners' and the peer dialer's TLS.
+    pub tls: crate::tls::MemberTls,
 }
 
 /// Errors that stop the server from starting.
@@ -106,7 +108,11 @@ fn same_urls(a: &[String], b: &[String]) -> bool {
 
 /// Works out the identity: from the data dir (restart), from `--initial-cluster` (new
 /// cluster), or from the running cluster (`--initial-cluster-state=existing`).
-async fn identify(cfg: &Config, backend: &dyn Backend) -> Result<Identity, BootstrapError> {
+async fn identify(
+    cfg: &Config,
+    backend: &dyn Backend,
+    peer_tls: Option<&oxcd_tls::ClientTls>,
+) -> Result<Identity, BootstrapError> {
     if let Some(v) = backend
         .get(Column::Meta, LOCAL_ID_KEY)
         .map_err(storage("meta"))?
@@ -151,7 +157,7 @@ async fn identify(cfg: &Config, backend: &dyn Backend) -> Result<Identity, Boots
         .filter(|m| m.name != cfg.name)
         .flat_map(|m| m.peer_ur_ls.clone())
         .collect();
-    let resp = oxcd_peer::fetch_members(&others, Duration::from_secs(2))
+    let resp = oxcd_peer::fetch_members(&others, Duration::from_secs(2), peer_tls)
         .await
         .map_err(|e| {
             BootstrapError::Config(format!(
@@ -205,6 +211,8 @@ fn raft_db_options() -> RocksOptions {
 
 /// Opens the data directory and starts raft. Must run inside a tokio runtime.
 pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
+    // TLS first: bad certificates are refused before anything is opened.
+    let tls = crate::tls::MemberTls::build(cfg).map_err(BootstrapError::Config)?;
     std::fs::create_dir_all(cfg.db_dir()).map_err(storage("create data dir"))?;
     std::fs::create_dir_all(cfg.raft_dir()).map_err(storage("create wal dir"))?;
     let snapshot_root = cfg.data_dir.join("member").join("snap");
@@ -218,7 +226,7 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
     crate::apply::restore::finish_interrupted(backend.as_ref())
         .map_err(storage("snapshot restore"))?;
 
-    let id = identify(cfg, backend.as_ref()).await?;
+    let id = identify(cfg, backend.as_ref(), tls.peer_client.as_ref()).await?;
     let members = Arc::new(
         Members::load_or_bootstrap(
             backend.as_ref(),
@@ -319,7 +327,10 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
     ));
     let transport = GrpcTransport::new(
         host.clone(),
-        TransportConfig::default(),
+        TransportConfig {
+            tls: tls.peer_client.clone(),
+            ..TransportConfig::default()
+        },
         tokio::runtime::Handle::current(),
     );
     let log_store = RocksLogStore::open(raft_backend).map_err(storage("raft log"))?;
@@ -358,7 +369,8 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
         },
         watch_hub,
         lessor,
-        leader_client: oxcd_peer::LeaderClient::new(),
+        leader_client: oxcd_peer::LeaderClient::new(tls.peer_client.clone()),
+        peer_tls: tls.peer_client.clone(),
         request_timeout: timeout,
     });
     host.attach(ctx.clone());
@@ -373,7 +385,7 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
     background::publish::start(ctx.clone(), cfg.advertise_client_urls.clone());
     let removed = background::peer_watch::start(ctx.clone(), transport);
     let leader_lost = background::leader_monitor::start(ctx.clone(), cfg.election_timeout);
-    background::peer_probe::start(host.clone());
+    background::peer_probe::start(host.clone(), tls.peer_client.clone());
     Ok(Started {
         leader_lost,
         ctx,
@@ -381,5 +393,6 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
         raft_thread,
         peer_service,
         removed,
+        tls,
     })
 }

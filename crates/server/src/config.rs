@@ -219,6 +219,41 @@ const USED: &[&str] = &[
     "experimental-snapshot-catchup-entries",
     "experimental-watch-progress-notify-interval",
     "watch-progress-notify-interval",
+    "cert-file",
+    "key-file",
+    "trusted-ca-file",
+    "client-cert-auth",
+    "client-crl-file",
+    "client-cert-allowed-hostname",
+    "auto-tls",
+    "peer-cert-file",
+    "peer-key-file",
+    "peer-client-cert-file",
+    "peer-client-key-file",
+    "peer-trusted-ca-file",
+    "peer-client-cert-auth",
+    "peer-crl-file",
+    "peer-cert-allowed-cn",
+    "peer-cert-allowed-hostname",
+    "peer-auto-tls",
+    "self-signed-cert-validity",
+    "cipher-suites",
+    "tls-min-version",
+    "tls-max-version",
+    "experimental-peer-skip-client-san-verification",
+    "peer-skip-client-san-verification",
+];
+
+/// Flags oxcd refuses: accepting them would silently change nothing.
+const REFUSED: &[(&str, &str)] = &[
+    (
+        "client-cert-file",
+        "oxcd's gateway calls the gRPC services in process and opens no TLS client connection; remove the flag",
+    ),
+    (
+        "client-key-file",
+        "oxcd's gateway calls the gRPC services in process and opens no TLS client connection; remove the flag",
+    ),
 ];
 
 /// A configuration error, printed to the operator before exit.
@@ -238,6 +273,14 @@ pub enum ConfigError {
         /// The given value.
         value: String,
         /// Why it was rejected.
+        reason: String,
+    },
+    /// A flag oxcd knows but does not implement, and will not silently drop.
+    #[error("flag -{flag} is not supported by oxcd: {reason}")]
+    Unsupported {
+        /// The flag name.
+        flag: String,
+        /// Why, and what to do instead.
         reason: String,
     },
     /// A positional argument, which etcd does not take.
@@ -315,6 +358,21 @@ pub struct Config {
     pub enable_grpc_gateway: bool,
     /// `--unsafe-no-fsync`: skip fsync of the raft log (benchmarks only).
     pub unsafe_no_fsync: bool,
+    /// Client TLS: `--cert-file`, `--key-file`, `--trusted-ca-file`, `--client-cert-auth`,
+    /// `--client-crl-file`, `--client-cert-allowed-hostname`, `--cipher-suites`,
+    /// `--tls-min-version`, `--tls-max-version`.
+    pub client_tls: oxcd_tls::TlsOptions,
+    /// Peer TLS: the `--peer-*` counterparts (and the shared cipher and version flags).
+    pub peer_tls: oxcd_tls::TlsOptions,
+    /// `--peer-client-cert-file` / `--peer-client-key-file` (3.5): the certificate offered
+    /// when dialing peers, if not the peer server certificate.
+    pub peer_client_cert: Option<(PathBuf, PathBuf)>,
+    /// `--auto-tls`.
+    pub auto_tls: bool,
+    /// `--peer-auto-tls`.
+    pub peer_auto_tls: bool,
+    /// `--self-signed-cert-validity` in years (default 1).
+    pub self_signed_cert_validity: u32,
     /// `--version` was given.
     pub print_version: bool,
     /// `--help` was given.
@@ -376,6 +434,29 @@ impl Config {
                 })
             }
         };
+        if let Some((flag, reason)) = REFUSED.iter().find(|(f, _)| values.contains_key(f)) {
+            return Err(ConfigError::Unsupported {
+                flag: flag.to_string(),
+                reason: reason.to_string(),
+            });
+        }
+        let (client_tls, peer_tls) = parse_tls(&values)?;
+        let peer_client_cert = match (get("peer-client-cert-file"), get("peer-client-key-file")) {
+            (None, None) => None,
+            (Some(c), Some(k)) if !c.is_empty() && !k.is_empty() => {
+                Some((PathBuf::from(c), PathBuf::from(k)))
+            }
+            (c, k) => {
+                return Err(ConfigError::InvalidValue {
+                    flag: "peer-client-cert-file".into(),
+                    value: c.unwrap_or_default(),
+                    reason: format!(
+                    "--peer-client-cert-file and --peer-client-key-file go together (key: {:?})",
+                    k.unwrap_or_default()
+                ),
+                })
+            }
+        };
         let ignored = values
             .keys()
             .filter(|k| !USED.contains(k))
@@ -421,6 +502,13 @@ impl Config {
             metrics_extensive: get("metrics").as_deref() == Some("extensive"),
             enable_grpc_gateway: parse_bool(&values, "enable-grpc-gateway", true)?,
             unsafe_no_fsync: parse_bool(&values, "unsafe-no-fsync", false)?,
+            client_tls,
+            peer_tls,
+            peer_client_cert,
+            auto_tls: parse_bool(&values, "auto-tls", false)?,
+            peer_auto_tls: parse_bool(&values, "peer-auto-tls", false)?,
+            self_signed_cert_validity: parse_num(&values, "self-signed-cert-validity", 1)?
+                .clamp(1, 100) as u32,
             print_version: parse_bool(&values, "version", false)?,
             print_help: parse_bool(&values, "help", false)?,
             ignored,
@@ -533,6 +621,73 @@ fn parse_bool(
     }
 }
 
+/// The client and peer TLS options of the flags (files are checked at start, not here).
+fn parse_tls(
+    values: &BTreeMap<&'static str, String>,
+) -> Result<(oxcd_tls::TlsOptions, oxcd_tls::TlsOptions), ConfigError> {
+    let path = |flag: &str| {
+        values
+            .get(flag)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let text = |flag: &str| values.get(flag).filter(|v| !v.is_empty()).cloned();
+    let version = |flag: &str| {
+        oxcd_tls::TlsVersion::parse(flag, values.get(flag).map(String::as_str).unwrap_or(""))
+            .map_err(|e| ConfigError::InvalidValue {
+                flag: flag.into(),
+                value: values.get(flag).cloned().unwrap_or_default(),
+                reason: e.to_string(),
+            })
+    };
+    let cipher_suites: Vec<String> = values
+        .get("cipher-suites")
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    let min_version = version("tls-min-version")?;
+    let max_version = version("tls-max-version")?;
+    let client = oxcd_tls::TlsOptions {
+        cert_file: path("cert-file"),
+        key_file: path("key-file"),
+        trusted_ca_file: path("trusted-ca-file"),
+        client_cert_auth: parse_bool(values, "client-cert-auth", false)?,
+        crl_file: path("client-crl-file"),
+        allowed_cn: None,
+        allowed_hostname: text("client-cert-allowed-hostname"),
+        cipher_suites: cipher_suites.clone(),
+        min_version,
+        max_version,
+        self_signed: false,
+        skip_client_san_verify: false,
+    };
+    let skip_san = parse_bool(
+        values,
+        "experimental-peer-skip-client-san-verification",
+        false,
+    )? || parse_bool(values, "peer-skip-client-san-verification", false)?;
+    let peer = oxcd_tls::TlsOptions {
+        cert_file: path("peer-cert-file"),
+        key_file: path("peer-key-file"),
+        trusted_ca_file: path("peer-trusted-ca-file"),
+        client_cert_auth: parse_bool(values, "peer-client-cert-auth", false)?,
+        crl_file: path("peer-crl-file"),
+        allowed_cn: text("peer-cert-allowed-cn"),
+        allowed_hostname: text("peer-cert-allowed-hostname"),
+        cipher_suites,
+        min_version,
+        max_version,
+        self_signed: false,
+        skip_client_san_verify: skip_san,
+    };
+    Ok((client, peer))
+}
+
 fn urls(v: Option<String>, default: &str) -> Vec<String> {
     v.unwrap_or_else(|| default.to_string())
         .split(',')
@@ -555,6 +710,11 @@ fn parse_initial_cluster(s: &str) -> Result<Vec<(String, String)>, ConfigError> 
         out.push((name.to_string(), url.to_string()));
     }
     Ok(out)
+}
+
+/// Whether a URL asks for TLS (`https://`; etcd's `unixs://` is not served by oxcd).
+pub fn is_https(url: &str) -> bool {
+    url.starts_with("https://")
 }
 
 /// Turns `http://host:port` into a socket address string for binding.

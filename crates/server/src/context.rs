@@ -65,6 +65,8 @@ pub struct ServerContext {
     pub watch_hub: oxcd_watch::WatchHub,
     /// Forwards leader-only requests (lease renewals and TTLs) from a follower.
     pub leader_client: oxcd_peer::LeaderClient,
+    /// TLS for dialing `https://` peer URLs (`None` without peer TLS).
+    pub peer_tls: Option<oxcd_tls::ClientTls>,
     /// etcd's request timeout (5 s + 2 election timeouts).
     pub request_timeout: std::time::Duration,
 }

@@ -19,6 +19,7 @@
 //! - [`members`] (the membership table), [`membership`] (MemberAdd/Remove/Update/Promote
 //!   with etcd's checks), [`peer_host`] (this member as the peer transport sees it).
 //! - [`lease_forward`]: lease renewals and TTLs answered by (or forwarded to) the leader.
+//! - [`tls`]: the member's TLS (client, peer and metrics listeners, peer dialer).
 //! - [`validate`], [`quota`], [`identity`], [`background`], [`metrics`].
 //!
 //! # Data path of a write
@@ -60,6 +61,7 @@ pub mod propose;
 pub mod quota;
 pub mod read;
 pub mod serve;
+pub mod tls;
 pub mod validate;
 pub mod watch_history;
 
@@ -99,6 +101,7 @@ pub async fn run(
         started.ctx.clone(),
         started.peer_service.clone(),
         started.leader_lost.clone(),
+        &started.tls,
         stop,
     )
     .await;

@@ -230,7 +230,9 @@ pub async fn promote(ctx: &ServerContext, id: u64) -> Result<Vec<Member>, Server
             .members
             .peer_urls(status.leader_id)
             .ok_or(ServerError::NoLeader)?;
-        return match oxcd_peer::forward_promote(&urls, id, FORWARD_TIMEOUT).await {
+        return match oxcd_peer::forward_promote(&urls, id, FORWARD_TIMEOUT, ctx.peer_tls.as_ref())
+            .await
+        {
             Ok(Ok(members)) => Ok(members),
             Ok(Err(text)) => Err(ServerError::from_message(&text)),
             Err(_) => Err(ServerError::Timeout),

@@ -1,5 +1,7 @@
 //! The listeners: each client URL serves gRPC (HTTP/2) and HTTP/1 (gateway, health,
-//! metrics) on one port; each peer URL serves the raft transport (`oxcdpb.RaftPeer`).
+//! metrics) on one port; each peer URL serves the raft transport (`oxcdpb.RaftPeer`); each
+//! `--listen-metrics-urls` URL serves `/metrics` and `/health`. An `https://` URL is served
+//! over TLS ([`MemberTls`]; metrics URLs use the client TLS, as in etcd).
 //!
 //! Tower stack, outermost first: gRPC metrics (sees every request, including rejections),
 //! the gRPC message-size limit (`--max-request-bytes` + 512 KiB, grpc-go's error), and a
@@ -20,7 +22,6 @@ use oxcd_proto::etcdserverpb::{
 use oxcd_proto::v3electionpb::election_server::ElectionServer;
 use oxcd_proto::v3lockpb::lock_server::LockServer;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 use tower::limit::GlobalConcurrencyLimitLayer;
 
@@ -31,6 +32,7 @@ use crate::grpc::{
     lock::LockService, maintenance::MaintenanceService, watch::WatchService,
 };
 use crate::guard::GuardLayer;
+use crate::tls::MemberTls;
 
 /// gRPC framing overhead allowed on top of `--max-request-bytes` (etcd's grpcOverheadBytes).
 pub const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
@@ -38,29 +40,21 @@ pub const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
 /// In-flight requests across all connections before new ones wait.
 pub const MAX_IN_FLIGHT: usize = 64 * 1024;
 
-/// The accepted connections of `listener`, with Nagle's algorithm off. (tonic's
-/// `tcp_nodelay` applies only to listeners it binds itself; without this, a response
-/// written in several pieces waits for the client's delayed ACK, about 40 ms.)
-fn no_delay(
-    listener: TcpListener,
-) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    use futures::StreamExt;
-    TcpListenerStream::new(listener).map(|conn| {
-        if let Ok(stream) = &conn {
-            if let Err(e) = stream.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        }
-        conn
-    })
+/// Binds `url`'s address.
+async fn bind(url: &str) -> anyhow::Result<TcpListener> {
+    let addr = url_to_addr(url)?;
+    TcpListener::bind(&addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("listen on {addr}: {e}"))
 }
 
-/// Serves every client URL until `shutdown` resolves.
+/// Serves every client, peer and metrics URL until `shutdown` resolves.
 pub async fn serve(
     cfg: &Config,
     ctx: Arc<ServerContext>,
     peer: PeerService,
     leader_lost: tokio::sync::watch::Receiver<u64>,
+    tls: &MemberTls,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let recv_limit = cfg.max_request_bytes + GRPC_OVERHEAD_BYTES;
@@ -131,11 +125,8 @@ pub async fn serve(
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let mut servers = Vec::new();
     for url in &cfg.listen_client_urls {
-        let addr = url_to_addr(url)?;
-        let listener = TcpListener::bind(&addr)
-            .await
-            .map_err(|e| anyhow::anyhow!("listen on {addr}: {e}"))?;
-        tracing::info!(%addr, "serving client requests (gRPC and HTTP)");
+        let listener = bind(url).await?;
+        tracing::info!(%url, "serving client requests (gRPC and HTTP)");
         let mut stop = stop_tx.subscribe();
         let server = tonic::transport::Server::builder()
             .accept_http1(true)
@@ -146,25 +137,44 @@ pub async fn serve(
             .layer(GlobalConcurrencyLimitLayer::new(MAX_IN_FLIGHT))
             .layer(GuardLayer::new(ctx.clone(), leader_lost.clone()))
             .add_routes(routes.clone())
-            .serve_with_incoming_shutdown(no_delay(listener), async move {
-                let _ = stop.recv().await;
-            });
+            .serve_with_incoming_shutdown(
+                oxcd_tls::incoming(listener, tls.for_client_url(url)),
+                async move {
+                    let _ = stop.recv().await;
+                },
+            );
+        servers.push(tokio::spawn(server).boxed());
+    }
+    let metrics_routes = Routes::from(crate::http::metrics_router(ctx.clone()));
+    for url in &cfg.listen_metrics_urls {
+        let listener = bind(url).await?;
+        tracing::info!(%url, "serving metrics");
+        let mut stop = stop_tx.subscribe();
+        let server = tonic::transport::Server::builder()
+            .accept_http1(true)
+            .add_routes(metrics_routes.clone())
+            .serve_with_incoming_shutdown(
+                oxcd_tls::incoming(listener, tls.for_client_url(url)),
+                async move {
+                    let _ = stop.recv().await;
+                },
+            );
         servers.push(tokio::spawn(server).boxed());
     }
     let peer_server = peer.into_server(&TransportConfig::default());
     for url in &cfg.listen_peer_urls {
-        let addr = url_to_addr(url)?;
-        let listener = TcpListener::bind(&addr)
-            .await
-            .map_err(|e| anyhow::anyhow!("listen on {addr}: {e}"))?;
-        tracing::info!(%addr, "serving peer traffic");
+        let listener = bind(url).await?;
+        tracing::info!(%url, "serving peer traffic");
         let mut stop = stop_tx.subscribe();
         let server = tonic::transport::Server::builder()
             .tcp_nodelay(true)
             .add_service(peer_server.clone())
-            .serve_with_incoming_shutdown(no_delay(listener), async move {
-                let _ = stop.recv().await;
-            });
+            .serve_with_incoming_shutdown(
+                oxcd_tls::incoming(listener, tls.for_peer_url(url)),
+                async move {
+                    let _ = stop.recv().await;
+                },
+            );
         servers.push(tokio::spawn(server).boxed());
     }
     tokio::select! {

@@ -94,7 +94,7 @@ impl Op for KeepAliver {
 /// Runs `lease-keepalive`.
 pub async fn run(ctx: &Ctx, args: &LeaseKeepaliveArgs) -> anyhow::Result<Report> {
     anyhow::ensure!(args.ttl > 0, "expected positive --ttl");
-    let chans = connect(&ctx.endpoints, ctx.conns).await?;
+    let chans = connect(&ctx.endpoints, ctx.conns, ctx.tls.as_ref()).await?;
     let n = if args.leases == 0 {
         ctx.clients
     } else {

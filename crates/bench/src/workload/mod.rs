@@ -33,6 +33,8 @@ pub struct Ctx {
     pub clients: usize,
     /// Server PIDs whose CPU time is measured.
     pub server_pid: Vec<u32>,
+    /// TLS (`--cacert`, `--cert`, `--key`); `None` connects in plain text.
+    pub tls: Option<oxcd_tls::ClientTls>,
 }
 
 impl Ctx {
@@ -42,7 +44,7 @@ impl Ctx {
         &self,
         mut make: impl FnMut(KvClient<Channel>) -> C,
     ) -> anyhow::Result<Vec<C>> {
-        let chans = connect(&self.endpoints, self.conns).await?;
+        let chans = connect(&self.endpoints, self.conns, self.tls.as_ref()).await?;
         Ok((0..self.clients)
             .map(|c| {
                 make(
@@ -77,6 +79,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         conns: cli.conns.max(1),
         clients: cli.clients.max(1),
         server_pid: cli.server_pid.clone(),
+        tls: crate::conn::tls(&cli.tls_cacert, &cli.tls_cert, &cli.tls_key)?,
     };
     let report = match &cli.cmd {
         Command::Put(a) => put::run(&ctx, a).await?,

@@ -121,8 +121,8 @@ pub async fn run(ctx: &Ctx, args: &WatchArgs) -> anyhow::Result<Report> {
     let args = Arc::new(args.clone());
     let prefix = Arc::new(random_prefix("watch"));
     let shared = Arc::new(Shared::new(args.put_total));
-    let watch_chans = connect(&ctx.endpoints, ctx.conns).await?;
-    let put_chans = connect(&ctx.endpoints, ctx.conns).await?;
+    let watch_chans = connect(&ctx.endpoints, ctx.conns, ctx.tls.as_ref()).await?;
+    let put_chans = connect(&ctx.endpoints, ctx.conns, ctx.tls.as_ref()).await?;
 
     // Watchers: w goes to stream w % streams.
     let streams = args.streams.min(args.watchers.max(1));

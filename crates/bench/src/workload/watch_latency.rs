@@ -150,8 +150,12 @@ impl Collector {
 pub async fn run(ctx: &Ctx, args: &WatchLatencyArgs) -> anyhow::Result<Report> {
     let watchers = ctx.clients;
     let key = prefixed_key(&random_prefix("watch-latency"), 0, args.key_size);
-    let chans = connect(&ctx.endpoints, ctx.conns).await?;
-    let mut kv = KvClient::new(connect(&ctx.endpoints, 1).await?.remove(0));
+    let chans = connect(&ctx.endpoints, ctx.conns, ctx.tls.as_ref()).await?;
+    let mut kv = KvClient::new(
+        connect(&ctx.endpoints, 1, ctx.tls.as_ref())
+            .await?
+            .remove(0),
+    );
     let (stop_tx, stop_rx) = watch::channel(false);
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
     let mut created = Vec::with_capacity(watchers);

@@ -10,9 +10,9 @@ use oxcd_peer::{PeerHost, Prober};
 const INTERVAL: Duration = Duration::from_secs(5);
 
 /// Starts the probing task.
-pub fn start(host: Arc<dyn PeerHost>) {
+pub fn start(host: Arc<dyn PeerHost>, tls: Option<oxcd_tls::ClientTls>) {
     tokio::spawn(async move {
-        let mut prober = Prober::new(host);
+        let mut prober = Prober::new(host, tls);
         loop {
             tokio::time::sleep(INTERVAL).await;
             prober.probe_all().await;

@@ -25,6 +25,16 @@ pub fn router(ctx: Arc<ServerContext>) -> Router {
         .with_state(ctx)
 }
 
+/// The router of a `--listen-metrics-urls` listener: `/metrics` and `/health`, as etcd's
+/// `HandleMetricsHealth`.
+pub fn metrics_router(ctx: Arc<ServerContext>) -> Router {
+    Router::new()
+        .route("/health", get(health).fallback(method_not_allowed))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(ctx)
+}
+
 /// Go's `http.Error` body for a wrong method, as etcd answers it.
 async fn method_not_allowed() -> Response {
     (
