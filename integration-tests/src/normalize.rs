@@ -3,7 +3,12 @@
 //! REPLACED (per-server noise): cluster and member IDs (decimal and hex), raft terms and
 //! indexes, lease IDs (numbered `<LEASE#n>` in order of first appearance, so two servers that
 //! grant leases in the same order agree), client and peer ports, db sizes, hashes, durations,
-//! timestamps, version strings, etcdctl's client target names.
+//! timestamps, etcdctl's client target names. IDs and versions are CHECKED while replaced: a
+//! member or cluster ID becomes `<MEMBER_ID>` / `<CLUSTER_ID>` only if it is the server's own
+//! (another member's is `<OTHER_MEMBER>`, a foreign cluster's `<OTHER_CLUSTER>`), and a
+//! version string becomes `<VERSION>` only if it is the server's own `/version` and
+//! `<CLUSTER_VERSION>` only if it is that version's `major.minor.0`; any other value stays as
+//! it is, so a header with a wrong ID or a wrong version shows in the diff.
 //!
 //! DROPPED (unless `OXCD_DIFF_STRICT=1`): fields that etcd 3.5/3.6 added and 3.4.23 never
 //! emits, which oxcd implements on purpose (see [`NEWER_FIELDS`]). Only their presence is
@@ -50,16 +55,17 @@ enum Rule {
     Keep,
     Fixed(&'static str),
     Member,
+    Cluster,
     LeaseOrMember,
     Lease,
     Version,
+    ClusterVersion,
 }
 
 fn rule_for(key: &str) -> Rule {
     match key {
-        "cluster_id" | "ClusterID" => Rule::Fixed("CLUSTER_ID"),
-        "member_id" | "MemberID" => Rule::Fixed("MEMBER_ID"),
-        "leader" | "Leader" => Rule::Member,
+        "cluster_id" | "ClusterID" => Rule::Cluster,
+        "member_id" | "MemberID" | "leader" | "Leader" => Rule::Member,
         "ID" => Rule::LeaseOrMember,
         "lease" | "Lease" => Rule::Lease,
         "raft_term" | "raftTerm" | "RaftTerm" => Rule::Fixed("TERM"),
@@ -69,10 +75,18 @@ fn rule_for(key: &str) -> Rule {
         "took" | "Took" => Rule::Fixed("DURATION"),
         "ts" => Rule::Fixed("TS"),
         "target" => Rule::Fixed("TARGET"),
-        "version" | "Version" | "etcdserver" | "etcdcluster" | "storage" | "storageVersion" => {
-            Rule::Version
-        }
+        "etcdcluster" => Rule::ClusterVersion,
+        "version" | "Version" | "etcdserver" | "storage" | "storageVersion" => Rule::Version,
         _ => Rule::Keep,
+    }
+}
+
+/// The cluster version a server of version `v` reports: `major.minor.0`.
+fn cluster_version(v: &str) -> String {
+    let mut parts = v.split('.');
+    match (parts.next(), parts.next()) {
+        (Some(major), Some(minor)) => format!("{major}.{minor}.0"),
+        _ => v.to_string(),
     }
 }
 
@@ -113,6 +127,12 @@ impl Normalizer {
         }
     }
 
+    /// The same, knowing the server's `/version` (`etcdserver`).
+    pub fn with_version(mut self, version: &str) -> Self {
+        self.version = Some(version.to_string());
+        self
+    }
+
     /// The placeholder of a lease ID, registering it on first sight.
     pub fn lease_alias(&mut self, id: u64) -> String {
         let n = match self.leases.iter().position(|l| *l == id) {
@@ -146,6 +166,11 @@ impl Normalizer {
                 Some(v) if Some(v) == self.member_id => "MEMBER_ID".into(),
                 Some(_) => "OTHER_MEMBER".into(),
             },
+            Rule::Cluster => match num {
+                Some(0) | None => return,
+                Some(v) if Some(v) == self.cluster_id => "CLUSTER_ID".into(),
+                Some(_) => "OTHER_CLUSTER".into(),
+            },
             Rule::LeaseOrMember => match num {
                 Some(0) | None => return,
                 Some(v) if Some(v) == self.member_id => "MEMBER_ID".into(),
@@ -161,13 +186,14 @@ impl Normalizer {
                     return set(value, alias);
                 }
             },
-            Rule::Version => {
-                if raw.contains('.') {
-                    "VERSION".into()
-                } else {
-                    return;
-                }
-            }
+            Rule::Version => match self.version.as_deref() {
+                Some(own) if raw == own => "VERSION".into(),
+                _ => return,
+            },
+            Rule::ClusterVersion => match self.version.as_deref() {
+                Some(own) if raw == cluster_version(own) => "CLUSTER_VERSION".into(),
+                _ => return,
+            },
         };
         set(value, format!("<{name}>"));
     }
@@ -312,6 +338,17 @@ mod tests {
             Some(3319814642761637952),
             Some(324952591200643719),
         )
+        .with_version("3.4.23")
+    }
+
+    #[test]
+    fn foreign_ids_and_wrong_versions_show() {
+        let mut n = norm();
+        let out = n.text(r#"{"header":{"cluster_id":1,"member_id":2},"leader":3319814642761637952,"version":"3.4.22","etcdcluster":"3.4.0"}"#);
+        assert_eq!(
+            out,
+            r#"{"header":{"cluster_id":<OTHER_CLUSTER>,"member_id":<OTHER_MEMBER>},"leader":<MEMBER_ID>,"version":"3.4.22","etcdcluster":"<CLUSTER_VERSION>"}"#
+        );
     }
 
     #[test]
@@ -361,10 +398,10 @@ mod tests {
     #[test]
     fn newer_fields_are_dropped() {
         let mut n = norm();
-        let out = n.text(r#"{"etcdserver":"3.6.0","etcdcluster":"3.6.0","storage":"3.6.0"}"#);
+        let out = n.text(r#"{"etcdserver":"3.4.23","etcdcluster":"3.4.0","storage":"3.6.0"}"#);
         assert_eq!(
             out,
-            r#"{"etcdserver":"<VERSION>","etcdcluster":"<VERSION>"}"#
+            r#"{"etcdserver":"<VERSION>","etcdcluster":"<CLUSTER_VERSION>"}"#
         );
     }
 
