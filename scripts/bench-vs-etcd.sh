@@ -12,6 +12,11 @@
 #   ROUNDS=1 TOTAL=5000 scripts/bench-vs-etcd.sh
 #   WATCHERS=10000 STREAMS=100 WATCH_PUTS=500 SIZES=1 scripts/bench-vs-etcd.sh
 #   ONLY="put watch" BIG_KEYS=0 SIZES=1 ROUNDS=1 scripts/bench-vs-etcd.sh   # a subset
+#   TLS_WORKLOADS="" scripts/bench-vs-etcd.sh   # skip the client-mTLS runs (put-tls, range-s-tls)
+#
+# Client mTLS: put and range-s run again against 1-member clusters whose client URL is
+# https with --client-cert-auth, both servers given the same certificates (made here with
+# the openssl command line: a CA, a server certificate for 127.0.0.1, a client certificate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/oxcd-target}"
@@ -43,8 +48,32 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+make_certs() { # dir -> ca.pem, server.pem/server-key.pem, client.pem/client-key.pem
+  local d=$1
+  mkdir -p "$d"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench-ca \
+    -keyout "$d/ca-key.pem" -out "$d/ca.pem" 2>/dev/null
+  for who in server client; do
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=bench-$who" \
+      -keyout "$d/$who-key.pem" -out "$d/$who.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' > "$d/$who.ext"
+    openssl x509 -req -in "$d/$who.csr" -CA "$d/ca.pem" -CAkey "$d/ca-key.pem" -CAcreateserial \
+      -days 2 -extfile "$d/$who.ext" -out "$d/$who.pem" 2>/dev/null
+  done
+}
+
+TLS_DIR=""   # set: start_cluster serves the client URLs over mTLS with these certificates
+SCHEME=http
+curl_tls() { if [ -n "$TLS_DIR" ]; then echo "--cacert $TLS_DIR/ca.pem --cert $TLS_DIR/client.pem --key $TLS_DIR/client-key.pem"; fi; }
+bench_tls() { if [ -n "$TLS_DIR" ]; then echo "--cacert $TLS_DIR/ca.pem --cert $TLS_DIR/client.pem --key $TLS_DIR/client-key.pem"; fi; }
+
 start_cluster() { # kind members -> prints "pid,pid,... port,port,..."
   local kind=$1 n=$2 bin i cluster="" token="bench-$RANDOM"
+  local tls_args=()
+  if [ -n "$TLS_DIR" ]; then
+    tls_args=(--cert-file "$TLS_DIR/server.pem" --key-file "$TLS_DIR/server-key.pem"
+      --trusted-ca-file "$TLS_DIR/ca.pem" --client-cert-auth)
+  fi
   if [ "$kind" = etcd ]; then bin=etcd; else bin="$OXCD"; fi
   local cports=() pports=() pids=()
   for i in $(seq 0 $((n - 1))); do
@@ -54,15 +83,16 @@ start_cluster() { # kind members -> prints "pid,pid,... port,port,..."
   for i in $(seq 0 $((n - 1))); do
     local dir="$WORK/$kind-$token-m$i"
     taskset -c 0 "$bin" --name "m$i" --data-dir "$dir" \
-      --listen-client-urls "http://127.0.0.1:${cports[$i]}" --advertise-client-urls "http://127.0.0.1:${cports[$i]}" \
+      --listen-client-urls "$SCHEME://127.0.0.1:${cports[$i]}" --advertise-client-urls "$SCHEME://127.0.0.1:${cports[$i]}" \
       --listen-peer-urls "http://127.0.0.1:${pports[$i]}" --initial-advertise-peer-urls "http://127.0.0.1:${pports[$i]}" \
       --initial-cluster "$cluster" --initial-cluster-token "$token" --quota-backend-bytes 8589934592 \
-      >"$dir.log" 2>&1 &
+      "${tls_args[@]}" >"$dir.log" 2>&1 &
     pids+=("$!")
   done
   for i in $(seq 0 $((n - 1))); do
     for _ in $(seq 1 150); do
-      curl -fs "http://127.0.0.1:${cports[$i]}/health" 2>/dev/null | grep -q true && break
+      # shellcheck disable=SC2046
+      curl -fs $(curl_tls) "$SCHEME://127.0.0.1:${cports[$i]}/health" 2>/dev/null | grep -q true && break
       sleep 0.1
     done
   done
@@ -74,8 +104,9 @@ run_bench() { # pids ports label args... -> prints the JSON line; exit status of
   local pids=$1 ports=$2 label=$3; shift 3
   local eps out rc=0
   eps=$(echo "$ports" | sed 's/\([0-9]*\)/127.0.0.1:\1/g')
+  # shellcheck disable=SC2046
   out=$(taskset -c 1 "$BENCH" --endpoints "$eps" --conns "$CONNS" --clients "$CLIENTS" \
-    --server-pid "$pids" --label "$label" "$@") || rc=$?
+    --server-pid "$pids" --label "$label" $(bench_tls) "$@") || rc=$?
   grep '^JSON ' <<<"$out" | sed 's/^JSON //' || true
   return "$rc"
 }
@@ -138,6 +169,36 @@ for size in $SIZES; do
     done
   done
 done
+
+# Client mTLS, 1 member: the same put and range-s, named put-tls and range-s-tls.
+TLS_WORKLOADS="${TLS_WORKLOADS-put range-s}"
+if [ -n "$TLS_WORKLOADS" ]; then
+  TLS_DIR="$WORK/certs"; SCHEME=https
+  make_certs "$TLS_DIR"
+  for round in $(seq 1 "$ROUNDS"); do
+    for kind in etcd oxcd; do
+      read -r pids ports < <(start_cluster "$kind" 1)
+      PIDS+=("$pids")
+      eps="127.0.0.1:$ports"
+      # shellcheck disable=SC2046
+      "$BENCH" --endpoints "$eps" $(bench_tls) put --key-size 1 --val-size 256 --total 1 >/dev/null 2>&1 || true
+      for w in "${WORKLOADS[@]}"; do
+        name=${w%% *}; args=${w#* }
+        [[ " $TLS_WORKLOADS " == *" $name "* ]] || continue
+        rc=0
+        # shellcheck disable=SC2086
+        line=$(run_bench "$pids" "$ports" "$kind" $args) || rc=$?
+        if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
+          echo "FAIL: $kind TLS round $round $name: oxcd-bench exited $rc" >&2
+          exit 1
+        fi
+        echo "{\"members\":1,\"round\":$round,\"kind\":\"$kind\",\"name\":\"$name-tls\",\"result\":$line}" >> "$OUT/results.jsonl"
+      done
+      kill -9 "$pids" 2>/dev/null || true
+    done
+  done
+  TLS_DIR=""; SCHEME=http
+fi
 
 # Memory, disk and restart with BIG_KEYS keys of 256 B (0 skips): one member each, loaded
 # with the put workload, measured (RSS, data-dir bytes), stopped with SIGTERM, restarted;
