@@ -126,7 +126,10 @@ impl AuthChange {
             .users
             .get_mut(name)
             .ok_or(AuthError::UserNotFound)?;
-        user.password_hash = Some(hash);
+        // A `no_password` user stays one (etcd keeps the options): it still cannot log in.
+        if user.password_hash.is_some() {
+            user.password_hash = Some(hash);
+        }
         self.touch_user(name);
         self.logged_out.insert(name.to_string());
         Ok(())

@@ -25,8 +25,9 @@
 //! - A change is staged into the caller's batch (the same batch as the applied index) and
 //!   published ([`AuthStore::publish`]) ONLY after that batch is written: a reader sees
 //!   the whole change or none of it, and a crash never leaves it half applied.
-//! - Every change of users, roles or permissions, and AuthDisable, bumps the revision by
-//!   one; AuthEnable and no-op changes (granting a held role) do not, as in etcd.
+//! - A new store is at revision 1. Every change of users, roles or permissions, and
+//!   AuthDisable, bumps the revision by one; AuthEnable and granting a held role do not,
+//!   as in etcd.
 //! - While auth is on, `root` cannot be deleted or lose the `root` role, and the `root`
 //!   role cannot be deleted. A user holding the `root` role passes every check.
 //! - A check against credentials older than the published revision fails with

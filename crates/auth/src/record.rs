@@ -61,7 +61,9 @@ fn corrupt(key: &[u8], reason: impl ToString) -> AuthError {
 
 /// Reads the whole auth column back into a state (with its permission cache).
 pub(crate) fn load(backend: &dyn Backend) -> Result<AuthState, AuthError> {
+    // A new store is at revision 1, as etcd's (0 means "no credentials" in checks).
     let mut state = AuthState::default();
+    state.revision = 1;
     for item in backend.scan(Column::Auth, b"", None, false)? {
         let (key, value) = item?;
         if &*key == ENABLED {

@@ -331,6 +331,30 @@ fn state_survives_reopen_and_nothing_is_visible_before_publish() {
 }
 
 #[test]
+fn a_new_store_is_at_revision_one_and_no_password_users_stay_so() {
+    let backend = MemBackend::new();
+    let store = AuthStore::open(&backend, COST).expect("open");
+    assert_eq!(store.revision(), 1);
+    with_root(&store, &backend);
+    apply(&store, &backend, |c| c.user_add("cert-only", None)).expect("user");
+    let hash = store.hash_password("pw").expect("hash");
+    apply(&store, &backend, |c| {
+        c.user_change_password("cert-only", hash)
+    })
+    .expect("passwd");
+    apply(&store, &backend, |c| c.enable()).expect("enable");
+    assert_eq!(
+        store.revision(),
+        5,
+        "four changes after revision 1; enable adds none"
+    );
+    assert_eq!(
+        store.check_password("cert-only", "pw"),
+        Err(AuthError::AuthFailed)
+    );
+}
+
+#[test]
 fn cost_outside_bcrypt_range_is_refused() {
     let backend = MemBackend::new();
     assert!(AuthStore::open(&backend, 3).is_err());
