@@ -50,6 +50,13 @@ impl AuthChange {
         &self.state
     }
 
+    fn user_mut(&mut self, name: &str) -> Result<&mut User, AuthError> {
+        self.state
+            .users
+            .get_mut(name)
+            .ok_or(AuthError::UserNotFound)
+    }
+
     fn touch_user(&mut self, name: &str) {
         self.users.insert(name.to_string());
         self.bump = true;
@@ -121,11 +128,7 @@ impl AuthChange {
 
     /// UserChangePassword with an already-computed hash. The user's tokens die.
     pub fn user_change_password(&mut self, name: &str, hash: String) -> Result<(), AuthError> {
-        let user = self
-            .state
-            .users
-            .get_mut(name)
-            .ok_or(AuthError::UserNotFound)?;
+        let user = self.user_mut(name)?;
         // A `no_password` user stays one (etcd keeps the options): it still cannot log in.
         if user.password_hash.is_some() {
             user.password_hash = Some(hash);
@@ -138,17 +141,11 @@ impl AuthChange {
     /// UserGrantRole. The `root` role need not exist as a role; granting a held role is a
     /// no-op that does not bump the revision.
     pub fn user_grant_role(&mut self, name: &str, role: &str) -> Result<(), AuthError> {
-        if !self.state.users.contains_key(name) {
-            return Err(AuthError::UserNotFound);
-        }
-        if role != ROOT && !self.state.roles.contains_key(role) {
+        let role_exists = role == ROOT || self.state.roles.contains_key(role);
+        let user = self.user_mut(name)?;
+        if !role_exists {
             return Err(AuthError::RoleNotFound);
         }
-        let user = self
-            .state
-            .users
-            .get_mut(name)
-            .ok_or(AuthError::UserNotFound)?;
         if user.roles.insert(role.to_string()) {
             self.touch_user(name);
         }
@@ -160,11 +157,7 @@ impl AuthChange {
         if self.state.enabled && name == ROOT && role == ROOT {
             return Err(AuthError::InvalidAuthMgmt);
         }
-        let user = self
-            .state
-            .users
-            .get_mut(name)
-            .ok_or(AuthError::UserNotFound)?;
+        let user = self.user_mut(name)?;
         if !user.roles.remove(role) {
             return Err(AuthError::RoleNotGranted);
         }

@@ -12,14 +12,13 @@ fn apply(
     store: &AuthStore,
     backend: &MemBackend,
     f: impl FnOnce(&mut oxcd_auth::AuthChange) -> Result<(), AuthError>,
-) -> Result<(), AuthError> {
+) -> Result<(Vec<String>, bool), AuthError> {
     let mut change = store.begin();
     f(&mut change)?;
     let mut batch = WriteBatch::new();
     let staged = change.stage(&mut batch);
     backend.write(batch, false).expect("write");
-    store.publish(staged);
-    Ok(())
+    Ok(store.publish(staged))
 }
 
 fn perm(t: PermType, key: &str, end: &str) -> Permission {
@@ -274,12 +273,8 @@ fn passwords_and_no_password_users() {
         Err(AuthError::AuthFailed)
     );
     let hash = store.hash_password("new").expect("hash");
-    let mut change = store.begin();
-    change.user_change_password(ROOT, hash).expect("passwd");
-    let mut batch = WriteBatch::new();
-    let staged = change.stage(&mut batch);
-    backend.write(batch, false).expect("write");
-    let (logged_out, disabled) = store.publish(staged);
+    let (logged_out, disabled) =
+        apply(&store, &backend, |c| c.user_change_password(ROOT, hash)).expect("passwd");
     assert_eq!(
         logged_out,
         vec![ROOT.to_string()],
