@@ -34,6 +34,9 @@ pub enum AuthError {
     /// Wrong user or password.
     #[error("auth: authentication failed, invalid user ID or password")]
     AuthFailed,
+    /// Authenticate of a `no_password` user (code Unknown in etcd: not an rpctypes error).
+    #[error("auth: authentication failed, password was given for no password user")]
+    NoPasswordUser,
     /// The request is not allowed for this user.
     #[error("auth: permission denied")]
     PermissionDenied,
@@ -55,6 +58,26 @@ pub enum AuthError {
     /// The token is unknown, expired or forged.
     #[error("auth: invalid auth token")]
     InvalidAuthToken,
+    /// A bad `--auth-token` value: an unknown token type, a malformed or repeated option,
+    /// an unknown or unsupported `sign-method`, a bad `ttl`, an unreadable key file.
+    #[error("auth: invalid auth options: {0}")]
+    InvalidAuthOpts(String),
+    /// A JWT sign method without the key it needs (no key file at all; HS* without
+    /// `priv-key`).
+    #[error("auth: missing key data")]
+    MissingKey,
+    /// A key file that is not a PEM key of the kind the sign method needs.
+    #[error("auth: invalid key data: {0}")]
+    InvalidKey(String),
+    /// `pub-key` is not the public half of `priv-key`.
+    #[error("auth: public and private keys don't match")]
+    KeyMismatch,
+    /// Authenticate on a member given only a public key: it can verify tokens, not sign.
+    #[error("auth: token signing attempted with verify-only key")]
+    VerifyOnly,
+    /// Signing a token failed.
+    #[error("auth: failed to sign a token: {0}")]
+    SignToken(String),
     /// Deleting `root`, or taking the `root` role from it, while auth is on.
     #[error("auth: invalid auth management")]
     InvalidAuthMgmt,

@@ -5,7 +5,8 @@
 //! the `root` rules, the enabled flag and the auth revision, all persisted in
 //! [`oxcd_backend::Column::Auth`]; and the permission checker that answers "may user U
 //! read/write `[key, range_end)`" from merged intervals built once per auth revision.
-//! Like mvcc and lease it never calls other crates: the server composes it (tokens,
+//! It also issues and resolves auth tokens ([`token`]). Like mvcc and lease it never calls
+//! other crates: the server composes it (when tokens are prepared, assigned and resolved,
 //! gRPC status mapping and where each check runs are the server's).
 //!
 //! # Layout
@@ -15,6 +16,10 @@
 //! - [`state`]: [`AuthState`], one immutable version with its permission cache;
 //!   [`Access`], [`ROOT`].
 //! - [`perm`]: [`KeyRange`] and [`RangeSet`], intervals and their union.
+//! - [`token`]: [`TokenProvider`], what Authenticate issues and requests present:
+//!   [`SimpleTokens`] (`simple.rs`), [`JwtTokens`] (`jwt.rs`, keys read in `keys.rs`),
+//!   [`NopTokens`] (`nop.rs`); [`TokenSpec`] and [`token_provider`] (`spec.rs`), from
+//!   etcd's `--auth-token` and `--auth-token-ttl`.
 //! - [`error`]: [`AuthError`], with etcd's `auth:` texts.
 //! - `record` (private): the persisted encoding (`authpb.User`, `authpb.Role`).
 //!
@@ -32,6 +37,10 @@
 //!   role cannot be deleted. A user holding the `root` role passes every check.
 //! - A check against credentials older than the published revision fails with
 //!   [`AuthError::AuthOldRevision`]; no credentials fail with [`AuthError::UserEmpty`].
+//! - A token is assigned at apply, on every member, from the entry alone: the random part
+//!   of a simple token is chosen before proposing ([`TokenProvider::prepare`]) and its
+//!   index is the entry's, so every member remembers the same token. (A JWT's `exp` reads
+//!   each member's clock; only the proposer's token reaches the client.)
 
 pub mod change;
 pub mod error;
@@ -39,9 +48,14 @@ pub mod perm;
 mod record;
 pub mod state;
 pub mod store;
+pub mod token;
 
 pub use change::{AuthChange, StagedAuth};
 pub use error::AuthError;
 pub use perm::{KeyRange, RangeSet};
 pub use state::{Access, AuthState, ROOT};
 pub use store::{AuthStore, BCRYPT_COST_RANGE, DEFAULT_BCRYPT_COST};
+pub use token::{
+    token_provider, JwtOptions, JwtTokens, NopTokens, SimpleTokens, TokenInfo, TokenProvider,
+    TokenSpec,
+};

@@ -66,16 +66,17 @@ impl AuthStore {
     }
 
     /// etcd's `CheckPassword`, run before an Authenticate is proposed: the auth revision
-    /// the check saw, or `AuthNotEnabled` / `AuthFailed` (also for a `no_password` user).
+    /// the check saw, or `AuthNotEnabled` / `AuthFailed` / `NoPasswordUser`.
     pub fn check_password(&self, name: &str, password: &str) -> Result<u64, AuthError> {
         let state = self.current();
         if !state.enabled() {
             return Err(AuthError::AuthNotEnabled);
         }
-        let hash = state
-            .user(name)
-            .and_then(|u| u.password_hash.as_deref())
-            .ok_or(AuthError::AuthFailed)?;
+        let user = state.user(name).ok_or(AuthError::AuthFailed)?;
+        let hash = user
+            .password_hash
+            .as_deref()
+            .ok_or(AuthError::NoPasswordUser)?;
         match bcrypt::verify(password, hash) {
             Ok(true) => Ok(state.revision()),
             Ok(false) | Err(_) => Err(AuthError::AuthFailed),
