@@ -160,6 +160,7 @@ fn internal_request_round_trip() {
             id: 7,
             username: "root".into(),
             auth_revision: 3,
+            internal: false,
         }),
         op: Some(internal_request::Op::Put(PutRequest {
             key: b"k".to_vec(),

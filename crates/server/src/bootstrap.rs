@@ -272,6 +272,12 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
         }
     }
     let alarms = Arc::new(AlarmStore::load(backend.as_ref()).map_err(storage("alarms"))?);
+    let auth_store = Arc::new(
+        oxcd_auth::AuthStore::open(backend.as_ref(), cfg.bcrypt_cost).map_err(storage("auth"))?,
+    );
+    crate::metrics::AUTH_REVISION.set(auth_store.revision() as i64);
+    let tokens = oxcd_auth::token_provider(&cfg.auth_token, cfg.auth_token_ttl)
+        .map_err(|e| BootstrapError::Config(e.to_string()))?;
     let waiters = Arc::new(ProposalWaiters::default());
     let progress = Arc::new(ApplyProgress::default());
     let sm = StateMachine::new(
@@ -281,6 +287,8 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
             leases: lessor.clone(),
             alarms: alarms.clone(),
             members: members.clone(),
+            auth: auth_store.clone(),
+            tokens: tokens.clone(),
         },
         waiters.clone(),
         Some(Arc::new(WatchObserver(watch_hub.clone()))),
@@ -369,6 +377,7 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
         },
         watch_hub,
         lessor,
+        auth: Arc::new(crate::auth::AuthGate::new(auth_store, tokens, raft.clone())),
         leader_client: oxcd_peer::LeaderClient::new(tls.peer_client.clone()),
         peer_tls: tls.peer_client.clone(),
         request_timeout: timeout,

@@ -242,6 +242,9 @@ const USED: &[&str] = &[
     "tls-max-version",
     "experimental-peer-skip-client-san-verification",
     "peer-skip-client-san-verification",
+    "auth-token",
+    "auth-token-ttl",
+    "bcrypt-cost",
 ];
 
 /// Flags oxcd refuses: accepting them would silently change nothing.
@@ -358,6 +361,12 @@ pub struct Config {
     pub enable_grpc_gateway: bool,
     /// `--unsafe-no-fsync`: skip fsync of the raft log (benchmarks only).
     pub unsafe_no_fsync: bool,
+    /// `--auth-token`: `simple` (default) or `jwt,pub-key=…,priv-key=…,sign-method=…,ttl=…`.
+    pub auth_token: String,
+    /// `--auth-token-ttl`: how long a simple token lives unused (default 300 s).
+    pub auth_token_ttl: Duration,
+    /// `--bcrypt-cost` for password hashes (default 10, 4 to 31).
+    pub bcrypt_cost: u32,
     /// Client TLS: `--cert-file`, `--key-file`, `--trusted-ca-file`, `--client-cert-auth`,
     /// `--client-crl-file`, `--client-cert-allowed-hostname`, `--cipher-suites`,
     /// `--tls-min-version`, `--tls-max-version`.
@@ -502,6 +511,9 @@ impl Config {
             metrics_extensive: get("metrics").as_deref() == Some("extensive"),
             enable_grpc_gateway: parse_bool(&values, "enable-grpc-gateway", true)?,
             unsafe_no_fsync: parse_bool(&values, "unsafe-no-fsync", false)?,
+            auth_token: get("auth-token").unwrap_or_else(|| "simple".into()),
+            auth_token_ttl: Duration::from_secs(parse_num(&values, "auth-token-ttl", 300)?),
+            bcrypt_cost: parse_bcrypt_cost(&values)?,
             client_tls,
             peer_tls,
             peer_client_cert,
@@ -601,6 +613,26 @@ fn parse_num(
                 value: v.clone(),
                 reason: e.to_string(),
             }),
+    }
+}
+
+fn parse_bcrypt_cost(values: &BTreeMap<&'static str, String>) -> Result<u32, ConfigError> {
+    let cost = parse_num(
+        values,
+        "bcrypt-cost",
+        u64::from(oxcd_auth::DEFAULT_BCRYPT_COST),
+    )?;
+    match u32::try_from(cost) {
+        Ok(c) if oxcd_auth::BCRYPT_COST_RANGE.contains(&c) => Ok(c),
+        _ => Err(ConfigError::InvalidValue {
+            flag: "bcrypt-cost".into(),
+            value: cost.to_string(),
+            reason: format!(
+                "out of range [{}, {}]",
+                oxcd_auth::BCRYPT_COST_RANGE.start(),
+                oxcd_auth::BCRYPT_COST_RANGE.end()
+            ),
+        }),
     }
 }
 

@@ -61,6 +61,8 @@ pub struct ServerContext {
     pub limits: Limits,
     /// Leases.
     pub lessor: Arc<oxcd_lease::Lessor>,
+    /// Auth: who a request runs as, and the checks on the receiving member.
+    pub auth: Arc<crate::auth::AuthGate>,
     /// Every watcher of this member.
     pub watch_hub: oxcd_watch::WatchHub,
     /// Forwards leader-only requests (lease renewals and TTLs) from a follower.

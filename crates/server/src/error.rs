@@ -104,6 +104,61 @@ pub enum ServerError {
     /// A feature this server does not offer.
     #[error("etcdserver: not capable")]
     NotCapable,
+    /// Authenticate with a wrong user or password.
+    #[error("etcdserver: authentication failed, invalid user ID or password")]
+    AuthFailed,
+    /// The token is unknown, expired or forged.
+    #[error("etcdserver: invalid auth token")]
+    InvalidAuthToken,
+    /// The request was admitted under an older auth revision than the store's.
+    #[error("etcdserver: revision of auth store is old")]
+    AuthOldRevision,
+    /// No credentials while auth is on, or an empty user name.
+    #[error("etcdserver: user name is empty")]
+    UserEmpty,
+    /// The user may not do this.
+    #[error("etcdserver: permission denied")]
+    PermissionDenied,
+    /// An operation that needs auth on while it is off.
+    #[error("etcdserver: authentication is not enabled")]
+    AuthNotEnabled,
+    /// AuthEnable without a `root` user.
+    #[error("etcdserver: root user does not exist")]
+    RootUserNotExist,
+    /// AuthEnable while `root` lacks the `root` role.
+    #[error("etcdserver: root user does not have root role")]
+    RootRoleNotExist,
+    /// UserAdd of an existing user.
+    #[error("etcdserver: user name already exists")]
+    UserAlreadyExist,
+    /// No such user.
+    #[error("etcdserver: user name not found")]
+    UserNotFound,
+    /// RoleAdd of an existing role.
+    #[error("etcdserver: role name already exists")]
+    RoleAlreadyExist,
+    /// No such role.
+    #[error("etcdserver: role name not found")]
+    RoleNotFound,
+    /// An empty role name.
+    #[error("etcdserver: role name is empty")]
+    RoleEmpty,
+    /// UserRevokeRole of a role the user does not hold.
+    #[error("etcdserver: role is not granted to the user")]
+    RoleNotGranted,
+    /// RoleRevokePermission of a permission the role does not hold.
+    #[error("etcdserver: permission is not granted to the role")]
+    PermissionNotGranted,
+    /// RoleGrantPermission without a permission.
+    #[error("etcdserver: permission not given")]
+    PermissionNotGiven,
+    /// Deleting `root`, or taking the `root` role from it, while auth is on.
+    #[error("etcdserver: invalid auth management")]
+    InvalidAuthMgmt,
+    /// An auth error passed through with the auth store's own text (`auth: ...`) and code
+    /// Unknown, as etcd's maintenance service does.
+    #[error("{0}")]
+    RawAuth(oxcd_auth::AuthError),
     /// An unexpected internal failure (storage, encoding).
     #[error("{0}")]
     Internal(String),
@@ -152,6 +207,32 @@ impl From<oxcd_lease::LeaseError> for ServerError {
             L::AlreadyExists => ServerError::LeaseExists,
             L::TtlTooLarge => ServerError::LeaseTtlTooLarge,
             L::NotPrimary => ServerError::NotLeader,
+            other => ServerError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<oxcd_auth::AuthError> for ServerError {
+    fn from(e: oxcd_auth::AuthError) -> Self {
+        use oxcd_auth::AuthError as A;
+        match e {
+            A::RootUserNotExist => ServerError::RootUserNotExist,
+            A::RootRoleNotExist => ServerError::RootRoleNotExist,
+            A::UserAlreadyExist => ServerError::UserAlreadyExist,
+            A::UserEmpty => ServerError::UserEmpty,
+            A::UserNotFound => ServerError::UserNotFound,
+            A::RoleAlreadyExist => ServerError::RoleAlreadyExist,
+            A::RoleNotFound => ServerError::RoleNotFound,
+            A::RoleEmpty => ServerError::RoleEmpty,
+            A::AuthFailed => ServerError::AuthFailed,
+            A::PermissionDenied => ServerError::PermissionDenied,
+            A::RoleNotGranted => ServerError::RoleNotGranted,
+            A::PermissionNotGranted => ServerError::PermissionNotGranted,
+            A::PermissionNotGiven => ServerError::PermissionNotGiven,
+            A::AuthNotEnabled => ServerError::AuthNotEnabled,
+            A::AuthOldRevision => ServerError::AuthOldRevision,
+            A::InvalidAuthToken => ServerError::InvalidAuthToken,
+            A::InvalidAuthMgmt => ServerError::InvalidAuthMgmt,
             other => ServerError::Internal(other.to_string()),
         }
     }

@@ -14,6 +14,8 @@
 //! - [`http`]: `/health`, `/livez`, `/readyz`, `/version`, `/metrics`.
 //! - [`propose`]: request IDs, proposal waiters, the [`propose::Proposer`].
 //! - [`read`]: linearizable reads through batched ReadIndex.
+//! - [`auth`]: who a request runs as and where each permission check runs (the rules are
+//!   [`auth::access`]; the store and tokens are `oxcd-auth`'s).
 //! - [`apply`]: the state machine raft applies committed entries to.
 //! - [`watch_history`]: the MVCC store as watch history, and the apply-to-watch feed.
 //! - [`members`] (the membership table), [`membership`] (MemberAdd/Remove/Update/Promote
@@ -43,6 +45,7 @@
 //! feature refuses to start when `FAILPOINTS` is set.
 
 pub mod apply;
+pub mod auth;
 pub mod background;
 pub mod bootstrap;
 pub mod config;

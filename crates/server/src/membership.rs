@@ -209,7 +209,11 @@ pub async fn update(
         id,
         peer_ur_ls: peer_urls,
     };
-    match ctx.proposer.propose(Op::MemberUpdate(req)).await? {
+    match ctx
+        .proposer
+        .propose(&crate::auth::Caller::System, Op::MemberUpdate(req))
+        .await?
+    {
         ApplyResult::Members(list) => Ok(list),
         ApplyResult::Error(e) => Err(e),
         other => Err(ServerError::Internal(format!(

@@ -89,6 +89,11 @@ counter!(
     "etcd_server_health_failures",
     "The total number of failed health checks"
 );
+gauge!(
+    AUTH_REVISION,
+    "etcd_debugging_auth_revision",
+    "The current revision of auth store."
+);
 
 /// Touches every metric so that it is exported from start-up.
 pub fn init(member_id: u64, version: &str) {
@@ -99,6 +104,7 @@ pub fn init(member_id: u64, version: &str) {
         &QUOTA_BACKEND_BYTES,
         &CURRENT_REVISION,
         &COMPACT_REVISION,
+        &AUTH_REVISION,
     ] {
         LazyLock::force(g);
     }

@@ -16,8 +16,8 @@ use oxcd_gateway::GatewayBuilder;
 use oxcd_middleware::{GrpcMetricsLayer, GrpcRequestSizeLayer};
 use oxcd_peer::{PeerService, TransportConfig};
 use oxcd_proto::etcdserverpb::{
-    cluster_server::ClusterServer, kv_server::KvServer, lease_server::LeaseServer,
-    maintenance_server::MaintenanceServer,
+    auth_server::AuthServer, cluster_server::ClusterServer, kv_server::KvServer,
+    lease_server::LeaseServer, maintenance_server::MaintenanceServer,
 };
 use oxcd_proto::v3electionpb::election_server::ElectionServer;
 use oxcd_proto::v3lockpb::lock_server::LockServer;
@@ -28,8 +28,8 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 use crate::config::{url_to_addr, Config};
 use crate::context::ServerContext;
 use crate::grpc::{
-    cluster::ClusterService, election::ElectionService, kv::KvService, lease::LeaseService,
-    lock::LockService, maintenance::MaintenanceService, watch::WatchService,
+    auth::AuthService, cluster::ClusterService, election::ElectionService, kv::KvService,
+    lease::LeaseService, lock::LockService, maintenance::MaintenanceService, watch::WatchService,
 };
 use crate::guard::GuardLayer;
 use crate::tls::MemberTls;
@@ -65,6 +65,7 @@ pub async fn serve(
     let lease = LeaseService::new(ctx.clone());
     let lock = LockService::new(ctx.clone());
     let election = ElectionService::new(ctx.clone());
+    let auth = AuthService::new(ctx.clone());
 
     let mut router = Routes::new(
         KvServer::new(kv.clone())
@@ -101,6 +102,11 @@ pub async fn serve(
             .max_decoding_message_size(recv_limit)
             .max_encoding_message_size(usize::MAX),
     )
+    .add_service(
+        AuthServer::new(auth.clone())
+            .max_decoding_message_size(recv_limit)
+            .max_encoding_message_size(usize::MAX),
+    )
     .into_axum_router();
     if cfg.enable_grpc_gateway {
         let gateway = GatewayBuilder::new()
@@ -111,6 +117,7 @@ pub async fn serve(
             .lease(Arc::new(lease))
             .lock(Arc::new(lock))
             .election(Arc::new(election))
+            .auth(Arc::new(auth))
             .build();
         router = router.merge(gateway);
     }

@@ -9,6 +9,10 @@ pub enum WatchError {
     /// An explicit watch ID already used on this stream.
     #[error("mvcc: duplicate watch ID provided on the WatchStream")]
     DuplicateId,
+    /// Refused by the caller before the hub saw it (a permission denial); the text is
+    /// the cancel reason, in order with the stream's other create replies.
+    #[error("{0}")]
+    Refused(String),
     /// The hub is shut down.
     #[error("etcdserver: server stopped")]
     Stopped,

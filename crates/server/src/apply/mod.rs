@@ -21,6 +21,8 @@
 //! - [`kv`]: put, delete-range, range inside a write transaction.
 //! - [`txn`]: compares and branches.
 //! - [`alarm`]: the alarm table and Alarm entries.
+//! - [`auth`]: the permission check every entry passes first (the user and auth revision
+//!   its header carries), and the auth-management entries.
 //! - [`compaction`]: the background thread that finishes physical compactions.
 //! - [`leases`]: LeaseGrant, LeaseRevoke and LeaseCheckpoint entries, the lease lookups
 //!   the KV path needs, and the attachments a request decides (applied to the lessor only
@@ -29,6 +31,7 @@
 //! - [`restore`]: replacing the whole state with a snapshot from the leader.
 
 pub mod alarm;
+pub mod auth;
 pub mod compaction;
 pub mod kv;
 pub mod leases;
@@ -43,6 +46,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use oxcd_auth::{AuthStore, TokenProvider};
 use oxcd_backend::{Backend, Column, WriteBatch};
 use oxcd_lease::Lessor;
 use oxcd_mvcc::{Changes, KvStore};
@@ -58,6 +62,7 @@ use tokio::sync::oneshot;
 use self::alarm::AlarmStore;
 use self::compaction::Compactor;
 use self::leases::{LeaseEdits, LeaseIndex, LeaseMoves};
+use crate::auth::Caller;
 use crate::error::ServerError;
 use crate::propose::wait::ProposalWaiters;
 
@@ -85,6 +90,8 @@ pub enum ApplyResult {
     LeaseCheckpoint,
     /// Membership changed; the members afterwards.
     Members(Vec<oxcd_proto::etcdserverpb::Member>),
+    /// An auth-management entry.
+    Auth(auth::AuthOutcome),
     /// The request failed.
     Error(ServerError),
 }
@@ -132,6 +139,10 @@ pub struct Stores {
     pub alarms: Arc<AlarmStore>,
     /// Membership.
     pub members: Arc<crate::members::Members>,
+    /// Users, roles and permissions.
+    pub auth: Arc<AuthStore>,
+    /// Auth tokens (every member records the tokens Authenticate entries assign).
+    pub tokens: Arc<dyn TokenProvider>,
 }
 
 /// The components the state machine writes to.
@@ -141,6 +152,8 @@ pub struct StateMachine {
     leases: Arc<Lessor>,
     alarms: Arc<AlarmStore>,
     members: Arc<crate::members::Members>,
+    auth: Arc<AuthStore>,
+    tokens: Arc<dyn TokenProvider>,
     waiters: Arc<ProposalWaiters>,
     compactor: Compactor,
     /// Where snapshots from the leader are staged (see [`restore`]).
@@ -168,6 +181,8 @@ impl StateMachine {
             leases,
             alarms,
             members,
+            auth,
+            tokens,
         } = stores;
         let applied = load_applied_index(backend.as_ref())?;
         progress.applied.store(applied, Ordering::Release);
@@ -178,6 +193,8 @@ impl StateMachine {
             leases,
             alarms,
             members,
+            auth,
+            tokens,
             snapshot_root,
             waiters,
             observer,
@@ -202,8 +219,12 @@ impl StateMachine {
                         lessor: &self.leases,
                         alarms: &self.alarms,
                         members: &self.members,
+                        auth: &self.auth,
+                        tokens: self.tokens.as_ref(),
                     };
-                    (id, Some(ops.dispatch(req.op, &mut batch, &mut pending)))
+                    let caller = Caller::from_header(req.header.as_ref());
+                    let result = ops.dispatch(&caller, req.op, index, &mut batch, &mut pending);
+                    (id, Some(result))
                 }
                 Err(e) => {
                     tracing::error!(index, error = %e, "undecodable raft entry skipped");
@@ -233,6 +254,7 @@ impl StateMachine {
                     *wait = Some(done);
                 }
             }
+            Pending::Auth(staged) => auth::publish(&self.auth, self.tokens.as_ref(), staged),
             Pending::None => {}
         }
         self.progress.applied.store(index, Ordering::Release);
@@ -249,17 +271,33 @@ struct Ops<'k> {
     lessor: &'k Lessor,
     alarms: &'k AlarmStore,
     members: &'k crate::members::Members,
+    auth: &'k AuthStore,
+    tokens: &'k dyn TokenProvider,
 }
 
 impl<'k> Ops<'k> {
-    /// Runs one request, staging its writes into `batch`; what must happen after the batch
-    /// is written goes into `pending`.
+    /// Runs one request of `caller`'s, at raft `index`, staging its writes into `batch`;
+    /// what must happen after the batch is written goes into `pending`. The permission
+    /// check comes first, as etcd's auth applier wraps its quota applier.
     fn dispatch(
         &self,
+        caller: &Caller,
         op: Option<Op>,
+        index: u64,
         batch: &mut WriteBatch,
         pending: &mut Pending<'k>,
     ) -> ApplyResult {
+        if let Some(op) = &op {
+            if let Err(e) = auth::authorize(&self.auth.current(), caller, op, self.lessor) {
+                return ApplyResult::Error(e.into());
+            }
+        }
+        let op = match op {
+            Some(op) if auth::is_management(&op) => {
+                return auth::manage(self.auth, self.tokens, op, index, batch, pending)
+            }
+            other => other,
+        };
         let nospace = self.alarms.has_nospace();
         let leases: &dyn LeaseIndex = self.lessor;
         let mut edits = LeaseEdits::new(leases);
@@ -344,6 +382,8 @@ enum Pending<'k> {
     /// A revision to publish, and the lease attachments it changes.
     Kv(oxcd_mvcc::Staged<'k>, LeaseMoves),
     Compaction(oxcd_mvcc::Compaction),
+    /// An auth change, published after the batch is written.
+    Auth(oxcd_auth::StagedAuth),
 }
 
 fn txn_has_put(t: &TxnRequest) -> bool {

@@ -153,6 +153,8 @@ impl StateMachine {
         }
         self.alarms.reload(self.backend.as_ref())?;
         self.members.reload(self.backend.as_ref())?;
+        self.auth.reload(self.backend.as_ref())?;
+        crate::metrics::AUTH_REVISION.set(self.auth.revision() as i64);
         self.applied = applied;
         self.progress.applied.store(applied, Ordering::Release);
         if let Some(obs) = &self.observer {

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use oxcd_auth::{AuthStore, SimpleTokens, TokenProvider};
 use oxcd_backend::{Backend, MemBackend};
 use oxcd_lease::{Lessor, LessorConfig};
 use oxcd_mvcc::KvStore;
@@ -10,12 +11,13 @@ use oxcd_proto::etcdserverpb::{
     request_op::Request, LeaseGrantRequest, LeaseRevokeRequest, PutRequest, RangeRequest,
     RequestOp, TxnRequest,
 };
-use oxcd_proto::oxcdpb::{internal_request::Op, InternalRequest, RequestHeader};
+use oxcd_proto::oxcdpb::{internal_request::Op, InternalRequest};
 use oxcd_raftlog::{Applier, Committed};
 use prost::Message;
 
 use super::alarm::AlarmStore;
 use super::{ApplyProgress, ApplyResult, StateMachine, Stores};
+use crate::auth::Caller;
 use crate::error::ServerError;
 use crate::members::Members;
 use crate::propose::wait::ProposalWaiters;
@@ -24,6 +26,8 @@ struct Member {
     sm: StateMachine,
     kv: Arc<KvStore>,
     lessor: Arc<Lessor>,
+    auth: Arc<AuthStore>,
+    tokens: Arc<dyn TokenProvider>,
     waiters: Arc<ProposalWaiters>,
     index: u64,
     _snapshots: tempfile::TempDir,
@@ -42,6 +46,8 @@ impl Member {
         );
         let alarms = Arc::new(AlarmStore::load(backend.as_ref()).unwrap());
         let members = Arc::new(Members::load_or_bootstrap(backend.as_ref(), vec![], 1, 1).unwrap());
+        let auth = Arc::new(AuthStore::open(backend.as_ref(), 4).unwrap());
+        let tokens: Arc<dyn TokenProvider> = Arc::new(SimpleTokens::new(Duration::from_secs(60)));
         let waiters = Arc::new(ProposalWaiters::default());
         let snapshots = tempfile::tempdir().unwrap();
         let sm = StateMachine::new(
@@ -51,6 +57,8 @@ impl Member {
                 leases: lessor.clone(),
                 alarms,
                 members,
+                auth: auth.clone(),
+                tokens: tokens.clone(),
             },
             waiters.clone(),
             None,
@@ -63,22 +71,26 @@ impl Member {
             sm,
             kv,
             lessor,
+            auth,
+            tokens,
             waiters,
             index: 0,
             _snapshots: snapshots,
         }
     }
 
-    /// Applies `op` as the next entry and returns its result.
+    /// Applies `op` as the next entry, as an anonymous client, and returns its result.
     fn apply(&mut self, op: Op) -> ApplyResult {
+        self.apply_as(&Caller::Anonymous, op)
+    }
+
+    /// Applies `op` as the next entry proposed by `caller` and returns its result.
+    fn apply_as(&mut self, caller: &Caller, op: Op) -> ApplyResult {
         self.index += 1;
         let id = self.index;
         let rx = self.waiters.register(id);
         let data = InternalRequest {
-            header: Some(RequestHeader {
-                id,
-                ..Default::default()
-            }),
+            header: Some(caller.header(id)),
             op: Some(op),
         }
         .encode_to_vec();
@@ -183,4 +195,206 @@ fn revoking_an_unknown_lease_changes_nothing() {
     let r = m.apply(revoke(9));
     assert!(matches!(r, ApplyResult::Error(_)), "{r:?}");
     assert!(m.lessor.exists(1));
+}
+
+mod auth {
+    //! Auth at apply: management entries, and the permission every entry is checked for
+    //! with the user and auth revision its header carries.
+
+    use oxcd_proto::authpb::{permission::Type as PermType, Permission, UserAddOptions};
+    use oxcd_proto::etcdserverpb::{
+        AuthEnableRequest, AuthRoleAddRequest, AuthRoleGrantPermissionRequest,
+        AuthRoleRevokePermissionRequest, AuthUserAddRequest, AuthUserDeleteRequest,
+        AuthUserGetRequest, AuthUserGrantRoleRequest,
+    };
+    use oxcd_proto::oxcdpb::InternalAuthenticateRequest;
+
+    use super::*;
+    use crate::apply::auth::AuthOutcome;
+
+    fn user_add(name: &str) -> Op {
+        Op::AuthUserAdd(AuthUserAddRequest {
+            name: name.into(),
+            hashed_password: "$2a$04$not-checked-at-apply".into(),
+            options: Some(UserAddOptions { no_password: false }),
+            ..Default::default()
+        })
+    }
+
+    fn grant_role(user: &str, role: &str) -> Op {
+        Op::AuthUserGrantRole(AuthUserGrantRoleRequest {
+            user: user.into(),
+            role: role.into(),
+        })
+    }
+
+    fn put_op(key: &[u8]) -> Op {
+        Op::Put(PutRequest {
+            key: key.to_vec(),
+            value: b"v".to_vec(),
+            ..Default::default()
+        })
+    }
+
+    fn done(r: ApplyResult) {
+        assert!(matches!(r, ApplyResult::Auth(AuthOutcome::Done)), "{r:?}");
+    }
+
+    fn denied(r: ApplyResult, want: ServerError) {
+        match r {
+            ApplyResult::Error(e) => assert_eq!(e, want),
+            other => panic!("expected {want:?}, got {other:?}"),
+        }
+    }
+
+    /// root, and alice with readwrite on the prefix `a/`; auth on.
+    fn member_with_alice() -> Member {
+        let mut m = Member::new();
+        done(m.apply(user_add("root")));
+        done(m.apply(grant_role("root", "root")));
+        done(m.apply(Op::AuthRoleAdd(AuthRoleAddRequest { name: "r".into() })));
+        done(m.apply(Op::AuthRoleGrantPermission(
+            AuthRoleGrantPermissionRequest {
+                name: "r".into(),
+                perm: Some(Permission {
+                    perm_type: PermType::Readwrite as i32,
+                    key: b"a/".to_vec(),
+                    range_end: b"a0".to_vec(),
+                }),
+            },
+        )));
+        done(m.apply(user_add("alice")));
+        done(m.apply(grant_role("alice", "r")));
+        done(m.apply(Op::AuthEnable(AuthEnableRequest {})));
+        assert!(m.auth.enabled());
+        m
+    }
+
+    fn as_user(m: &Member, name: &str) -> Caller {
+        Caller::User {
+            name: name.into(),
+            revision: m.auth.revision(),
+        }
+    }
+
+    #[test]
+    fn writes_are_checked_with_the_header_user_and_revision() {
+        let mut m = member_with_alice();
+        let alice = as_user(&m, "alice");
+        assert!(matches!(
+            m.apply_as(&alice, put_op(b"a/1")),
+            ApplyResult::Put(_)
+        ));
+        denied(
+            m.apply_as(&alice, put_op(b"b")),
+            ServerError::PermissionDenied,
+        );
+        assert_eq!(m.value(b"b"), None);
+        // No credentials while auth is on; the member's own requests are never checked.
+        denied(m.apply(put_op(b"a/2")), ServerError::UserEmpty);
+        assert!(matches!(
+            m.apply_as(&Caller::System, put_op(b"b")),
+            ApplyResult::Put(_)
+        ));
+        // A permission revoked after alice's request was admitted: refused at apply.
+        let root = as_user(&m, "root");
+        done(m.apply_as(
+            &root,
+            Op::AuthRoleRevokePermission(AuthRoleRevokePermissionRequest {
+                role: "r".into(),
+                key: b"a/".to_vec(),
+                range_end: b"a0".to_vec(),
+            }),
+        ));
+        denied(
+            m.apply_as(&alice, put_op(b"a/2")),
+            ServerError::AuthOldRevision,
+        );
+        assert_eq!(m.value(b"a/2"), None);
+        denied(
+            m.apply_as(&as_user(&m, "alice"), put_op(b"a/2")),
+            ServerError::PermissionDenied,
+        );
+    }
+
+    #[test]
+    fn management_needs_root_but_a_user_may_read_itself() {
+        let mut m = member_with_alice();
+        let alice = as_user(&m, "alice");
+        let before = m.auth.revision();
+        denied(
+            m.apply_as(&alice, user_add("mallory")),
+            ServerError::PermissionDenied,
+        );
+        denied(m.apply(user_add("mallory")), ServerError::UserEmpty);
+        assert_eq!(m.auth.revision(), before, "a refused change bumps nothing");
+        let own = Op::AuthUserGet(AuthUserGetRequest {
+            name: "alice".into(),
+        });
+        match m.apply_as(&alice, own) {
+            ApplyResult::Auth(AuthOutcome::Names(roles)) => assert_eq!(roles, vec!["r"]),
+            other => panic!("{other:?}"),
+        }
+        let other = Op::AuthUserGet(AuthUserGetRequest {
+            name: "root".into(),
+        });
+        denied(m.apply_as(&alice, other), ServerError::PermissionDenied);
+    }
+
+    #[test]
+    fn authenticate_records_the_token_and_a_deleted_user_loses_it() {
+        let mut m = member_with_alice();
+        let prepared = m.tokens.prepare();
+        let op = Op::Authenticate(InternalAuthenticateRequest {
+            name: "alice".into(),
+            password: String::new(),
+            simple_token: prepared.clone(),
+        });
+        let token = match m.apply(op) {
+            ApplyResult::Auth(AuthOutcome::Token(t)) => t,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(token, format!("{prepared}.{}", m.index));
+        let rev = m.auth.revision();
+        assert_eq!(m.tokens.info(&token, rev).unwrap().user, "alice");
+        let root = as_user(&m, "root");
+        done(m.apply_as(
+            &root,
+            Op::AuthUserDelete(AuthUserDeleteRequest {
+                name: "alice".into(),
+            }),
+        ));
+        assert!(m.tokens.info(&token, m.auth.revision()).is_err());
+    }
+
+    #[test]
+    fn a_lease_revoke_needs_write_on_every_attached_key() {
+        let mut m = member_with_alice();
+        assert!(matches!(
+            m.apply_as(&Caller::System, grant(1)),
+            ApplyResult::LeaseGrant(_)
+        ));
+        let leased = Op::Put(PutRequest {
+            key: b"b".to_vec(),
+            value: b"v".to_vec(),
+            lease: 1,
+            ..Default::default()
+        });
+        assert!(matches!(
+            m.apply_as(&Caller::System, leased),
+            ApplyResult::Put(_)
+        ));
+        let alice = as_user(&m, "alice");
+        denied(m.apply_as(&alice, revoke(1)), ServerError::PermissionDenied);
+        assert!(m.lessor.exists(1));
+        assert_eq!(m.value(b"b"), Some(b"v".to_vec()));
+        // Attaching her own key to that lease is refused too.
+        let attach = Op::Put(PutRequest {
+            key: b"a/1".to_vec(),
+            value: b"v".to_vec(),
+            lease: 1,
+            ..Default::default()
+        });
+        denied(m.apply_as(&alice, attach), ServerError::PermissionDenied);
+    }
 }

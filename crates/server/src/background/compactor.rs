@@ -73,7 +73,11 @@ async fn compact(ctx: &ServerContext, revision: i64) {
         revision,
         physical: false,
     };
-    match ctx.proposer.propose(Op::Compaction(req)).await {
+    match ctx
+        .proposer
+        .propose(&crate::auth::Caller::System, Op::Compaction(req))
+        .await
+    {
         Ok(_) => tracing::info!(revision, "auto-compacted"),
         Err(e) => tracing::warn!(revision, error = %e, "auto-compaction failed"),
     }

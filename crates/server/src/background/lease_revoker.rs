@@ -37,7 +37,10 @@ pub fn start(ctx: Arc<ServerContext>) {
                     let _permit = permit;
                     if let Err(e) = ctx
                         .proposer
-                        .propose(Op::LeaseRevoke(LeaseRevokeRequest { id }))
+                        .propose(
+                            &crate::auth::Caller::System,
+                            Op::LeaseRevoke(LeaseRevokeRequest { id }),
+                        )
                         .await
                     {
                         tracing::debug!(lease = id, error = %e, "revoking an expired lease failed; will retry");
@@ -51,7 +54,11 @@ pub fn start(ctx: Arc<ServerContext>) {
                     .map(|(id, remaining_ttl)| LeaseCheckpoint { id, remaining_ttl })
                     .collect();
                 let req = LeaseCheckpointRequest { checkpoints };
-                if let Err(e) = ctx.proposer.propose(Op::LeaseCheckpoint(req)).await {
+                if let Err(e) = ctx
+                    .proposer
+                    .propose(&crate::auth::Caller::System, Op::LeaseCheckpoint(req))
+                    .await
+                {
                     tracing::debug!(error = %e, "lease checkpoint failed; will retry");
                 }
             }

@@ -31,7 +31,10 @@ pub fn start(ctx: Arc<ServerContext>, client_urls: Vec<String>) {
             }
             match ctx
                 .proposer
-                .propose(Op::MemberAttributes(attrs.clone()))
+                .propose(
+                    &crate::auth::Caller::System,
+                    Op::MemberAttributes(attrs.clone()),
+                )
                 .await
             {
                 Ok(ApplyResult::Members(_)) => {

@@ -51,6 +51,14 @@ impl ElectionService {
         }
     }
 
+    /// This service, calling the member's KV and Lease services as the caller of a
+    /// request with `metadata` (so the same permission checks apply).
+    fn as_caller_of(&self, metadata: &tonic::metadata::MetadataMap) -> Self {
+        Self {
+            inproc: self.inproc.as_caller_of(metadata),
+        }
+    }
+
     /// Puts `value` on `key` with `lease` if its create revision is still `rev`.
     async fn proclaim_as(
         &self,
@@ -215,8 +223,9 @@ impl Election for ElectionService {
         &self,
         req: Request<CampaignRequest>,
     ) -> Result<Response<CampaignResponse>, Status> {
+        let this = self.as_caller_of(req.metadata());
         Ok(Response::new(
-            ElectionService::campaign(self, req.into_inner()).await?,
+            ElectionService::campaign(&this, req.into_inner()).await?,
         ))
     }
 
@@ -224,15 +233,16 @@ impl Election for ElectionService {
         &self,
         req: Request<ProclaimRequest>,
     ) -> Result<Response<ProclaimResponse>, Status> {
+        let this = self.as_caller_of(req.metadata());
         let req = req.into_inner();
         let Some(leader) = req.leader else {
             return Err(Status::unknown(ERR_MISSING_LEADER_KEY));
         };
-        let lease = self.inproc.session_lease(leader.lease).await?;
-        let mut hdr = self
+        let lease = this.inproc.session_lease(leader.lease).await?;
+        let mut hdr = this
             .proclaim_as(&leader.key, leader.rev, lease, &req.value)
             .await?;
-        header::complete(self.inproc.ctx(), &mut hdr);
+        header::complete(this.inproc.ctx(), &mut hdr);
         Ok(Response::new(ProclaimResponse { header: hdr }))
     }
 
@@ -240,8 +250,9 @@ impl Election for ElectionService {
         &self,
         req: Request<LeaderRequest>,
     ) -> Result<Response<LeaderResponse>, Status> {
-        let mut resp = self.leader_of(&req.into_inner().name).await?;
-        header::complete(self.inproc.ctx(), &mut resp.header);
+        let this = self.as_caller_of(req.metadata());
+        let mut resp = this.leader_of(&req.into_inner().name).await?;
+        header::complete(this.inproc.ctx(), &mut resp.header);
         Ok(Response::new(resp))
     }
 
@@ -252,9 +263,10 @@ impl Election for ElectionService {
         &self,
         req: Request<LeaderRequest>,
     ) -> Result<Response<Self::ObserveStream>, Status> {
+        let this = self.as_caller_of(req.metadata());
         let prefix = prefix_of(&req.into_inner().name);
         let (tx, rx) = mpsc::channel(OBSERVE_BUFFER);
-        let inproc = self.inproc.clone();
+        let inproc = this.inproc.clone();
         tokio::spawn(async move {
             let closed = tx.clone();
             tokio::select! {
@@ -273,11 +285,12 @@ impl Election for ElectionService {
         &self,
         req: Request<ResignRequest>,
     ) -> Result<Response<ResignResponse>, Status> {
+        let this = self.as_caller_of(req.metadata());
         let Some(leader) = req.into_inner().leader else {
             return Err(Status::unknown(ERR_MISSING_LEADER_KEY));
         };
-        let mut hdr = self.resign_as(&leader.key, leader.rev).await?;
-        header::complete(self.inproc.ctx(), &mut hdr);
+        let mut hdr = this.resign_as(&leader.key, leader.rev).await?;
+        header::complete(this.inproc.ctx(), &mut hdr);
         Ok(Response::new(ResignResponse { header: hdr }))
     }
 }

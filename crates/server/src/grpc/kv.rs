@@ -14,7 +14,9 @@ use oxcd_proto::oxcdpb::internal_request::Op;
 use tonic::{Code, Request, Response, Status};
 
 use super::header;
+use super::status::unexpected;
 use crate::apply::ApplyResult;
+use crate::auth::Caller;
 use crate::context::ServerContext;
 use crate::error::ServerError;
 use crate::quota::Quota;
@@ -35,7 +37,11 @@ impl KvService {
         Self { ctx }
     }
 
-    async fn do_range(&self, r: &RangeRequest) -> Result<RangeResponse, ServerError> {
+    async fn do_range(
+        &self,
+        caller: &Caller,
+        r: &RangeRequest,
+    ) -> Result<RangeResponse, ServerError> {
         validate::check_range(r)?;
         if !r.serializable {
             if self.ctx.is_learner() {
@@ -45,7 +51,10 @@ impl KvService {
                 self.ctx.reads.wait().await?;
             }
         }
+        let auth = &self.ctx.auth;
+        auth.check(caller, |c| c.range(&r.key, &r.range_end))?;
         let res = self.ctx.kv.range(r)?;
+        auth.recheck(caller)?;
         Ok(RangeResponse {
             header: header::at(&self.ctx, res.revision),
             kvs: res.kvs,
@@ -64,7 +73,12 @@ impl KvService {
             member_id: self.ctx.member_id,
             alarm: AlarmType::Nospace as i32,
         };
-        if let Err(e) = self.ctx.proposer.propose(Op::Alarm(alarm)).await {
+        if let Err(e) = self
+            .ctx
+            .proposer
+            .propose(&Caller::System, Op::Alarm(alarm))
+            .await
+        {
             tracing::warn!(error = %e, "failed to raise the NOSPACE alarm");
         }
         Err(ServerError::NoSpace)
@@ -79,17 +93,11 @@ fn skip_read_index() -> bool {
     false
 }
 
-fn unexpected(r: ApplyResult) -> Status {
-    match r {
-        ApplyResult::Error(e) => e.into(),
-        other => Status::internal(format!("unexpected apply result {other:?}")),
-    }
-}
-
 #[tonic::async_trait]
 impl Kv for KvService {
     async fn range(&self, req: Request<RangeRequest>) -> Result<Response<RangeResponse>, Status> {
-        Ok(Response::new(self.do_range(req.get_ref()).await?))
+        let caller = self.ctx.auth.caller(req.metadata()).await?;
+        Ok(Response::new(self.do_range(&caller, req.get_ref()).await?))
     }
 
     type RangeStreamStream =
@@ -99,6 +107,7 @@ impl Kv for KvService {
         &self,
         req: Request<RangeRequest>,
     ) -> Result<Response<Self::RangeStreamStream>, Status> {
+        let caller = self.ctx.auth.caller(req.metadata()).await?;
         let r = req.into_inner();
         let custom_sort = !(r.sort_order == SortOrder::None as i32
             || (r.sort_target == SortTarget::Key as i32
@@ -114,7 +123,7 @@ impl Kv for KvService {
                 "etcdserver: range stream does not support sort or revision filters",
             ));
         }
-        let mut full = self.do_range(&r).await?;
+        let mut full = self.do_range(&caller, &r).await?;
         let kvs = std::mem::take(&mut full.kvs);
         let mut chunks: Vec<RangeStreamResponse> = kvs
             .chunks(RANGE_STREAM_CHUNK)
@@ -147,10 +156,11 @@ impl Kv for KvService {
     }
 
     async fn put(&self, req: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
+        let caller = self.ctx.auth.caller(req.metadata()).await?;
         let p = req.into_inner();
         validate::check_put(&p)?;
         self.check_quota(Quota::put_cost(&p)).await?;
-        match self.ctx.proposer.propose(Op::Put(p)).await? {
+        match self.ctx.proposer.propose(&caller, Op::Put(p)).await? {
             ApplyResult::Put(mut resp) => {
                 header::complete(&self.ctx, &mut resp.header);
                 Ok(Response::new(resp))
@@ -163,9 +173,15 @@ impl Kv for KvService {
         &self,
         req: Request<DeleteRangeRequest>,
     ) -> Result<Response<DeleteRangeResponse>, Status> {
+        let caller = self.ctx.auth.caller(req.metadata()).await?;
         let d = req.into_inner();
         validate::check_delete(&d)?;
-        match self.ctx.proposer.propose(Op::DeleteRange(d)).await? {
+        match self
+            .ctx
+            .proposer
+            .propose(&caller, Op::DeleteRange(d))
+            .await?
+        {
             ApplyResult::DeleteRange(mut resp) => {
                 header::complete(&self.ctx, &mut resp.header);
                 Ok(Response::new(resp))
@@ -175,18 +191,22 @@ impl Kv for KvService {
     }
 
     async fn txn(&self, req: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
+        let caller = self.ctx.auth.caller(req.metadata()).await?;
         let t = req.into_inner();
         validate::check_txn(&t, self.ctx.limits.max_txn_ops)?;
         if crate::apply::txn::is_read_only(&t) {
             if !crate::apply::txn::is_serializable(&t) {
                 self.ctx.reads.wait().await?;
             }
+            let auth = &self.ctx.auth;
+            auth.check(&caller, |c| c.txn(&t))?;
             let mut resp = crate::apply::txn::read_only(&self.ctx.kv, &t)?;
+            auth.recheck(&caller)?;
             header::complete(&self.ctx, &mut resp.header);
             return Ok(Response::new(resp));
         }
         self.check_quota(Quota::txn_cost(&t)).await?;
-        match self.ctx.proposer.propose(Op::Txn(t)).await? {
+        match self.ctx.proposer.propose(&caller, Op::Txn(t)).await? {
             ApplyResult::Txn(mut resp) => {
                 header::complete(&self.ctx, &mut resp.header);
                 Ok(Response::new(resp))
@@ -199,8 +219,14 @@ impl Kv for KvService {
         &self,
         req: Request<CompactionRequest>,
     ) -> Result<Response<CompactionResponse>, Status> {
+        let caller = self.ctx.auth.caller(req.metadata()).await?;
         let c = req.into_inner();
-        match self.ctx.proposer.propose(Op::Compaction(c)).await? {
+        match self
+            .ctx
+            .proposer
+            .propose(&caller, Op::Compaction(c))
+            .await?
+        {
             ApplyResult::Compaction(mut resp, wait) => {
                 if let Some(done) = wait {
                     let _ = done.await;

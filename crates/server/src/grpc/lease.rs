@@ -58,6 +58,7 @@ impl Lease for LeaseService {
         &self,
         req: Request<LeaseGrantRequest>,
     ) -> Result<Response<LeaseGrantResponse>, Status> {
+        let caller = self.ctx.auth.caller(req.metadata()).await?;
         let mut g = req.into_inner();
         if g.ttl > MAX_LEASE_TTL {
             return Err(ServerError::LeaseTtlTooLarge.into());
@@ -65,7 +66,12 @@ impl Lease for LeaseService {
         if g.id == 0 {
             g.id = new_lease_id();
         }
-        match self.ctx.proposer.propose(Op::LeaseGrant(g)).await? {
+        match self
+            .ctx
+            .proposer
+            .propose(&caller, Op::LeaseGrant(g))
+            .await?
+        {
             ApplyResult::LeaseGrant(mut resp) => {
                 header::complete(&self.ctx, &mut resp.header);
                 Ok(Response::new(resp))
@@ -81,8 +87,14 @@ impl Lease for LeaseService {
         &self,
         req: Request<LeaseRevokeRequest>,
     ) -> Result<Response<LeaseRevokeResponse>, Status> {
+        let caller = self.ctx.auth.caller(req.metadata()).await?;
         let r = req.into_inner();
-        match self.ctx.proposer.propose(Op::LeaseRevoke(r)).await? {
+        match self
+            .ctx
+            .proposer
+            .propose(&caller, Op::LeaseRevoke(r))
+            .await?
+        {
             ApplyResult::LeaseRevoke(mut resp) => {
                 header::complete(&self.ctx, &mut resp.header);
                 Ok(Response::new(resp))

@@ -36,6 +36,14 @@ impl LockService {
         }
     }
 
+    /// This service, calling the member's KV and Lease services as the caller of a
+    /// request with `metadata` (so the same permission checks apply).
+    fn as_caller_of(&self, metadata: &tonic::metadata::MetadataMap) -> Self {
+        Self {
+            inproc: self.inproc.as_caller_of(metadata),
+        }
+    }
+
     async fn lock(&self, req: LockRequest) -> Result<LockResponse, Status> {
         let lease = self.inproc.session_lease(req.lease).await?;
         let prefix = prefix_of(&req.name);
@@ -74,8 +82,9 @@ impl LockService {
 #[tonic::async_trait]
 impl Lock for LockService {
     async fn lock(&self, req: Request<LockRequest>) -> Result<Response<LockResponse>, Status> {
+        let this = self.as_caller_of(req.metadata());
         Ok(Response::new(
-            LockService::lock(self, req.into_inner()).await?,
+            LockService::lock(&this, req.into_inner()).await?,
         ))
     }
 
@@ -83,9 +92,10 @@ impl Lock for LockService {
         &self,
         req: Request<UnlockRequest>,
     ) -> Result<Response<UnlockResponse>, Status> {
+        let this = self.as_caller_of(req.metadata());
         let key = req.into_inner().key;
-        let mut hdr = self.inproc.delete(&key).await?;
-        header::complete(self.inproc.ctx(), &mut hdr);
+        let mut hdr = this.inproc.delete(&key).await?;
+        header::complete(this.inproc.ctx(), &mut hdr);
         Ok(Response::new(UnlockResponse { header: hdr }))
     }
 }

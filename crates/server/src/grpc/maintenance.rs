@@ -17,6 +17,7 @@ use tonic::{Request, Response, Status};
 use super::header;
 use super::snapshot;
 use crate::apply::ApplyResult;
+use crate::auth::Caller;
 use crate::context::{ServerContext, SERVER_VERSION, STORAGE_VERSION};
 use crate::error::ServerError;
 
@@ -39,6 +40,8 @@ impl MaintenanceService {
 #[tonic::async_trait]
 impl Maintenance for MaintenanceService {
     async fn alarm(&self, req: Request<AlarmRequest>) -> Result<Response<AlarmResponse>, Status> {
+        // etcd 3.4 checks only the token here (any user, or none, may list and disarm).
+        self.ctx.auth.caller_raw(req.metadata()).await?;
         let a = req.into_inner();
         if a.action == AlarmAction::Get as i32 {
             // etcd 3.4 answers an alarm listing without a header.
@@ -48,7 +51,12 @@ impl Maintenance for MaintenanceService {
                 alarms,
             }));
         }
-        match self.ctx.proposer.propose(Op::Alarm(a)).await? {
+        match self
+            .ctx
+            .proposer
+            .propose(&Caller::System, Op::Alarm(a))
+            .await?
+        {
             ApplyResult::Alarm(mut resp) => {
                 header::complete(&self.ctx, &mut resp.header);
                 Ok(Response::new(resp))
@@ -97,8 +105,9 @@ impl Maintenance for MaintenanceService {
 
     async fn defragment(
         &self,
-        _req: Request<DefragmentRequest>,
+        req: Request<DefragmentRequest>,
     ) -> Result<Response<DefragmentResponse>, Status> {
+        self.ctx.auth.admin_raw(req.metadata()).await?;
         let backend = self.ctx.backend.clone();
         tokio::task::spawn_blocking(move || backend.defragment())
             .await
@@ -109,7 +118,8 @@ impl Maintenance for MaintenanceService {
         }))
     }
 
-    async fn hash(&self, _req: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
+    async fn hash(&self, req: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
+        self.ctx.auth.admin_raw(req.metadata()).await?;
         let kv = self.ctx.kv.clone();
         let (hash, revision) = tokio::task::spawn_blocking(move || kv.hash_with_revision())
             .await
@@ -125,6 +135,7 @@ impl Maintenance for MaintenanceService {
         &self,
         req: Request<HashKvRequest>,
     ) -> Result<Response<HashKvResponse>, Status> {
+        self.ctx.auth.admin_raw(req.metadata()).await?;
         let rev = req.get_ref().revision;
         let kv = self.ctx.kv.clone();
         let h = tokio::task::spawn_blocking(move || kv.hash_kv(rev))
@@ -149,8 +160,9 @@ impl Maintenance for MaintenanceService {
 
     async fn snapshot(
         &self,
-        _req: Request<SnapshotRequest>,
+        req: Request<SnapshotRequest>,
     ) -> Result<Response<Self::SnapshotStream>, Status> {
+        self.ctx.auth.admin_raw(req.metadata()).await?;
         let stream = snapshot::stream(self.ctx.clone()).await?;
         Ok(Response::new(stream))
     }

@@ -2,6 +2,7 @@
 //! the header). Errors become `tonic::Status` only in [`status`]. `concurrency.rs` is the
 //! in-process concurrency client that Lock and Election run on.
 
+pub mod auth;
 pub mod cluster;
 mod concurrency;
 pub mod election;

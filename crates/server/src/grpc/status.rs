@@ -3,7 +3,17 @@
 
 use tonic::{Code, Status};
 
+use crate::apply::ApplyResult;
 use crate::error::ServerError;
+
+/// The status for an apply result a handler did not expect: the request's error, or an
+/// internal error naming what came back.
+pub fn unexpected(r: ApplyResult) -> Status {
+    match r {
+        ApplyResult::Error(e) => e.into(),
+        other => Status::internal(format!("unexpected apply result {other:?}")),
+    }
+}
 
 /// The gRPC code etcd 3.4 uses for an error.
 pub fn code_of(e: &ServerError) -> Code {
@@ -24,8 +34,45 @@ pub fn code_of(e: &ServerError) -> Code {
         MemberBadUrls => Code::InvalidArgument,
         NotCapable | NotSupportedForLearner | Unhealthy => Code::Unavailable,
         NoLeader | LeaderChanged | Timeout | TimeoutLeaderFail | Stopped => Code::Unavailable,
-        Internal(_) => Code::Unknown,
+        AuthFailed | AuthOldRevision | UserEmpty | RoleEmpty | PermissionNotGiven
+        | InvalidAuthMgmt => Code::InvalidArgument,
+        InvalidAuthToken => Code::Unauthenticated,
+        PermissionDenied => Code::PermissionDenied,
+        AuthNotEnabled | RootUserNotExist | RootRoleNotExist | UserAlreadyExist | UserNotFound
+        | RoleAlreadyExist | RoleNotFound | RoleNotGranted | PermissionNotGranted => {
+            Code::FailedPrecondition
+        }
+        RawAuth(_) | Internal(_) => Code::Unknown,
     }
+}
+
+/// grpc-go's name of a code, as its `status.Error(..).Error()` prints it.
+fn go_code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "Canceled",
+        Code::Unknown => "Unknown",
+        Code::InvalidArgument => "InvalidArgument",
+        Code::DeadlineExceeded => "DeadlineExceeded",
+        Code::NotFound => "NotFound",
+        Code::AlreadyExists => "AlreadyExists",
+        Code::PermissionDenied => "PermissionDenied",
+        Code::ResourceExhausted => "ResourceExhausted",
+        Code::FailedPrecondition => "FailedPrecondition",
+        Code::Aborted => "Aborted",
+        Code::OutOfRange => "OutOfRange",
+        Code::Unimplemented => "Unimplemented",
+        Code::Internal => "Internal",
+        Code::Unavailable => "Unavailable",
+        Code::DataLoss => "DataLoss",
+        Code::Unauthenticated => "Unauthenticated",
+    }
+}
+
+/// The text of an error as etcd's Go server renders its gRPC status in a string field
+/// (a watch's `cancel_reason`): `rpc error: code = <Code> desc = <message>`.
+pub fn go_status_text(e: &ServerError) -> String {
+    format!("rpc error: code = {} desc = {e}", go_code_name(code_of(e)))
 }
 
 impl From<ServerError> for Status {
@@ -91,7 +138,31 @@ mod tests {
                 Code::Unavailable,
                 "etcdserver: request timed out",
             ),
+            (
+                ServerError::InvalidAuthToken,
+                Code::Unauthenticated,
+                "etcdserver: invalid auth token",
+            ),
+            (
+                ServerError::PermissionDenied,
+                Code::PermissionDenied,
+                "etcdserver: permission denied",
+            ),
+            (
+                ServerError::RawAuth(oxcd_auth::AuthError::PermissionDenied),
+                Code::Unknown,
+                "auth: permission denied",
+            ),
+            (
+                ServerError::UserNotFound,
+                Code::FailedPrecondition,
+                "etcdserver: user name not found",
+            ),
         ];
+        assert_eq!(
+            go_status_text(&ServerError::UserEmpty),
+            "rpc error: code = InvalidArgument desc = etcdserver: user name is empty"
+        );
         for (e, code, msg) in cases {
             let s = Status::from(e);
             assert_eq!(s.code(), code);

@@ -9,13 +9,16 @@ use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
 use oxcd_proto::etcdserverpb::{
-    watch_request::RequestUnion, watch_server::Watch, ResponseHeader, WatchRequest, WatchResponse,
+    watch_request::RequestUnion, watch_server::Watch, ResponseHeader, WatchCreateRequest,
+    WatchRequest, WatchResponse,
 };
 use oxcd_proto::watch_wire::WatchResponseWire;
 use oxcd_proto::watch_wire_server::watch_server::Watch as WireWatch;
-use oxcd_watch::{WatchHub, WatchSpec};
+use oxcd_watch::{WatchError, WatchHub, WatchSpec};
+use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::status::go_status_text;
 use crate::context::ServerContext;
 use crate::error::ServerError;
 
@@ -42,6 +45,29 @@ pub fn require_leader<T>(ctx: &ServerContext, req: &Request<T>) -> Result<(), Se
     Ok(())
 }
 
+/// etcd's `isWatchPermitted`: read on the watched range, checked when the watch is created
+/// (and never again). The key and range end are normalised first as etcd's watch server
+/// does: an empty key is `"\0"`, and a from-key range end `"\0"` becomes empty, so a
+/// from-key watch is checked as its first key alone. A refusal (no token, a bad token, no
+/// permission) becomes the cancel reason in grpc-go's status text, as etcd 3.4 sends it.
+async fn permitted(
+    ctx: &ServerContext,
+    metadata: &MetadataMap,
+    c: &WatchCreateRequest,
+) -> Result<(), WatchError> {
+    let key: &[u8] = if c.key.is_empty() { &[0] } else { &c.key };
+    let range_end: &[u8] = if c.range_end == [0] {
+        &[]
+    } else {
+        &c.range_end
+    };
+    let checked = match ctx.auth.caller(metadata).await {
+        Ok(caller) => ctx.auth.check(&caller, |chk| chk.range(key, range_end)),
+        Err(e) => Err(e),
+    };
+    checked.map_err(|e| WatchError::Refused(go_status_text(&e)))
+}
+
 impl WatchService {
     /// Opens a hub stream for `req`: a task feeds the requests to the hub, and the
     /// returned stream yields the responses with their headers filled.
@@ -50,6 +76,8 @@ impl WatchService {
         req: Request<Streaming<WatchRequest>>,
     ) -> Result<impl Stream<Item = WatchResponseWire> + Send + 'static, Status> {
         require_leader(&self.ctx, &req)?;
+        let metadata = req.metadata().clone();
+        let auth_ctx = self.ctx.clone();
         let mut inbound = req.into_inner();
         let (stream, rx) = self.hub.open_stream();
         // The watchers live until the client is gone: both the request task and the
@@ -62,7 +90,11 @@ impl WatchService {
             while let Ok(Some(msg)) = inbound.message().await {
                 match msg.request_union {
                     Some(RequestUnion::CreateRequest(c)) => {
-                        let _ = stream.create(WatchSpec::from_request(&c));
+                        let spec = match permitted(&auth_ctx, &metadata, &c).await {
+                            Ok(()) => WatchSpec::from_request(&c),
+                            Err(refused) => Err(refused),
+                        };
+                        let _ = stream.create(spec);
                     }
                     Some(RequestUnion::CancelRequest(c)) => {
                         stream.cancel(c.watch_id);

@@ -10,11 +10,12 @@ pub mod wait;
 use std::sync::Arc;
 use std::time::Duration;
 
-use oxcd_proto::oxcdpb::{internal_request::Op, InternalRequest, RequestHeader};
+use oxcd_proto::oxcdpb::{internal_request::Op, InternalRequest};
 use oxcd_raftlog::{ProposeError, RaftHandle};
 use prost::Message;
 
 use crate::apply::ApplyResult;
+use crate::auth::Caller;
 use crate::error::ServerError;
 use crate::identity::RequestIds;
 use wait::ProposalWaiters;
@@ -52,8 +53,9 @@ impl Proposer {
         }
     }
 
-    /// Proposes `op` and waits until it is applied.
-    pub async fn propose(&self, op: Op) -> Result<ApplyResult, ServerError> {
+    /// Proposes `op` on behalf of `caller` (checked at apply against the user and auth
+    /// revision the header carries) and waits until it is applied.
+    pub async fn propose(&self, caller: &Caller, op: Op) -> Result<ApplyResult, ServerError> {
         {
             let st = self.raft.status().borrow().clone();
             if st.commit_index.saturating_sub(st.applied_index) > MAX_APPLY_LAG {
@@ -62,10 +64,7 @@ impl Proposer {
         }
         let id = self.ids.next();
         let req = InternalRequest {
-            header: Some(RequestHeader {
-                id,
-                ..Default::default()
-            }),
+            header: Some(caller.header(id)),
             op: Some(op),
         };
         let data = req.encode_to_vec();

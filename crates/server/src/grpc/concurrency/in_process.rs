@@ -10,6 +10,7 @@ use oxcd_proto::etcdserverpb::{
 };
 use oxcd_proto::mvccpb::event::EventType;
 use oxcd_watch::WatchSpec;
+use tonic::metadata::{Ascii, MetadataMap, MetadataValue};
 use tonic::{Request, Status};
 
 use super::keys::{by_create, create_rev_is, delete_op};
@@ -29,13 +30,38 @@ const LOST_WATCHER: &str = "lost watcher waiting for delete";
 pub(crate) struct InProcess {
     ctx: Arc<ServerContext>,
     kv: KvService,
+    /// The auth token of the Lock or Election request being served: its KV and lease
+    /// calls run as that caller and pass the same permission checks (etcd's in-process
+    /// client carries the incoming context's token).
+    token: Option<MetadataValue<Ascii>>,
 }
 
 impl InProcess {
     /// In-process access over `ctx`.
     pub(crate) fn new(ctx: Arc<ServerContext>) -> Self {
         let kv = KvService::new(ctx.clone());
-        Self { ctx, kv }
+        Self {
+            ctx,
+            kv,
+            token: None,
+        }
+    }
+
+    /// The same client, calling as the caller of a request with `metadata`.
+    pub(crate) fn as_caller_of(&self, metadata: &MetadataMap) -> Self {
+        Self {
+            token: metadata.get("token").cloned(),
+            ..self.clone()
+        }
+    }
+
+    /// `msg` as a request carrying this client's token.
+    fn request<T>(&self, msg: T) -> Request<T> {
+        let mut req = Request::new(msg);
+        if let Some(token) = &self.token {
+            req.metadata_mut().insert("token", token.clone());
+        }
+        req
     }
 
     /// The shared context.
@@ -55,7 +81,7 @@ impl InProcess {
             success,
             failure,
         };
-        Ok(Kv::txn(&self.kv, Request::new(req)).await?.into_inner())
+        Ok(Kv::txn(&self.kv, self.request(req)).await?.into_inner())
     }
 
     /// One delete of a single key.
@@ -64,7 +90,7 @@ impl InProcess {
             key: key.to_vec(),
             ..Default::default()
         };
-        Ok(Kv::delete_range(&self.kv, Request::new(req))
+        Ok(Kv::delete_range(&self.kv, self.request(req))
             .await?
             .into_inner()
             .header)
@@ -72,7 +98,7 @@ impl InProcess {
 
     /// One (linearizable) range.
     pub(crate) async fn range(&self, req: RangeRequest) -> Result<RangeResponse, Status> {
-        Ok(Kv::range(&self.kv, Request::new(req)).await?.into_inner())
+        Ok(Kv::range(&self.kv, self.request(req)).await?.into_inner())
     }
 
     /// The session lease: `lease` itself, or a fresh 60 s lease when it is 0 (what
@@ -86,7 +112,7 @@ impl InProcess {
             ttl: DEFAULT_SESSION_TTL,
             id: 0,
         };
-        Ok(Lease::lease_grant(&svc, Request::new(req))
+        Ok(Lease::lease_grant(&svc, self.request(req))
             .await?
             .into_inner()
             .id)

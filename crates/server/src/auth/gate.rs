@@ -1,0 +1,125 @@
+//! [`AuthGate`]: the auth checks made on the member that receives a request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oxcd_auth::{AuthError, AuthStore, TokenProvider};
+use oxcd_raftlog::RaftHandle;
+use tonic::metadata::MetadataMap;
+
+use super::access::Check;
+use super::Caller;
+use crate::error::ServerError;
+
+/// The auth store and token provider as the front ends see them.
+pub struct AuthGate {
+    store: Arc<AuthStore>,
+    tokens: Arc<dyn TokenProvider>,
+    /// To wait until the Authenticate entry a simple token names is applied here.
+    raft: RaftHandle,
+}
+
+impl std::fmt::Debug for AuthGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthGate")
+            .field("store", &self.store)
+            .field("tokens", &self.tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long a request waits for this member to apply the Authenticate entry its simple
+/// token names (a follower a little behind the member that issued it); past that the
+/// token is invalid.
+const TOKEN_APPLY_WAIT: Duration = Duration::from_secs(2);
+
+impl AuthGate {
+    /// A gate over `store`, resolving tokens with `tokens`; `raft` tells how far this
+    /// member has applied.
+    pub fn new(store: Arc<AuthStore>, tokens: Arc<dyn TokenProvider>, raft: RaftHandle) -> Self {
+        Self {
+            store,
+            tokens,
+            raft,
+        }
+    }
+
+    /// The auth store.
+    pub fn store(&self) -> &Arc<AuthStore> {
+        &self.store
+    }
+
+    /// The token provider.
+    pub fn tokens(&self) -> &Arc<dyn TokenProvider> {
+        &self.tokens
+    }
+
+    /// Who a request with `metadata` runs as: [`Caller::Anonymous`] without a `token`; an
+    /// unknown or expired token is "invalid auth token", even while auth is off (as etcd
+    /// 3.4.23 does: clients stop sending tokens once they learn auth is off).
+    pub async fn caller(&self, metadata: &MetadataMap) -> Result<Caller, ServerError> {
+        self.resolve(metadata).await.map_err(ServerError::from)
+    }
+
+    async fn resolve(&self, metadata: &MetadataMap) -> Result<Caller, AuthError> {
+        let Some(token) = metadata.get("token") else {
+            return Ok(Caller::Anonymous);
+        };
+        let token = token.to_str().map_err(|_| AuthError::InvalidAuthToken)?;
+        if let Some(index) = self.tokens.required_index(token) {
+            let applied = tokio::time::timeout(TOKEN_APPLY_WAIT, self.raft.wait_applied(index));
+            if !matches!(applied.await, Ok(Ok(()))) {
+                return Err(AuthError::InvalidAuthToken);
+            }
+        }
+        let info = self.tokens.info(token, self.store.revision())?;
+        Ok(Caller::User {
+            name: info.user,
+            revision: info.revision,
+        })
+    }
+
+    /// Runs `f` against the published auth state for `caller` (Range, read-only Txn,
+    /// Watch creation).
+    pub fn check(
+        &self,
+        caller: &Caller,
+        f: impl FnOnce(Check<'_>) -> Result<(), AuthError>,
+    ) -> Result<(), ServerError> {
+        let state = self.store.current();
+        f(Check::new(&state, caller)).map_err(ServerError::from)
+    }
+
+    /// After a read served under `caller`'s check: refuse it if the auth revision moved
+    /// meanwhile (etcd's `doSerialize`), so a revoked permission does not leak a read.
+    pub fn recheck(&self, caller: &Caller) -> Result<(), ServerError> {
+        match caller {
+            Caller::User { revision, .. } if *revision != self.store.revision() => {
+                Err(ServerError::AuthOldRevision)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Who a maintenance request runs as; a bad token is refused with the auth store's
+    /// own text and code Unknown (etcd's Alarm).
+    pub async fn caller_raw(&self, metadata: &MetadataMap) -> Result<Caller, ServerError> {
+        self.resolve(metadata).await.map_err(ServerError::RawAuth)
+    }
+
+    /// Root-only maintenance (Defragment, Hash, HashKV, Snapshot, Alarm): refused with
+    /// the auth store's own text and code Unknown, as etcd's maintenance server does.
+    pub async fn admin_raw(&self, metadata: &MetadataMap) -> Result<(), ServerError> {
+        let caller = self.resolve(metadata).await.map_err(ServerError::RawAuth)?;
+        let state = self.store.current();
+        Check::new(&state, &caller)
+            .admin()
+            .map_err(ServerError::RawAuth)
+    }
+
+    /// Root-only cluster changes (member add, remove, update, promote).
+    pub async fn admin(&self, metadata: &MetadataMap) -> Result<(), ServerError> {
+        let caller = self.caller(metadata).await?;
+        self.check(&caller, |c| c.admin())
+    }
+}
