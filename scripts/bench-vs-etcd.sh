@@ -13,6 +13,7 @@
 #   WATCHERS=10000 STREAMS=100 WATCH_PUTS=500 SIZES=1 scripts/bench-vs-etcd.sh
 #   ONLY="put watch" BIG_KEYS=0 SIZES=1 ROUNDS=1 scripts/bench-vs-etcd.sh   # a subset
 #   TLS_WORKLOADS="" scripts/bench-vs-etcd.sh   # skip the client-mTLS runs (put-tls, range-s-tls)
+#   AUTH_WORKLOADS="" scripts/bench-vs-etcd.sh  # skip the auth-on runs (put-auth, range-s-auth)
 #
 # Client mTLS: put and range-s run again against 1-member clusters whose client URL is
 # https with --client-cert-auth, both servers given the same certificates (made here with
@@ -66,6 +67,8 @@ TLS_DIR=""   # set: start_cluster serves the client URLs over mTLS with these ce
 SCHEME=http
 curl_tls() { if [ -n "$TLS_DIR" ]; then echo "--cacert $TLS_DIR/ca.pem --cert $TLS_DIR/client.pem --key $TLS_DIR/client-key.pem"; fi; }
 bench_tls() { if [ -n "$TLS_DIR" ]; then echo "--cacert $TLS_DIR/ca.pem --cert $TLS_DIR/client.pem --key $TLS_DIR/client-key.pem"; fi; }
+BENCH_USER=""   # set: oxcd-bench authenticates as this name:password (auth variant)
+bench_user() { if [ -n "$BENCH_USER" ]; then echo "--user $BENCH_USER"; fi; }
 
 start_cluster() { # kind members -> prints "pid,pid,... port,port,..."
   local kind=$1 n=$2 bin i cluster="" token="bench-$RANDOM"
@@ -106,7 +109,7 @@ run_bench() { # pids ports label args... -> prints the JSON line; exit status of
   eps=$(echo "$ports" | sed 's/\([0-9]*\)/127.0.0.1:\1/g')
   # shellcheck disable=SC2046
   out=$(taskset -c 1 "$BENCH" --endpoints "$eps" --conns "$CONNS" --clients "$CLIENTS" \
-    --server-pid "$pids" --label "$label" $(bench_tls) "$@") || rc=$?
+    --server-pid "$pids" --label "$label" $(bench_tls) $(bench_user) "$@") || rc=$?
   grep '^JSON ' <<<"$out" | sed 's/^JSON //' || true
   return "$rc"
 }
@@ -170,34 +173,60 @@ for size in $SIZES; do
   done
 done
 
-# Client mTLS, 1 member: the same put and range-s, named put-tls and range-s-tls.
-TLS_WORKLOADS="${TLS_WORKLOADS-put range-s}"
-if [ -n "$TLS_WORKLOADS" ]; then
-  TLS_DIR="$WORK/certs"; SCHEME=https
-  make_certs "$TLS_DIR"
+# One-member variants: the same workloads again under another setting, for both kinds,
+# recorded as "<name>-<suffix>". `prepare` (a function given the endpoint) runs first.
+variant() { # suffix "workload names" prepare
+  local suffix=$1 wanted=$2 prepare=$3 round kind pids ports eps w name args rc line
   for round in $(seq 1 "$ROUNDS"); do
     for kind in etcd oxcd; do
       read -r pids ports < <(start_cluster "$kind" 1)
       PIDS+=("$pids")
       eps="127.0.0.1:$ports"
+      "$prepare" "$eps"
       # shellcheck disable=SC2046
-      "$BENCH" --endpoints "$eps" $(bench_tls) put --key-size 1 --val-size 256 --total 1 >/dev/null 2>&1 || true
+      "$BENCH" --endpoints "$eps" $(bench_tls) $(bench_user) put --key-size 1 --val-size 256 --total 1 >/dev/null 2>&1 || true
       for w in "${WORKLOADS[@]}"; do
         name=${w%% *}; args=${w#* }
-        [[ " $TLS_WORKLOADS " == *" $name "* ]] || continue
+        [[ " $wanted " == *" $name "* ]] || continue
         rc=0
         # shellcheck disable=SC2086
         line=$(run_bench "$pids" "$ports" "$kind" $args) || rc=$?
         if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
-          echo "FAIL: $kind TLS round $round $name: oxcd-bench exited $rc" >&2
+          echo "FAIL: $kind $suffix round $round $name: oxcd-bench exited $rc" >&2
           exit 1
         fi
-        echo "{\"members\":1,\"round\":$round,\"kind\":\"$kind\",\"name\":\"$name-tls\",\"result\":$line}" >> "$OUT/results.jsonl"
+        echo "{\"members\":1,\"round\":$round,\"kind\":\"$kind\",\"name\":\"$name-$suffix\",\"result\":$line}" >> "$OUT/results.jsonl"
       done
       kill -9 "$pids" 2>/dev/null || true
     done
   done
+}
+nothing() { :; }
+
+# Client mTLS, 1 member: the same put and range-s, named put-tls and range-s-tls.
+TLS_WORKLOADS="${TLS_WORKLOADS-put range-s}"
+if [ -n "$TLS_WORKLOADS" ]; then
+  TLS_DIR="$WORK/certs"; SCHEME=https
+  make_certs "$TLS_DIR"
+  variant tls "$TLS_WORKLOADS" nothing
   TLS_DIR=""; SCHEME=http
+fi
+
+# Auth on, 1 member: put and range-s as a non-root user holding readwrite on every key, so
+# every request is permission-checked, with simple tokens (one Authenticate per bench run,
+# as one clientv3 client shares its token): put-auth and range-s-auth.
+AUTH_WORKLOADS="${AUTH_WORKLOADS-put range-s}"
+enable_auth() { # endpoint
+  local E=(etcdctl --endpoints "$1")
+  { "${E[@]}" user add root:rootpw && "${E[@]}" user grant-role root root &&
+    "${E[@]}" role add bench && "${E[@]}" role grant-permission bench readwrite --from-key '' &&
+    "${E[@]}" user add bench:benchpw && "${E[@]}" user grant-role bench bench &&
+    "${E[@]}" auth enable; } >/dev/null || { echo "FAIL: enabling auth on $1" >&2; exit 1; }
+}
+if [ -n "$AUTH_WORKLOADS" ]; then
+  BENCH_USER=bench:benchpw
+  variant auth "$AUTH_WORKLOADS" enable_auth
+  BENCH_USER=""
 fi
 
 # Memory, disk and restart with BIG_KEYS keys of 256 B (0 skips): one member each, loaded

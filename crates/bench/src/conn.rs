@@ -1,10 +1,58 @@
-//! gRPC connections to the servers under test, in plain text or over TLS.
+//! gRPC connections to the servers under test, in plain text or over TLS, and with an auth
+//! token on every request when `--user` is given.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use oxcd_proto::etcdserverpb::{auth_client::AuthClient, AuthenticateRequest};
 use oxcd_tls::{ClientTls, Dialer, TlsOptions};
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
+use tonic::service::Interceptor;
 use tonic::transport::{Channel, Endpoint};
+use tonic::{Request, Status};
+
+/// A connection whose requests carry the auth token, if any.
+pub type Conn = InterceptedService<Channel, AuthToken>;
+
+/// Adds the `token` metadata etcd's auth reads (nothing without `--user`).
+#[derive(Debug, Clone, Default)]
+pub struct AuthToken(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for AuthToken {
+    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(token) = &self.0 {
+            req.metadata_mut().insert("token", token.clone());
+        }
+        Ok(req)
+    }
+}
+
+/// Authenticates `user` (`name:password`) on the first endpoint: the token every
+/// connection then sends. `None` for an empty `user`. One token serves every client, as
+/// one clientv3 client shares its token across goroutines.
+pub async fn authenticate(
+    endpoints: &str,
+    tls: Option<&ClientTls>,
+    user: &str,
+) -> anyhow::Result<AuthToken> {
+    if user.is_empty() {
+        return Ok(AuthToken::default());
+    }
+    let (name, password) = user
+        .split_once(':')
+        .ok_or_else(|| anyhow::anyhow!("--user takes name:password"))?;
+    let ch = channels(endpoints, 1, tls).await?.remove(0);
+    let token = AuthClient::new(ch)
+        .authenticate(AuthenticateRequest {
+            name: name.into(),
+            password: password.into(),
+        })
+        .await?
+        .into_inner()
+        .token;
+    Ok(AuthToken(Some(token.parse()?)))
+}
 
 /// The TLS configuration of `--cacert`, `--cert` and `--key` (`None` without `--cacert`).
 pub fn tls(cacert: &str, cert: &str, key: &str) -> anyhow::Result<Option<ClientTls>> {
@@ -26,8 +74,21 @@ pub fn tls(cacert: &str, cert: &str, key: &str) -> anyhow::Result<Option<ClientT
 }
 
 /// Opens `n` (at least one) connections, round-robin over the comma-separated
-/// `host:port` list in `endpoints`, over TLS when `tls` is given.
+/// `host:port` list in `endpoints`, over TLS when `tls` is given, sending `token`.
 pub async fn connect(
+    endpoints: &str,
+    n: usize,
+    tls: Option<&ClientTls>,
+    token: &AuthToken,
+) -> anyhow::Result<Vec<Conn>> {
+    Ok(channels(endpoints, n, tls)
+        .await?
+        .into_iter()
+        .map(|ch| InterceptedService::new(ch, token.clone()))
+        .collect())
+}
+
+async fn channels(
     endpoints: &str,
     n: usize,
     tls: Option<&ClientTls>,

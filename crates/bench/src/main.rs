@@ -58,6 +58,9 @@ pub struct Cli {
     // Not `key`: the range workload's positional argument has that name.
     #[arg(long = "key", default_value = "", global = true)]
     tls_key: String,
+    /// Auth: `name:password`; the token from one Authenticate is sent with every request.
+    #[arg(long, default_value = "", global = true)]
+    user: String,
     /// Label printed in the JSON line (e.g. "oxcd" or "etcd").
     #[arg(long, default_value = "", global = true)]
     label: String,

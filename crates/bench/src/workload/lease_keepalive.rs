@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::conn::Conn;
 use clap::Args;
 use oxcd_proto::etcdserverpb::{
     lease_client::LeaseClient, LeaseGrantRequest, LeaseKeepAliveRequest, LeaseKeepAliveResponse,
@@ -11,11 +12,9 @@ use oxcd_proto::etcdserverpb::{
 };
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::Channel;
 use tonic::Streaming;
 
 use super::Ctx;
-use crate::conn::connect;
 use crate::cpu::CpuMeter;
 use crate::driver::{drive, Op};
 use crate::report::Report;
@@ -51,11 +50,7 @@ impl KeepAliver {
     /// Opens the stream with a first (unmeasured) keepalive of `lease`. The request is
     /// queued before the call, since a server may hold its response headers until it has
     /// something to send.
-    async fn open(
-        ch: Channel,
-        lease: i64,
-        leases: std::sync::Arc<Vec<i64>>,
-    ) -> anyhow::Result<Self> {
+    async fn open(ch: Conn, lease: i64, leases: std::sync::Arc<Vec<i64>>) -> anyhow::Result<Self> {
         let (tx, rx) = mpsc::channel(1);
         tx.send(LeaseKeepAliveRequest { id: lease }).await?;
         let rx = LeaseClient::new(ch)
@@ -94,7 +89,7 @@ impl Op for KeepAliver {
 /// Runs `lease-keepalive`.
 pub async fn run(ctx: &Ctx, args: &LeaseKeepaliveArgs) -> anyhow::Result<Report> {
     anyhow::ensure!(args.ttl > 0, "expected positive --ttl");
-    let chans = connect(&ctx.endpoints, ctx.conns, ctx.tls.as_ref()).await?;
+    let chans = ctx.connect(ctx.conns).await?;
     let n = if args.leases == 0 {
         ctx.clients
     } else {

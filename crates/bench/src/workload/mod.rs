@@ -14,10 +14,9 @@ pub mod watch_latency;
 mod watch_stream;
 mod watch_tally;
 
+use crate::conn::Conn;
 use oxcd_proto::etcdserverpb::kv_client::KvClient;
-use tonic::transport::Channel;
 
-use crate::conn::connect;
 use crate::cpu::CpuMeter;
 use crate::driver::{drive, Op, Samples};
 use crate::{Cli, Command};
@@ -35,16 +34,23 @@ pub struct Ctx {
     pub server_pid: Vec<u32>,
     /// TLS (`--cacert`, `--cert`, `--key`); `None` connects in plain text.
     pub tls: Option<oxcd_tls::ClientTls>,
+    /// The auth token every request carries (`--user`).
+    pub token: crate::conn::AuthToken,
 }
 
 impl Ctx {
+    /// `n` new connections to the endpoints, with TLS and the auth token.
+    pub async fn connect(&self, n: usize) -> anyhow::Result<Vec<Conn>> {
+        crate::conn::connect(&self.endpoints, n, self.tls.as_ref(), &self.token).await
+    }
+
     /// One KV client per `--clients`, spread round-robin over `--conns` new connections
     /// (no response size limit), each made into a workload op by `make`.
     pub async fn kv_clients<C>(
         &self,
-        mut make: impl FnMut(KvClient<Channel>) -> C,
+        mut make: impl FnMut(KvClient<Conn>) -> C,
     ) -> anyhow::Result<Vec<C>> {
-        let chans = connect(&self.endpoints, self.conns, self.tls.as_ref()).await?;
+        let chans = self.connect(self.conns).await?;
         Ok((0..self.clients)
             .map(|c| {
                 make(
@@ -74,12 +80,18 @@ const INTEGRITY_FIELDS: [&str; 3] = ["lost", "duplicated", "out_of_order"];
 
 /// Runs the chosen workload and prints its report; fails if delivery was not exact.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let tls = crate::conn::tls(&cli.tls_cacert, &cli.tls_cert, &cli.tls_key)?;
+    let token = match &cli.cmd {
+        Command::MvccPut(_) => crate::conn::AuthToken::default(),
+        _ => crate::conn::authenticate(&cli.endpoints, tls.as_ref(), &cli.user).await?,
+    };
     let ctx = Ctx {
         endpoints: cli.endpoints.clone(),
         conns: cli.conns.max(1),
         clients: cli.clients.max(1),
         server_pid: cli.server_pid.clone(),
-        tls: crate::conn::tls(&cli.tls_cacert, &cli.tls_cert, &cli.tls_key)?,
+        tls,
+        token,
     };
     let report = match &cli.cmd {
         Command::Put(a) => put::run(&ctx, a).await?,

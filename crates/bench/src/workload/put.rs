@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::conn::Conn;
 use clap::Args;
 use oxcd_proto::etcdserverpb::{kv_client::KvClient, PutRequest};
-use tonic::transport::Channel;
 
 use super::Ctx;
 use crate::driver::Op;
@@ -35,7 +35,7 @@ pub struct PutArgs {
 }
 
 struct Putter {
-    kv: KvClient<Channel>,
+    kv: KvClient<Conn>,
     args: Arc<PutArgs>,
     value: Vec<u8>,
 }

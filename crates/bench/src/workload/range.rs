@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::conn::Conn;
 use clap::Args;
 use oxcd_proto::etcdserverpb::{kv_client::KvClient, RangeRequest};
-use tonic::transport::Channel;
 
 use super::Ctx;
 use crate::driver::Op;
@@ -32,7 +32,7 @@ pub struct RangeArgs {
 }
 
 struct Ranger {
-    kv: KvClient<Channel>,
+    kv: KvClient<Conn>,
     req: Arc<RangeRequest>,
 }
 

@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
+use crate::conn::Conn;
 use clap::Args;
 use oxcd_proto::etcdserverpb::{
     kv_client::KvClient, request_op, PutRequest, RangeRequest, RequestOp, TxnRequest,
 };
-use tonic::transport::Channel;
 
 use super::range::range_request;
 use super::Ctx;
@@ -56,7 +56,7 @@ pub struct TxnMixedArgs {
 }
 
 struct Mixer {
-    kv: KvClient<Channel>,
+    kv: KvClient<Conn>,
     args: Arc<TxnMixedArgs>,
     read: Arc<RangeRequest>,
     value: Vec<u8>,

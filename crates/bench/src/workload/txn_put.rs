@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
+use crate::conn::Conn;
 use clap::Args;
 use oxcd_proto::etcdserverpb::{
     kv_client::KvClient, request_op, PutRequest, RequestOp, TxnRequest,
 };
-use tonic::transport::Channel;
 
 use super::Ctx;
 use crate::driver::Op;
@@ -38,7 +38,7 @@ pub struct TxnPutArgs {
 }
 
 struct TxnPutter {
-    kv: KvClient<Channel>,
+    kv: KvClient<Conn>,
     args: Arc<TxnPutArgs>,
     value: Vec<u8>,
 }

@@ -14,14 +14,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::conn::Conn;
 use clap::Args;
 use oxcd_proto::etcdserverpb::{kv_client::KvClient, PutRequest};
 use tokio::sync::{oneshot, watch};
-use tonic::transport::Channel;
 
 use super::watch_stream::{self, Outcome, Shared, Target};
 use super::Ctx;
-use crate::conn::connect;
 use crate::cpu::CpuMeter;
 use crate::driver::{drive, Op, Samples};
 use crate::keys::{prefix_end, prefixed_key, random_prefix, tagged_value};
@@ -96,7 +95,7 @@ impl WatchArgs {
 }
 
 struct WatchPutter {
-    kv: KvClient<Channel>,
+    kv: KvClient<Conn>,
     args: Arc<WatchArgs>,
     prefix: Arc<Vec<u8>>,
     shared: Arc<Shared>,
@@ -121,8 +120,8 @@ pub async fn run(ctx: &Ctx, args: &WatchArgs) -> anyhow::Result<Report> {
     let args = Arc::new(args.clone());
     let prefix = Arc::new(random_prefix("watch"));
     let shared = Arc::new(Shared::new(args.put_total));
-    let watch_chans = connect(&ctx.endpoints, ctx.conns, ctx.tls.as_ref()).await?;
-    let put_chans = connect(&ctx.endpoints, ctx.conns, ctx.tls.as_ref()).await?;
+    let watch_chans = ctx.connect(ctx.conns).await?;
+    let put_chans = ctx.connect(ctx.conns).await?;
 
     // Watchers: w goes to stream w % streams.
     let streams = args.streams.min(args.watchers.max(1));

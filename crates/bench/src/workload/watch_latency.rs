@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::conn::Conn;
 use clap::Args;
 use oxcd_proto::etcdserverpb::{
     kv_client::KvClient, watch_client::WatchClient, watch_request::RequestUnion, PutRequest,
@@ -14,11 +15,9 @@ use oxcd_proto::etcdserverpb::{
 };
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::Channel;
 
 use super::watch_tally::{Seen, Tally};
 use super::Ctx;
-use crate::conn::connect;
 use crate::cpu::CpuMeter;
 use crate::keys::{prefixed_key, random_prefix, tagged_value, value_tag};
 use crate::pace::Pacer;
@@ -49,7 +48,7 @@ type Received = (usize, usize, i64, Instant);
 
 /// Opens watcher `w`'s stream on `key` and forwards its events to `out` until `stop`.
 async fn watcher(
-    ch: Channel,
+    ch: Conn,
     key: Vec<u8>,
     w: usize,
     out: mpsc::UnboundedSender<anyhow::Result<Received>>,
@@ -150,12 +149,8 @@ impl Collector {
 pub async fn run(ctx: &Ctx, args: &WatchLatencyArgs) -> anyhow::Result<Report> {
     let watchers = ctx.clients;
     let key = prefixed_key(&random_prefix("watch-latency"), 0, args.key_size);
-    let chans = connect(&ctx.endpoints, ctx.conns, ctx.tls.as_ref()).await?;
-    let mut kv = KvClient::new(
-        connect(&ctx.endpoints, 1, ctx.tls.as_ref())
-            .await?
-            .remove(0),
-    );
+    let chans = ctx.connect(ctx.conns).await?;
+    let mut kv = KvClient::new(ctx.connect(1).await?.remove(0));
     let (stop_tx, stop_rx) = watch::channel(false);
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
     let mut created = Vec::with_capacity(watchers);

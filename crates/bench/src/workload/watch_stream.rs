@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::conn::Conn;
 use oxcd_proto::etcdserverpb::{
     watch_client::WatchClient, watch_request::RequestUnion, WatchCreateRequest, WatchRequest,
     WatchResponse,
@@ -13,7 +14,6 @@ use oxcd_proto::etcdserverpb::{
 use oxcd_proto::mvccpb::event::EventType;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::Channel;
 
 use super::watch_tally::{Seen, Tally};
 use crate::keys::value_tag;
@@ -116,7 +116,7 @@ fn create(t: &Target) -> WatchRequest {
 /// time, reports on `created` once all exist (or why not), then checks events until
 /// `stop` turns true.
 pub async fn run(
-    ch: Channel,
+    ch: Conn,
     targets: Vec<Target>,
     batch: usize,
     shared: Arc<Shared>,
