@@ -377,7 +377,12 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
         },
         watch_hub,
         lessor,
-        auth: Arc::new(crate::auth::AuthGate::new(auth_store, tokens, raft.clone())),
+        auth: Arc::new(crate::auth::AuthGate::new(
+            auth_store,
+            tokens,
+            raft.clone(),
+            cfg.client_tls.client_cert_auth,
+        )),
         leader_client: oxcd_peer::LeaderClient::new(tls.peer_client.clone()),
         peer_tls: tls.peer_client.clone(),
         request_timeout: timeout,

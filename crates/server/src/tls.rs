@@ -4,9 +4,9 @@
 //! start (an `https://` URL without a certificate, unreadable files, a key that does not
 //! match, a CA file without certificates).
 //!
-//! Not yet: the client certificate's CN as the auth user (`--client-cert-auth` with auth
-//! enabled). oxcd has no auth store yet; when it does, the verified peer certificate is on
-//! the connection (`oxcd_tls::Conn`) and its CN is `oxcd_tls::verify::common_name`.
+//! The verified client certificate's CN travels with each request (`oxcd_tls::ConnInfo`);
+//! with `--client-cert-auth` and auth on, a request without a token runs as that user
+//! (`crate::auth::AuthGate`).
 
 use oxcd_tls::{ClientTls, ServerTls, TlsOptions};
 

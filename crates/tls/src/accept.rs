@@ -22,11 +22,34 @@ const READY_QUEUE: usize = 128;
 /// An accepted client connection, plain or TLS.
 pub type Conn = MaybeTls<tokio_rustls::server::TlsStream<TcpStream>>;
 
-impl Connected for Conn {
-    type ConnectInfo = TcpConnectInfo;
+/// What a server learns about an accepted connection (tonic puts it in every request's
+/// extensions): its addresses, and the Common Name of the client certificate the TLS
+/// handshake verified, if any (etcd's identity for `--client-cert-auth` with auth on).
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// Local and remote addresses.
+    pub tcp: TcpConnectInfo,
+    /// The verified client certificate's Common Name.
+    pub client_cn: Option<String>,
+}
 
-    fn connect_info(&self) -> TcpConnectInfo {
-        self.tcp().connect_info()
+impl Connected for Conn {
+    type ConnectInfo = ConnInfo;
+
+    fn connect_info(&self) -> ConnInfo {
+        let client_cn = match self {
+            MaybeTls::Plain(_) => None,
+            MaybeTls::Tls(s) => s
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|certs| certs.first())
+                .and_then(crate::verify::common_name),
+        };
+        ConnInfo {
+            tcp: self.tcp().connect_info(),
+            client_cn,
+        }
     }
 }
 

@@ -40,7 +40,7 @@ pub mod verify;
 #[cfg(test)]
 mod tests;
 
-pub use accept::{incoming, Conn};
+pub use accept::{incoming, Conn, ConnInfo};
 pub use build::{ClientTls, ServerTls};
 pub use connect::Dialer;
 pub use options::{TlsError, TlsOptions, TlsVersion};

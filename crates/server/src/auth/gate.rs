@@ -6,6 +6,7 @@ use std::time::Duration;
 use oxcd_auth::{AuthError, AuthStore, TokenProvider};
 use oxcd_raftlog::RaftHandle;
 use tonic::metadata::MetadataMap;
+use tonic::Request;
 
 use super::access::Check;
 use super::Caller;
@@ -17,6 +18,8 @@ pub struct AuthGate {
     tokens: Arc<dyn TokenProvider>,
     /// To wait until the Authenticate entry a simple token names is applied here.
     raft: RaftHandle,
+    /// `--client-cert-auth`: a request without a token runs as its client certificate's CN.
+    cert_auth: bool,
 }
 
 impl std::fmt::Debug for AuthGate {
@@ -36,11 +39,19 @@ const TOKEN_APPLY_WAIT: Duration = Duration::from_secs(2);
 impl AuthGate {
     /// A gate over `store`, resolving tokens with `tokens`; `raft` tells how far this
     /// member has applied.
-    pub fn new(store: Arc<AuthStore>, tokens: Arc<dyn TokenProvider>, raft: RaftHandle) -> Self {
+    /// With `cert_auth` (`--client-cert-auth`), a request without a token runs as the
+    /// Common Name of its verified client certificate, as etcd's `AuthInfoFromTLS`.
+    pub fn new(
+        store: Arc<AuthStore>,
+        tokens: Arc<dyn TokenProvider>,
+        raft: RaftHandle,
+        cert_auth: bool,
+    ) -> Self {
         Self {
             store,
             tokens,
             raft,
+            cert_auth,
         }
     }
 
@@ -54,16 +65,29 @@ impl AuthGate {
         &self.tokens
     }
 
-    /// Who a request with `metadata` runs as: [`Caller::Anonymous`] without a `token`; an
-    /// unknown or expired token is "invalid auth token", even while auth is off (as etcd
-    /// 3.4.23 does: clients stop sending tokens once they learn auth is off).
-    pub async fn caller(&self, metadata: &MetadataMap) -> Result<Caller, ServerError> {
-        self.resolve(metadata).await.map_err(ServerError::from)
+    /// Who `req` runs as: its `token` (an unknown or expired one is "invalid auth token",
+    /// even while auth is off, as etcd 3.4.23 does); without one, the CN of its verified
+    /// client certificate under `--client-cert-auth`; otherwise [`Caller::Anonymous`].
+    pub async fn caller<T>(&self, req: &Request<T>) -> Result<Caller, ServerError> {
+        self.caller_from(req.metadata(), client_cn(req))
+            .await
+            .map_err(ServerError::from)
     }
 
-    async fn resolve(&self, metadata: &MetadataMap) -> Result<Caller, AuthError> {
+    /// [`caller`](Self::caller) from a request's parts (a stream's opening metadata).
+    pub async fn caller_from(
+        &self,
+        metadata: &MetadataMap,
+        client_cn: Option<&str>,
+    ) -> Result<Caller, AuthError> {
         let Some(token) = metadata.get("token") else {
-            return Ok(Caller::Anonymous);
+            return Ok(match client_cn {
+                Some(cn) if self.cert_auth && !cn.is_empty() => Caller::User {
+                    name: cn.to_string(),
+                    revision: self.store.revision(),
+                },
+                _ => Caller::Anonymous,
+            });
         };
         let token = token.to_str().map_err(|_| AuthError::InvalidAuthToken)?;
         if let Some(index) = self.tokens.required_index(token) {
@@ -103,14 +127,16 @@ impl AuthGate {
 
     /// Who a maintenance request runs as; a bad token is refused with the auth store's
     /// own text and code Unknown (etcd's Alarm).
-    pub async fn caller_raw(&self, metadata: &MetadataMap) -> Result<Caller, ServerError> {
-        self.resolve(metadata).await.map_err(ServerError::RawAuth)
+    pub async fn caller_raw<T>(&self, req: &Request<T>) -> Result<Caller, ServerError> {
+        self.caller_from(req.metadata(), client_cn(req))
+            .await
+            .map_err(ServerError::RawAuth)
     }
 
     /// Root-only maintenance (Defragment, Hash, HashKV, Snapshot, Alarm): refused with
     /// the auth store's own text and code Unknown, as etcd's maintenance server does.
-    pub async fn admin_raw(&self, metadata: &MetadataMap) -> Result<(), ServerError> {
-        let caller = self.resolve(metadata).await.map_err(ServerError::RawAuth)?;
+    pub async fn admin_raw<T>(&self, req: &Request<T>) -> Result<(), ServerError> {
+        let caller = self.caller_raw(req).await?;
         let state = self.store.current();
         Check::new(&state, &caller)
             .admin()
@@ -118,8 +144,17 @@ impl AuthGate {
     }
 
     /// Root-only cluster changes (member add, remove, update, promote).
-    pub async fn admin(&self, metadata: &MetadataMap) -> Result<(), ServerError> {
-        let caller = self.caller(metadata).await?;
+    pub async fn admin<T>(&self, req: &Request<T>) -> Result<(), ServerError> {
+        let caller = self.caller(req).await?;
         self.check(&caller, |c| c.admin())
     }
+}
+
+/// The Common Name of the client certificate `req`'s connection verified, if any. Requests
+/// the gateway makes in process carry none, so CN auth never applies to them (etcd 3.4
+/// ignores the CN of gateway requests too).
+pub fn client_cn<T>(req: &Request<T>) -> Option<&str> {
+    req.extensions()
+        .get::<oxcd_tls::ConnInfo>()
+        .and_then(|c| c.client_cn.as_deref())
 }

@@ -29,4 +29,4 @@ mod caller;
 mod gate;
 
 pub use caller::Caller;
-pub use gate::AuthGate;
+pub use gate::{client_cn, AuthGate};

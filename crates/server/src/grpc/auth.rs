@@ -51,7 +51,7 @@ impl AuthService {
         req: Request<T>,
         op: impl FnOnce(T) -> Op,
     ) -> Result<AuthOutcome, Status> {
-        let caller = self.ctx.auth.caller(req.metadata()).await?;
+        let caller = self.ctx.auth.caller(&req).await?;
         match self
             .ctx
             .proposer

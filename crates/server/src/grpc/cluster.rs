@@ -32,7 +32,7 @@ impl Cluster for ClusterService {
         &self,
         req: Request<MemberAddRequest>,
     ) -> Result<Response<MemberAddResponse>, Status> {
-        self.ctx.auth.admin(req.metadata()).await?;
+        self.ctx.auth.admin(&req).await?;
         let req = req.into_inner();
         let limits = &self.ctx.limits;
         let (member, members) = membership::add(
@@ -54,7 +54,7 @@ impl Cluster for ClusterService {
         &self,
         req: Request<MemberRemoveRequest>,
     ) -> Result<Response<MemberRemoveResponse>, Status> {
-        self.ctx.auth.admin(req.metadata()).await?;
+        self.ctx.auth.admin(&req).await?;
         let members = membership::remove(
             &self.ctx,
             req.get_ref().id,
@@ -71,7 +71,7 @@ impl Cluster for ClusterService {
         &self,
         req: Request<MemberUpdateRequest>,
     ) -> Result<Response<MemberUpdateResponse>, Status> {
-        self.ctx.auth.admin(req.metadata()).await?;
+        self.ctx.auth.admin(&req).await?;
         let req = req.into_inner();
         let members = membership::update(&self.ctx, req.id, req.peer_ur_ls).await?;
         Ok(Response::new(MemberUpdateResponse {
@@ -97,7 +97,7 @@ impl Cluster for ClusterService {
         &self,
         req: Request<MemberPromoteRequest>,
     ) -> Result<Response<MemberPromoteResponse>, Status> {
-        self.ctx.auth.admin(req.metadata()).await?;
+        self.ctx.auth.admin(&req).await?;
         let members = membership::promote(&self.ctx, req.get_ref().id).await?;
         Ok(Response::new(MemberPromoteResponse {
             header: header::without_revision(&self.ctx),

@@ -96,7 +96,7 @@ fn skip_read_index() -> bool {
 #[tonic::async_trait]
 impl Kv for KvService {
     async fn range(&self, req: Request<RangeRequest>) -> Result<Response<RangeResponse>, Status> {
-        let caller = self.ctx.auth.caller(req.metadata()).await?;
+        let caller = self.ctx.auth.caller(&req).await?;
         Ok(Response::new(self.do_range(&caller, req.get_ref()).await?))
     }
 
@@ -107,7 +107,7 @@ impl Kv for KvService {
         &self,
         req: Request<RangeRequest>,
     ) -> Result<Response<Self::RangeStreamStream>, Status> {
-        let caller = self.ctx.auth.caller(req.metadata()).await?;
+        let caller = self.ctx.auth.caller(&req).await?;
         let r = req.into_inner();
         let custom_sort = !(r.sort_order == SortOrder::None as i32
             || (r.sort_target == SortTarget::Key as i32
@@ -156,7 +156,7 @@ impl Kv for KvService {
     }
 
     async fn put(&self, req: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
-        let caller = self.ctx.auth.caller(req.metadata()).await?;
+        let caller = self.ctx.auth.caller(&req).await?;
         let p = req.into_inner();
         validate::check_put(&p)?;
         self.check_quota(Quota::put_cost(&p)).await?;
@@ -173,7 +173,7 @@ impl Kv for KvService {
         &self,
         req: Request<DeleteRangeRequest>,
     ) -> Result<Response<DeleteRangeResponse>, Status> {
-        let caller = self.ctx.auth.caller(req.metadata()).await?;
+        let caller = self.ctx.auth.caller(&req).await?;
         let d = req.into_inner();
         validate::check_delete(&d)?;
         match self
@@ -191,7 +191,7 @@ impl Kv for KvService {
     }
 
     async fn txn(&self, req: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
-        let caller = self.ctx.auth.caller(req.metadata()).await?;
+        let caller = self.ctx.auth.caller(&req).await?;
         let t = req.into_inner();
         validate::check_txn(&t, self.ctx.limits.max_txn_ops)?;
         if crate::apply::txn::is_read_only(&t) {
@@ -219,7 +219,7 @@ impl Kv for KvService {
         &self,
         req: Request<CompactionRequest>,
     ) -> Result<Response<CompactionResponse>, Status> {
-        let caller = self.ctx.auth.caller(req.metadata()).await?;
+        let caller = self.ctx.auth.caller(&req).await?;
         let c = req.into_inner();
         match self
             .ctx

@@ -58,7 +58,7 @@ impl Lease for LeaseService {
         &self,
         req: Request<LeaseGrantRequest>,
     ) -> Result<Response<LeaseGrantResponse>, Status> {
-        let caller = self.ctx.auth.caller(req.metadata()).await?;
+        let caller = self.ctx.auth.caller(&req).await?;
         let mut g = req.into_inner();
         if g.ttl > MAX_LEASE_TTL {
             return Err(ServerError::LeaseTtlTooLarge.into());
@@ -87,7 +87,7 @@ impl Lease for LeaseService {
         &self,
         req: Request<LeaseRevokeRequest>,
     ) -> Result<Response<LeaseRevokeResponse>, Status> {
-        let caller = self.ctx.auth.caller(req.metadata()).await?;
+        let caller = self.ctx.auth.caller(&req).await?;
         let r = req.into_inner();
         match self
             .ctx

@@ -41,7 +41,7 @@ impl MaintenanceService {
 impl Maintenance for MaintenanceService {
     async fn alarm(&self, req: Request<AlarmRequest>) -> Result<Response<AlarmResponse>, Status> {
         // etcd 3.4 checks only the token here (any user, or none, may list and disarm).
-        self.ctx.auth.caller_raw(req.metadata()).await?;
+        self.ctx.auth.caller_raw(&req).await?;
         let a = req.into_inner();
         if a.action == AlarmAction::Get as i32 {
             // etcd 3.4 answers an alarm listing without a header.
@@ -107,7 +107,7 @@ impl Maintenance for MaintenanceService {
         &self,
         req: Request<DefragmentRequest>,
     ) -> Result<Response<DefragmentResponse>, Status> {
-        self.ctx.auth.admin_raw(req.metadata()).await?;
+        self.ctx.auth.admin_raw(&req).await?;
         let backend = self.ctx.backend.clone();
         tokio::task::spawn_blocking(move || backend.defragment())
             .await
@@ -119,7 +119,7 @@ impl Maintenance for MaintenanceService {
     }
 
     async fn hash(&self, req: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
-        self.ctx.auth.admin_raw(req.metadata()).await?;
+        self.ctx.auth.admin_raw(&req).await?;
         let kv = self.ctx.kv.clone();
         let (hash, revision) = tokio::task::spawn_blocking(move || kv.hash_with_revision())
             .await
@@ -135,7 +135,7 @@ impl Maintenance for MaintenanceService {
         &self,
         req: Request<HashKvRequest>,
     ) -> Result<Response<HashKvResponse>, Status> {
-        self.ctx.auth.admin_raw(req.metadata()).await?;
+        self.ctx.auth.admin_raw(&req).await?;
         let rev = req.get_ref().revision;
         let kv = self.ctx.kv.clone();
         let h = tokio::task::spawn_blocking(move || kv.hash_kv(rev))
@@ -162,7 +162,7 @@ impl Maintenance for MaintenanceService {
         &self,
         req: Request<SnapshotRequest>,
     ) -> Result<Response<Self::SnapshotStream>, Status> {
-        self.ctx.auth.admin_raw(req.metadata()).await?;
+        self.ctx.auth.admin_raw(&req).await?;
         let stream = snapshot::stream(self.ctx.clone()).await?;
         Ok(Response::new(stream))
     }

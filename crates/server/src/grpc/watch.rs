@@ -53,6 +53,7 @@ pub fn require_leader<T>(ctx: &ServerContext, req: &Request<T>) -> Result<(), Se
 async fn permitted(
     ctx: &ServerContext,
     metadata: &MetadataMap,
+    client_cn: Option<&str>,
     c: &WatchCreateRequest,
 ) -> Result<(), WatchError> {
     let key: &[u8] = if c.key.is_empty() { &[0] } else { &c.key };
@@ -61,9 +62,9 @@ async fn permitted(
     } else {
         &c.range_end
     };
-    let checked = match ctx.auth.caller(metadata).await {
+    let checked = match ctx.auth.caller_from(metadata, client_cn).await {
         Ok(caller) => ctx.auth.check(&caller, |chk| chk.range(key, range_end)),
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     };
     checked.map_err(|e| WatchError::Refused(go_status_text(&e)))
 }
@@ -77,6 +78,7 @@ impl WatchService {
     ) -> Result<impl Stream<Item = WatchResponseWire> + Send + 'static, Status> {
         require_leader(&self.ctx, &req)?;
         let metadata = req.metadata().clone();
+        let client_cn = crate::auth::client_cn(&req).map(str::to_owned);
         let auth_ctx = self.ctx.clone();
         let mut inbound = req.into_inner();
         let (stream, rx) = self.hub.open_stream();
@@ -90,10 +92,11 @@ impl WatchService {
             while let Ok(Some(msg)) = inbound.message().await {
                 match msg.request_union {
                     Some(RequestUnion::CreateRequest(c)) => {
-                        let spec = match permitted(&auth_ctx, &metadata, &c).await {
-                            Ok(()) => WatchSpec::from_request(&c),
-                            Err(refused) => Err(refused),
-                        };
+                        let spec =
+                            match permitted(&auth_ctx, &metadata, client_cn.as_deref(), &c).await {
+                                Ok(()) => WatchSpec::from_request(&c),
+                                Err(refused) => Err(refused),
+                            };
                         let _ = stream.create(spec);
                     }
                     Some(RequestUnion::CancelRequest(c)) => {
