@@ -349,3 +349,92 @@ fn tls_https_url_without_certificate_is_refused_like_etcd() {
         );
     }
 }
+
+/// One member serving client mTLS with auth on: what a client certificate whose CN names a
+/// user may do without a token (etcd's `--client-cert-auth` identity), and that the gateway
+/// ignores the CN. Each line: the command, its exit status, stdout and etcdctl's `Error:`
+/// line.
+fn observe_cn_identity(kind: Kind, pki: &TestPki) -> Vec<String> {
+    let args = client_mtls_args(pki);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let cert = pki.client.ctl_args(&pki.ca);
+    let c = Cluster::start_tls(
+        kind,
+        1,
+        &argv,
+        ClusterTls {
+            client: true,
+            peer: false,
+            ctl_args: cert.clone(),
+        },
+    )
+    .unwrap_or_else(|e| panic!("start {} with client mTLS: {e}", kind.label()));
+    let ep = c.endpoint(0);
+    // The client certificate's CN is "client": that user gets readwrite on a/.
+    for setup in [
+        &["user", "add", "root:rootpw"][..],
+        &["user", "grant-role", "root", "root"],
+        &["role", "add", "r"],
+        &[
+            "role",
+            "grant-permission",
+            "r",
+            "readwrite",
+            "--prefix",
+            "a/",
+        ],
+        &["user", "add", "client", "--no-password"],
+        &["user", "grant-role", "client", "r"],
+        &["auth", "enable"],
+    ] {
+        expect_ok(c.ctl(0, setup), &format!("{} {setup:?}", kind.label()));
+    }
+    let mut lines = Vec::new();
+    for cmd in [
+        &["put", "a/1", "v"][..],
+        &["get", "a/1"],
+        &["put", "b", "v"],
+        &["get", "b"],
+        &["--user", "root:rootpw", "put", "b", "v"],
+        &["get", "--prefix", "a/"],
+        &["user", "list"],
+    ] {
+        let out = ctl(&ep, &cert, cmd);
+        let error = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("Error:"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        lines.push(format!(
+            "{cmd:?} ok={} out={:?} err={error:?}",
+            out.success(),
+            out.stdout
+        ));
+    }
+    // The gateway never takes the CN as the user.
+    let (ok, body, _) = curl_tls(
+        pki,
+        &pki.client,
+        &[
+            "-X",
+            "POST",
+            &format!("{ep}/v3/kv/range"),
+            "-d",
+            r#"{"key":"YS8x"}"#,
+        ],
+    );
+    lines.push(format!("gateway range a/1 ok={ok} body={body}"));
+    lines
+}
+
+#[test]
+fn tls_client_certificate_cn_is_the_auth_user() {
+    let (_dir, pki) = pki();
+    let [etcd, oxcd] = kinds().map(|k| observe_cn_identity(k, &pki));
+    let (etcd, oxcd) = (etcd.join("\n"), oxcd.join("\n"));
+    println!("etcd:\n{etcd}\noxcd:\n{oxcd}");
+    assert!(etcd.contains(r#"["put", "a/1", "v"] ok=true"#), "{etcd}");
+    assert!(etcd.contains("permission denied"), "{etcd}");
+    assert_eq!(etcd, oxcd);
+}

@@ -118,7 +118,11 @@ pub async fn serve(
             .lock(Arc::new(lock))
             .election(Arc::new(election))
             .auth(Arc::new(auth))
-            .build();
+            .build()
+            .layer(axum::middleware::from_fn_with_state(
+                ctx.clone(),
+                crate::http::gateway_cn::refuse_certificate_identity,
+            ));
         router = router.merge(gateway);
     }
     router = router

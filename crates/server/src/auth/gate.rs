@@ -103,6 +103,12 @@ impl AuthGate {
         })
     }
 
+    /// Whether a request whose verified client certificate names `client_cn` would run as
+    /// that user (`--client-cert-auth`, auth on, a non-empty CN).
+    pub fn uses_certificate_identity(&self, client_cn: Option<&str>) -> bool {
+        self.cert_auth && client_cn.is_some_and(|cn| !cn.is_empty()) && self.store.enabled()
+    }
+
     /// Runs `f` against the published auth state for `caller` (Range, read-only Txn,
     /// Watch creation).
     pub fn check(
