@@ -11,18 +11,18 @@ const METADATA_PREFIX: &str = "grpc-metadata-";
 ///
 /// - `Authorization: <v>` → `authorization: <v>` (grpc-gateway) **and**
 ///   `token: <v>` (what etcd's auth layer reads; 3.4 does not strip `Bearer `);
-/// - a `token: <v>` header → `token: <v>` when there is no `Authorization`;
+/// - a bare `token: <v>` header is NOT forwarded (grpc-gateway passes only the headers
+///   above; etcd answers such a request as one without credentials);
 /// - `Grpc-Metadata-<k>: <v>` → `<k>: <v>` (binary `-bin` keys are skipped).
 ///
 /// Headers whose value is not visible ASCII are skipped.
 pub fn request_metadata(headers: &HeaderMap) -> MetadataMap {
     let mut metadata = MetadataMap::new();
-    let authorization = headers.get(http::header::AUTHORIZATION);
-    let token = authorization.or_else(|| headers.get("token"));
-    if let Some(value) = authorization.and_then(ascii_value) {
-        metadata.insert("authorization", value);
-    }
-    if let Some(value) = token.and_then(ascii_value) {
+    if let Some(value) = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(ascii_value)
+    {
+        metadata.insert("authorization", value.clone());
         metadata.insert("token", value);
     }
     for (name, value) in headers {
@@ -67,13 +67,13 @@ mod tests {
     }
 
     #[test]
-    fn token_header_and_grpc_metadata_prefix() {
+    fn bare_token_header_is_dropped_and_grpc_metadata_prefix_kept() {
         let mut headers = HeaderMap::new();
         headers.insert("token", "t1".parse().expect("header"));
         headers.insert("grpc-metadata-hasleader", "true".parse().expect("header"));
         headers.insert("content-type", "application/json".parse().expect("header"));
         let md = request_metadata(&headers);
-        assert_eq!(md.get("token").and_then(|v| v.to_str().ok()), Some("t1"));
+        assert!(md.get("token").is_none());
         assert_eq!(
             md.get("hasleader").and_then(|v| v.to_str().ok()),
             Some("true")

@@ -555,7 +555,7 @@ async fn interceptor_rejection_is_answered_as_error_body() {
     let mut request = post("/v3/kv/range", r#"{"key":"Zm9v"}"#);
     request
         .headers_mut()
-        .insert("token", "t".parse().expect("header"));
+        .insert("authorization", "t".parse().expect("header"));
     let (status, _, _) = call(router, request).await;
     assert_eq!(status, StatusCode::OK);
 }
