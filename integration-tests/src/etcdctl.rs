@@ -122,6 +122,16 @@ pub fn etcdctl_raw(
     })
 }
 
+/// The hex lease ID in `etcdctl lease grant` output ("lease 694d7d0ab1ec2a0b granted with
+/// TTL(600s)"): its second word, or "" when there is none (the grant failed).
+pub fn granted_lease_hex(stdout: &str) -> String {
+    stdout
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Builds the stdin script of `etcdctl txn` (interactive mode): compares, a blank line, success
 /// ops, a blank line, failure ops, a blank line.
 pub fn txn_script(compares: &[&str], success: &[&str], failure: &[&str]) -> String {

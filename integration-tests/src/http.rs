@@ -61,7 +61,27 @@ impl HttpConnection {
         path: &str,
         body: Option<&str>,
     ) -> Result<HttpResponse> {
+        self.request_with_headers(method, path, body, &[])
+    }
+
+    /// Like [`request`](Self::request), sending the extra `headers` (name, value) too, e.g.
+    /// `("Authorization", token)` for the gateway.
+    pub fn request_with_headers(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<HttpResponse> {
         let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.host);
+        for (name, value) in headers {
+            if [name, value].iter().any(|t| t.contains(['\r', '\n'])) {
+                return Err(HarnessError::Http(format!(
+                    "bad header {name:?}: {value:?}"
+                )));
+            }
+            req.push_str(&format!("{name}: {value}\r\n"));
+        }
         if let Some(b) = body {
             req.push_str("Content-Type: application/json\r\n");
             req.push_str(&format!("Content-Length: {}\r\n", b.len()));
@@ -176,4 +196,15 @@ impl HttpConnection {
 /// One-shot request on a fresh connection.
 pub fn request(port: u16, method: &str, path: &str, body: Option<&str>) -> Result<HttpResponse> {
     HttpConnection::connect(port)?.request(method, path, body)
+}
+
+/// One-shot request with extra headers on a fresh connection.
+pub fn request_with_headers(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Result<HttpResponse> {
+    HttpConnection::connect(port)?.request_with_headers(method, path, body, headers)
 }

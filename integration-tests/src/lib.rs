@@ -6,8 +6,14 @@
 //! - [`error`]: [`HarnessError`], the crate's one error enum.
 //! - [`ports`]: free loopback port selection.
 //! - [`process`]: [`Server`] (start / stop / kill9 / restart), [`Kind`], [`ServerOpts`],
-//!   binary discovery (`OXCD_BIN`, `CARGO_TARGET_DIR`) and the `OXCD_DIFF_SELFTEST` switch.
-//! - [`etcdctl`]: running etcdctl (API v3) with optional stdin; `txn` script builder.
+//!   binary discovery (`OXCD_BIN`, `CARGO_TARGET_DIR`), the `OXCD_DIFF_SELFTEST` switch and
+//!   [`start_oxcd`] for the oxcd-only tests.
+//! - [`etcdctl`]: running etcdctl (API v3) with optional stdin; `txn` script builder; the
+//!   lease ID `lease grant` printed.
+//! - [`background`]: [`Background`], a client such as `etcdctl watch` or a streaming `curl`
+//!   run under `timeout(1)` while a script writes, with drained pipes and a hard deadline.
+//! - [`grpc`]: helpers of the tonic-client tests: runtime, bounded connect, token metadata,
+//!   status text, prefix range end.
 //! - [`prom`]: Prometheus `/metrics` scrapes.
 //! - [`http`]: a tiny keep-alive HTTP/1.1 client over `TcpStream`.
 //! - [`json`]: an order- and text-preserving JSON value used by normalisation and assertions.
@@ -33,10 +39,12 @@
 //! - With `OXCD_DIFF_SELFTEST=1` the "oxcd" side is a second etcd; the suite must pass that way,
 //!   which shows that normalisation removes exactly the per-server noise.
 
+pub mod background;
 pub mod certs;
 pub mod cluster;
 pub mod error;
 pub mod etcdctl;
+pub mod grpc;
 pub mod http;
 pub mod json;
 pub mod netns;
@@ -47,16 +55,19 @@ pub mod prom;
 pub mod session;
 pub mod textdiff;
 
+pub use background::Background;
 pub use cluster::{
     cluster_kind, etcdctl_at, expect_ok, kind_available, start_selected, Cluster, ClusterTls,
     HashKv, Member, MemberInfo, MemberStatus,
 };
 pub use error::{HarnessError, Result};
-pub use etcdctl::{etcdctl, etcdctl_stdin, txn_script, Output};
+pub use etcdctl::{etcdctl, etcdctl_stdin, granted_lease_hex, txn_script, Output};
 pub use http::{HttpConnection, HttpResponse};
 pub use json::Json;
 pub use normalize::Normalizer;
-pub use process::{oxcd_available, oxcd_binary_path, selftest, Kind, Server, ServerOpts};
+pub use process::{
+    oxcd_available, oxcd_binary_path, selftest, start_oxcd, Kind, Server, ServerOpts,
+};
 pub use session::{diff_run, Session};
 
 /// `POST path body` to a server on a fresh connection; returns (status, body).

@@ -2,7 +2,10 @@
 //!
 //! REPLACED (per-server noise): cluster and member IDs (decimal and hex), raft terms and
 //! indexes, lease IDs (numbered `<LEASE#n>` in order of first appearance, so two servers that
-//! grant leases in the same order agree), client and peer ports, db sizes, hashes, durations,
+//! grant leases in the same order agree), auth tokens in a `token` field (random by nature:
+//! numbered `<SIMPLE_TOKEN#n>` or `<JWT#n>` by their SHAPE, which is thereby checked, and
+//! replaced wherever they appear later, e.g. in a request header; a value of neither shape is
+//! kept), client and peer ports, db sizes, hashes, durations,
 //! timestamps, etcdctl's client target names. IDs and versions are CHECKED while replaced: a
 //! member or cluster ID becomes `<MEMBER_ID>` / `<CLUSTER_ID>` only if it is the server's own
 //! (another member's is `<OTHER_MEMBER>`, a foreign cluster's `<OTHER_CLUSTER>`), and a
@@ -48,6 +51,7 @@ pub struct Normalizer {
     cluster_id: Option<u64>,
     version: Option<String>,
     leases: Vec<u64>,
+    tokens: Vec<String>,
 }
 
 /// What to put in place of a field's value.
@@ -58,6 +62,7 @@ enum Rule {
     Cluster,
     LeaseOrMember,
     Lease,
+    Token,
     Version,
     ClusterVersion,
 }
@@ -68,6 +73,7 @@ fn rule_for(key: &str) -> Rule {
         "member_id" | "MemberID" | "leader" | "Leader" => Rule::Member,
         "ID" => Rule::LeaseOrMember,
         "lease" | "Lease" => Rule::Lease,
+        "token" => Rule::Token,
         "raft_term" | "raftTerm" | "RaftTerm" => Rule::Fixed("TERM"),
         "raftIndex" | "raftAppliedIndex" | "RaftIndex" | "RaftAppliedIndex" => Rule::Fixed("INDEX"),
         "dbSize" | "dbSizeInUse" | "dbSizeQuota" | "DBSize" | "DBSizeInUse" => Rule::Fixed("SIZE"),
@@ -90,6 +96,35 @@ fn cluster_version(v: &str) -> String {
     }
 }
 
+/// The shape of an auth token: `SIMPLE_TOKEN` for etcd's simple token (16 ASCII letters, a
+/// dot, the raft index in decimal), `JWT` for a compact JWS (three non-empty base64url
+/// segments, the header starting `eyJ`, i.e. `{"`); `None` for anything else.
+fn token_shape(token: &str) -> Option<&'static str> {
+    let parts: Vec<&str> = token.split('.').collect();
+    let base64url = |p: &str| {
+        !p.is_empty()
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    match parts.as_slice() {
+        [random, index]
+            if random.len() == 16
+                && random.bytes().all(|b| b.is_ascii_alphabetic())
+                && !index.is_empty()
+                && index.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Some("SIMPLE_TOKEN")
+        }
+        [header, claims, signature]
+            if header.starts_with("eyJ")
+                && [header, claims, signature].iter().all(|p| base64url(p)) =>
+        {
+            Some("JWT")
+        }
+        _ => None,
+    }
+}
+
 /// Replaces a scalar with a placeholder of the same JSON type (number stays unquoted).
 fn set(value: &mut Json, placeholder: String) {
     *value = match value {
@@ -108,6 +143,7 @@ impl Normalizer {
             cluster_id: server.cluster_id(),
             version: server.version().map(String::from),
             leases: Vec::new(),
+            tokens: Vec::new(),
         }
     }
 
@@ -131,6 +167,20 @@ impl Normalizer {
     pub fn with_version(mut self, version: &str) -> Self {
         self.version = Some(version.to_string());
         self
+    }
+
+    /// The placeholder of an auth token (`<SIMPLE_TOKEN#n>` / `<JWT#n>`, numbered in order of
+    /// first sight), registering it; `None` if it has neither shape (then it is kept).
+    pub fn token_alias(&mut self, token: &str) -> Option<String> {
+        let shape = token_shape(token)?;
+        let n = match self.tokens.iter().position(|t| t == token) {
+            Some(i) => i + 1,
+            None => {
+                self.tokens.push(token.to_string());
+                self.tokens.len()
+            }
+        };
+        Some(format!("<{shape}#{n}>"))
     }
 
     /// The placeholder of a lease ID, registering it on first sight.
@@ -185,6 +235,10 @@ impl Normalizer {
                     let alias = self.lease_alias(v);
                     return set(value, alias);
                 }
+            },
+            Rule::Token => match self.token_alias(&raw) {
+                Some(alias) => return set(value, alias),
+                None => return,
             },
             Rule::Version => match self.version.as_deref() {
                 Some(own) if raw == own => "VERSION".into(),
@@ -287,6 +341,11 @@ impl Normalizer {
             pairs.push((format!("{l:x}"), format!("<LEASE#{}>", i + 1)));
             // etcdctl prints lease IDs as %016x.
             pairs.push((format!("{l:016x}"), format!("<LEASE#{}>", i + 1)));
+        }
+        for (i, t) in self.tokens.iter().enumerate() {
+            if let Some(shape) = token_shape(t) {
+                pairs.push((t.clone(), format!("<{shape}#{}>", i + 1)));
+            }
         }
         if let Some(v) = &self.version {
             if v.contains('.') {
@@ -403,6 +462,35 @@ mod tests {
             out,
             r#"{"etcdserver":"<VERSION>","etcdcluster":"<CLUSTER_VERSION>"}"#
         );
+    }
+
+    #[test]
+    fn tokens_are_aliased_by_shape_and_replaced_later() {
+        let mut n = norm();
+        let out = n.text(r#"{"header":{"revision":"1"},"token":"XsFqnAleNIWPvjsF.12"}"#);
+        assert_eq!(
+            out,
+            r#"{"header":{"revision":"1"},"token":"<SIMPLE_TOKEN#1>"}"#
+        );
+        let jwt = "eyJhbGciOiJFUzI1NiJ9.eyJ1c2VybmFtZSI6ImEifQ.c2ln-_x";
+        assert_eq!(
+            n.text(&format!(r#"{{"token":"{jwt}"}}"#)),
+            r#"{"token":"<JWT#2>"}"#
+        );
+        assert_eq!(
+            n.text("Authorization: XsFqnAleNIWPvjsF.12"),
+            "Authorization: <SIMPLE_TOKEN#1>"
+        );
+        // Neither shape: kept, so a wrong token shows in the diff.
+        for bad in [
+            "garbage",
+            "XsFqnAleNIWPvjsF.",
+            "XsFqnAleNIWPvjs1.12",
+            "a.b.c",
+        ] {
+            let line = format!(r#"{{"token":"{bad}"}}"#);
+            assert_eq!(n.text(&line), line);
+        }
     }
 
     #[test]

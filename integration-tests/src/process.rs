@@ -67,6 +67,16 @@ pub fn oxcd_available() -> bool {
     true
 }
 
+/// Starts one oxcd with default options, for the oxcd-only tests (no reference run). The
+/// `Option` is for `let Some(server) = start_oxcd() else { return };`: it is always `Some`,
+/// since [`oxcd_available`] panics when the binary is missing; a failed start panics too.
+pub fn start_oxcd() -> Option<Server> {
+    if !oxcd_available() {
+        return None;
+    }
+    Some(Server::start(Kind::Oxcd, ServerOpts::default()).expect("start oxcd"))
+}
+
 /// Which server implementation to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

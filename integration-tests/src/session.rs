@@ -104,17 +104,33 @@ impl Session {
     /// Sends one HTTP request on a fresh connection and records the normalised response.
     /// A transport failure is recorded and returned as status 0 with the error as body.
     pub fn request(&mut self, method: &str, path: &str, body: Option<&str>) -> HttpResponse {
+        self.request_with_headers(method, path, body, &[])
+    }
+
+    /// Like [`Session::request`], sending the extra `headers` too; they are recorded after
+    /// the request line, one `>  Name: value` line each, normalised (a token the normaliser
+    /// has seen in a response shows as its alias, see [`Normalizer`]).
+    pub fn request_with_headers(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> HttpResponse {
         let shown = body.map(|b| format!(" {b}")).unwrap_or_default();
         let line = self.norm.text(&format!("{method} {path}{shown}"));
         self.transcript.push_str(&format!("> {line}\n"));
+        for (name, value) in headers {
+            let h = self.norm.text(&format!("{name}: {value}"));
+            self.transcript.push_str(&format!(">  {h}\n"));
+        }
         let resp =
-            http::request(self.server.client_port(), method, path, body).unwrap_or_else(|e| {
-                HttpResponse {
+            http::request_with_headers(self.server.client_port(), method, path, body, headers)
+                .unwrap_or_else(|e| HttpResponse {
                     status: 0,
                     headers: Vec::new(),
                     body: format!("harness error: {e}"),
-                }
-            });
+                });
         let t = self.norm.http(&resp);
         for l in t.lines() {
             self.transcript.push_str(&format!("< {l}\n"));
@@ -137,6 +153,16 @@ impl Session {
     /// `POST path body`, recorded.
     pub fn post(&mut self, path: &str, body: &str) -> HttpResponse {
         self.request("POST", path, Some(body))
+    }
+
+    /// `POST path body` with extra headers, recorded (see [`Session::request_with_headers`]).
+    pub fn post_with_headers(
+        &mut self,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> HttpResponse {
+        self.request_with_headers("POST", path, Some(body), headers)
     }
 
     /// `GET path`, recorded.

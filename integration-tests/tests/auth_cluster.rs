@@ -11,17 +11,27 @@
 //!   that token works for a permitted put on member 2 (the token is assigned on every member
 //!   when the Authenticate entry is applied), denied puts are denied on every member, and
 //!   permission changes and a user deletion made through one member apply on the others.
+//! - `jwt_tokens_verify_on_every_member_and_forged_ones_do_not`: a 3-member cluster started
+//!   with `--auth-token=jwt,pub-key=..,priv-key=..,sign-method=ES256` (a P-256 key pair made
+//!   at test time with rcgen, the same on every member) issues on member 0 a JWT with the
+//!   claims `username`, `revision` and `exp`; it works for a permitted put on members 1 and
+//!   2 and is denied for a put outside the user's permissions; a JWT with the same claims, or
+//!   naming root, signed by ANOTHER P-256 key is "Unauthenticated: etcdserver: invalid auth
+//!   token" on every member; etcdctl's `--user` (which authenticates on each run) works
+//!   against every member of the jwt cluster.
 //!
 //! Every wait is bounded; members are killed by PID when the cluster drops.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use oxcd_integration_tests::grpc::{channel, runtime, status_text, with_token};
 use oxcd_integration_tests::{expect_ok, start_selected, Cluster, Output};
 use oxcd_proto::etcdserverpb::auth_client::AuthClient;
 use oxcd_proto::etcdserverpb::kv_client::KvClient;
 use oxcd_proto::etcdserverpb::{AuthenticateRequest, PutRequest, RangeRequest};
 use tokio::time::timeout;
-use tonic::transport::Channel;
 
 /// Bound on one connect or one RPC.
 const STEP: Duration = Duration::from_secs(10);
@@ -30,14 +40,6 @@ const TOKEN_SPREAD: Duration = Duration::from_secs(5);
 
 const ROOT: &str = "--user=root:rootpw";
 const ALICE: &str = "--user=alice:pw";
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
 
 /// etcdctl against member `i`, which must succeed; returns stdout.
 fn ok(c: &Cluster, i: usize, args: &[&str]) -> String {
@@ -100,6 +102,17 @@ fn setup(c: &Cluster, i: usize) {
     ok(c, i, &["role", "delete", "tmp"]);
     let out = ok(c, i, &["auth", "enable"]);
     assert_eq!(out.trim(), "Authentication Enabled");
+}
+
+/// The stdout of etcdctl `args`, which must succeed and print the same on every member.
+fn same_on_every_member(c: &Cluster, args: &[&str]) -> String {
+    let views: Vec<String> = (0..c.len()).map(|i| ok(c, i, args)).collect();
+    assert!(
+        views.iter().all(|v| v == &views[0]),
+        "members disagree on `etcdctl {}`: {views:#?}",
+        args.join(" ")
+    );
+    views.into_iter().next().unwrap_or_default()
 }
 
 /// The auth state as root sees it through member `i` (plain etcdctl output, no headers).
@@ -174,18 +187,6 @@ fn check_enforced(c: &Cluster, i: usize) {
     );
 }
 
-async fn channel(endpoint: &str) -> Channel {
-    timeout(
-        STEP,
-        Channel::from_shared(endpoint.to_string())
-            .expect("endpoint")
-            .connect(),
-    )
-    .await
-    .expect("connect timed out")
-    .expect("connect")
-}
-
 async fn authenticate(endpoint: &str, name: &str, password: &str) -> String {
     let mut auth = AuthClient::new(channel(endpoint).await);
     timeout(
@@ -202,13 +203,6 @@ async fn authenticate(endpoint: &str, name: &str, password: &str) -> String {
     .token
 }
 
-fn with_token<T>(msg: T, token: &str) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(msg);
-    r.metadata_mut()
-        .insert("token", token.parse().expect("token is ASCII"));
-    r
-}
-
 /// `Put key=value` with `token` on `endpoint`: "OK" or "<Code>: <message>".
 async fn put_with(endpoint: &str, token: &str, key: &str, value: &str) -> String {
     let mut kv = KvClient::new(channel(endpoint).await);
@@ -220,14 +214,14 @@ async fn put_with(endpoint: &str, token: &str, key: &str, value: &str) -> String
                 value: value.into(),
                 ..Default::default()
             },
-            token,
+            Some(token),
         )),
     )
     .await
     .expect("put timed out");
     match r {
         Ok(_) => "OK".into(),
-        Err(st) => format!("{:?}: {}", st.code(), st.message()),
+        Err(st) => status_text(&st),
     }
 }
 
@@ -241,14 +235,14 @@ async fn range_with(endpoint: &str, token: &str, key: &str) -> String {
                 key: key.into(),
                 ..Default::default()
             },
-            token,
+            Some(token),
         )),
     )
     .await
     .expect("range timed out");
     match r {
         Ok(_) => "OK".into(),
-        Err(st) => format!("{:?}: {}", st.code(), st.message()),
+        Err(st) => status_text(&st),
     }
 }
 
@@ -406,16 +400,146 @@ fn auth_replicates_across_members() {
     }
     assert_eq!(last, "Unauthenticated: etcdserver: invalid auth token");
     // Every member holds the same data.
-    let views: Vec<String> = (0..3)
-        .map(|i| ok(&c, i, &["get", "", "--from-key", ROOT]))
-        .collect();
+    let view = same_on_every_member(&c, &["get", "", "--from-key", ROOT]);
     assert!(
-        views.iter().all(|v| v == &views[0]),
-        "members disagree: {views:#?}"
-    );
-    assert!(
-        views[0].contains("a/from-1\nx\na/from-2\ny\na/k\nv\nb\nz\n"),
+        view.contains("a/from-1\nx\na/from-2\ny\na/k\nv\nb\nz\n"),
         "{}",
-        views[0]
+        view
+    );
+}
+
+/// A fresh ECDSA P-256 key pair.
+fn p256_key_pair() -> rcgen::KeyPair {
+    rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("generate a P-256 key pair")
+}
+
+/// Writes `text` to `dir/name`; returns the path as a string.
+fn write_file(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    path.display().to_string()
+}
+
+/// The claims (payload) of a compact JWT, decoded as JSON.
+fn jwt_claims(token: &str) -> serde_json::Value {
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "not a compact JWT: {token:?}");
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(parts[1])
+        .unwrap_or_else(|e| panic!("JWT payload is not base64url: {e}: {token:?}"));
+    serde_json::from_slice(&payload)
+        .unwrap_or_else(|e| panic!("JWT payload is not JSON: {e}: {token:?}"))
+}
+
+/// An ES256 JWT with `claims`, signed by the P-256 `key`.
+fn sign_es256(claims: &serde_json::Value, key: &rcgen::KeyPair) -> String {
+    // rcgen serialises the private key as PKCS#8 DER, which is what jsonwebtoken reads.
+    let key = jsonwebtoken::EncodingKey::from_ec_der(&key.serialize_der());
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256),
+        claims,
+        &key,
+    )
+    .expect("sign a JWT")
+}
+
+#[test]
+fn jwt_tokens_verify_on_every_member_and_forged_ones_do_not() {
+    let keys = tempfile::tempdir().expect("temp dir for the JWT keys");
+    let signer = p256_key_pair();
+    let priv_path = write_file(keys.path(), "jwt-priv.pem", &signer.serialize_pem());
+    let pub_path = write_file(keys.path(), "jwt-pub.pem", &signer.public_key_pem());
+    let flag =
+        format!("--auth-token=jwt,pub-key={pub_path},priv-key={priv_path},sign-method=ES256");
+    let Some(c) = start_selected(3, &[&flag]) else {
+        return;
+    };
+    setup(&c, 0);
+    let rt = runtime();
+    let urls: Vec<String> = (0..3).map(|i| c.member(i).client_url()).collect();
+
+    // Issued on member 0: a JWT naming alice, with the auth revision and an expiry.
+    let token = rt.block_on(authenticate(&urls[0], "alice", "pw"));
+    let claims = jwt_claims(&token);
+    let mut names: Vec<&str> = claims
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    names.sort_unstable();
+    assert_eq!(names, ["exp", "revision", "username"], "claims: {claims}");
+    assert_eq!(claims["username"], "alice", "claims: {claims}");
+    assert!(
+        claims["revision"].as_u64().is_some_and(|r| r > 0),
+        "claims: {claims}"
+    );
+    assert!(claims["exp"].as_u64().is_some(), "claims: {claims}");
+
+    // Verified by members that did not issue it: nothing to wait for, nothing remembered.
+    for (i, url) in urls.iter().enumerate().skip(1) {
+        assert_eq!(
+            rt.block_on(put_with(url, &token, &format!("a/jwt-{i}"), "x")),
+            "OK",
+            "a permitted put with the JWT on member {i}"
+        );
+        assert_eq!(
+            rt.block_on(range_with(url, &token, "r/k")),
+            "OK",
+            "a permitted range with the JWT on member {i}"
+        );
+        for key in ["b", "r/k"] {
+            assert_eq!(
+                rt.block_on(put_with(url, &token, key, "x")),
+                "PermissionDenied: etcdserver: permission denied",
+                "a denied put of {key} with the JWT on member {i}"
+            );
+        }
+    }
+
+    // The control: the same claims signed again with the cluster's own key are accepted, so
+    // what refuses the forgeries below is only their key.
+    let resigned = sign_es256(&claims, &signer);
+    for (i, url) in urls.iter().enumerate() {
+        assert_eq!(
+            rt.block_on(range_with(url, &resigned, "a/k")),
+            "OK",
+            "a range with the re-signed JWT on member {i}"
+        );
+    }
+
+    // The same claims, and root's, signed by another key: refused everywhere.
+    let other = p256_key_pair();
+    let forged = sign_es256(&claims, &other);
+    assert_ne!(forged, token);
+    let mut root_claims = claims.clone();
+    root_claims["username"] = "root".into();
+    let forged_root = sign_es256(&root_claims, &other);
+    for (i, url) in urls.iter().enumerate() {
+        for (what, t) in [("forged alice", &forged), ("forged root", &forged_root)] {
+            assert_eq!(
+                rt.block_on(put_with(url, t, "a/forged", "x")),
+                "Unauthenticated: etcdserver: invalid auth token",
+                "a put with the {what} JWT on member {i}"
+            );
+            assert_eq!(
+                rt.block_on(range_with(url, t, "a/k")),
+                "Unauthenticated: etcdserver: invalid auth token",
+                "a range with the {what} JWT on member {i}"
+            );
+        }
+    }
+    // The genuine token still works after the forgeries.
+    assert_eq!(
+        rt.block_on(put_with(&urls[0], &token, "a/jwt-0", "y")),
+        "OK"
+    );
+
+    // etcdctl --user (authenticate, then the JWT on every call) against every member.
+    for i in 0..3 {
+        check_enforced(&c, i);
+    }
+    ok(&c, 2, &["put", "a/by-etcdctl", "z", ALICE]);
+    assert_eq!(
+        same_on_every_member(&c, &["get", "a/", "--prefix", ALICE]),
+        "a/by-etcdctl\nz\na/jwt-0\ny\na/jwt-1\nx\na/jwt-2\nx\na/k\nv\n"
     );
 }

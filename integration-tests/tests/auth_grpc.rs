@@ -42,6 +42,7 @@
 
 use std::time::{Duration, Instant};
 
+use oxcd_integration_tests::grpc::{channel, prefix_end, runtime, status_text, with_token};
 use oxcd_integration_tests::textdiff::line_diff;
 use oxcd_integration_tests::{cluster_kind, kind_available, Server, ServerOpts};
 use oxcd_proto::authpb::permission::Type as PermType;
@@ -74,29 +75,11 @@ use tonic::transport::Channel;
 /// Bound on one connect, one RPC or one receive.
 const STEP: Duration = Duration::from_secs(10);
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
 /// Starts one server of the selected kind (`OXCD_CLUSTER_KIND`); panics if it cannot.
 fn start(opts: ServerOpts) -> Server {
     let kind = cluster_kind();
     assert!(kind_available(kind));
     Server::start(kind, opts).unwrap_or_else(|e| panic!("start {}: {e}", kind.label()))
-}
-
-/// A request carrying `token` (if any) in the metadata key `token`.
-fn req<T>(msg: T, token: Option<&str>) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(msg);
-    if let Some(t) = token {
-        r.metadata_mut()
-            .insert("token", t.parse().expect("token is ASCII"));
-    }
-    r
 }
 
 /// "OK" or "<Code>: <message>" (or "TIMEOUT").
@@ -108,18 +91,6 @@ fn outcome<T>(
         Ok(Ok(_)) => "OK".into(),
         Ok(Err(st)) => status_text(&st),
     }
-}
-
-fn status_text(st: &tonic::Status) -> String {
-    format!("{:?}: {}", st.code(), st.message())
-}
-
-fn prefix_end(prefix: &str) -> Vec<u8> {
-    let mut end = prefix.as_bytes().to_vec();
-    if let Some(last) = end.last_mut() {
-        *last += 1;
-    }
-    end
 }
 
 /// Every client on one channel.
@@ -135,15 +106,7 @@ struct Clients {
 
 impl Clients {
     async fn connect(endpoint: &str) -> Clients {
-        let ch = timeout(
-            STEP,
-            Channel::from_shared(endpoint.to_string())
-                .expect("endpoint")
-                .connect(),
-        )
-        .await
-        .expect("connect timed out")
-        .expect("connect");
+        let ch = channel(endpoint).await;
         Clients {
             kv: KvClient::new(ch.clone()),
             lease: LeaseClient::new(ch.clone()),
@@ -190,7 +153,7 @@ impl Clients {
     async fn put(&mut self, token: Option<&str>, key: &str, value: &str, lease: i64) -> i64 {
         let r = timeout(
             STEP,
-            self.kv.put(req(
+            self.kv.put(with_token(
                 PutRequest {
                     key: key.into(),
                     value: value.into(),
@@ -212,7 +175,7 @@ impl Clients {
         let r = timeout(
             STEP,
             self.lease
-                .lease_grant(req(LeaseGrantRequest { ttl: 600, id: 0 }, token)),
+                .lease_grant(with_token(LeaseGrantRequest { ttl: 600, id: 0 }, token)),
         )
         .await;
         Self::must("lease grant", r).await.id
@@ -221,7 +184,7 @@ impl Clients {
     async fn user_add(&mut self, token: Option<&str>, name: &str, password: &str) {
         let r = timeout(
             STEP,
-            self.auth.user_add(req(
+            self.auth.user_add(with_token(
                 AuthUserAddRequest {
                     name: name.into(),
                     password: password.into(),
@@ -238,7 +201,7 @@ impl Clients {
         let r = timeout(
             STEP,
             self.auth
-                .role_add(req(AuthRoleAddRequest { name: name.into() }, token)),
+                .role_add(with_token(AuthRoleAddRequest { name: name.into() }, token)),
         )
         .await;
         Self::must(&format!("role add {name}"), r).await;
@@ -247,7 +210,7 @@ impl Clients {
     async fn grant_role(&mut self, token: Option<&str>, user: &str, role: &str) {
         let r = timeout(
             STEP,
-            self.auth.user_grant_role(req(
+            self.auth.user_grant_role(with_token(
                 AuthUserGrantRoleRequest {
                     user: user.into(),
                     role: role.into(),
@@ -262,7 +225,7 @@ impl Clients {
     async fn grant_prefix(&mut self, token: Option<&str>, role: &str, prefix: &str) {
         let r = timeout(
             STEP,
-            self.auth.role_grant_permission(req(
+            self.auth.role_grant_permission(with_token(
                 AuthRoleGrantPermissionRequest {
                     name: role.into(),
                     perm: Some(Permission {
@@ -291,7 +254,11 @@ impl Clients {
         })
         .await
         .expect("queue watch create");
-        let opened = timeout(STEP, self.watch.watch(req(ReceiverStream::new(rx), token))).await;
+        let opened = timeout(
+            STEP,
+            self.watch.watch(with_token(ReceiverStream::new(rx), token)),
+        )
+        .await;
         let mut stream = match opened {
             Err(_) => return "TIMEOUT (open)".into(),
             Ok(Err(st)) => return status_text(&st),
@@ -335,13 +302,13 @@ async fn matrix_row(c: &mut Clients, root: &str, caller: &Caller, out: &mut Vec<
         ..Default::default()
     };
 
-    let r = timeout(STEP, c.kv.range(req(range("a/k"), t))).await;
+    let r = timeout(STEP, c.kv.range(with_token(range("a/k"), t))).await;
     row("Range a/k", outcome(r));
-    let r = timeout(STEP, c.kv.range(req(range("b"), t))).await;
+    let r = timeout(STEP, c.kv.range(with_token(range("b"), t))).await;
     row("Range b", outcome(r));
     let r = timeout(
         STEP,
-        c.kv.range(req(
+        c.kv.range(with_token(
             RangeRequest {
                 key: "a/".into(),
                 range_end: prefix_end("a/"),
@@ -354,7 +321,7 @@ async fn matrix_row(c: &mut Clients, root: &str, caller: &Caller, out: &mut Vec<
     row("Range a/ prefix", outcome(r));
     let r = timeout(
         STEP,
-        c.kv.put(req(
+        c.kv.put(with_token(
             PutRequest {
                 key: "a/k".into(),
                 value: caller.name.into(),
@@ -367,7 +334,7 @@ async fn matrix_row(c: &mut Clients, root: &str, caller: &Caller, out: &mut Vec<
     row("Put a/k", outcome(r));
     let r = timeout(
         STEP,
-        c.kv.put(req(
+        c.kv.put(with_token(
             PutRequest {
                 key: "b".into(),
                 value: caller.name.into(),
@@ -380,7 +347,7 @@ async fn matrix_row(c: &mut Clients, root: &str, caller: &Caller, out: &mut Vec<
     row("Put b", outcome(r));
     let r = timeout(
         STEP,
-        c.kv.delete_range(req(
+        c.kv.delete_range(with_token(
             DeleteRangeRequest {
                 key: "a/none".into(),
                 ..Default::default()
@@ -392,7 +359,7 @@ async fn matrix_row(c: &mut Clients, root: &str, caller: &Caller, out: &mut Vec<
     row("DeleteRange a/none", outcome(r));
     let r = timeout(
         STEP,
-        c.kv.delete_range(req(
+        c.kv.delete_range(with_token(
             DeleteRangeRequest {
                 key: "b/none".into(),
                 ..Default::default()
@@ -419,15 +386,15 @@ async fn matrix_row(c: &mut Clients, root: &str, caller: &Caller, out: &mut Vec<
         }],
         failure: vec![],
     };
-    let r = timeout(STEP, c.kv.txn(req(txn("a/t"), t))).await;
+    let r = timeout(STEP, c.kv.txn(with_token(txn("a/t"), t))).await;
     row("Txn a/k>0 ? put a/t", outcome(r));
-    let r = timeout(STEP, c.kv.txn(req(txn("b"), t))).await;
+    let r = timeout(STEP, c.kv.txn(with_token(txn("b"), t))).await;
     row("Txn a/k>0 ? put b", outcome(r));
     // A fresh revision to compact to, so success means "permitted".
     let rev = c.put(Some(root), "bump", caller.name, 0).await;
     let r = timeout(
         STEP,
-        c.kv.compact(req(
+        c.kv.compact(with_token(
             CompactionRequest {
                 revision: rev,
                 physical: false,
@@ -444,7 +411,7 @@ async fn matrix_row(c: &mut Clients, root: &str, caller: &Caller, out: &mut Vec<
     let r = timeout(
         STEP,
         c.lease
-            .lease_grant(req(LeaseGrantRequest { ttl: 600, id: 0 }, t)),
+            .lease_grant(with_token(LeaseGrantRequest { ttl: 600, id: 0 }, t)),
     )
     .await;
     row("LeaseGrant", outcome(r));
@@ -454,13 +421,13 @@ async fn matrix_row(c: &mut Clients, root: &str, caller: &Caller, out: &mut Vec<
     let r = timeout(
         STEP,
         c.lease
-            .lease_revoke(req(LeaseRevokeRequest { id: lease }, t)),
+            .lease_revoke(with_token(LeaseRevokeRequest { id: lease }, t)),
     )
     .await;
     row("LeaseRevoke (key b/leased)", outcome(r));
     let r = timeout(
         STEP,
-        c.lease.lease_time_to_live(req(
+        c.lease.lease_time_to_live(with_token(
             LeaseTimeToLiveRequest {
                 id: lease,
                 keys: true,
@@ -470,11 +437,11 @@ async fn matrix_row(c: &mut Clients, root: &str, caller: &Caller, out: &mut Vec<
     )
     .await;
     row("LeaseTimeToLive --keys", outcome(r));
-    let r = timeout(STEP, c.maint.status(req(StatusRequest {}, t))).await;
+    let r = timeout(STEP, c.maint.status(with_token(StatusRequest {}, t))).await;
     row("Status", outcome(r));
     let r = timeout(
         STEP,
-        c.maint.alarm(req(
+        c.maint.alarm(with_token(
             AlarmRequest {
                 action: AlarmAction::Get as i32,
                 member_id: 0,
@@ -487,7 +454,7 @@ async fn matrix_row(c: &mut Clients, root: &str, caller: &Caller, out: &mut Vec<
     row("Alarm GET", outcome(r));
     let r = timeout(
         STEP,
-        c.maint.alarm(req(
+        c.maint.alarm(with_token(
             AlarmRequest {
                 action: AlarmAction::Deactivate as i32,
                 member_id: 0,
@@ -498,13 +465,22 @@ async fn matrix_row(c: &mut Clients, root: &str, caller: &Caller, out: &mut Vec<
     )
     .await;
     row("Alarm DEACTIVATE NOSPACE", outcome(r));
-    let r = timeout(STEP, c.maint.defragment(req(DefragmentRequest {}, t))).await;
+    let r = timeout(
+        STEP,
+        c.maint.defragment(with_token(DefragmentRequest {}, t)),
+    )
+    .await;
     row("Defragment", outcome(r));
-    let r = timeout(STEP, c.maint.hash(req(HashRequest {}, t))).await;
+    let r = timeout(STEP, c.maint.hash(with_token(HashRequest {}, t))).await;
     row("Hash", outcome(r));
-    let r = timeout(STEP, c.maint.hash_kv(req(HashKvRequest { revision: 0 }, t))).await;
+    let r = timeout(
+        STEP,
+        c.maint
+            .hash_kv(with_token(HashKvRequest { revision: 0 }, t)),
+    )
+    .await;
     row("HashKV", outcome(r));
-    let snap = match timeout(STEP, c.maint.snapshot(req(SnapshotRequest {}, t))).await {
+    let snap = match timeout(STEP, c.maint.snapshot(with_token(SnapshotRequest {}, t))).await {
         Err(_) => "TIMEOUT (open)".to_string(),
         Ok(Err(st)) => status_text(&st),
         Ok(Ok(resp)) => {
@@ -521,19 +497,20 @@ async fn matrix_row(c: &mut Clients, root: &str, caller: &Caller, out: &mut Vec<
     let r = timeout(
         STEP,
         c.maint
-            .move_leader(req(MoveLeaderRequest { target_id: 1234 }, t)),
+            .move_leader(with_token(MoveLeaderRequest { target_id: 1234 }, t)),
     )
     .await;
     row("MoveLeader 1234", outcome(r));
     let r = timeout(
         STEP,
-        c.cluster.member_list(req(MemberListRequest::default(), t)),
+        c.cluster
+            .member_list(with_token(MemberListRequest::default(), t)),
     )
     .await;
     row("MemberList", outcome(r));
     let r = timeout(
         STEP,
-        c.auth.user_get(req(
+        c.auth.user_get(with_token(
             AuthUserGetRequest {
                 name: "alice".into(),
             },
@@ -545,13 +522,13 @@ async fn matrix_row(c: &mut Clients, root: &str, caller: &Caller, out: &mut Vec<
     let r = timeout(
         STEP,
         c.auth
-            .role_get(req(AuthRoleGetRequest { role: "ra".into() }, t)),
+            .role_get(with_token(AuthRoleGetRequest { role: "ra".into() }, t)),
     )
     .await;
     row("RoleGet ra", outcome(r));
     let r = timeout(
         STEP,
-        c.auth.user_add(req(
+        c.auth.user_add(with_token(
             AuthUserAddRequest {
                 name: format!("new-{}", caller.name),
                 password: "x".into(),
@@ -564,7 +541,7 @@ async fn matrix_row(c: &mut Clients, root: &str, caller: &Caller, out: &mut Vec<
     row("UserAdd", outcome(r));
     let r = timeout(
         STEP,
-        c.auth.role_add(req(
+        c.auth.role_add(with_token(
             AuthRoleAddRequest {
                 name: format!("role-{}", caller.name),
             },
@@ -573,7 +550,11 @@ async fn matrix_row(c: &mut Clients, root: &str, caller: &Caller, out: &mut Vec<
     )
     .await;
     row("RoleAdd", outcome(r));
-    let r = timeout(STEP, c.auth.auth_disable(req(AuthDisableRequest {}, t))).await;
+    let r = timeout(
+        STEP,
+        c.auth.auth_disable(with_token(AuthDisableRequest {}, t)),
+    )
+    .await;
     row("AuthDisable", outcome(r));
 }
 
@@ -813,10 +794,18 @@ fn auth_grpc_denial_matrix() {
         c.put(None, "b", "v", 0).await;
         let r = c.authenticate("root", "x").await;
         note("Authenticate (auth off)", format!("{r:?}"));
-        let r = timeout(STEP, c.auth.auth_enable(req(AuthEnableRequest {}, None))).await;
+        let r = timeout(
+            STEP,
+            c.auth.auth_enable(with_token(AuthEnableRequest {}, None)),
+        )
+        .await;
         note("AuthEnable (no root user)", outcome(r));
         c.user_add(None, "root", "rootpw").await;
-        let r = timeout(STEP, c.auth.auth_enable(req(AuthEnableRequest {}, None))).await;
+        let r = timeout(
+            STEP,
+            c.auth.auth_enable(with_token(AuthEnableRequest {}, None)),
+        )
+        .await;
         note("AuthEnable (root without root role)", outcome(r));
         c.role_add(None, "root").await;
         c.grant_role(None, "root", "root").await;
@@ -835,7 +824,7 @@ fn auth_grpc_denial_matrix() {
         }
         let r = timeout(
             STEP,
-            c.auth.user_add(req(
+            c.auth.user_add(with_token(
                 AuthUserAddRequest {
                     name: "nopw".into(),
                     options: Some(UserAddOptions { no_password: true }),
@@ -846,7 +835,11 @@ fn auth_grpc_denial_matrix() {
         )
         .await;
         note("UserAdd nopw --no-password", outcome(r));
-        let r = timeout(STEP, c.auth.auth_enable(req(AuthEnableRequest {}, None))).await;
+        let r = timeout(
+            STEP,
+            c.auth.auth_enable(with_token(AuthEnableRequest {}, None)),
+        )
+        .await;
         note("AuthEnable", outcome(r));
 
         // Authenticate.
@@ -868,7 +861,7 @@ fn auth_grpc_denial_matrix() {
         let dave = c.token("dave", "pw").await;
         let r = timeout(
             STEP,
-            c.kv.range(req(
+            c.kv.range(with_token(
                 RangeRequest {
                     key: "a/k".into(),
                     ..Default::default()
@@ -880,7 +873,8 @@ fn auth_grpc_denial_matrix() {
         note("carol Range a/k (before the revoke)", outcome(r));
         let r = timeout(
             STEP,
-            c.auth.auth_enable(req(AuthEnableRequest {}, Some(&root))),
+            c.auth
+                .auth_enable(with_token(AuthEnableRequest {}, Some(&root))),
         )
         .await;
         note("root AuthEnable (already on)", outcome(r));
@@ -888,7 +882,7 @@ fn auth_grpc_denial_matrix() {
         // The root rules while auth is on.
         let r = timeout(
             STEP,
-            c.auth.user_delete(req(
+            c.auth.user_delete(with_token(
                 AuthUserDeleteRequest {
                     name: "root".into(),
                 },
@@ -899,7 +893,7 @@ fn auth_grpc_denial_matrix() {
         note("root UserDelete root", outcome(r));
         let r = timeout(
             STEP,
-            c.auth.user_revoke_role(req(
+            c.auth.user_revoke_role(with_token(
                 AuthUserRevokeRoleRequest {
                     name: "root".into(),
                     role: "root".into(),
@@ -911,7 +905,7 @@ fn auth_grpc_denial_matrix() {
         note("root UserRevokeRole root root", outcome(r));
         let r = timeout(
             STEP,
-            c.auth.role_delete(req(
+            c.auth.role_delete(with_token(
                 AuthRoleDeleteRequest {
                     role: "root".into(),
                 },
@@ -924,7 +918,7 @@ fn auth_grpc_denial_matrix() {
         // Make the stale tokens.
         let r = timeout(
             STEP,
-            c.auth.user_delete(req(
+            c.auth.user_delete(with_token(
                 AuthUserDeleteRequest { name: "bob".into() },
                 Some(&root),
             )),
@@ -933,7 +927,7 @@ fn auth_grpc_denial_matrix() {
         note("root UserDelete bob", outcome(r));
         let r = timeout(
             STEP,
-            c.auth.user_change_password(req(
+            c.auth.user_change_password(with_token(
                 AuthUserChangePasswordRequest {
                     name: "dave".into(),
                     password: "pw2".into(),
@@ -946,7 +940,7 @@ fn auth_grpc_denial_matrix() {
         note("root UserChangePassword dave", outcome(r));
         let r = timeout(
             STEP,
-            c.auth.role_revoke_permission(req(
+            c.auth.role_revoke_permission(with_token(
                 AuthRoleRevokePermissionRequest {
                     role: "rc".into(),
                     key: "a/".into(),
@@ -992,7 +986,7 @@ fn auth_grpc_denial_matrix() {
         // Auth is still on and nothing a caller did changed the data it may not write.
         let r = timeout(
             STEP,
-            c.kv.range(req(
+            c.kv.range(with_token(
                 RangeRequest {
                     key: "b".into(),
                     ..Default::default()
@@ -1004,7 +998,7 @@ fn auth_grpc_denial_matrix() {
         table.push(format!("after: Range b without a token => {}", outcome(r)));
         let b = timeout(
             STEP,
-            c.kv.range(req(
+            c.kv.range(with_token(
                 RangeRequest {
                     key: "b".into(),
                     ..Default::default()
@@ -1026,7 +1020,8 @@ fn auth_grpc_denial_matrix() {
         // invalidated every token ("etcdserver: invalid auth token" also for alice's).
         let r = timeout(
             STEP,
-            c.auth.auth_disable(req(AuthDisableRequest {}, Some(&root))),
+            c.auth
+                .auth_disable(with_token(AuthDisableRequest {}, Some(&root))),
         )
         .await;
         table.push(format!("after: root AuthDisable => {}", outcome(r)));
@@ -1037,7 +1032,7 @@ fn auth_grpc_denial_matrix() {
         ] {
             let r = timeout(
                 STEP,
-                c.kv.put(req(
+                c.kv.put(with_token(
                     PutRequest {
                         key: "b".into(),
                         value: "off".into(),
@@ -1082,7 +1077,11 @@ fn auth_grpc_token_ttl() {
         c.grant_prefix(None, "ra", "a/").await;
         c.user_add(None, "alice", "pw").await;
         c.grant_role(None, "alice", "ra").await;
-        let r = timeout(STEP, c.auth.auth_enable(req(AuthEnableRequest {}, None))).await;
+        let r = timeout(
+            STEP,
+            c.auth.auth_enable(with_token(AuthEnableRequest {}, None)),
+        )
+        .await;
         table.push(format!("AuthEnable => {}", outcome(r)));
         let alice = c.token("alice", "pw").await;
         let range = || RangeRequest {
@@ -1094,7 +1093,7 @@ fn auth_grpc_token_ttl() {
         let mut uses = 0;
         let mut failures = Vec::new();
         while start.elapsed() < Duration::from_secs(3) {
-            let r = outcome(timeout(STEP, c.kv.range(req(range(), Some(&alice)))).await);
+            let r = outcome(timeout(STEP, c.kv.range(with_token(range(), Some(&alice)))).await);
             if r != "OK" {
                 failures.push(r);
             }
@@ -1107,11 +1106,11 @@ fn auth_grpc_token_ttl() {
         ));
         // Idle past the TTL.
         tokio::time::sleep(Duration::from_secs(4)).await;
-        let r = timeout(STEP, c.kv.range(req(range(), Some(&alice)))).await;
+        let r = timeout(STEP, c.kv.range(with_token(range(), Some(&alice)))).await;
         table.push(format!("idle 4 s: Range a/k => {}", outcome(r)));
         let r = timeout(
             STEP,
-            c.kv.put(req(
+            c.kv.put(with_token(
                 PutRequest {
                     key: "a/k".into(),
                     value: "x".into(),
@@ -1125,7 +1124,7 @@ fn auth_grpc_token_ttl() {
         let w = c.watch_create(Some(&alice), b"a/k", b"").await;
         table.push(format!("idle 4 s: Watch a/k => {w}"));
         let alice2 = c.token("alice", "pw").await;
-        let r = timeout(STEP, c.kv.range(req(range(), Some(&alice2)))).await;
+        let r = timeout(STEP, c.kv.range(with_token(range(), Some(&alice2)))).await;
         table.push(format!("new token: Range a/k => {}", outcome(r)));
         assert_table("token ttl", TTL_TABLE, &table);
     });

@@ -43,13 +43,11 @@
 //!   lease (etcdserver: permission denied)".
 //! - A user may `user get` itself and `role get` its own roles, nothing else.
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use oxcd_integration_tests::etcdctl::etcdctl_binary;
-use oxcd_integration_tests::{diff_run, etcdctl, txn_script, Output, ServerOpts, Session};
+use oxcd_integration_tests::{
+    diff_run, etcdctl, granted_lease_hex, txn_script, Background, Output, ServerOpts, Session,
+};
 
 const ROOT: &str = "--user=root:rootpw";
 const ALICE: &str = "--user=alice:pw";
@@ -531,113 +529,19 @@ fn auth_txn_permissions() {
     });
 }
 
-/// How long a background watch lives (seconds, passed to `timeout`).
-const WATCH_SECS: u64 = 4;
-/// How long to wait for a background watch to be registered before writing.
-const SETTLE: Duration = Duration::from_millis(1200);
-/// Hard deadline after which the background process is SIGKILLed by PID.
-const HARD_DEADLINE: Duration = Duration::from_secs(WATCH_SECS + 6);
-
-/// A background `timeout <WATCH_SECS> etcdctl watch ...` with drained pipes (as in
-/// `diff_watch.rs`).
-struct Background {
-    child: Child,
-    out: Option<JoinHandle<Vec<u8>>>,
-    err: Option<JoinHandle<Vec<u8>>>,
-}
-
-fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(mut p) = pipe {
-            let _ = p.read_to_end(&mut buf);
-        }
-        buf
-    })
-}
-
-impl Background {
-    fn spawn(args: &[String]) -> Background {
-        let mut child = Command::new("timeout")
-            .arg("-s")
-            .arg("TERM")
-            .arg(WATCH_SECS.to_string())
-            .arg(etcdctl_binary())
-            .args(args)
-            .env("ETCDCTL_API", "3")
-            .env_remove("ETCDCTL_ENDPOINTS")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn background etcdctl");
-        let out = Some(drain(child.stdout.take()));
-        let err = Some(drain(child.stderr.take()));
-        Background { child, out, err }
-    }
-
-    /// Waits (bounded) for the process; returns (exit code, stdout, stderr).
-    fn finish(mut self) -> (Option<i32>, String, String) {
-        let start = Instant::now();
-        let code = loop {
-            match self.child.try_wait() {
-                Ok(Some(st)) => break st.code(),
-                Ok(None) if start.elapsed() < HARD_DEADLINE => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                _ => {
-                    // Killed by PID (the Child handle), never by name.
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    break None;
-                }
-            }
-        };
-        let out = self
-            .out
-            .take()
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default();
-        let err = self
-            .err
-            .take()
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default();
-        (
-            code,
-            String::from_utf8_lossy(&out).into_owned(),
-            String::from_utf8_lossy(&err).into_owned(),
-        )
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Runs `etcdctl watch <args>` in the background for [`WATCH_SECS`] (a denied watch ends by
+/// Runs `etcdctl watch <args>` in the [`Background`] for its `WATCH_SECS` (a denied watch ends by
 /// itself with exit 5; a live one is ended by `timeout`, exit 124), runs `writes` meanwhile,
 /// then records its exit code and output.
 fn watch_during<F: FnOnce(&mut Session)>(s: &mut Session, args: &[&str], writes: F) {
-    let mut full = vec![
-        format!("--endpoints={}", s.server().endpoint()),
-        "watch".to_string(),
-    ];
-    full.extend(args.iter().map(|a| a.to_string()));
-    let bg = Background::spawn(&full);
-    std::thread::sleep(SETTLE);
-    writes(s);
-    let (code, out, err) = bg.finish();
+    let bg =
+        Background::etcdctl_watch(&s.server().endpoint(), args).expect("spawn background etcdctl");
+    let out = bg.finish_after(s, writes);
     s.note(&format!(
-        "background etcdctl watch {} -> exit {code:?}",
-        args.join(" ")
+        "background etcdctl watch {} -> exit {:?}",
+        args.join(" "),
+        out.status
     ));
-    for (tag, text) in [("out", &out), ("err", &err)] {
+    for (tag, text) in [("out", &out.stdout), ("err", &out.stderr)] {
         for line in text.lines() {
             if line.starts_with('{') {
                 // Alone, so the normaliser sees the JSON (etcdctl's warning lines: `ts`,
@@ -743,12 +647,7 @@ fn auth_lease_permissions() {
         kv_setup(s);
         // Anyone may grant and list leases, even without credentials.
         let out = as_user(s, ALICE, &["lease", "grant", "600"]);
-        let hex = out
-            .stdout
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or_default()
-            .to_string();
+        let hex = granted_lease_hex(&out.stdout);
         let lease = format!("--lease={hex}");
         s.ctl(&["lease", "list"]);
         as_user(s, ALICE, &["put", "a/l", "v", &lease]);
@@ -767,12 +666,7 @@ fn auth_lease_permissions() {
         as_user(s, ROOT, &["get", "", "--from-key", "--keys-only"]);
         // A lease whose keys alice may all write: she may revoke it.
         let out = s.ctl(&["lease", "grant", "600"]);
-        let hex2 = out
-            .stdout
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or_default()
-            .to_string();
+        let hex2 = granted_lease_hex(&out.stdout);
         as_user(s, ALICE, &["put", "w/l", "v", &format!("--lease={hex2}")]);
         as_user(s, ALICE, &["put", "a/l2", "v", &format!("--lease={hex2}")]);
         as_user(s, ALICE, &["lease", "revoke", &hex2]);
@@ -780,12 +674,7 @@ fn auth_lease_permissions() {
         s.ctl(&["lease", "list"]);
         // A txn put with a lease on a denied key.
         let out = s.ctl(&["lease", "grant", "600"]);
-        let hex3 = out
-            .stdout
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or_default()
-            .to_string();
+        let hex3 = granted_lease_hex(&out.stdout);
         s.ctl_stdin(
             &["txn", ALICE],
             &txn_script(&[], &[&format!("put other t --lease={hex3}")], &[]),

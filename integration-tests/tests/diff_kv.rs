@@ -2,7 +2,7 @@
 //! formats, historical reads and compaction. Each test runs one script against a fresh etcd and
 //! a fresh oxcd and requires identical normalised transcripts.
 
-use oxcd_integration_tests::{diff_run, ServerOpts, Session};
+use oxcd_integration_tests::{diff_run, granted_lease_hex, ServerOpts, Session};
 
 fn seed(s: &mut Session, kvs: &[(&str, &str)]) {
     for (k, v) in kvs {
@@ -71,12 +71,7 @@ fn put_with_leases() {
         // An unknown lease.
         s.ctl(&["put", "k", "v", "--lease=1234abcd"]);
         let out = s.ctl(&["lease", "grant", "600"]);
-        let hex = out
-            .stdout
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or_default()
-            .to_string();
+        let hex = granted_lease_hex(&out.stdout);
         let id = u64::from_str_radix(&hex, 16).unwrap_or(0);
         let alias = s.alias_lease(id);
         s.note(&format!("granted lease {alias}"));

@@ -11,7 +11,9 @@
 
 use std::time::{Duration, Instant};
 
-use oxcd_integration_tests::{diff_run, etcdctl, Json, Output, ServerOpts, Session};
+use oxcd_integration_tests::{
+    diff_run, etcdctl, granted_lease_hex, Json, Output, ServerOpts, Session,
+};
 
 /// The bound on polling for a lease to expire (a 4 s lease; etcd checks expiry every 500 ms).
 const EXPIRY_WAIT: Duration = Duration::from_secs(15);
@@ -19,12 +21,7 @@ const EXPIRY_WAIT: Duration = Duration::from_secs(15);
 /// `lease grant <ttl>` (recorded); returns the hex lease ID etcdctl printed, or "" on error.
 fn grant(s: &mut Session, ttl: &str) -> String {
     let out = s.ctl(&["lease", "grant", ttl]);
-    // "lease 694d7d0ab1ec2a0b granted with TTL(600s)"
-    out.stdout
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or_default()
-        .to_string()
+    granted_lease_hex(&out.stdout)
 }
 
 /// One remaining TTL seen in a `timetolive` output, with the granted TTL next to it.

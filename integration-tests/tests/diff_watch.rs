@@ -3,103 +3,11 @@
 //! 3.4.23 and a fresh oxcd, with identical normalised transcripts required.
 //!
 //! A watch runs in the background under `timeout(1)` (and is SIGKILLed by PID if it outlives a
-//! hard deadline); the script makes its writes while it runs, then records the watch's
-//! normalised stdout/stderr once it has ended.
+//! hard deadline; see the library's [`Background`]); the script makes its writes while it runs,
+//! then records the watch's normalised stdout/stderr once it has ended.
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
-
-use oxcd_integration_tests::etcdctl::etcdctl_binary;
-use oxcd_integration_tests::{b64, diff_run, ServerOpts, Session};
-
-/// How long a background watch lives (seconds, passed to `timeout`).
-const WATCH_SECS: u64 = 4;
-/// How long to wait for a background watch to be registered before writing.
-const SETTLE: Duration = Duration::from_millis(1200);
-/// Hard deadline after which the harness SIGKILLs the background process itself.
-const HARD_DEADLINE: Duration = Duration::from_secs(WATCH_SECS + 6);
-
-/// A background process with its output pipes drained by threads.
-struct Background {
-    child: Child,
-    out: Option<JoinHandle<Vec<u8>>>,
-    err: Option<JoinHandle<Vec<u8>>>,
-}
-
-fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(mut p) = pipe {
-            let _ = p.read_to_end(&mut buf);
-        }
-        buf
-    })
-}
-
-impl Background {
-    fn spawn(program: &str, args: &[String]) -> Background {
-        let mut child = Command::new("timeout")
-            .arg("-s")
-            .arg("TERM")
-            .arg(WATCH_SECS.to_string())
-            .arg(program)
-            .args(args)
-            .env("ETCDCTL_API", "3")
-            .env_remove("ETCDCTL_ENDPOINTS")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn background process");
-        let out = Some(drain(child.stdout.take()));
-        let err = Some(drain(child.stderr.take()));
-        Background { child, out, err }
-    }
-
-    /// Waits (bounded) for the process to end; returns (stdout, stderr).
-    fn finish(mut self) -> (String, String) {
-        let start = Instant::now();
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(_)) => break,
-                Ok(None) if start.elapsed() < HARD_DEADLINE => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                _ => {
-                    // Killed by PID (the Child handle), never by name.
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    break;
-                }
-            }
-        }
-        let out = self
-            .out
-            .take()
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default();
-        let err = self
-            .err
-            .take()
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default();
-        (
-            String::from_utf8_lossy(&out).into_owned(),
-            String::from_utf8_lossy(&err).into_owned(),
-        )
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
+use oxcd_integration_tests::background::WATCH_SECS;
+use oxcd_integration_tests::{b64, diff_run, Background, ServerOpts, Session};
 
 /// Records background output in the transcript, line by line (normalised by `note`).
 fn record(s: &mut Session, what: &str, out: &str, err: &str) {
@@ -115,17 +23,15 @@ fn record(s: &mut Session, what: &str, out: &str, err: &str) {
 /// Runs `etcdctl watch <args>` in the background, runs `writes` while it is live, then records
 /// what the watch printed.
 fn watch_during<F: FnOnce(&mut Session)>(s: &mut Session, args: &[&str], writes: F) {
-    let mut full = vec![
-        format!("--endpoints={}", s.server().endpoint()),
-        "watch".to_string(),
-    ];
-    full.extend(args.iter().map(|a| a.to_string()));
-    let bin = etcdctl_binary().display().to_string();
-    let bg = Background::spawn(&bin, &full);
-    std::thread::sleep(SETTLE);
-    writes(s);
-    let (out, err) = bg.finish();
-    record(s, &format!("etcdctl watch {}", args.join(" ")), &out, &err);
+    let bg =
+        Background::etcdctl_watch(&s.server().endpoint(), args).expect("spawn background process");
+    let out = bg.finish_after(s, writes);
+    record(
+        s,
+        &format!("etcdctl watch {}", args.join(" ")),
+        &out.stdout,
+        &out.stderr,
+    );
 }
 
 #[test]
@@ -253,10 +159,8 @@ fn gateway_watch<F: FnOnce(&mut Session)>(s: &mut Session, body: &str, lines: us
     .iter()
     .map(|a| a.to_string())
     .collect();
-    let bg = Background::spawn("curl", &args);
-    std::thread::sleep(SETTLE);
-    writes(s);
-    let (out, _err) = bg.finish();
+    let bg = Background::spawn("curl", &args).expect("spawn background process");
+    let out = bg.finish_after(s, writes).stdout;
     s.note(&format!("gateway /v3/watch {body}"));
     let got: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
     s.note(&format!("ndjson lines >= {lines}: {}", got.len() >= lines));

@@ -4,15 +4,9 @@
 use std::time::{Duration, Instant};
 
 use oxcd_integration_tests::prom::{sample, scrape};
-use oxcd_integration_tests::{etcdctl, oxcd_available, Kind, Server, ServerOpts};
-
-fn lease_id(out: &str) -> String {
-    // "lease 694d77aa9e38260f granted with TTL(60s)"
-    out.split_whitespace()
-        .nth(1)
-        .unwrap_or_default()
-        .to_string()
-}
+use oxcd_integration_tests::{
+    etcdctl, granted_lease_hex, oxcd_available, Kind, Server, ServerOpts,
+};
 
 fn check(kind: Kind) {
     let server = Server::start(kind, ServerOpts::default()).expect("start server");
@@ -21,8 +15,8 @@ fn check(kind: Kind) {
         assert!(out.success(), "{args:?}: {}", out.stderr);
         out.stdout
     };
-    let long = lease_id(&ctl(&["lease", "grant", "60"]));
-    let short = lease_id(&ctl(&["lease", "grant", "2"]));
+    let long = granted_lease_hex(&ctl(&["lease", "grant", "60"]));
+    let short = granted_lease_hex(&ctl(&["lease", "grant", "2"]));
     ctl(&["put", "m/k", "v", &format!("--lease={short}")]);
     ctl(&["lease", "keep-alive", "--once", &long]);
     ctl(&["lease", "revoke", &long]);

@@ -10,7 +10,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use oxcd_integration_tests::etcdctl::{etcdctl_raw, ETCDCTL_DEADLINE};
-use oxcd_integration_tests::{etcdctl, oxcd_available, Kind, Server, ServerOpts};
+use oxcd_integration_tests::grpc::{channel, runtime};
+use oxcd_integration_tests::{etcdctl, start_oxcd};
 use oxcd_proto::etcdserverpb::lease_client::LeaseClient;
 use oxcd_proto::etcdserverpb::LeaseGrantRequest;
 use oxcd_proto::v3electionpb::election_client::ElectionClient;
@@ -26,33 +27,6 @@ use tonic::transport::Channel;
 const STEP: Duration = Duration::from_secs(10);
 /// How long a blocked waiter is watched to show it stays blocked.
 const HOLD: Duration = Duration::from_millis(1500);
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-fn start() -> Option<Server> {
-    if !oxcd_available() {
-        return None;
-    }
-    Some(Server::start(Kind::Oxcd, ServerOpts::default()).expect("start oxcd"))
-}
-
-async fn channel(endpoint: &str) -> Channel {
-    timeout(
-        STEP,
-        Channel::from_shared(endpoint.to_string())
-            .expect("endpoint")
-            .connect(),
-    )
-    .await
-    .expect("connect timed out")
-    .expect("connect")
-}
 
 async fn grant(ch: &Channel, ttl: i64) -> i64 {
     let mut lease = LeaseClient::new(ch.clone());
@@ -106,7 +80,7 @@ fn wait_for(path: &Path, needle: &str) {
 
 #[test]
 fn etcdctl_lock_runs_never_overlap() {
-    let Some(server) = start() else { return };
+    let Some(server) = start_oxcd() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("cs.log");
     let runs: Vec<_> = (0..4)
@@ -143,7 +117,7 @@ fn etcdctl_lock_runs_never_overlap() {
 
 #[test]
 fn lock_rpc_and_etcdctl_lock_exclude_each_other() {
-    let Some(server) = start() else { return };
+    let Some(server) = start_oxcd() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("mix.log");
     let rt = runtime();
@@ -244,7 +218,7 @@ fn leader_key(resp: Option<LeaderKey>) -> LeaderKey {
 
 #[test]
 fn election_hands_over_in_order() {
-    let Some(server) = start() else { return };
+    let Some(server) = start_oxcd() else { return };
     let rt = runtime();
     rt.block_on(async {
         let ch = channel(&server.endpoint()).await;

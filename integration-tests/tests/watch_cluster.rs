@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use oxcd_integration_tests::grpc::{prefix_end, runtime};
 use oxcd_integration_tests::{start_selected, Cluster};
 use oxcd_proto::etcdserverpb::kv_client::KvClient;
 use oxcd_proto::etcdserverpb::request_op::Request;
@@ -45,26 +46,9 @@ const ELECTION: Duration = Duration::from_secs(15);
 /// Distinct keys per writer (keys are rewritten, so versions and `prev_kv` matter).
 const KEYS_PER_WRITER: usize = 8;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
 /// Starts a 3-member cluster of the selected kind, or `None` (test skipped).
 fn start3() -> Option<Cluster> {
     start_selected(3, &[])
-}
-
-/// `[prefix, prefix+1)` as a range end.
-fn prefix_end(prefix: &str) -> Vec<u8> {
-    let mut end = prefix.as_bytes().to_vec();
-    if let Some(last) = end.last_mut() {
-        *last += 1;
-    }
-    end
 }
 
 fn text(b: &[u8]) -> String {

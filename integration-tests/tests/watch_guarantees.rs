@@ -8,7 +8,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use oxcd_integration_tests::{oxcd_available, Kind, Server, ServerOpts};
+use oxcd_integration_tests::grpc::{prefix_end, runtime};
+use oxcd_integration_tests::{start_oxcd, Kind, Server, ServerOpts};
 use oxcd_proto::etcdserverpb::kv_client::KvClient;
 use oxcd_proto::etcdserverpb::request_op::Request;
 use oxcd_proto::etcdserverpb::watch_client::WatchClient;
@@ -27,35 +28,11 @@ const STEP: Duration = Duration::from_secs(10);
 /// Bound on collecting all events of a test phase.
 const PHASE: Duration = Duration::from_secs(60);
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-fn start() -> Option<Server> {
-    if !oxcd_available() {
-        return None;
-    }
-    Some(Server::start(Kind::Oxcd, ServerOpts::default()).expect("start oxcd"))
-}
-
 async fn kv(server_endpoint: &str) -> KvClient<Channel> {
     timeout(STEP, KvClient::connect(server_endpoint.to_string()))
         .await
         .expect("kv connect timed out")
         .expect("kv connect")
-}
-
-/// `[key, key+1)` as a prefix range end.
-fn prefix_end(prefix: &str) -> Vec<u8> {
-    let mut end = prefix.as_bytes().to_vec();
-    if let Some(last) = end.last_mut() {
-        *last += 1;
-    }
-    end
 }
 
 /// One bidirectional watch stream.
@@ -180,7 +157,7 @@ async fn collect(
 
 #[test]
 fn ordered_unique_reliable_many_watchers_concurrent_writers() {
-    let Some(server) = start() else { return };
+    let Some(server) = start_oxcd() else { return };
     let ep = server.endpoint();
     runtime().block_on(async {
         let mut streams = [WatchStream::open(&ep).await, WatchStream::open(&ep).await];
@@ -235,7 +212,7 @@ fn ordered_unique_reliable_many_watchers_concurrent_writers() {
 
 #[test]
 fn resumable_bookmarkable_atomic() {
-    let Some(server) = start() else { return };
+    let Some(server) = start_oxcd() else { return };
     let ep = server.endpoint();
     runtime().block_on(async {
         let mut client = kv(&ep).await;
@@ -351,7 +328,9 @@ fn resumable_bookmarkable_atomic() {
 
 #[test]
 fn resume_across_kill9_restart() {
-    let Some(mut server) = start() else { return };
+    let Some(mut server) = start_oxcd() else {
+        return;
+    };
     let ep = server.endpoint();
     let rt = runtime();
     let (last, unwatched) = rt.block_on(async {
