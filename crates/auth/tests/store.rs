@@ -270,7 +270,7 @@ fn passwords_and_no_password_users() {
     );
     assert_eq!(
         store.check_password("cert-only", ""),
-        Err(AuthError::AuthFailed)
+        Err(AuthError::NoPasswordUser)
     );
     let hash = store.hash_password("new").expect("hash");
     let (logged_out, disabled) =
@@ -345,7 +345,7 @@ fn a_new_store_is_at_revision_one_and_no_password_users_stay_so() {
     );
     assert_eq!(
         store.check_password("cert-only", "pw"),
-        Err(AuthError::AuthFailed)
+        Err(AuthError::NoPasswordUser)
     );
 }
 
