@@ -271,9 +271,14 @@ impl KvStore {
         Ok((crc.finish(), current))
     }
 
-    /// etcd's `HashKV`: CRC-32C of the stored revisions `<= revision` (`<= 0` = current)
-    /// that survive compaction at the compacted revision. Deterministic across members
-    /// that applied the same log, whether or not physical compaction has finished.
+    /// etcd's `HashKV`, equal to etcd's for the same history: CRC-32C of `"key"` and then,
+    /// in revision order, each stored revision key and value `<= revision` (`<= 0` =
+    /// current), where a revision at or below the compacted one counts only if it is some
+    /// key's latest as of `revision` (etcd's `kvindex.Keep(rev)`). etcd skips nothing below
+    /// the compaction when no key is live at `revision`: it then hashes whatever its
+    /// compaction left, which once compaction has finished is the revisions kept at the
+    /// compacted revision; this hashes those, so the result does not depend on whether
+    /// physical compaction has finished (and equals etcd's once etcd's has).
     pub fn hash_kv(&self, revision: i64) -> Result<HashKv> {
         for _ in 0..3 {
             let (compacted, current, hash_rev, keep) = {
@@ -281,16 +286,15 @@ impl KvStore {
                 if revision > 0 && revision > st.current {
                     return Err(MvccError::FutureRevision);
                 }
-                if revision > 0 && revision < st.compacted {
+                if revision > 0 && revision <= st.compacted {
                     return Err(MvccError::Compacted);
                 }
                 let hash_rev = if revision <= 0 { st.current } else { revision };
-                (
-                    st.compacted,
-                    st.current,
-                    hash_rev,
-                    st.index.keep(st.compacted),
-                )
+                let mut keep = st.index.keep(hash_rev);
+                if keep.is_empty() {
+                    keep = st.index.keep(st.compacted);
+                }
+                (st.compacted, st.current, hash_rev, keep)
             };
             let end = Revision::new(hash_rev.saturating_add(1), 0).to_bytes();
             let mut crc = Crc32c::new();

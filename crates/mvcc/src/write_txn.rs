@@ -187,11 +187,18 @@ impl<'a> WriteTxn<'a> {
     pub fn stage(self, batch: &mut WriteBatch) -> Staged<'a> {
         for (sub, change) in self.changes.iter().enumerate() {
             let rev = Revision::new(self.revision, sub as i64);
-            batch.put(
-                Column::Kv,
-                rev.to_key(change.tombstone),
-                change.kv.encode_to_vec(),
-            );
+            // A tombstone stores only its key, as etcd's (readers take the revision from
+            // the backend key): the same bytes make HashKV and snapshots etcd's.
+            let value = if change.tombstone {
+                KeyValue {
+                    key: change.kv.key.clone(),
+                    ..Default::default()
+                }
+                .encode_to_vec()
+            } else {
+                change.kv.encode_to_vec()
+            };
+            batch.put(Column::Kv, rev.to_key(change.tombstone), value);
         }
         Staged {
             store: self.store,
