@@ -99,25 +99,30 @@ struct Observed {
     health_listener: bool,
 }
 
-fn observe_single(kind: Kind, pki: &TestPki) -> Observed {
-    let metrics_port = ports::free_port().expect("port");
+/// One member of `kind` serving client mTLS with `pki.server` (plus `extra` flags); its
+/// etcdctl presents `pki.client`.
+fn start_client_mtls(kind: Kind, pki: &TestPki, extra: &[String]) -> Cluster {
     let mut args = client_mtls_args(pki);
-    args.push(format!(
-        "--listen-metrics-urls=https://127.0.0.1:{metrics_port}"
-    ));
+    args.extend_from_slice(extra);
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let good = pki.client.ctl_args(&pki.ca);
-    let c = Cluster::start_tls(
+    Cluster::start_tls(
         kind,
         1,
         &argv,
         ClusterTls {
             client: true,
             peer: false,
-            ctl_args: good.clone(),
+            ctl_args: pki.client.ctl_args(&pki.ca),
         },
     )
-    .unwrap_or_else(|e| panic!("start {} with client mTLS: {e}", kind.label()));
+    .unwrap_or_else(|e| panic!("start {} with client mTLS: {e}", kind.label()))
+}
+
+fn observe_single(kind: Kind, pki: &TestPki) -> Observed {
+    let metrics_port = ports::free_port().expect("port");
+    let metrics = format!("--listen-metrics-urls=https://127.0.0.1:{metrics_port}");
+    let good = pki.client.ctl_args(&pki.ca);
+    let c = start_client_mtls(kind, pki, &[metrics]);
     let ep = c.endpoint(0);
 
     let mut watch_args: Vec<&str> = good.iter().map(String::as_str).collect();
@@ -355,20 +360,8 @@ fn tls_https_url_without_certificate_is_refused_like_etcd() {
 /// ignores the CN. Each line: the command, its exit status, stdout and etcdctl's `Error:`
 /// line.
 fn observe_cn_identity(kind: Kind, pki: &TestPki) -> Vec<String> {
-    let args = client_mtls_args(pki);
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let cert = pki.client.ctl_args(&pki.ca);
-    let c = Cluster::start_tls(
-        kind,
-        1,
-        &argv,
-        ClusterTls {
-            client: true,
-            peer: false,
-            ctl_args: cert.clone(),
-        },
-    )
-    .unwrap_or_else(|e| panic!("start {} with client mTLS: {e}", kind.label()));
+    let c = start_client_mtls(kind, pki, &[]);
     let ep = c.endpoint(0);
     // The client certificate's CN is "client": that user may read a/ and nothing else.
     for setup in [
