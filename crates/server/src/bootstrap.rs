@@ -256,6 +256,7 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
             // etcd's watch server allows the request limit plus 512 KiB of gRPC overhead
             // before it fragments.
             max_response_bytes: cfg.max_request_bytes.saturating_add(512 * 1024),
+            progress_interval: cfg.watch_progress_notify_interval,
             ..HubConfig::default()
         },
     );

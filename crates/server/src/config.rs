@@ -367,6 +367,9 @@ pub struct Config {
     pub auth_token_ttl: Duration,
     /// `--bcrypt-cost` for password hashes (default 10, 4 to 31).
     pub bcrypt_cost: u32,
+    /// `--watch-progress-notify-interval` (3.6; `--experimental-` before): how often
+    /// watchers that asked for `progress_notify` get one (default 10 minutes).
+    pub watch_progress_notify_interval: Duration,
     /// Client TLS: `--cert-file`, `--key-file`, `--trusted-ca-file`, `--client-cert-auth`,
     /// `--client-crl-file`, `--client-cert-allowed-hostname`, `--cipher-suites`,
     /// `--tls-min-version`, `--tls-max-version`.
@@ -514,6 +517,14 @@ impl Config {
             auth_token: get("auth-token").unwrap_or_else(|| "simple".into()),
             auth_token_ttl: Duration::from_secs(parse_num(&values, "auth-token-ttl", 300)?),
             bcrypt_cost: parse_bcrypt_cost(&values)?,
+            watch_progress_notify_interval: parse_duration(
+                &values,
+                &[
+                    "watch-progress-notify-interval",
+                    "experimental-watch-progress-notify-interval",
+                ],
+                Duration::from_secs(600),
+            )?,
             client_tls,
             peer_tls,
             peer_client_cert,
@@ -614,6 +625,22 @@ fn parse_num(
                 reason: e.to_string(),
             }),
     }
+}
+
+/// The first of `flags` that is set, as a Go duration (`10m`, `1s`, `500ms`), or `default`.
+fn parse_duration(
+    values: &BTreeMap<&'static str, String>,
+    flags: &[&str],
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    let Some((flag, value)) = flags.iter().find_map(|f| values.get(f).map(|v| (*f, v))) else {
+        return Ok(default);
+    };
+    oxcd_auth::token::parse_go_duration(value.trim()).map_err(|reason| ConfigError::InvalidValue {
+        flag: flag.into(),
+        value: value.clone(),
+        reason,
+    })
 }
 
 fn parse_bcrypt_cost(values: &BTreeMap<&'static str, String>) -> Result<u32, ConfigError> {
@@ -777,6 +804,22 @@ mod tests {
     }
 
     #[test]
+    fn durations_and_auth_flags() {
+        let parse = |args: &[&str]| Config::parse(args.iter().map(|a| a.to_string()), no_env);
+        let c = parse(&["--experimental-watch-progress-notify-interval=1s"]).unwrap();
+        assert_eq!(c.watch_progress_notify_interval, Duration::from_secs(1));
+        let c = parse(&["--watch-progress-notify-interval", "1m30s"]).unwrap();
+        assert_eq!(c.watch_progress_notify_interval, Duration::from_secs(90));
+        assert!(parse(&["--watch-progress-notify-interval=soon"]).is_err());
+        assert!(parse(&["--bcrypt-cost=3"]).is_err());
+        let c = parse(&["--auth-token-ttl=2", "--bcrypt-cost=4"]).unwrap();
+        assert_eq!(
+            (c.auth_token_ttl, c.bcrypt_cost),
+            (Duration::from_secs(2), 4)
+        );
+    }
+
+    #[test]
     fn defaults_match_etcd() {
         let c = Config::parse(Vec::<String>::new(), no_env).unwrap();
         assert_eq!(c.name, "default");
@@ -787,6 +830,10 @@ mod tests {
         assert_eq!(c.quota_bytes(), DEFAULT_QUOTA_BYTES);
         assert_eq!(c.request_timeout(), Duration::from_secs(7));
         assert_eq!(c.min_lease_ttl(), 2);
+        assert_eq!(c.watch_progress_notify_interval, Duration::from_secs(600));
+        assert_eq!(c.auth_token, "simple");
+        assert_eq!(c.auth_token_ttl, Duration::from_secs(300));
+        assert_eq!(c.bcrypt_cost, 10);
         assert_eq!(
             c.initial_cluster,
             vec![("default".into(), "http://localhost:2380".into())]

@@ -28,7 +28,7 @@ pub use jsonwebtoken::Algorithm;
 pub use jwt::{JwtTokens, DEFAULT_JWT_TTL};
 pub use nop::NopTokens;
 pub use simple::{SimpleTokens, DEFAULT_SIMPLE_TTL, SIMPLE_TOKEN_LETTERS};
-pub use spec::{token_provider, JwtOptions, TokenSpec};
+pub use spec::{parse_go_duration, token_provider, JwtOptions, TokenSpec};
 
 use crate::error::AuthError;
 

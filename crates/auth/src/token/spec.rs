@@ -168,8 +168,9 @@ pub fn token_provider(
 }
 
 /// Go's `time.ParseDuration`, for a positive duration: `[+]N[.F]UNIT...` with units ns,
-/// us (µs, μs), ms, s, m, h, e.g. `300s`, `1.5h`, `1h30m`.
-fn parse_go_duration(text: &str) -> Result<Duration, String> {
+/// us (µs, μs), ms, s, m, h, e.g. `300s`, `1.5h`, `1h30m`. etcd's duration flags and
+/// options take this form; the server parses its own flags with it too.
+pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
     let (negative, mut rest) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),

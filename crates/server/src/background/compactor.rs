@@ -17,24 +17,14 @@ use oxcd_proto::oxcdpb::internal_request::Op;
 use crate::config::CompactionMode;
 use crate::context::ServerContext;
 
-/// Parses a periodic retention: a bare number is hours, otherwise a Go-style duration.
+/// Parses a periodic retention: a bare number is hours, otherwise a Go duration.
 pub fn parse_retention(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if let Ok(h) = s.parse::<u64>() {
         return Ok(Duration::from_secs(h * 3600));
     }
-    let (num, unit) = s.split_at(s.find(|c: char| c.is_alphabetic()).unwrap_or(s.len()));
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid auto-compaction-retention {s:?}"))?;
-    let secs = match unit {
-        "h" => n * 3600.0,
-        "m" => n * 60.0,
-        "s" => n,
-        "ms" => n / 1000.0,
-        _ => return Err(format!("invalid auto-compaction-retention {s:?}")),
-    };
-    Ok(Duration::from_secs_f64(secs))
+    oxcd_auth::token::parse_go_duration(s)
+        .map_err(|e| format!("invalid auto-compaction-retention {s:?}: {e}"))
 }
 
 /// Starts the compactor if a retention is configured.
