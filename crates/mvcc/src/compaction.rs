@@ -19,7 +19,8 @@ use crate::store::Shared;
 pub const SCHEDULED_COMPACT_KEY: &[u8] = b"scheduledCompactRev";
 /// `Column::Meta` key of the last finished compaction (value: a 17-byte revision).
 pub const FINISHED_COMPACT_KEY: &[u8] = b"finishedCompactRev";
-/// Stored revisions examined per backend write batch during physical compaction.
+/// Stored revisions examined per backend write batch during physical compaction, unless
+/// the store was given another limit ([`crate::KvStore::set_compaction_batch_limit`]).
 pub const COMPACTION_CHUNK: usize = 1000;
 
 /// What a finished [`Compaction::run`] did.
@@ -80,7 +81,7 @@ impl Compaction {
     }
 
     /// Compacts the index, deletes the unneeded revisions from `Column::Kv` in chunks of
-    /// [`COMPACTION_CHUNK`], then writes `finishedCompactRev`. Blocking; jobs run one at a
+    /// the store's compaction batch limit, then writes `finishedCompactRev`. Blocking; jobs run one at a
     /// time, and a job older than one that already finished does nothing.
     pub fn run(self) -> Result<CompactionStats> {
         let started = std::time::Instant::now();
@@ -96,15 +97,20 @@ impl Compaction {
         let end = Revision::new(self.revision.saturating_add(1), 0).to_bytes();
         let mut start: Vec<u8> = Vec::new();
         let mut removed = 0usize;
+        let chunk = self
+            .shared
+            .compaction_batch
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .max(1);
         loop {
-            let mut keys: Vec<Box<[u8]>> = Vec::with_capacity(COMPACTION_CHUNK);
+            let mut keys: Vec<Box<[u8]>> = Vec::with_capacity(chunk);
             for item in backend
                 .scan(Column::Kv, &start, Some(&end), false)?
-                .take(COMPACTION_CHUNK)
+                .take(chunk)
             {
                 keys.push(item?.0);
             }
-            let done = keys.len() < COMPACTION_CHUNK;
+            let done = keys.len() < chunk;
             fail::fail_point!("compaction-between-chunks", |_| std::process::abort());
             let mut batch = WriteBatch::new();
             for key in &keys {

@@ -48,6 +48,8 @@ pub(crate) struct Shared {
     pub(crate) writer: WriterSlot,
     /// The last compaction whose physical deletion finished; held while one runs.
     pub(crate) compactor: Mutex<i64>,
+    /// Stored revisions a physical compaction examines per backend batch.
+    pub(crate) compaction_batch: std::sync::atomic::AtomicUsize,
     lease_attachments: Mutex<Vec<(Vec<u8>, i64)>>,
 }
 
@@ -138,6 +140,9 @@ impl KvStore {
             }),
             writer: WriterSlot::default(),
             compactor: Mutex::new(finished),
+            compaction_batch: std::sync::atomic::AtomicUsize::new(
+                crate::compaction::COMPACTION_CHUNK,
+            ),
             lease_attachments: Mutex::new(rebuilt.leases),
         });
         tracing::info!(
@@ -187,6 +192,14 @@ impl KvStore {
     /// The latest published revision (0 for an empty store that never compacted).
     pub fn current_revision(&self) -> i64 {
         self.shared.state.read().current
+    }
+
+    /// Sets how many stored revisions a physical compaction examines per backend batch
+    /// (etcd's `--compaction-batch-limit`; at least 1).
+    pub fn set_compaction_batch_limit(&self, limit: usize) {
+        self.shared
+            .compaction_batch
+            .store(limit.max(1), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The compacted revision: reads below it fail with [`MvccError::Compacted`].

@@ -209,6 +209,16 @@ fn raft_db_options() -> RocksOptions {
     }
 }
 
+/// etcd's lease settings for this member: checkpoints of remaining TTLs only with
+/// `--experimental-enable-lease-checkpoint`, as in etcd.
+fn lessor_config(cfg: &Config) -> LessorConfig {
+    let mut lc = LessorConfig::for_election_timeout(cfg.election_timeout);
+    if !cfg.lease_checkpoint {
+        lc.checkpoint_interval = Duration::ZERO;
+    }
+    lc
+}
+
 /// Opens the data directory and starts raft. Must run inside a tokio runtime.
 pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
     // TLS first: bad certificates are refused before anything is opened.
@@ -244,6 +254,7 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
 
     let started = std::time::Instant::now();
     let kv = Arc::new(KvStore::open(backend.clone()).map_err(storage("mvcc recovery"))?);
+    kv.set_compaction_batch_limit(cfg.compaction_batch_limit);
     tracing::info!(
         revision = kv.current_revision(),
         compacted = kv.compacted_revision(),
@@ -260,13 +271,8 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
             ..HubConfig::default()
         },
     );
-    let lessor = Arc::new(
-        Lessor::open(
-            backend.clone(),
-            LessorConfig::for_election_timeout(cfg.election_timeout),
-        )
-        .map_err(storage("leases"))?,
-    );
+    let lessor =
+        Arc::new(Lessor::open(backend.clone(), lessor_config(cfg)).map_err(storage("leases"))?);
     for (key, lease) in kv.take_lease_attachments() {
         if lessor.attach(lease, &key).is_err() {
             tracing::warn!(lease, "a key refers to a lease that no longer exists");

@@ -367,6 +367,21 @@ pub struct Config {
     pub auth_token_ttl: Duration,
     /// `--bcrypt-cost` for password hashes (default 10, 4 to 31).
     pub bcrypt_cost: u32,
+    /// `--cors`: origins the gateway answers with CORS headers (empty or `*`: all).
+    pub cors: Vec<String>,
+    /// `--host-whitelist`: Host names plain-HTTP requests may carry (empty or `*`: any),
+    /// etcd's DNS-rebinding guard (CVE-2018-5702).
+    pub host_whitelist: Vec<String>,
+    /// `--logger`: `capnslog` (3.4's default: text lines) or `zap` (JSON lines).
+    pub logger: Logger,
+    /// `--log-outputs`: `default`, `stderr`, `stdout` or file paths.
+    pub log_outputs: Vec<String>,
+    /// `--experimental-compaction-batch-limit` / `--compaction-batch-limit` (3.6): stored
+    /// revisions deleted per batch by a compaction (default 1000).
+    pub compaction_batch_limit: usize,
+    /// `--experimental-enable-lease-checkpoint`: persist leases' remaining TTLs so a new
+    /// leader does not restart them (off by default, as in etcd).
+    pub lease_checkpoint: bool,
     /// `--watch-progress-notify-interval` (3.6; `--experimental-` before): how often
     /// watchers that asked for `progress_notify` get one (default 10 minutes).
     pub watch_progress_notify_interval: Duration,
@@ -510,7 +525,34 @@ impl Config {
             auto_compaction_mode: mode,
             auto_compaction_retention: get("auto-compaction-retention")
                 .unwrap_or_else(|| "0".into()),
-            log_level: get("log-level").unwrap_or_else(|| "info".into()),
+            log_level: if parse_bool(&values, "debug", false)? {
+                "debug".into()
+            } else {
+                get("log-level").unwrap_or_else(|| "info".into())
+            },
+            cors: list(get("cors")),
+            host_whitelist: list(get("host-whitelist")),
+            logger: match get("logger").as_deref() {
+                None | Some("capnslog") => Logger::Capnslog,
+                Some("zap") => Logger::Zap,
+                Some(other) => {
+                    return Err(ConfigError::InvalidValue {
+                        flag: "logger".into(),
+                        value: other.into(),
+                        reason: "unknown logger option (use \"zap\" or \"capnslog\")".into(),
+                    })
+                }
+            },
+            log_outputs: match list(get("log-outputs")) {
+                outputs if outputs.is_empty() => vec!["default".into()],
+                outputs => outputs,
+            },
+            compaction_batch_limit: match get("compaction-batch-limit") {
+                Some(_) => parse_num(&values, "compaction-batch-limit", 1000)?,
+                None => parse_num(&values, "experimental-compaction-batch-limit", 1000)?,
+            }
+            .max(1) as usize,
+            lease_checkpoint: parse_bool(&values, "experimental-enable-lease-checkpoint", false)?,
             metrics_extensive: get("metrics").as_deref() == Some("extensive"),
             enable_grpc_gateway: parse_bool(&values, "enable-grpc-gateway", true)?,
             unsafe_no_fsync: parse_bool(&values, "unsafe-no-fsync", false)?,
@@ -747,6 +789,25 @@ fn parse_tls(
     Ok((client, peer))
 }
 
+/// A comma-separated list, blanks dropped.
+fn list(v: Option<String>) -> Vec<String> {
+    v.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// `--logger`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logger {
+    /// Text lines (etcd 3.4's default logger, capnslog).
+    Capnslog,
+    /// JSON lines with zap's keys (`level`, `ts`, `caller`, `msg`, then the fields).
+    Zap,
+}
+
 fn urls(v: Option<String>, default: &str) -> Vec<String> {
     v.unwrap_or_else(|| default.to_string())
         .split(',')
@@ -817,6 +878,31 @@ mod tests {
             (c.auth_token_ttl, c.bcrypt_cost),
             (Duration::from_secs(2), 4)
         );
+        let c = parse(&[
+            "--logger=zap",
+            "--log-outputs=stdout,/tmp/x.log",
+            "--debug",
+            "--cors=http://a,http://b",
+            "--host-whitelist=example.com",
+            "--experimental-compaction-batch-limit=50",
+            "--experimental-enable-lease-checkpoint",
+        ])
+        .unwrap();
+        assert_eq!(c.logger, Logger::Zap);
+        assert_eq!(c.log_outputs, vec!["stdout", "/tmp/x.log"]);
+        assert_eq!(c.log_level, "debug");
+        assert_eq!(c.cors, vec!["http://a", "http://b"]);
+        assert_eq!(c.host_whitelist, vec!["example.com"]);
+        assert_eq!(c.compaction_batch_limit, 50);
+        assert!(c.lease_checkpoint);
+        let d = parse(&[]).unwrap();
+        assert_eq!(d.logger, Logger::Capnslog);
+        assert_eq!(d.log_outputs, vec!["default"]);
+        assert_eq!(
+            (d.compaction_batch_limit, d.lease_checkpoint),
+            (1000, false)
+        );
+        assert!(parse(&["--logger=syslog"]).is_err());
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //!   with etcd's checks), [`peer_host`] (this member as the peer transport sees it).
 //! - [`lease_forward`]: lease renewals and TTLs answered by (or forwarded to) the leader.
 //! - [`tls`]: the member's TLS (client, peer and metrics listeners, peer dialer).
+//! - [`logging`]: `--logger`, `--log-outputs`, `--log-level`, `--debug`.
 //! - [`validate`], [`quota`], [`identity`], [`background`], [`metrics`].
 //!
 //! # Data path of a write
@@ -56,6 +57,7 @@ pub mod guard;
 pub mod http;
 pub mod identity;
 pub mod lease_forward;
+pub mod logging;
 pub mod members;
 pub mod membership;
 pub mod metrics;

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures::future::{select_all, FutureExt};
-use oxcd_gateway::GatewayBuilder;
+use oxcd_gateway::{CorsPolicy, GatewayBuilder};
 use oxcd_middleware::{GrpcMetricsLayer, GrpcRequestSizeLayer};
 use oxcd_peer::{PeerService, TransportConfig};
 use oxcd_proto::etcdserverpb::{
@@ -32,6 +32,7 @@ use crate::grpc::{
     lease::LeaseService, lock::LockService, maintenance::MaintenanceService, watch::WatchService,
 };
 use crate::guard::GuardLayer;
+use crate::http::host_whitelist::HostWhitelist;
 use crate::tls::MemberTls;
 
 /// gRPC framing overhead allowed on top of `--max-request-bytes` (etcd's grpcOverheadBytes).
@@ -108,7 +109,14 @@ pub async fn serve(
             .max_encoding_message_size(usize::MAX),
     )
     .into_axum_router();
+    // The HTTP side (gateway, health, metrics, version): etcd's access controller checks
+    // the Host of plain-HTTP requests; gRPC is not checked.
+    let mut http = crate::http::router(ctx.clone());
     if cfg.enable_grpc_gateway {
+        let cors = match cfg.cors.as_slice() {
+            [] => CorsPolicy::AllowAll,
+            origins => CorsPolicy::AllowList(origins.to_vec()),
+        };
         let gateway = GatewayBuilder::new()
             .kv(Arc::new(kv))
             .maintenance(Arc::new(maintenance))
@@ -118,15 +126,20 @@ pub async fn serve(
             .lock(Arc::new(lock))
             .election(Arc::new(election))
             .auth(Arc::new(auth))
+            .cors(cors)
             .build()
             .layer(axum::middleware::from_fn_with_state(
                 ctx.clone(),
                 crate::http::gateway_cn::refuse_certificate_identity,
             ));
-        router = router.merge(gateway);
+        http = http.merge(gateway);
     }
+    let hosts = Arc::new(HostWhitelist::new(&cfg.host_whitelist));
     router = router
-        .merge(crate::http::router(ctx.clone()))
+        .merge(http.layer(axum::middleware::from_fn_with_state(
+            hosts,
+            crate::http::host_whitelist::check_host,
+        )))
         .fallback(crate::http::not_found);
     let routes = Routes::from(router);
 

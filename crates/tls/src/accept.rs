@@ -31,6 +31,8 @@ pub struct ConnInfo {
     pub tcp: TcpConnectInfo,
     /// The verified client certificate's Common Name.
     pub client_cn: Option<String>,
+    /// The connection is TLS.
+    pub tls: bool,
 }
 
 impl Connected for Conn {
@@ -49,6 +51,7 @@ impl Connected for Conn {
         ConnInfo {
             tcp: self.tcp().connect_info(),
             client_cn,
+            tls: matches!(self, MaybeTls::Tls(_)),
         }
     }
 }
