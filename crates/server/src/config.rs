@@ -530,7 +530,7 @@ impl Config {
             } else {
                 get("log-level").unwrap_or_else(|| "info".into())
             },
-            cors: list(get("cors")),
+            cors: parse_cors(get("cors"))?,
             host_whitelist: list(get("host-whitelist")),
             logger: match get("logger").as_deref() {
                 None | Some("capnslog") => Logger::Capnslog,
@@ -789,6 +789,35 @@ fn parse_tls(
     Ok((client, peer))
 }
 
+/// `--cors`: `*` or nothing allows every origin (an empty list); otherwise each entry must
+/// be a URL as etcd's flag demands (http/https/unix/unixs, `host:port`, no path).
+fn parse_cors(value: Option<String>) -> Result<Vec<String>, ConfigError> {
+    let value = value.unwrap_or_default();
+    if value.trim() == "*" {
+        return Ok(Vec::new());
+    }
+    let origins = list(Some(value.clone()));
+    for origin in &origins {
+        let reason = match origin.split_once("://") {
+            Some(("http" | "https" | "unix" | "unixs", rest)) => {
+                let (hostport, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                match hostport.rsplit_once(':') {
+                    Some((_, port)) if !port.is_empty() && path.is_empty() => continue,
+                    Some((_, port)) if !port.is_empty() => "URL must not contain a path",
+                    _ => "URL address does not have the form \"host:port\"",
+                }
+            }
+            _ => "URL scheme must be http, https, unix, or unixs",
+        };
+        return Err(ConfigError::InvalidValue {
+            flag: "cors".into(),
+            value,
+            reason: format!("{reason}: {origin}"),
+        });
+    }
+    Ok(origins)
+}
+
 /// A comma-separated list, blanks dropped.
 fn list(v: Option<String>) -> Vec<String> {
     v.unwrap_or_default()
@@ -882,7 +911,7 @@ mod tests {
             "--logger=zap",
             "--log-outputs=stdout,/tmp/x.log",
             "--debug",
-            "--cors=http://a,http://b",
+            "--cors=http://a:1,http://b:2",
             "--host-whitelist=example.com",
             "--experimental-compaction-batch-limit=50",
             "--experimental-enable-lease-checkpoint",
@@ -891,7 +920,7 @@ mod tests {
         assert_eq!(c.logger, Logger::Zap);
         assert_eq!(c.log_outputs, vec!["stdout", "/tmp/x.log"]);
         assert_eq!(c.log_level, "debug");
-        assert_eq!(c.cors, vec!["http://a", "http://b"]);
+        assert_eq!(c.cors, vec!["http://a:1", "http://b:2"]);
         assert_eq!(c.host_whitelist, vec!["example.com"]);
         assert_eq!(c.compaction_batch_limit, 50);
         assert!(c.lease_checkpoint);
@@ -903,6 +932,29 @@ mod tests {
             (1000, false)
         );
         assert!(parse(&["--logger=syslog"]).is_err());
+        // etcd's --cors is a list of URLs; `*` alone allows all.
+        assert!(parse(&["--cors=*"]).unwrap().cors.is_empty());
+        for (bad, why) in [
+            (
+                "ftp://a:1",
+                "URL scheme must be http, https, unix, or unixs: ftp://a:1",
+            ),
+            ("http://a:1/x", "URL must not contain a path: http://a:1/x"),
+            (
+                "http://a",
+                "URL address does not have the form \"host:port\": http://a",
+            ),
+            (
+                "http://a:1,*",
+                "URL scheme must be http, https, unix, or unixs: *",
+            ),
+        ] {
+            let err = parse(&[&format!("--cors={bad}")])
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.ends_with(why), "{err}");
+        }
     }
 
     #[test]
