@@ -1,0 +1,346 @@
+//! [`Client`]: the endpoints, one channel per endpoint, the pinned endpoint with failover,
+//! the auth token and the retry loop every service call goes through.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use oxcd_proto::etcdserverpb::auth_client::AuthClient;
+use oxcd_proto::etcdserverpb::AuthenticateRequest;
+use oxcd_tls::{ClientTls, Dialer};
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
+use tonic::service::Interceptor;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Request, Status};
+
+use crate::auth::Auth;
+use crate::error::Error;
+use crate::kv::Kv;
+use crate::lease::Lease;
+use crate::watch::{WatchOptions, Watcher};
+
+/// How [`Client::connect`] connects.
+#[derive(Clone)]
+pub struct ConnectOptions {
+    /// User name and password: the client authenticates and sends the token with every call.
+    pub user: Option<(String, String)>,
+    /// TLS configuration; endpoints without a scheme then default to `https://`.
+    pub tls: Option<ClientTls>,
+    /// Bound on one TCP connect plus TLS handshake.
+    pub connect_timeout: Duration,
+    /// Bound on one unary call (and on the open of a stream).
+    pub request_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            user: None,
+            tls: None,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("user", &self.user.as_ref().map(|(u, _)| u))
+            .field("tls", &self.tls.is_some())
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .finish()
+    }
+}
+
+/// The shared auth token, read by every call's interceptor and replaced on re-authentication.
+pub(crate) type TokenCell = Arc<RwLock<Option<MetadataValue<Ascii>>>>;
+
+/// Adds the `token` metadata etcd's auth reads (nothing while no token is held).
+#[derive(Clone)]
+pub(crate) struct TokenInterceptor(TokenCell);
+
+impl Interceptor for TokenInterceptor {
+    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
+        let token = self.0.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(token) = token {
+            req.metadata_mut().insert("token", token);
+        }
+        Ok(req)
+    }
+}
+
+/// A channel to one endpoint with the token interceptor.
+pub(crate) type Svc = InterceptedService<Channel, TokenInterceptor>;
+
+/// Whether a call may be sent again after `Unavailable`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// Immutable (a read, a lease or keepalive operation): retried on another endpoint.
+    Repeatable,
+    /// A mutation that may have been applied: never resent.
+    NonRepeatable,
+}
+
+struct Inner {
+    endpoints: Vec<String>,
+    channels: Vec<Channel>,
+    pinned: AtomicUsize,
+    token: TokenCell,
+    user: Option<(String, String)>,
+    request_timeout: Duration,
+}
+
+/// A client of an etcd v3 cluster. Cheap to clone: clones share the channels and the token.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoints", &self.inner.endpoints)
+            .field("pinned", &self.endpoint())
+            .finish()
+    }
+}
+
+/// `host:port` becomes `<scheme>://host:port`; `http://` and `https://` URLs are kept.
+fn endpoint_url(ep: &str, tls: bool) -> Result<String, Error> {
+    let ep = ep.trim();
+    let invalid = |reason: &str| Error::InvalidEndpoint {
+        endpoint: ep.to_string(),
+        reason: reason.to_string(),
+    };
+    if ep.is_empty() {
+        return Err(invalid("empty"));
+    }
+    if ep.starts_with("http://") || ep.starts_with("https://") {
+        if ep.starts_with("https://") && !tls {
+            return Err(invalid("https:// needs a TLS configuration"));
+        }
+        return Ok(ep.to_string());
+    }
+    if ep.contains("://") {
+        return Err(invalid("the scheme must be http or https"));
+    }
+    Ok(format!("{}://{ep}", if tls { "https" } else { "http" }))
+}
+
+/// Whether clientv3 would refresh the token and resend after this status.
+fn is_token_error(st: &Status) -> bool {
+    matches!(
+        (st.code(), st.message()),
+        (Code::Unauthenticated, "etcdserver: invalid auth token")
+            | (
+                Code::InvalidArgument,
+                "etcdserver: revision of auth store is old"
+            )
+            | (Code::InvalidArgument, "etcdserver: user name is empty")
+    )
+}
+
+impl Client {
+    /// Connects to `endpoints` (`host:port`, `http://host:port` or `https://host:port`).
+    ///
+    /// One lazily connected channel is made per endpoint; calls go to the pinned endpoint
+    /// (the first at start) and move to the next one when it is unavailable. With
+    /// `options.user`, the client authenticates once here (on the first endpoint that
+    /// answers) and fails if that fails.
+    pub async fn connect(
+        endpoints: &[impl AsRef<str>],
+        options: ConnectOptions,
+    ) -> Result<Client, Error> {
+        if endpoints.is_empty() {
+            return Err(Error::NoEndpoints);
+        }
+        let tls = options.tls.is_some();
+        let mut urls = Vec::with_capacity(endpoints.len());
+        let mut channels = Vec::with_capacity(endpoints.len());
+        for ep in endpoints {
+            let url = endpoint_url(ep.as_ref(), tls)?;
+            let endpoint = Endpoint::from_shared(url.clone())
+                .map_err(|e| Error::InvalidEndpoint {
+                    endpoint: url.clone(),
+                    reason: e.to_string(),
+                })?
+                .tcp_nodelay(true)
+                .connect_timeout(options.connect_timeout)
+                .http2_keep_alive_interval(Duration::from_secs(10))
+                .keep_alive_timeout(Duration::from_secs(5))
+                .keep_alive_while_idle(true);
+            let dialer = Dialer::new(options.tls.clone(), options.connect_timeout);
+            channels.push(endpoint.connect_with_connector_lazy(dialer));
+            urls.push(url);
+        }
+        let client = Client {
+            inner: Arc::new(Inner {
+                endpoints: urls,
+                channels,
+                pinned: AtomicUsize::new(0),
+                token: Arc::new(RwLock::new(None)),
+                user: options.user,
+                request_timeout: options.request_timeout,
+            }),
+        };
+        if client.inner.user.is_some() {
+            client.refresh_token().await?;
+        }
+        Ok(client)
+    }
+
+    /// The KV service: get, put, delete, txn, compact.
+    pub fn kv(&self) -> Kv {
+        Kv::new(self.clone())
+    }
+
+    /// The Lease service: grant, revoke, time-to-live, list, and background keepalives.
+    pub fn lease(&self) -> Lease {
+        Lease::new(self.clone())
+    }
+
+    /// The Auth service: users, roles, permissions, enable and disable.
+    pub fn auth(&self) -> Auth {
+        Auth::new(self.clone())
+    }
+
+    /// Watches `key` (or a range or prefix, per `options`); see [`Watcher`].
+    pub async fn watch(
+        &self,
+        key: impl Into<Vec<u8>>,
+        options: WatchOptions,
+    ) -> Result<Watcher, Error> {
+        Watcher::open(self.clone(), key.into(), options).await
+    }
+
+    /// The endpoints, as URLs, in the order given.
+    pub fn endpoints(&self) -> &[String] {
+        &self.inner.endpoints
+    }
+
+    /// The URL of the endpoint calls currently go to.
+    pub fn endpoint(&self) -> &str {
+        &self.inner.endpoints[self.pinned()]
+    }
+
+    /// The auth token currently sent with every call, if any (for diagnostics; it changes
+    /// when the client re-authenticates).
+    pub fn auth_token(&self) -> Option<String> {
+        let token = self.inner.token.read().unwrap_or_else(|e| e.into_inner());
+        token
+            .as_ref()
+            .and_then(|t| t.to_str().ok().map(str::to_string))
+    }
+
+    pub(crate) fn pinned(&self) -> usize {
+        self.inner.pinned.load(Ordering::Relaxed) % self.inner.channels.len()
+    }
+
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.inner.request_timeout
+    }
+
+    pub(crate) fn has_user(&self) -> bool {
+        self.inner.user.is_some()
+    }
+
+    /// Moves the pinned endpoint off `from` (if it is still pinned) to the next one.
+    pub(crate) fn failover(&self, from: usize) {
+        let n = self.inner.channels.len();
+        let _ = self.inner.pinned.compare_exchange(
+            from,
+            (from + 1) % n,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The channel to endpoint `i` with the token interceptor.
+    pub(crate) fn svc(&self, i: usize) -> Svc {
+        InterceptedService::new(
+            self.inner.channels[i].clone(),
+            TokenInterceptor(self.inner.token.clone()),
+        )
+    }
+
+    /// Authenticates with the configured user, trying each endpoint from the pinned one,
+    /// and stores the new token.
+    pub(crate) async fn refresh_token(&self) -> Result<(), Error> {
+        let Some((name, password)) = self.inner.user.clone() else {
+            return Ok(());
+        };
+        let n = self.inner.channels.len();
+        let start = self.pinned();
+        let mut last = None;
+        for k in 0..n {
+            let i = (start + k) % n;
+            let mut auth = AuthClient::new(self.inner.channels[i].clone());
+            let req = AuthenticateRequest {
+                name: name.clone(),
+                password: password.clone(),
+            };
+            match tokio::time::timeout(self.inner.request_timeout, auth.authenticate(req)).await {
+                Ok(Ok(resp)) => {
+                    let token: MetadataValue<Ascii> = resp
+                        .into_inner()
+                        .token
+                        .parse()
+                        .map_err(|_| Error::InvalidToken)?;
+                    *self.inner.token.write().unwrap_or_else(|e| e.into_inner()) = Some(token);
+                    return Ok(());
+                }
+                Ok(Err(st)) if st.code() == Code::Unavailable => {
+                    self.failover(i);
+                    last = Some(Error::Status(st));
+                }
+                Ok(Err(st)) => return Err(Error::Status(st)),
+                Err(_) => {
+                    self.failover(i);
+                    last = Some(Error::Timeout(self.inner.request_timeout));
+                }
+            }
+        }
+        Err(last.unwrap_or(Error::NoEndpoints))
+    }
+
+    /// Runs one unary call: on the pinned endpoint, bounded by the request timeout; after a
+    /// token error it re-authenticates once and resends; after `Unavailable` it moves the
+    /// pinned endpoint on and, for [`Retry::Repeatable`] calls only, resends on the next
+    /// endpoint (each endpoint is tried at most twice).
+    pub(crate) async fn call<T, F, Fut>(&self, retry: Retry, f: F) -> Result<T, Error>
+    where
+        F: Fn(Svc) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, Status>>,
+    {
+        let n = self.inner.channels.len();
+        let mut reauthed = false;
+        let mut unavailable = 0;
+        loop {
+            let i = self.pinned();
+            let res = tokio::time::timeout(self.inner.request_timeout, f(self.svc(i))).await;
+            let st = match res {
+                Ok(Ok(resp)) => return Ok(resp.into_inner()),
+                Ok(Err(st)) => st,
+                Err(_) => return Err(Error::Timeout(self.inner.request_timeout)),
+            };
+            if is_token_error(&st) && self.has_user() && !reauthed {
+                reauthed = true;
+                self.refresh_token().await?;
+                continue;
+            }
+            if st.code() == Code::Unavailable {
+                self.failover(i);
+                unavailable += 1;
+                if retry == Retry::Repeatable && unavailable < 2 * n {
+                    tokio::time::sleep(Duration::from_millis(50 * unavailable as u64)).await;
+                    continue;
+                }
+            }
+            return Err(Error::Status(st));
+        }
+    }
+}
