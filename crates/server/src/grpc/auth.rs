@@ -71,9 +71,7 @@ impl AuthService {
     ) -> Result<Option<ResponseHeader>, Status> {
         match self.propose(req, op).await? {
             AuthOutcome::Done => Ok(header::current(&self.ctx)),
-            other => Err(Status::internal(format!(
-                "unexpected auth outcome {other:?}"
-            ))),
+            other => Err(unexpected_outcome(other)),
         }
     }
 
@@ -85,9 +83,7 @@ impl AuthService {
     ) -> Result<Vec<String>, Status> {
         match self.propose(req, op).await? {
             AuthOutcome::Names(names) => Ok(names),
-            other => Err(Status::internal(format!(
-                "unexpected auth outcome {other:?}"
-            ))),
+            other => Err(unexpected_outcome(other)),
         }
     }
 
@@ -99,6 +95,11 @@ impl AuthService {
             .map_err(|e| Status::internal(e.to_string()))?;
         Ok(hashed.map_err(ServerError::from)?)
     }
+}
+
+/// The status for an auth outcome a handler did not expect.
+fn unexpected_outcome(outcome: AuthOutcome) -> Status {
+    Status::internal(format!("unexpected auth outcome {outcome:?}"))
 }
 
 #[tonic::async_trait]
@@ -129,9 +130,7 @@ impl Auth for AuthService {
                 enabled,
                 auth_revision: revision,
             })),
-            other => Err(Status::internal(format!(
-                "unexpected auth outcome {other:?}"
-            ))),
+            other => Err(unexpected_outcome(other)),
         }
     }
 
@@ -262,9 +261,7 @@ impl Auth for AuthService {
                 header: header::current(&self.ctx),
                 perm,
             })),
-            other => Err(Status::internal(format!(
-                "unexpected auth outcome {other:?}"
-            ))),
+            other => Err(unexpected_outcome(other)),
         }
     }
 

@@ -14,6 +14,7 @@ use oxcd_proto::oxcdpb::internal_request::Op;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::header;
+use super::status::unexpected;
 use super::watch::require_leader;
 use crate::apply::ApplyResult;
 use crate::context::ServerContext;
@@ -76,10 +77,7 @@ impl Lease for LeaseService {
                 header::complete(&self.ctx, &mut resp.header);
                 Ok(Response::new(resp))
             }
-            ApplyResult::Error(e) => Err(e.into()),
-            other => Err(Status::internal(format!(
-                "unexpected apply result {other:?}"
-            ))),
+            other => Err(unexpected(other)),
         }
     }
 
@@ -99,10 +97,7 @@ impl Lease for LeaseService {
                 header::complete(&self.ctx, &mut resp.header);
                 Ok(Response::new(resp))
             }
-            ApplyResult::Error(e) => Err(e.into()),
-            other => Err(Status::internal(format!(
-                "unexpected apply result {other:?}"
-            ))),
+            other => Err(unexpected(other)),
         }
     }
 

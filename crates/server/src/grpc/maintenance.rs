@@ -16,6 +16,7 @@ use tonic::{Request, Response, Status};
 
 use super::header;
 use super::snapshot;
+use super::status::unexpected;
 use crate::apply::ApplyResult;
 use crate::auth::Caller;
 use crate::context::{ServerContext, SERVER_VERSION, STORAGE_VERSION};
@@ -61,10 +62,7 @@ impl Maintenance for MaintenanceService {
                 header::complete(&self.ctx, &mut resp.header);
                 Ok(Response::new(resp))
             }
-            ApplyResult::Error(e) => Err(e.into()),
-            other => Err(Status::internal(format!(
-                "unexpected apply result {other:?}"
-            ))),
+            other => Err(unexpected(other)),
         }
     }
 
