@@ -131,7 +131,9 @@ impl RaftNode {
             transport,
             status_tx,
             conf_waiters: HashMap::new(),
-            next_conf_seq: 1,
+            // Never a number an earlier process of this member used: a conf change it
+            // proposed may still be applied after this restart.
+            next_conf_seq: crate::read_index::draw_incarnation() >> 1,
             members: Membership {
                 voters: sorted(&conf_state.voters),
                 learners: sorted(&conf_state.learners),
@@ -213,6 +215,7 @@ pub(crate) struct Node<S: RaftLogStore, A: Applier> {
     pub(crate) status_tx: watch::Sender<RaftStatus>,
     pub(crate) reads: ReadWaiters,
     pub(crate) conf_waiters: HashMap<u64, ConfWaiter>,
+    /// The next conf-change sequence number; starts at a random point per process.
     pub(crate) next_conf_seq: u64,
     /// The configuration as of the last applied conf change.
     pub(crate) members: Membership,

@@ -1,9 +1,13 @@
 //! ReadIndex waiters: requests sent to raft, matched to `ReadState`s by context, resent
 //! while raft drops them, and failed on leader change or deadline.
 //!
-//! The raft context is this member's ID followed by the caller's `ctx` (16 bytes): the
-//! leader keys pending reads by context and IGNORES a duplicate, so contexts must be
-//! unique across the cluster, not just within one member.
+//! The raft context is this member's ID, this process's incarnation (a random number drawn
+//! at start) and the caller's `ctx` (24 bytes): the leader keys pending reads by context
+//! and IGNORES a duplicate, and a response may reach a member after it restarted, so
+//! contexts MUST BE UNIQUE ACROSS THE CLUSTER AND ACROSS RESTARTS. Callers number their
+//! requests from 1 in every process; without the incarnation, a leader still holding an
+//! earlier process's `(member, 7)` would answer a restarted member's new `(member, 7)` with
+//! the old read index, and the read would be served from a state older than its start.
 
 use std::time::{Duration, Instant};
 
@@ -24,21 +28,41 @@ struct PendingRead {
 /// The pending ReadIndex requests of one raft loop.
 pub(crate) struct ReadWaiters {
     member: u64,
+    incarnation: u64,
     pending: Vec<PendingRead>,
     retry: Duration,
 }
 
-fn context(member: u64, ctx: u64) -> Vec<u8> {
-    let mut c = Vec::with_capacity(16);
+/// A number no earlier process of this member drew: OS-seeded randomness (std's
+/// `RandomState`) mixed with the wall clock.
+pub(crate) fn draw_incarnation() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    h.write_u64(nanos);
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+fn context(member: u64, incarnation: u64, ctx: u64) -> Vec<u8> {
+    let mut c = Vec::with_capacity(24);
     c.extend_from_slice(&member.to_be_bytes());
+    c.extend_from_slice(&incarnation.to_be_bytes());
     c.extend_from_slice(&ctx.to_be_bytes());
     c
 }
 
 impl ReadWaiters {
     pub(crate) fn new(member: u64, retry: Duration) -> Self {
+        Self::with_incarnation(member, draw_incarnation(), retry)
+    }
+
+    fn with_incarnation(member: u64, incarnation: u64, retry: Duration) -> Self {
         Self {
             member,
+            incarnation,
             pending: Vec::new(),
             retry,
         }
@@ -53,7 +77,7 @@ impl ReadWaiters {
         leader: u64,
         reply: oneshot::Sender<Result<u64, ReadIndexError>>,
     ) {
-        raw.read_index(context(self.member, ctx));
+        raw.read_index(context(self.member, self.incarnation, ctx));
         let last_sent = Instant::now();
         self.pending.push(PendingRead {
             ctx,
@@ -64,17 +88,19 @@ impl ReadWaiters {
         });
     }
 
-    /// Answers the requests whose context matches a read state; stale ones are ignored.
+    /// Answers the requests whose context matches a read state; stale ones (another
+    /// member's, or an earlier process's of this member) are ignored.
     pub(crate) fn resolve(&mut self, states: &[ReadState]) {
         if self.pending.is_empty() {
             return;
         }
+        let mine = context(self.member, self.incarnation, 0);
         for rs in states {
-            let Ok(bytes) = <[u8; 16]>::try_from(&rs.request_ctx[..]) else {
+            let Ok(bytes) = <[u8; 24]>::try_from(&rs.request_ctx[..]) else {
                 continue;
             };
-            let (member, ctx) = bytes.split_at(8);
-            if member != self.member.to_be_bytes() {
+            let (owner, ctx) = bytes.split_at(16);
+            if owner != &mine[..16] {
                 continue;
             }
             let ctx = u64::from_be_bytes(ctx.try_into().unwrap_or_default());
@@ -129,7 +155,7 @@ impl ReadWaiters {
             }
             if force || now.duration_since(p.last_sent) >= self.retry {
                 if !sent.contains(&p.ctx) {
-                    raw.read_index(context(self.member, p.ctx));
+                    raw.read_index(context(self.member, self.incarnation, p.ctx));
                     sent.push(p.ctx);
                 }
                 p.last_sent = now;
@@ -145,5 +171,50 @@ impl ReadWaiters {
             .iter()
             .map(|p| (p.last_sent + self.retry).min(p.deadline))
             .min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(member: u64, incarnation: u64, ctx: u64, index: u64) -> ReadState {
+        ReadState {
+            index,
+            request_ctx: context(member, incarnation, ctx),
+        }
+    }
+
+    fn pending(ctx: u64) -> (PendingRead, oneshot::Receiver<Result<u64, ReadIndexError>>) {
+        let (reply, rx) = oneshot::channel();
+        let now = Instant::now();
+        let p = PendingRead {
+            ctx,
+            deadline: now + Duration::from_secs(5),
+            leader: 1,
+            last_sent: now,
+            reply,
+        };
+        (p, rx)
+    }
+
+    #[test]
+    fn an_earlier_incarnations_answer_does_not_release_a_new_request() {
+        let mut w = ReadWaiters::with_incarnation(3, 222, Duration::from_millis(500));
+        let (p, mut rx) = pending(7);
+        w.pending.push(p);
+        // The leader answers the previous process's request number 7 with an old index.
+        w.resolve(&[state(3, 111, 7, 40)]);
+        assert!(rx.try_recv().is_err(), "a stale answer released the read");
+        // Another member's request 7 does not match either.
+        w.resolve(&[state(4, 222, 7, 41)]);
+        assert!(rx.try_recv().is_err());
+        w.resolve(&[state(3, 222, 7, 90)]);
+        assert_eq!(rx.try_recv().ok(), Some(Ok(90)));
+    }
+
+    #[test]
+    fn incarnations_differ_between_draws() {
+        assert_ne!(draw_incarnation(), draw_incarnation());
     }
 }
