@@ -26,6 +26,7 @@ use crate::error::{HarnessError, Result};
 use crate::etcdctl::{etcdctl_raw, Output};
 use crate::json::Json;
 use crate::netns::NetLab;
+use crate::peer_proxy::PeerProxy;
 use crate::ports;
 use crate::process::{oxcd_available, send_signal, Kind};
 
@@ -185,6 +186,8 @@ pub struct Member {
     netns: Option<String>,
     client_port: u16,
     peer_port: u16,
+    /// The port its peers dial: a [`PeerProxy`] port in a proxied cluster, else `peer_port`.
+    advertised_peer_port: u16,
     dir: PathBuf,
     initial_cluster: String,
     initial_state: String,
@@ -234,8 +237,17 @@ impl Member {
         )
     }
 
-    /// `http://<host>:<peer port>` (`https://` on a cluster with peer TLS).
+    /// The peer URL it advertises, `http://<host>:<port>` (`https://` on a cluster with peer
+    /// TLS): its peer port, or its [`PeerProxy`] port in a proxied cluster.
     pub fn peer_url(&self) -> String {
+        format!(
+            "{}://{}:{}",
+            self.peer_scheme, self.host, self.advertised_peer_port
+        )
+    }
+
+    /// The peer URL it listens on (differs from [`Member::peer_url`] behind a [`PeerProxy`]).
+    pub fn listen_peer_url(&self) -> String {
         format!("{}://{}:{}", self.peer_scheme, self.host, self.peer_port)
     }
 
@@ -356,6 +368,20 @@ pub struct Cluster {
     tls: ClusterTls,
     /// The members' network namespaces (dropped after the members: declared last).
     net: Option<NetLab>,
+    /// Whether peer traffic goes through a [`PeerProxy`] ([`Cluster::start_proxied`]).
+    proxied: bool,
+    /// That proxy, once the member ports are known (dropped after the members).
+    proxy: Option<PeerProxy>,
+}
+
+/// How the members' peer traffic flows.
+enum Network {
+    /// Straight over loopback: no partitions.
+    Loopback,
+    /// A network namespace per member (root only).
+    Lab(NetLab),
+    /// Through a [`PeerProxy`] in front of every peer port.
+    Proxy,
 }
 
 fn unique_token() -> String {
@@ -377,7 +403,13 @@ impl Cluster {
     /// `extra_args` are appended to every member's flags. Port collisions are retried with new
     /// ports.
     pub fn start(kind: Kind, n: usize, extra_args: &[&str]) -> Result<Cluster> {
-        Self::start_on(kind, n, extra_args, None, ClusterTls::default())
+        Self::start_on(
+            kind,
+            n,
+            extra_args,
+            Network::Loopback,
+            ClusterTls::default(),
+        )
     }
 
     /// [`Cluster::start`] with `https://` client and/or peer URLs; `extra_args` carry the
@@ -388,7 +420,7 @@ impl Cluster {
         extra_args: &[&str],
         tls: ClusterTls,
     ) -> Result<Cluster> {
-        Self::start_on(kind, n, extra_args, None, tls)
+        Self::start_on(kind, n, extra_args, Network::Loopback, tls)
     }
 
     /// [`Cluster::start`] with every member in its own network namespace of a new
@@ -398,16 +430,22 @@ impl Cluster {
             kind,
             n,
             extra_args,
-            Some(NetLab::create(n)?),
+            Network::Lab(NetLab::create(n)?),
             ClusterTls::default(),
         )
+    }
+
+    /// [`Cluster::start`] with every member's peer traffic through a [`PeerProxy`], so that
+    /// [`Cluster::isolate`] can partition it without root.
+    pub fn start_proxied(kind: Kind, n: usize, extra_args: &[&str]) -> Result<Cluster> {
+        Self::start_on(kind, n, extra_args, Network::Proxy, ClusterTls::default())
     }
 
     fn start_on(
         kind: Kind,
         n: usize,
         extra_args: &[&str],
-        net: Option<NetLab>,
+        network: Network,
         tls: ClusterTls,
     ) -> Result<Cluster> {
         let binary = kind.binary();
@@ -429,7 +467,12 @@ impl Cluster {
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
             members: Vec::new(),
             tls,
-            net,
+            proxied: matches!(network, Network::Proxy),
+            net: match network {
+                Network::Lab(lab) => Some(lab),
+                _ => None,
+            },
+            proxy: None,
         };
         let mut last_err = None;
         for attempt in 0..START_ATTEMPTS {
@@ -461,13 +504,23 @@ impl Cluster {
             };
             specs.push((format!("m{i}"), host, netns, c, p));
         }
+        if self.proxied {
+            let targets: Vec<u16> = specs.iter().map(|s| s.4).collect();
+            self.proxy = Some(PeerProxy::start(&targets)?);
+        }
+        let advertised = |i: usize, p: u16| self.proxy.as_ref().map_or(p, |x| x.port(i));
+        let specs: Vec<_> = specs
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, host, netns, c, p))| (name, host, netns, c, p, advertised(i, p)))
+            .collect();
         let initial_cluster = specs
             .iter()
-            .map(|(name, host, _, _, p)| format!("{name}={}://{host}:{p}", self.peer_scheme()))
+            .map(|(name, host, _, _, _, a)| format!("{name}={}://{host}:{a}", self.peer_scheme()))
             .collect::<Vec<_>>()
             .join(",");
         self.members.clear();
-        for (name, host, netns, c, p) in specs {
+        for (name, host, netns, c, p, a) in specs {
             let dir = self.tmp.path().join(format!("{name}-try{attempt}"));
             std::fs::create_dir_all(&dir).map_err(|e| HarnessError::io("create member dir", e))?;
             self.members.push(Member {
@@ -476,6 +529,7 @@ impl Cluster {
                 netns,
                 client_port: c,
                 peer_port: p,
+                advertised_peer_port: a,
                 dir,
                 initial_cluster: initial_cluster.clone(),
                 initial_state: "new".to_string(),
@@ -507,7 +561,7 @@ impl Cluster {
             format!("--data-dir={}", m.data_dir().display()),
             format!("--listen-client-urls={}", m.client_url()),
             format!("--advertise-client-urls={}", m.client_url()),
-            format!("--listen-peer-urls={}", m.peer_url()),
+            format!("--listen-peer-urls={}", m.listen_peer_url()),
             format!("--initial-advertise-peer-urls={}", m.peer_url()),
             format!("--initial-cluster={}", m.initial_cluster),
             format!("--initial-cluster-token={}", self.token),
@@ -575,6 +629,9 @@ impl Cluster {
             .stderr(log2)
             .spawn()
             .map_err(|e| HarnessError::io(format!("spawn {}", self.binary.display()), e))?;
+        if let Some(proxy) = &self.proxy {
+            proxy.set_pid(i, Some(child.id()));
+        }
         m.child = Some(child);
         m.stopped = false;
         Ok(())
@@ -817,14 +874,19 @@ impl Cluster {
     }
 
     /// Cuts member `i` off from the other members (both directions; clients still reach
-    /// it), replacing any earlier partition. Only for [`Cluster::start_isolated`] clusters.
+    /// it), replacing any earlier partition. Only for [`Cluster::start_isolated`] and
+    /// [`Cluster::start_proxied`] clusters.
     pub fn isolate(&mut self, i: usize) -> Result<()> {
         let name = self.members[i].name.clone();
-        let lab = self
-            .net
-            .as_mut()
-            .ok_or_else(|| HarnessError::Network("the cluster was not started isolated".into()))?;
-        lab.isolate(i)?;
+        match (self.net.as_mut(), self.proxy.as_ref()) {
+            (Some(lab), _) => lab.isolate(i)?,
+            (None, Some(proxy)) => proxy.isolate(i),
+            (None, None) => {
+                return Err(HarnessError::Network(
+                    "the cluster was started without namespaces or a peer proxy".into(),
+                ))
+            }
+        }
         self.members[i].note(&format!("partitioned off: {name}"));
         Ok(())
     }
@@ -834,11 +896,20 @@ impl Cluster {
         if let Some(lab) = self.net.as_mut() {
             lab.heal();
         }
+        if let Some(proxy) = &self.proxy {
+            proxy.heal();
+        }
     }
 
-    /// Whether the members run in network namespaces ([`Cluster::start_isolated`]).
-    pub fn is_isolated(&self) -> bool {
-        self.net.is_some()
+    /// Whether [`Cluster::isolate`] can partition this cluster (network namespaces or a peer
+    /// proxy).
+    pub fn can_partition(&self) -> bool {
+        self.net.is_some() || self.proxy.is_some()
+    }
+
+    /// The peer proxy of a [`Cluster::start_proxied`] cluster (for its counters).
+    pub fn peer_proxy(&self) -> Option<&PeerProxy> {
+        self.proxy.as_ref()
     }
 
     /// `etcdctl endpoint status -w json` on member `i` alone.
@@ -971,10 +1042,11 @@ impl Cluster {
         learner: bool,
         own_args: &[&str],
     ) -> Result<usize> {
-        if self.net.is_some() {
-            // A lab has a fixed set of namespaces.
+        if self.net.is_some() || self.proxied {
+            // A lab has a fixed set of namespaces, a proxy a fixed set of ports.
             return Err(HarnessError::Network(
-                "add_member_process on a cluster in network namespaces".into(),
+                "add_member_process on a cluster in network namespaces or behind a peer proxy"
+                    .into(),
             ));
         }
         let (client_port, peer_port) = ports::free_port_pair()?;
@@ -996,6 +1068,7 @@ impl Cluster {
             netns: None,
             client_port,
             peer_port,
+            advertised_peer_port: peer_port,
             dir,
             initial_cluster: added.initial_cluster,
             initial_state: "existing".to_string(),

@@ -22,6 +22,8 @@
 //! - [`textdiff`]: a line diff for failure messages.
 //! - [`session`]: [`Session`] and [`diff_run`], the differential runner.
 //! - [`netns`]: [`netns::NetLab`], a network namespace per member and a bridge, for partitions.
+//! - [`peer_proxy`]: [`peer_proxy::PeerProxy`], a fault-injecting TCP proxy in every member's
+//!   peer path, for partitions without root.
 //! - [`certs`]: [`certs::TestPki`], test certificates made at test time with rcgen (CA, server,
 //!   peer, client, another CA's client, an expired client, an intruder peer).
 //! - [`cluster`]: [`Cluster`], N member processes (etcd or oxcd, `OXCD_CLUSTER_KIND`) with
@@ -49,6 +51,7 @@ pub mod http;
 pub mod json;
 pub mod netns;
 pub mod normalize;
+pub mod peer_proxy;
 pub mod ports;
 pub mod process;
 pub mod prom;

@@ -26,7 +26,7 @@ pub enum Fault {
     /// `kill -9` every member at once, then restart them all.
     RestartAll,
     /// Cut the leader off from the other members (both directions) for a while; clients
-    /// still reach it. Needs a cluster in network namespaces.
+    /// still reach it. Needs a cluster in network namespaces or behind a peer proxy.
     PartitionLeader,
     /// Cut a random member off from the others for a while.
     PartitionRandom,
@@ -51,7 +51,7 @@ impl Fault {
         Fault::ReplaceRandom,
     ];
 
-    /// Whether the fault needs a cluster in network namespaces.
+    /// Whether the fault needs a cluster that can be partitioned.
     pub fn is_partition(self) -> bool {
         matches!(self, Fault::PartitionLeader | Fault::PartitionRandom)
     }
@@ -122,7 +122,7 @@ pub fn inject(
     let kinds: Vec<Fault> = kinds
         .iter()
         .copied()
-        .filter(|f| !f.is_partition() || cluster.is_isolated())
+        .filter(|f| !f.is_partition() || cluster.can_partition())
         .collect();
     if kinds.is_empty() {
         // No injected faults, but members crashed by failpoints still come back.

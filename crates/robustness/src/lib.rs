@@ -14,7 +14,9 @@
 //! - [`watcher`]: one watcher over the run's prefix, resuming after the last delivered
 //!   revision on another member whenever its stream breaks; progress requests (bookmarks).
 //! - [`faults`]: [`faults::Fault`]s (kill -9, SIGSTOP/SIGCONT of the leader or a random
-//!   member, restart of all members at once) injected one at a time and healed.
+//!   member, restart of all members at once, partitions, member replacement) injected one
+//!   at a time and healed. Partitions need network namespaces (root) or the peer proxy
+//!   ([`run::Network`]).
 //! - [`run`]: one run ([`run::run`]) and its [`run::RunReport`].
 //! - [`suite`]: N seeds and the closing `N passed, M failed` line.
 //!

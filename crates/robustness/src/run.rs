@@ -17,6 +17,50 @@ use crate::faults::{self, Fault, Injected};
 use crate::recorder::Recorder;
 use crate::watcher::{self, Progress, WatchPlan};
 
+/// How the members' peer traffic flows in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    /// Straight over loopback: partitions are left out.
+    Loopback,
+    /// A network namespace per member; a partition is a set of blackhole routes (root only,
+    /// see [`oxcd_integration_tests::netns::NetLab::available`]).
+    Namespaces,
+    /// A fault-injecting TCP proxy in every member's peer path
+    /// ([`oxcd_integration_tests::peer_proxy::PeerProxy`]); works without root.
+    Proxy,
+}
+
+impl Network {
+    /// Namespaces where this machine can make them, else the proxy.
+    pub fn auto() -> Network {
+        if oxcd_integration_tests::netns::NetLab::available() {
+            Network::Namespaces
+        } else {
+            Network::Proxy
+        }
+    }
+
+    /// Parses `namespaces`, `proxy`, `loopback` or `auto`.
+    pub fn parse(s: &str) -> Option<Network> {
+        match s {
+            "namespaces" => Some(Network::Namespaces),
+            "proxy" => Some(Network::Proxy),
+            "loopback" => Some(Network::Loopback),
+            "auto" => Some(Network::auto()),
+            _ => None,
+        }
+    }
+
+    /// The name printed in the suite's first line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Network::Namespaces => "namespaces",
+            Network::Proxy => "peer proxy",
+            Network::Loopback => "loopback (no partitions)",
+        }
+    }
+}
+
 /// How one run is set up.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -48,9 +92,9 @@ pub struct RunConfig {
     pub stale_read_fraction: f64,
     /// Extra flags for every member.
     pub extra_args: Vec<String>,
-    /// Run every member in a network namespace of its own, so partitions can be injected
-    /// (needs root; see [`oxcd_integration_tests::netns::NetLab::available`]).
-    pub namespaces: bool,
+    /// How the members' peer traffic flows, which decides whether partitions can be
+    /// injected.
+    pub network: Network,
     /// `FAILPOINTS` for every member (crash points, or the deliberate bug of a negative
     /// control); needs a server built with the `failpoints` feature.
     pub failpoints: Option<String>,
@@ -82,6 +126,9 @@ pub struct RunReport {
     pub history: Option<History>,
     /// Every member's whole log, by member name (kept for a dump when the run fails).
     pub member_logs: Vec<(String, String)>,
+    /// With [`Network::Proxy`]: peer connections whose source member the proxy identified,
+    /// could not identify, and held in a blackhole during a partition.
+    pub proxy_counters: Option<(usize, usize, usize)>,
 }
 
 impl RunReport {
@@ -126,6 +173,13 @@ impl RunReport {
             self.errors.len(),
             self.elapsed.as_secs_f64()
         );
+        if let Some((known, unknown, held)) = self.proxy_counters {
+            let _ = write!(
+                s,
+                "\n    peer proxy: {known} connections identified, {unknown} unidentified, \
+                 {held} held in a partition"
+            );
+        }
         for e in &self.errors {
             let _ = write!(s, "\n    runner: {e}");
         }
@@ -211,6 +265,7 @@ pub fn run(cfg: &RunConfig) -> RunReport {
         elapsed: Duration::ZERO,
         history: None,
         member_logs: Vec::new(),
+        proxy_counters: None,
     };
     let extra: Vec<&str> = cfg.extra_args.iter().map(String::as_str).collect();
     // The members inherit the runner's environment.
@@ -218,10 +273,10 @@ pub fn run(cfg: &RunConfig) -> RunReport {
         Some(fp) => std::env::set_var("FAILPOINTS", fp),
         None => std::env::remove_var("FAILPOINTS"),
     }
-    let started_cluster = if cfg.namespaces {
-        Cluster::start_isolated(cfg.kind, cfg.members, &extra)
-    } else {
-        Cluster::start(cfg.kind, cfg.members, &extra)
+    let started_cluster = match cfg.network {
+        Network::Namespaces => Cluster::start_isolated(cfg.kind, cfg.members, &extra),
+        Network::Proxy => Cluster::start_proxied(cfg.kind, cfg.members, &extra),
+        Network::Loopback => Cluster::start(cfg.kind, cfg.members, &extra),
     };
     let mut cluster = match started_cluster {
         Ok(c) => c,
@@ -244,6 +299,9 @@ pub fn run(cfg: &RunConfig) -> RunReport {
     };
     let endpoints = Endpoints((0..cluster.len()).map(|i| cluster.endpoint(i)).collect());
     run_on(cfg, &rt, &mut cluster, &endpoints, &mut report);
+    report.proxy_counters = cluster
+        .peer_proxy()
+        .map(|p| (p.identified(), p.unidentified(), p.blackholed()));
     if !report.passed() {
         report.errors.extend(
             (!report.errors.is_empty()).then(|| format!("member logs:\n{}", cluster.log_tails(15))),

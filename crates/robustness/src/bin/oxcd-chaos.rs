@@ -11,10 +11,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use oxcd_integration_tests::netns::NetLab;
 use oxcd_integration_tests::Kind;
 use oxcd_robustness::faults::Fault;
-use oxcd_robustness::run::RunConfig;
+use oxcd_robustness::run::{Network, RunConfig};
 use oxcd_robustness::suite::run_suite;
 
 /// The robustness suite: faults, recorded clients and watchers, checkers.
@@ -39,7 +38,7 @@ struct Args {
     bin: Option<PathBuf>,
     /// Comma-separated faults (kill-leader, kill-random, stop-leader, stop-random,
     /// restart-all, partition-leader, partition-random, replace-random), `all` or `none`. Partitions need
-    /// network namespaces (see --network) and are left out without them.
+    /// namespaces or the peer proxy (see --network) and are left out on `loopback`.
     #[arg(long, default_value = "all")]
     faults: String,
     /// Average seconds between faults.
@@ -71,7 +70,8 @@ struct Args {
     #[arg(long)]
     failpoints: Option<String>,
     /// `namespaces` (a network namespace per member, so partitions can be injected; needs
-    /// root), `loopback` (no partitions), or `auto` (namespaces when possible).
+    /// root), `proxy` (a fault-injecting TCP proxy in the peer path; no root needed),
+    /// `loopback` (no partitions), or `auto` (namespaces when possible, else the proxy).
     #[arg(long, default_value = "auto")]
     network: String,
     /// Where failed runs' histories are written.
@@ -96,6 +96,13 @@ fn main() {
         eprintln!("oxcd-chaos: {e}");
         std::process::exit(2);
     });
+    let Some(network) = Network::parse(&args.network) else {
+        eprintln!(
+            "oxcd-chaos: unknown --network {:?} (namespaces, proxy, loopback or auto)",
+            args.network
+        );
+        std::process::exit(2);
+    };
     let kind = match &args.bin {
         Some(bin) if bin.file_name().is_some_and(|n| n == "etcd") => {
             std::env::set_var("ETCD_BIN", bin);
@@ -128,11 +135,7 @@ fn main() {
         op_timeout: Duration::from_millis(args.op_timeout_ms),
         stale_read_fraction: args.inject_stale_reads,
         extra_args: Vec::new(),
-        namespaces: match args.network.as_str() {
-            "namespaces" => true,
-            "loopback" => false,
-            _ => NetLab::available(),
-        },
+        network,
         failpoints: args.failpoints.clone(),
     };
     println!(
@@ -143,11 +146,7 @@ fn main() {
         args.members,
         kind.binary().display(),
         args.faults,
-        if base.namespaces {
-            "namespaces"
-        } else {
-            "loopback (no partitions)"
-        }
+        base.network.describe()
     );
     let seeds: Vec<u64> = (args.first_seed..args.first_seed + args.seeds).collect();
     let r = run_suite(&base, &seeds, args.dump_dir.as_ref());

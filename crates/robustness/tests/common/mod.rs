@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use oxcd_integration_tests::Kind;
 use oxcd_robustness::faults::Fault;
-use oxcd_robustness::run::RunConfig;
+use oxcd_robustness::run::{Network, RunConfig};
 
 /// A config for a short run against oxcd; fails (never skips) when the binary is missing.
 pub fn short(seed: u64, secs: u64, faults: Vec<Fault>) -> RunConfig {
@@ -28,7 +28,7 @@ pub fn short(seed: u64, secs: u64, faults: Vec<Fault>) -> RunConfig {
         op_timeout: Duration::from_secs(3),
         stale_read_fraction: 0.0,
         extra_args: Vec::new(),
-        namespaces: oxcd_integration_tests::netns::NetLab::available(),
+        network: Network::auto(),
         failpoints: None,
     }
 }
