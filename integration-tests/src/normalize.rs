@@ -5,7 +5,8 @@
 //! grant leases in the same order agree), auth tokens in a `token` field (random by nature:
 //! numbered `<SIMPLE_TOKEN#n>` or `<JWT#n>` by their SHAPE, which is thereby checked, and
 //! replaced wherever they appear later, e.g. in a request header; a value of neither shape is
-//! kept), client and peer ports, db sizes, hashes, durations,
+//! kept), client and peer ports, db sizes, whole-database hashes (`Maintenance.Hash` hashes
+//! the storage file, bbolt's or RocksDB's), durations,
 //! timestamps, etcdctl's client target names. IDs and versions are CHECKED while replaced: a
 //! member or cluster ID becomes `<MEMBER_ID>` / `<CLUSTER_ID>` only if it is the server's own
 //! (another member's is `<OTHER_MEMBER>`, a foreign cluster's `<OTHER_CLUSTER>`), and a
@@ -17,8 +18,9 @@
 //! emits, which oxcd implements on purpose (see [`NEWER_FIELDS`]). Only their presence is
 //! forgiven; every 3.4 field must still match.
 //!
-//! KEPT EXACTLY: revisions, keys, values, versions of keys, counts, `more`, error texts and
-//! codes, HTTP status codes, JSON key order and quoting (a number stays unquoted, a quoted
+//! KEPT EXACTLY: revisions, keys, values, versions of keys, counts, `more`, HashKV hashes (an
+//! object with `compact_revision` is a HashKV answer: its hash covers the MVCC keys and
+//! values only and must equal etcd's for the same history), error texts and codes, HTTP status codes, JSON key order and quoting (a number stays unquoted, a quoted
 //! int64 stays quoted, also after replacement).
 
 use crate::http::HttpResponse;
@@ -259,9 +261,11 @@ impl Normalizer {
                 if !strict() {
                     members.retain(|(k, _)| !NEWER_FIELDS.contains(&k.as_str()));
                 }
+                let hash_kv = members.iter().any(|(k, _)| k == "compact_revision");
                 for (k, v) in members.iter_mut() {
                     match v {
                         Json::Obj(_) | Json::Arr(_) => self.json(v),
+                        _ if hash_kv && k == "hash" => {}
                         _ => self.replace_scalar(k, v),
                     }
                 }
@@ -418,6 +422,18 @@ mod tests {
             out,
             r#"{"header":{"cluster_id":<CLUSTER_ID>,"member_id":<MEMBER_ID>,"revision":3,"raft_term":<TERM>},"kvs":[{"key":"Zm9v","create_revision":2,"mod_revision":3,"version":2,"value":"YmF6","lease":<LEASE#1>}],"count":1}"#
         );
+    }
+
+    #[test]
+    fn a_hashkv_hash_is_compared_a_database_hash_is_not() {
+        let mut n = norm();
+        let out = n.text(r#"[{"Endpoint":"127.0.0.1:23790","HashKV":{"header":{"revision":5},"hash":2233977153,"compact_revision":3}}]"#);
+        assert_eq!(
+            out,
+            r#"[{"Endpoint":"127.0.0.1:<CLIENT_PORT>","HashKV":{"header":{"revision":5},"hash":2233977153,"compact_revision":3}}]"#
+        );
+        let out = n.text(r#"{"header":{"revision":"5"},"hash":"1084519789"}"#);
+        assert_eq!(out, r#"{"header":{"revision":"5"},"hash":"<HASH>"}"#);
     }
 
     #[test]
