@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use oxcd_proto::etcdserverpb::{LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, Member};
 
+use crate::host_error::HostError;
+
 /// The member hosting the transport (implemented by the server over its membership and
 /// state machine).
 #[tonic::async_trait]
@@ -22,22 +24,21 @@ pub trait PeerHost: Send + Sync + 'static {
 
     /// Makes a consistent checkpoint of the state machine in a NEW directory and returns
     /// it. The transport streams its files and deletes the directory afterwards. Blocking.
-    fn checkpoint(&self) -> Result<PathBuf, String>;
+    fn checkpoint(&self) -> Result<PathBuf, HostError>;
 
     /// Where the data of an incoming snapshot for (`index`, `term`) must be written. The
     /// transport (re)creates it; the state machine restores from it.
     fn snapshot_dir(&self, index: u64, term: u64) -> PathBuf;
 
-    /// Promotes learner `id` (served on the leader); `Err` carries etcd's error text.
-    async fn promote(&self, id: u64) -> Result<Vec<Member>, String>;
+    /// Promotes learner `id` (served on the leader).
+    async fn promote(&self, id: u64) -> Result<Vec<Member>, HostError>;
 
-    /// Renews lease `id` (served on the leader): the granted TTL, 0 for an unknown lease;
-    /// `Err` carries etcd's error text.
-    async fn lease_renew(&self, id: i64) -> Result<i64, String>;
+    /// Renews lease `id` (served on the leader): the granted TTL, 0 for an unknown lease.
+    async fn lease_renew(&self, id: i64) -> Result<i64, HostError>;
 
     /// A lease's remaining TTL as the leader tracks it.
     async fn lease_time_to_live(
         &self,
         req: LeaseTimeToLiveRequest,
-    ) -> Result<LeaseTimeToLiveResponse, String>;
+    ) -> Result<LeaseTimeToLiveResponse, HostError>;
 }

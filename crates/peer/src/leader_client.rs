@@ -12,10 +12,11 @@ use tonic::transport::Channel;
 
 use crate::config::TransportConfig;
 use crate::error::PeerError;
+use crate::host_error::HostError;
 
 /// The outcome of a forwarded call: the transport failed (`Err`), or the leader answered
-/// with a result or with etcd's error text (`Ok(Err(text))`).
-pub type Forwarded<T> = Result<Result<T, String>, PeerError>;
+/// with a result or a refusal (`Ok(Err(e))`).
+pub type Forwarded<T> = Result<Result<T, HostError>, PeerError>;
 
 /// A cached connection to the current leader's peer service. Cheap to share (`Arc`).
 #[derive(Debug, Default)]
@@ -59,10 +60,9 @@ impl LeaderClient {
         match tokio::time::timeout(timeout, c.lease_renew(LeaseRenewRequest { id })).await {
             Ok(Ok(r)) => {
                 let r = r.into_inner();
-                Ok(if r.error.is_empty() {
-                    Ok(r.ttl)
-                } else {
-                    Err(r.error)
+                Ok(match HostError::from_wire(r.code, &r.error) {
+                    None => Ok(r.ttl),
+                    Some(e) => Err(e),
                 })
             }
             Ok(Err(status)) => {
@@ -86,10 +86,10 @@ impl LeaderClient {
         match tokio::time::timeout(timeout, c.lease_time_to_live(req)).await {
             Ok(Ok(r)) => {
                 let r = r.into_inner();
-                Ok(match (r.error.is_empty(), r.response) {
-                    (true, Some(resp)) => Ok(resp),
-                    (true, None) => Err("empty forwarded answer".to_string()),
-                    (false, _) => Err(r.error),
+                Ok(match (HostError::from_wire(r.code, &r.error), r.response) {
+                    (None, Some(resp)) => Ok(resp),
+                    (None, None) => Err(HostError::Other("empty forwarded answer".into())),
+                    (Some(e), _) => Err(e),
                 })
             }
             Ok(Err(status)) => {

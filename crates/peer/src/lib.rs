@@ -8,6 +8,8 @@
 //!
 //! # Layout
 //! - [`host`]: [`PeerHost`], what the transport needs from the member hosting it.
+//! - [`host_error`]: [`HostError`], a member's typed refusal of a forwarded request, which
+//!   crosses the wire as a code (never compared as text).
 //! - [`config`]: [`TransportConfig`] (queue sizes, batching, timeouts).
 //! - [`transport`]: [`GrpcTransport`], one stream task per peer, created on first use.
 //! - `stream.rs`: the per-peer task: connect, batch, send, reconnect.
@@ -34,6 +36,7 @@
 pub mod config;
 pub mod error;
 pub mod host;
+pub mod host_error;
 pub mod leader_client;
 pub mod metrics;
 pub mod prober;
@@ -46,6 +49,7 @@ pub mod transport;
 pub use config::TransportConfig;
 pub use error::PeerError;
 pub use host::PeerHost;
+pub use host_error::HostError;
 pub use leader_client::{Forwarded, LeaderClient};
 pub use prober::Prober;
 pub use service::{fetch_members, forward_promote, PeerService};

@@ -19,6 +19,8 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::config::TransportConfig;
 use crate::error::PeerError;
 use crate::host::PeerHost;
+use crate::host_error::HostError;
+use crate::leader_client::Forwarded;
 use crate::metrics;
 
 /// Implements `oxcdpb.RaftPeer` for one member.
@@ -113,9 +115,16 @@ impl RaftPeer for PeerService {
             match self.host.lease_renew(request.get_ref().id).await {
                 Ok(ttl) => LeaseRenewResponse {
                     ttl,
-                    error: String::new(),
+                    ..Default::default()
                 },
-                Err(error) => LeaseRenewResponse { ttl: 0, error },
+                Err(e) => {
+                    let (code, error) = e.to_wire();
+                    LeaseRenewResponse {
+                        ttl: 0,
+                        error,
+                        code: code as i32,
+                    }
+                }
             },
         ))
     }
@@ -128,12 +137,16 @@ impl RaftPeer for PeerService {
             match self.host.lease_time_to_live(request.into_inner()).await {
                 Ok(resp) => LeaseTimeToLiveForward {
                     response: Some(resp),
-                    error: String::new(),
+                    ..Default::default()
                 },
-                Err(error) => LeaseTimeToLiveForward {
-                    response: None,
-                    error,
-                },
+                Err(e) => {
+                    let (code, error) = e.to_wire();
+                    LeaseTimeToLiveForward {
+                        response: None,
+                        error,
+                        code: code as i32,
+                    }
+                }
             },
         ))
     }
@@ -146,12 +159,16 @@ impl RaftPeer for PeerService {
             match self.host.promote(request.get_ref().id).await {
                 Ok(members) => PromoteMemberResponse {
                     members,
-                    error: String::new(),
+                    ..Default::default()
                 },
-                Err(error) => PromoteMemberResponse {
-                    members: Vec::new(),
-                    error,
-                },
+                Err(e) => {
+                    let (code, error) = e.to_wire();
+                    PromoteMemberResponse {
+                        members: Vec::new(),
+                        error,
+                        code: code as i32,
+                    }
+                }
             },
         ))
     }
@@ -212,21 +229,20 @@ pub async fn fetch_members(
     .await
 }
 
-/// Sends a promotion to the member at `peer_urls` (the leader). `Ok(Err(text))` is etcd's
-/// error as the leader reported it.
+/// Sends a promotion to the member at `peer_urls` (the leader). `Ok(Err(e))` is the
+/// leader's refusal.
 pub async fn forward_promote(
     peer_urls: &[String],
     id: u64,
     timeout: Duration,
     tls: Option<&oxcd_tls::ClientTls>,
-) -> Result<Result<Vec<Member>, String>, PeerError> {
+) -> Forwarded<Vec<Member>> {
     let r = ask_each(peer_urls, timeout, tls, |mut c| async move {
         c.promote_member(PromoteMemberRequest { id }).await
     })
     .await?;
-    Ok(if r.error.is_empty() {
-        Ok(r.members)
-    } else {
-        Err(r.error)
+    Ok(match HostError::from_wire(r.code, &r.error) {
+        None => Ok(r.members),
+        Some(e) => Err(e),
     })
 }

@@ -43,7 +43,7 @@ async fn transfer(shared: &Arc<Shared>, to: u64, msg: Vec<u8>) -> Result<u64, Pe
     let dir = tokio::task::spawn_blocking(move || host.checkpoint())
         .await
         .map_err(|e| PeerError::Checkpoint(e.to_string()))?
-        .map_err(PeerError::Checkpoint)?;
+        .map_err(|e| PeerError::Checkpoint(e.to_string()))?;
     let result = stream_dir(shared, to, msg, &dir).await;
     let cleanup = dir.clone();
     let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(cleanup)).await;

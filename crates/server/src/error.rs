@@ -164,28 +164,47 @@ pub enum ServerError {
     Internal(String),
 }
 
-impl ServerError {
-    /// The error whose message is `text` (an answer forwarded from another member), or
-    /// `Internal(text)`.
-    pub fn from_message(text: &str) -> ServerError {
-        use ServerError::*;
-        [
-            MemberNotFound,
-            MemberNotLearner,
-            LearnerNotReady,
-            NotEnoughStartedMembers,
-            NoLeader,
-            NotLeader,
-            LeaderChanged,
-            Timeout,
-            TimeoutLeaderFail,
-            Unhealthy,
-            Stopped,
-            LeaseNotFound,
-        ]
-        .into_iter()
-        .find(|e| e.to_string() == text)
-        .unwrap_or_else(|| Internal(text.to_string()))
+/// A refusal this member sends back for a request another member forwarded to it.
+impl From<ServerError> for oxcd_peer::HostError {
+    fn from(e: ServerError) -> Self {
+        use oxcd_peer::HostError as H;
+        match e {
+            ServerError::Stopped => H::Stopped,
+            ServerError::NotLeader => H::NotLeader,
+            ServerError::NoLeader => H::NoLeader,
+            ServerError::LeaderChanged => H::LeaderChanged,
+            ServerError::Timeout => H::Timeout,
+            ServerError::TimeoutLeaderFail => H::TimeoutLeaderFail,
+            ServerError::Unhealthy => H::Unhealthy,
+            ServerError::LeaseNotFound => H::LeaseNotFound,
+            ServerError::MemberNotFound => H::MemberNotFound,
+            ServerError::MemberNotLearner => H::MemberNotLearner,
+            ServerError::LearnerNotReady => H::LearnerNotReady,
+            ServerError::NotEnoughStartedMembers => H::NotEnoughStartedMembers,
+            other => H::Other(other.to_string()),
+        }
+    }
+}
+
+/// The leader's refusal of a request this member forwarded, as this member answers it.
+impl From<oxcd_peer::HostError> for ServerError {
+    fn from(e: oxcd_peer::HostError) -> Self {
+        use oxcd_peer::HostError as H;
+        match e {
+            H::Stopped => ServerError::Stopped,
+            H::NotLeader => ServerError::NotLeader,
+            H::NoLeader => ServerError::NoLeader,
+            H::LeaderChanged => ServerError::LeaderChanged,
+            H::Timeout => ServerError::Timeout,
+            H::TimeoutLeaderFail => ServerError::TimeoutLeaderFail,
+            H::Unhealthy => ServerError::Unhealthy,
+            H::LeaseNotFound => ServerError::LeaseNotFound,
+            H::MemberNotFound => ServerError::MemberNotFound,
+            H::MemberNotLearner => ServerError::MemberNotLearner,
+            H::LearnerNotReady => ServerError::LearnerNotReady,
+            H::NotEnoughStartedMembers => ServerError::NotEnoughStartedMembers,
+            H::Other(text) => ServerError::Internal(text),
+        }
     }
 }
 

@@ -75,7 +75,7 @@ where
                 None => Err(ServerError::NoLeader),
                 Some(urls) => match forward(urls).await {
                     Ok(Ok(v)) => Ok(v),
-                    Ok(Err(text)) => Err(ServerError::from_message(&text)),
+                    Ok(Err(refused)) => Err(refused.into()),
                     Err(e) => Err(ServerError::Internal(e.to_string())),
                 },
             }

@@ -238,7 +238,7 @@ pub async fn promote(ctx: &ServerContext, id: u64) -> Result<Vec<Member>, Server
             .await
         {
             Ok(Ok(members)) => Ok(members),
-            Ok(Err(text)) => Err(ServerError::from_message(&text)),
+            Ok(Err(refused)) => Err(refused.into()),
             Err(_) => Err(ServerError::Timeout),
         };
     }
@@ -294,16 +294,23 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_errors_keep_their_meaning() {
+    fn forwarded_errors_keep_their_kind_across_the_wire() {
+        for e in [
+            ServerError::LearnerNotReady,
+            ServerError::MemberNotFound,
+            ServerError::LeaseNotFound,
+            ServerError::NotLeader,
+            ServerError::TimeoutLeaderFail,
+        ] {
+            let (code, text) = oxcd_peer::HostError::from(e.clone()).to_wire();
+            let back = oxcd_peer::HostError::from_wire(code as i32, &text).map(ServerError::from);
+            assert_eq!(back, Some(e));
+        }
+        // Any other error keeps its text (etcd's) as an internal error.
+        let (code, text) = oxcd_peer::HostError::from(ServerError::LeaseExists).to_wire();
         assert_eq!(
-            ServerError::from_message(
-                "etcdserver: can only promote a learner member which is in sync with leader"
-            ),
-            ServerError::LearnerNotReady
-        );
-        assert_eq!(
-            ServerError::from_message("something else"),
-            ServerError::Internal("something else".into())
+            oxcd_peer::HostError::from_wire(code as i32, &text).map(ServerError::from),
+            Some(ServerError::Internal(ServerError::LeaseExists.to_string()))
         );
     }
 }

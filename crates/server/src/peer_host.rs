@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use oxcd_backend::Backend;
-use oxcd_peer::PeerHost;
+use oxcd_peer::{HostError, PeerHost};
 use oxcd_proto::etcdserverpb::{LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, Member};
 
 use crate::apply::restore::staging_dir;
@@ -40,11 +40,9 @@ impl MemberPeerHost {
         }
     }
 
-    /// The attached server context ("server stopped" until there is one).
-    fn context(&self) -> Result<&Arc<ServerContext>, String> {
-        self.ctx
-            .get()
-            .ok_or_else(|| crate::error::ServerError::Stopped.to_string())
+    /// The attached server context ([`HostError::Stopped`] until there is one).
+    fn context(&self) -> Result<&Arc<ServerContext>, HostError> {
+        self.ctx.get().ok_or(HostError::Stopped)
     }
 
     /// Attaches the server context (needed for promotions).
@@ -71,14 +69,17 @@ impl PeerHost for MemberPeerHost {
         self.members.list()
     }
 
-    fn checkpoint(&self) -> Result<PathBuf, String> {
-        std::fs::create_dir_all(&self.outgoing_root).map_err(|e| e.to_string())?;
+    fn checkpoint(&self) -> Result<PathBuf, HostError> {
+        let io = |e: std::io::Error| HostError::Other(format!("checkpoint directory: {e}"));
+        std::fs::create_dir_all(&self.outgoing_root).map_err(io)?;
         let dir = self.outgoing_root.join(format!(
             "{}-{}",
             std::process::id(),
             self.seq.fetch_add(1, Ordering::Relaxed)
         ));
-        self.backend.checkpoint(&dir).map_err(|e| e.to_string())?;
+        self.backend
+            .checkpoint(&dir)
+            .map_err(|e| HostError::Other(e.to_string()))?;
         Ok(dir)
     }
 
@@ -86,26 +87,24 @@ impl PeerHost for MemberPeerHost {
         staging_dir(&self.snapshot_root, index, term)
     }
 
-    async fn lease_renew(&self, id: i64) -> Result<i64, String> {
+    async fn lease_renew(&self, id: i64) -> Result<i64, HostError> {
         let ctx = self.context()?;
-        crate::lease_forward::renew_local(ctx, id).map_err(|e| e.to_string())
+        Ok(crate::lease_forward::renew_local(ctx, id)?)
     }
 
     async fn lease_time_to_live(
         &self,
         req: LeaseTimeToLiveRequest,
-    ) -> Result<LeaseTimeToLiveResponse, String> {
+    ) -> Result<LeaseTimeToLiveResponse, HostError> {
         let ctx = self.context()?;
-        crate::lease_forward::time_to_live_local(ctx, &req).map_err(|e| e.to_string())
+        Ok(crate::lease_forward::time_to_live_local(ctx, &req)?)
     }
 
-    async fn promote(&self, id: u64) -> Result<Vec<Member>, String> {
+    async fn promote(&self, id: u64) -> Result<Vec<Member>, HostError> {
         let ctx = self.context()?;
         if ctx.raft.status().borrow().leader_id != ctx.member_id {
-            return Err(crate::error::ServerError::NotLeader.to_string());
+            return Err(HostError::NotLeader);
         }
-        crate::membership::promote(ctx, id)
-            .await
-            .map_err(|e| e.to_string())
+        Ok(crate::membership::promote(ctx, id).await?)
     }
 }
