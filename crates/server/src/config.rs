@@ -2,10 +2,15 @@
 //! `ETCD_*` environment variables.
 //!
 //! Parsing follows Go's `flag` package, which etcd uses: `-flag`, `--flag`, `--flag=value`
-//! and `--flag value` (not for booleans, which take `--flag` or `--flag=false`). Every flag
-//! of etcd 3.4 and 3.6 is accepted so that existing manifests start unchanged; the ones oxcd
-//! does not act on are recorded in [`Config::ignored`] and logged at start-up. A flag given
+//! and `--flag value` (not for booleans, which take `--flag` or `--flag=false`). A flag given
 //! on the command line wins over its `ETCD_<NAME>` environment variable.
+//!
+//! # Invariants
+//! - ONE TABLE (`FLAGS`) names every flag of etcd 3.4 and 3.6 with its kind and its role:
+//!   used (honoured), refused (the server does not start, with the reason), or ignored
+//!   (accepted so that existing manifests start, recorded in [`Config::ignored`] and logged
+//!   at start-up). Parsing, the environment, `--help` ([`help_text`]) and the warning read
+//!   it; a test checks that [`Config::parse`] reads exactly the flags marked used.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,246 +23,205 @@ enum Kind {
     Value,
 }
 
-/// Every flag name etcd 3.4.23 and 3.6.0 accept, with whether it is boolean.
-const FLAGS: &[(&str, Kind)] = {
+/// What oxcd does with a flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Honoured as etcd honours it.
+    Used,
+    /// Refused at start, with the reason: accepting it would silently change nothing.
+    Refused(&'static str),
+    /// Accepted so that existing manifests start, logged as not used by oxcd.
+    Ignored,
+}
+
+fn role_of(name: &str) -> Option<Role> {
+    FLAGS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, _, r)| *r)
+}
+
+/// The given flag values, recording which names the parser read (see the table test).
+struct Values {
+    given: BTreeMap<&'static str, String>,
+    read: std::cell::RefCell<std::collections::BTreeSet<&'static str>>,
+}
+
+impl Values {
+    fn get(&self, name: &'static str) -> Option<&String> {
+        self.read.borrow_mut().insert(name);
+        self.given.get(name)
+    }
+
+    fn contains_key(&self, name: &str) -> bool {
+        self.given.contains_key(name)
+    }
+}
+
+/// Every flag etcd 3.4.23 and 3.6.0 accept: name, whether it is boolean, and what oxcd does
+/// with it. THE ONE TABLE: parsing, the environment variables, `--help` and the start-up
+/// warning all read it, and a test checks that [`Config::parse`] reads exactly the flags
+/// marked [`Role::Used`].
+const FLAGS: &[(&str, Kind, Role)] = {
     use Kind::{Bool as B, Value as V};
+    use Role::{Ignored as I, Used as U};
+    const NO_CLIENT_TLS: Role = Role::Refused(
+        "oxcd's gateway calls the gRPC services in process and opens no TLS client connection; remove the flag",
+    );
     &[
-        ("name", V),
-        ("data-dir", V),
-        ("wal-dir", V),
-        ("snapshot-count", V),
-        ("heartbeat-interval", V),
-        ("election-timeout", V),
-        ("initial-election-tick-advance", B),
-        ("listen-peer-urls", V),
-        ("listen-client-urls", V),
-        ("listen-client-http-urls", V),
-        ("max-snapshots", V),
-        ("max-wals", V),
-        ("memory-mlock", B),
-        ("quota-backend-bytes", V),
-        ("backend-bbolt-freelist-type", V),
-        ("backend-batch-interval", V),
-        ("backend-batch-limit", V),
-        ("max-txn-ops", V),
-        ("max-request-bytes", V),
-        ("max-concurrent-streams", V),
-        ("grpc-keepalive-min-time", V),
-        ("grpc-keepalive-interval", V),
-        ("grpc-keepalive-timeout", V),
-        ("socket-reuse-port", B),
-        ("socket-reuse-address", B),
-        ("enable-grpc-gateway", B),
-        ("raft-read-timeout", V),
-        ("raft-write-timeout", V),
-        ("feature-gates", V),
-        ("initial-advertise-peer-urls", V),
-        ("initial-cluster", V),
-        ("initial-cluster-state", V),
-        ("initial-cluster-token", V),
-        ("advertise-client-urls", V),
-        ("discovery", V),
-        ("discovery-token", V),
-        ("discovery-endpoints", V),
-        ("discovery-dial-timeout", V),
-        ("discovery-request-timeout", V),
-        ("discovery-keepalive-time", V),
-        ("discovery-keepalive-timeout", V),
-        ("discovery-insecure-transport", B),
-        ("discovery-insecure-skip-tls-verify", B),
-        ("discovery-cert", V),
-        ("discovery-key", V),
-        ("discovery-cacert", V),
-        ("discovery-user", V),
-        ("discovery-password", V),
-        ("discovery-fallback", V),
-        ("discovery-proxy", V),
-        ("discovery-srv", V),
-        ("discovery-srv-name", V),
-        ("strict-reconfig-check", B),
-        ("pre-vote", B),
-        ("auto-compaction-retention", V),
-        ("auto-compaction-mode", V),
-        ("v2-deprecation", V),
-        ("enable-v2", B),
-        ("cert-file", V),
-        ("key-file", V),
-        ("client-cert-auth", B),
-        ("client-cert-file", V),
-        ("client-key-file", V),
-        ("client-crl-file", V),
-        ("client-cert-allowed-hostname", V),
-        ("trusted-ca-file", V),
-        ("auto-tls", B),
-        ("peer-cert-file", V),
-        ("peer-key-file", V),
-        ("peer-client-cert-auth", B),
-        ("peer-client-cert-file", V),
-        ("peer-client-key-file", V),
-        ("peer-trusted-ca-file", V),
-        ("peer-cert-allowed-cn", V),
-        ("peer-cert-allowed-hostname", V),
-        ("peer-auto-tls", B),
-        ("self-signed-cert-validity", V),
-        ("peer-crl-file", V),
-        ("cipher-suites", V),
-        ("cors", V),
-        ("host-whitelist", V),
-        ("tls-min-version", V),
-        ("tls-max-version", V),
-        ("auth-token", V),
-        ("bcrypt-cost", V),
-        ("auth-token-ttl", V),
-        ("enable-pprof", B),
-        ("metrics", V),
-        ("listen-metrics-urls", V),
-        ("logger", V),
-        ("log-outputs", V),
-        ("log-level", V),
-        ("log-format", V),
-        ("enable-log-rotation", B),
-        ("log-rotation-config-json", V),
-        ("warning-unary-request-duration", V),
-        ("experimental-enable-distributed-tracing", B),
-        ("enable-distributed-tracing", B),
-        ("experimental-distributed-tracing-address", V),
-        ("distributed-tracing-address", V),
-        ("experimental-distributed-tracing-service-name", V),
-        ("distributed-tracing-service-name", V),
-        ("experimental-distributed-tracing-instance-id", V),
-        ("distributed-tracing-instance-id", V),
-        ("experimental-distributed-tracing-sampling-rate", V),
-        ("distributed-tracing-sampling-rate", V),
-        ("experimental-initial-corrupt-check", B),
-        ("experimental-corrupt-check-time", V),
-        ("corrupt-check-time", V),
-        ("experimental-compact-hash-check-enabled", B),
-        ("experimental-compact-hash-check-time", V),
-        ("compact-hash-check-time", V),
-        ("experimental-enable-lease-checkpoint", B),
-        ("experimental-compaction-batch-limit", V),
-        ("compaction-batch-limit", V),
-        ("experimental-peer-skip-client-san-verification", B),
-        ("peer-skip-client-san-verification", B),
-        ("experimental-watch-progress-notify-interval", V),
-        ("watch-progress-notify-interval", V),
-        ("experimental-warning-apply-duration", V),
-        ("warning-apply-duration", V),
-        ("experimental-txn-mode-write-with-shared-buffer", B),
-        ("experimental-bootstrap-defrag-threshold-megabytes", V),
-        ("bootstrap-defrag-threshold-megabytes", V),
-        ("experimental-warning-unary-request-duration", V),
-        ("max-learners", V),
-        ("experimental-snapshot-catch-up-entries", V),
-        ("experimental-compaction-sleep-interval", V),
-        ("compaction-sleep-interval", V),
-        ("experimental-downgrade-check-time", V),
-        ("downgrade-check-time", V),
-        ("experimental-enable-lease-checkpoint-persist", B),
-        ("experimental-memory-mlock", B),
-        ("experimental-snapshot-catchup-entries", V),
-        ("snapshot-catchup-entries", V),
-        ("experimental-stop-grpc-service-on-defrag", B),
-        ("force-new-cluster", B),
-        ("unsafe-no-fsync", B),
-        ("proxy", V),
-        ("proxy-failure-wait", V),
-        ("proxy-refresh-interval", V),
-        ("proxy-dial-timeout", V),
-        ("proxy-write-timeout", V),
-        ("proxy-read-timeout", V),
-        ("experimental-enable-v2v3", V),
-        ("experimental-backend-bbolt-freelist-type", V),
-        ("debug", B),
-        ("log-package-levels", V),
-        ("config-file", V),
-        ("version", B),
-        ("help", B),
+        ("name", V, U),
+        ("data-dir", V, U),
+        ("wal-dir", V, U),
+        ("snapshot-count", V, U),
+        ("heartbeat-interval", V, U),
+        ("election-timeout", V, U),
+        ("initial-election-tick-advance", B, I),
+        ("listen-peer-urls", V, U),
+        ("listen-client-urls", V, U),
+        ("listen-client-http-urls", V, I),
+        ("max-snapshots", V, I),
+        ("max-wals", V, I),
+        ("memory-mlock", B, I),
+        ("quota-backend-bytes", V, U),
+        ("backend-bbolt-freelist-type", V, I),
+        ("backend-batch-interval", V, I),
+        ("backend-batch-limit", V, I),
+        ("max-txn-ops", V, U),
+        ("max-request-bytes", V, U),
+        ("max-concurrent-streams", V, U),
+        ("grpc-keepalive-min-time", V, I),
+        ("grpc-keepalive-interval", V, I),
+        ("grpc-keepalive-timeout", V, I),
+        ("socket-reuse-port", B, I),
+        ("socket-reuse-address", B, I),
+        ("enable-grpc-gateway", B, U),
+        ("raft-read-timeout", V, I),
+        ("raft-write-timeout", V, I),
+        ("feature-gates", V, I),
+        ("initial-advertise-peer-urls", V, U),
+        ("initial-cluster", V, U),
+        ("initial-cluster-state", V, U),
+        ("initial-cluster-token", V, U),
+        ("advertise-client-urls", V, U),
+        ("discovery", V, I),
+        ("discovery-token", V, I),
+        ("discovery-endpoints", V, I),
+        ("discovery-dial-timeout", V, I),
+        ("discovery-request-timeout", V, I),
+        ("discovery-keepalive-time", V, I),
+        ("discovery-keepalive-timeout", V, I),
+        ("discovery-insecure-transport", B, I),
+        ("discovery-insecure-skip-tls-verify", B, I),
+        ("discovery-cert", V, I),
+        ("discovery-key", V, I),
+        ("discovery-cacert", V, I),
+        ("discovery-user", V, I),
+        ("discovery-password", V, I),
+        ("discovery-fallback", V, I),
+        ("discovery-proxy", V, I),
+        ("discovery-srv", V, I),
+        ("discovery-srv-name", V, I),
+        ("strict-reconfig-check", B, U),
+        ("pre-vote", B, U),
+        ("auto-compaction-retention", V, U),
+        ("auto-compaction-mode", V, U),
+        ("v2-deprecation", V, I),
+        ("enable-v2", B, I),
+        ("cert-file", V, U),
+        ("key-file", V, U),
+        ("client-cert-auth", B, U),
+        ("client-cert-file", V, NO_CLIENT_TLS),
+        ("client-key-file", V, NO_CLIENT_TLS),
+        ("client-crl-file", V, U),
+        ("client-cert-allowed-hostname", V, U),
+        ("trusted-ca-file", V, U),
+        ("auto-tls", B, U),
+        ("peer-cert-file", V, U),
+        ("peer-key-file", V, U),
+        ("peer-client-cert-auth", B, U),
+        ("peer-client-cert-file", V, U),
+        ("peer-client-key-file", V, U),
+        ("peer-trusted-ca-file", V, U),
+        ("peer-cert-allowed-cn", V, U),
+        ("peer-cert-allowed-hostname", V, U),
+        ("peer-auto-tls", B, U),
+        ("self-signed-cert-validity", V, U),
+        ("peer-crl-file", V, U),
+        ("cipher-suites", V, U),
+        ("cors", V, U),
+        ("host-whitelist", V, U),
+        ("tls-min-version", V, U),
+        ("tls-max-version", V, U),
+        ("auth-token", V, U),
+        ("bcrypt-cost", V, U),
+        ("auth-token-ttl", V, U),
+        ("enable-pprof", B, I),
+        ("metrics", V, U),
+        ("listen-metrics-urls", V, U),
+        ("logger", V, U),
+        ("log-outputs", V, U),
+        ("log-level", V, U),
+        ("log-format", V, I),
+        ("enable-log-rotation", B, I),
+        ("log-rotation-config-json", V, I),
+        ("warning-unary-request-duration", V, I),
+        ("experimental-enable-distributed-tracing", B, I),
+        ("enable-distributed-tracing", B, I),
+        ("experimental-distributed-tracing-address", V, I),
+        ("distributed-tracing-address", V, I),
+        ("experimental-distributed-tracing-service-name", V, I),
+        ("distributed-tracing-service-name", V, I),
+        ("experimental-distributed-tracing-instance-id", V, I),
+        ("distributed-tracing-instance-id", V, I),
+        ("experimental-distributed-tracing-sampling-rate", V, I),
+        ("distributed-tracing-sampling-rate", V, I),
+        ("experimental-initial-corrupt-check", B, I),
+        ("experimental-corrupt-check-time", V, I),
+        ("corrupt-check-time", V, I),
+        ("experimental-compact-hash-check-enabled", B, I),
+        ("experimental-compact-hash-check-time", V, I),
+        ("compact-hash-check-time", V, I),
+        ("experimental-enable-lease-checkpoint", B, U),
+        ("experimental-compaction-batch-limit", V, U),
+        ("compaction-batch-limit", V, U),
+        ("experimental-peer-skip-client-san-verification", B, U),
+        ("peer-skip-client-san-verification", B, U),
+        ("experimental-watch-progress-notify-interval", V, U),
+        ("watch-progress-notify-interval", V, U),
+        ("experimental-warning-apply-duration", V, I),
+        ("warning-apply-duration", V, I),
+        ("experimental-txn-mode-write-with-shared-buffer", B, I),
+        ("experimental-bootstrap-defrag-threshold-megabytes", V, I),
+        ("bootstrap-defrag-threshold-megabytes", V, I),
+        ("experimental-warning-unary-request-duration", V, I),
+        ("max-learners", V, U),
+        ("experimental-snapshot-catch-up-entries", V, I),
+        ("experimental-compaction-sleep-interval", V, I),
+        ("compaction-sleep-interval", V, I),
+        ("experimental-downgrade-check-time", V, I),
+        ("downgrade-check-time", V, I),
+        ("experimental-enable-lease-checkpoint-persist", B, I),
+        ("experimental-memory-mlock", B, I),
+        ("experimental-snapshot-catchup-entries", V, U),
+        ("snapshot-catchup-entries", V, U),
+        ("experimental-stop-grpc-service-on-defrag", B, I),
+        ("force-new-cluster", B, I),
+        ("unsafe-no-fsync", B, U),
+        ("proxy", V, I),
+        ("proxy-failure-wait", V, I),
+        ("proxy-refresh-interval", V, I),
+        ("proxy-dial-timeout", V, I),
+        ("proxy-write-timeout", V, I),
+        ("proxy-read-timeout", V, I),
+        ("experimental-enable-v2v3", V, I),
+        ("experimental-backend-bbolt-freelist-type", V, I),
+        ("debug", B, U),
+        ("log-package-levels", V, I),
+        ("config-file", V, I),
+        ("version", B, U),
+        ("help", B, U),
     ]
 };
-
-/// The flags oxcd acts on; every other known flag is accepted and ignored.
-const USED: &[&str] = &[
-    "name",
-    "data-dir",
-    "wal-dir",
-    "snapshot-count",
-    "heartbeat-interval",
-    "election-timeout",
-    "listen-peer-urls",
-    "listen-client-urls",
-    "initial-advertise-peer-urls",
-    "initial-cluster",
-    "initial-cluster-state",
-    "initial-cluster-token",
-    "advertise-client-urls",
-    "quota-backend-bytes",
-    "max-request-bytes",
-    "max-txn-ops",
-    "max-concurrent-streams",
-    "auto-compaction-mode",
-    "auto-compaction-retention",
-    "log-level",
-    "metrics",
-    "pre-vote",
-    "listen-metrics-urls",
-    "enable-grpc-gateway",
-    "experimental-enable-lease-checkpoint",
-    "unsafe-no-fsync",
-    "version",
-    "help",
-    "cors",
-    "host-whitelist",
-    "strict-reconfig-check",
-    "logger",
-    "log-outputs",
-    "debug",
-    "experimental-compaction-batch-limit",
-    "compaction-batch-limit",
-    "max-learners",
-    "snapshot-catchup-entries",
-    "experimental-snapshot-catchup-entries",
-    "experimental-watch-progress-notify-interval",
-    "watch-progress-notify-interval",
-    "cert-file",
-    "key-file",
-    "trusted-ca-file",
-    "client-cert-auth",
-    "client-crl-file",
-    "client-cert-allowed-hostname",
-    "auto-tls",
-    "peer-cert-file",
-    "peer-key-file",
-    "peer-client-cert-file",
-    "peer-client-key-file",
-    "peer-trusted-ca-file",
-    "peer-client-cert-auth",
-    "peer-crl-file",
-    "peer-cert-allowed-cn",
-    "peer-cert-allowed-hostname",
-    "peer-auto-tls",
-    "self-signed-cert-validity",
-    "cipher-suites",
-    "tls-min-version",
-    "tls-max-version",
-    "experimental-peer-skip-client-san-verification",
-    "peer-skip-client-san-verification",
-    "auth-token",
-    "auth-token-ttl",
-    "bcrypt-cost",
-];
-
-/// Flags oxcd refuses: accepting them would silently change nothing.
-const REFUSED: &[(&str, &str)] = &[
-    (
-        "client-cert-file",
-        "oxcd's gateway calls the gRPC services in process and opens no TLS client connection; remove the flag",
-    ),
-    (
-        "client-key-file",
-        "oxcd's gateway calls the gRPC services in process and opens no TLS client connection; remove the flag",
-    ),
-];
 
 /// A configuration error, printed to the operator before exit.
 #[derive(Debug, thiserror::Error)]
@@ -419,19 +383,34 @@ impl Config {
         S: Into<String>,
     {
         let given = parse_args(args)?;
-        let mut values: BTreeMap<&'static str, String> = BTreeMap::new();
-        for (name, _) in FLAGS {
+        let mut values = Values {
+            given: BTreeMap::new(),
+            read: Default::default(),
+        };
+        for (name, _, _) in FLAGS {
             let env_name = format!("ETCD_{}", name.to_uppercase().replace('-', "_"));
             if let Some(v) = given.get(*name).cloned().or_else(|| env(&env_name)) {
-                values.insert(name, v);
+                values.given.insert(name, v);
             }
         }
-        let get = |n: &str| values.get(n).cloned();
+        let config = Self::from_values(&values)?;
+        debug_assert!(values
+            .read
+            .borrow()
+            .iter()
+            .all(|n| role_of(n) == Some(Role::Used)));
+        Ok(config)
+    }
+
+    /// Builds the configuration from the given values (the flag table's [`Role::Used`]
+    /// flags are read, every one of them, whether given or not).
+    fn from_values(values: &Values) -> Result<Config, ConfigError> {
+        let get = |n: &'static str| values.get(n).cloned();
         let name = get("name").unwrap_or_else(|| "default".to_string());
         let data_dir = PathBuf::from(get("data-dir").unwrap_or_else(|| format!("{name}.etcd")));
-        let election_timeout = Duration::from_millis(parse_num(&values, "election-timeout", 1000)?);
+        let election_timeout = Duration::from_millis(parse_num(values, "election-timeout", 1000)?);
         let heartbeat_interval =
-            Duration::from_millis(parse_num(&values, "heartbeat-interval", 100)?);
+            Duration::from_millis(parse_num(values, "heartbeat-interval", 100)?);
         if heartbeat_interval.is_zero() || election_timeout < heartbeat_interval * 5 {
             return Err(ConfigError::InvalidValue {
                 flag: "election-timeout".into(),
@@ -461,13 +440,17 @@ impl Config {
                 })
             }
         };
-        if let Some((flag, reason)) = REFUSED.iter().find(|(f, _)| values.contains_key(f)) {
+        let refused = FLAGS.iter().find_map(|(f, _, role)| match role {
+            Role::Refused(reason) if values.contains_key(f) => Some((f, reason)),
+            _ => None,
+        });
+        if let Some((flag, reason)) = refused {
             return Err(ConfigError::Unsupported {
                 flag: flag.to_string(),
                 reason: reason.to_string(),
             });
         }
-        let (client_tls, peer_tls) = parse_tls(&values)?;
+        let (client_tls, peer_tls) = parse_tls(values)?;
         let peer_client_cert = match (get("peer-client-cert-file"), get("peer-client-key-file")) {
             (None, None) => None,
             (Some(c), Some(k)) if !c.is_empty() && !k.is_empty() => {
@@ -485,8 +468,9 @@ impl Config {
             }
         };
         let ignored = values
+            .given
             .keys()
-            .filter(|k| !USED.contains(k))
+            .filter(|k| role_of(k) == Some(Role::Ignored))
             .map(|k| k.to_string())
             .collect();
         Ok(Config {
@@ -504,28 +488,28 @@ impl Config {
             initial_cluster_token: get("initial-cluster-token")
                 .unwrap_or_else(|| "etcd-cluster".into()),
             listen_metrics_urls: urls(get("listen-metrics-urls"), ""),
-            snapshot_count: parse_num(&values, "snapshot-count", 100_000)?,
+            snapshot_count: parse_num(values, "snapshot-count", 100_000)?,
             snapshot_catchup_entries: match get("snapshot-catchup-entries") {
-                Some(_) => parse_num(&values, "snapshot-catchup-entries", 5000)?,
-                None => parse_num(&values, "experimental-snapshot-catchup-entries", 5000)?,
+                Some(_) => parse_num(values, "snapshot-catchup-entries", 5000)?,
+                None => parse_num(values, "experimental-snapshot-catchup-entries", 5000)?,
             },
-            strict_reconfig_check: parse_bool(&values, "strict-reconfig-check", true)?,
-            max_learners: parse_num(&values, "max-learners", 1)? as usize,
+            strict_reconfig_check: parse_bool(values, "strict-reconfig-check", true)?,
+            max_learners: parse_num(values, "max-learners", 1)? as usize,
             heartbeat_interval,
             election_timeout,
-            pre_vote: parse_bool(&values, "pre-vote", false)?,
-            quota_backend_bytes: parse_num(&values, "quota-backend-bytes", 0)?,
-            max_request_bytes: parse_num(&values, "max-request-bytes", 1_572_864)? as usize,
-            max_txn_ops: parse_num(&values, "max-txn-ops", 128)? as usize,
+            pre_vote: parse_bool(values, "pre-vote", false)?,
+            quota_backend_bytes: parse_num(values, "quota-backend-bytes", 0)?,
+            max_request_bytes: parse_num(values, "max-request-bytes", 1_572_864)? as usize,
+            max_txn_ops: parse_num(values, "max-txn-ops", 128)? as usize,
             max_concurrent_streams: match get("max-concurrent-streams").as_deref() {
                 None | Some("math.MaxUint32") => u32::MAX,
-                Some(_) => parse_num(&values, "max-concurrent-streams", u64::from(u32::MAX))?
+                Some(_) => parse_num(values, "max-concurrent-streams", u64::from(u32::MAX))?
                     .min(u64::from(u32::MAX)) as u32,
             },
             auto_compaction_mode: mode,
             auto_compaction_retention: get("auto-compaction-retention")
                 .unwrap_or_else(|| "0".into()),
-            log_level: if parse_bool(&values, "debug", false)? {
+            log_level: if parse_bool(values, "debug", false)? {
                 "debug".into()
             } else {
                 get("log-level").unwrap_or_else(|| "info".into())
@@ -548,19 +532,19 @@ impl Config {
                 outputs => outputs,
             },
             compaction_batch_limit: match get("compaction-batch-limit") {
-                Some(_) => parse_num(&values, "compaction-batch-limit", 1000)?,
-                None => parse_num(&values, "experimental-compaction-batch-limit", 1000)?,
+                Some(_) => parse_num(values, "compaction-batch-limit", 1000)?,
+                None => parse_num(values, "experimental-compaction-batch-limit", 1000)?,
             }
             .max(1) as usize,
-            lease_checkpoint: parse_bool(&values, "experimental-enable-lease-checkpoint", false)?,
+            lease_checkpoint: parse_bool(values, "experimental-enable-lease-checkpoint", false)?,
             metrics_extensive: get("metrics").as_deref() == Some("extensive"),
-            enable_grpc_gateway: parse_bool(&values, "enable-grpc-gateway", true)?,
-            unsafe_no_fsync: parse_bool(&values, "unsafe-no-fsync", false)?,
+            enable_grpc_gateway: parse_bool(values, "enable-grpc-gateway", true)?,
+            unsafe_no_fsync: parse_bool(values, "unsafe-no-fsync", false)?,
             auth_token: get("auth-token").unwrap_or_else(|| "simple".into()),
-            auth_token_ttl: Duration::from_secs(parse_num(&values, "auth-token-ttl", 300)?),
-            bcrypt_cost: parse_bcrypt_cost(&values)?,
+            auth_token_ttl: Duration::from_secs(parse_num(values, "auth-token-ttl", 300)?),
+            bcrypt_cost: parse_bcrypt_cost(values)?,
             watch_progress_notify_interval: parse_duration(
-                &values,
+                values,
                 &[
                     "watch-progress-notify-interval",
                     "experimental-watch-progress-notify-interval",
@@ -570,12 +554,12 @@ impl Config {
             client_tls,
             peer_tls,
             peer_client_cert,
-            auto_tls: parse_bool(&values, "auto-tls", false)?,
-            peer_auto_tls: parse_bool(&values, "peer-auto-tls", false)?,
-            self_signed_cert_validity: parse_num(&values, "self-signed-cert-validity", 1)?
+            auto_tls: parse_bool(values, "auto-tls", false)?,
+            peer_auto_tls: parse_bool(values, "peer-auto-tls", false)?,
+            self_signed_cert_validity: parse_num(values, "self-signed-cert-validity", 1)?
                 .clamp(1, 100) as u32,
-            print_version: parse_bool(&values, "version", false)?,
-            print_help: parse_bool(&values, "help", false)?,
+            print_version: parse_bool(values, "version", false)?,
+            print_help: parse_bool(values, "help", false)?,
             ignored,
             name,
         })
@@ -636,8 +620,8 @@ where
         };
         let kind = FLAGS
             .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, k)| *k)
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, k, _)| *k)
             .ok_or_else(|| ConfigError::UnknownFlag(name.clone()))?;
         let value = match (kind, inline) {
             (_, Some(v)) => v,
@@ -651,11 +635,7 @@ where
     Ok(out)
 }
 
-fn parse_num(
-    values: &BTreeMap<&'static str, String>,
-    flag: &str,
-    default: u64,
-) -> Result<u64, ConfigError> {
+fn parse_num(values: &Values, flag: &'static str, default: u64) -> Result<u64, ConfigError> {
     match values.get(flag) {
         None => Ok(default),
         Some(v) => v
@@ -671,11 +651,15 @@ fn parse_num(
 
 /// The first of `flags` that is set, as a Go duration (`10m`, `1s`, `500ms`), or `default`.
 fn parse_duration(
-    values: &BTreeMap<&'static str, String>,
-    flags: &[&str],
+    values: &Values,
+    flags: &[&'static str],
     default: Duration,
 ) -> Result<Duration, ConfigError> {
-    let Some((flag, value)) = flags.iter().find_map(|f| values.get(f).map(|v| (*f, v))) else {
+    let set: Vec<(&str, &String)> = flags
+        .iter()
+        .filter_map(|f| values.get(f).map(|v| (*f, v)))
+        .collect();
+    let Some(&(flag, value)) = set.first() else {
         return Ok(default);
     };
     oxcd_auth::token::parse_go_duration(value.trim()).map_err(|reason| ConfigError::InvalidValue {
@@ -685,7 +669,7 @@ fn parse_duration(
     })
 }
 
-fn parse_bcrypt_cost(values: &BTreeMap<&'static str, String>) -> Result<u32, ConfigError> {
+fn parse_bcrypt_cost(values: &Values) -> Result<u32, ConfigError> {
     let cost = parse_num(
         values,
         "bcrypt-cost",
@@ -705,11 +689,7 @@ fn parse_bcrypt_cost(values: &BTreeMap<&'static str, String>) -> Result<u32, Con
     }
 }
 
-fn parse_bool(
-    values: &BTreeMap<&'static str, String>,
-    flag: &str,
-    default: bool,
-) -> Result<bool, ConfigError> {
+fn parse_bool(values: &Values, flag: &'static str, default: bool) -> Result<bool, ConfigError> {
     match values.get(flag).map(|s| s.as_str()) {
         None => Ok(default),
         Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
@@ -723,17 +703,15 @@ fn parse_bool(
 }
 
 /// The client and peer TLS options of the flags (files are checked at start, not here).
-fn parse_tls(
-    values: &BTreeMap<&'static str, String>,
-) -> Result<(oxcd_tls::TlsOptions, oxcd_tls::TlsOptions), ConfigError> {
-    let path = |flag: &str| {
+fn parse_tls(values: &Values) -> Result<(oxcd_tls::TlsOptions, oxcd_tls::TlsOptions), ConfigError> {
+    let path = |flag: &'static str| {
         values
             .get(flag)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     };
-    let text = |flag: &str| values.get(flag).filter(|v| !v.is_empty()).cloned();
-    let version = |flag: &str| {
+    let text = |flag: &'static str| values.get(flag).filter(|v| !v.is_empty()).cloned();
+    let version = |flag: &'static str| {
         oxcd_tls::TlsVersion::parse(flag, values.get(flag).map(String::as_str).unwrap_or(""))
             .map_err(|e| ConfigError::InvalidValue {
                 flag: flag.into(),
@@ -859,6 +837,34 @@ fn parse_initial_cluster(s: &str) -> Result<Vec<(String, String)>, ConfigError> 
         out.push((name.to_string(), url.to_string()));
     }
     Ok(out)
+}
+
+/// `oxcd --help`: every flag of the table, grouped by what oxcd does with it.
+pub fn help_text() -> String {
+    let mut used = Vec::new();
+    let mut refused = Vec::new();
+    let mut ignored = Vec::new();
+    for (name, kind, role) in FLAGS {
+        let flag = match kind {
+            Kind::Bool => format!("--{name}"),
+            Kind::Value => format!("--{name} <value>"),
+        };
+        match role {
+            Role::Used => used.push(format!("  {flag}")),
+            Role::Refused(why) => refused.push(format!("  {flag}\n      {why}")),
+            Role::Ignored => ignored.push(format!("  --{name}")),
+        }
+    }
+    format!(
+        "usage: oxcd [flags]\n\nTakes etcd's flags, as `--flag value`, `--flag=value` or the \
+         ETCD_<FLAG> environment variable\n(see `etcd --help` for each flag's meaning and \
+         default).\n\nHonoured as etcd honours them:\n{}\n\nRefused (the server does not \
+         start):\n{}\n\nAccepted so that existing manifests start, but without effect in \
+         oxcd (a warning is logged):\n{}\n",
+        used.join("\n"),
+        refused.join("\n"),
+        ignored.join("\n")
+    )
 }
 
 /// Whether a URL asks for TLS (`https://`; etcd's `unixs://` is not served by oxcd).
@@ -999,6 +1005,43 @@ mod tests {
         assert!(c.pre_vote);
         assert_eq!(c.max_txn_ops, 7);
         assert_eq!(c.ignored, vec!["enable-pprof".to_string()]);
+    }
+
+    #[test]
+    fn parse_reads_exactly_the_flags_the_table_marks_used() {
+        let values = Values {
+            given: BTreeMap::new(),
+            read: Default::default(),
+        };
+        Config::from_values(&values).unwrap();
+        let read: Vec<&str> = values.read.borrow().iter().copied().collect();
+        let mut used: Vec<&str> = FLAGS
+            .iter()
+            .filter(|(_, _, r)| *r == Role::Used)
+            .map(|(n, _, _)| *n)
+            .collect();
+        used.sort_unstable();
+        assert_eq!(
+            read, used,
+            "a flag is parsed but not marked used, or the reverse"
+        );
+    }
+
+    #[test]
+    fn refused_flags_stop_the_server_and_help_lists_every_flag() {
+        assert!(matches!(
+            Config::parse(["--client-cert-file=/x"], no_env),
+            Err(ConfigError::Unsupported { flag, .. }) if flag == "client-cert-file"
+        ));
+        let help = help_text();
+        for (name, _, _) in FLAGS {
+            assert!(
+                help.contains(&format!("--{name}")),
+                "--help misses --{name}"
+            );
+        }
+        let names: std::collections::BTreeSet<&str> = FLAGS.iter().map(|(n, _, _)| *n).collect();
+        assert_eq!(names.len(), FLAGS.len(), "a flag is listed twice");
     }
 
     #[test]

@@ -17,7 +17,7 @@ fn main() {
         return;
     }
     if config.print_help {
-        println!("usage: oxcd [flags]\n\nAccepts etcd's flags (see `etcd --help`) and ETCD_* environment variables.");
+        print!("{}", oxcd_server::config::help_text());
         return;
     }
     // Failpoints (`FAILPOINTS=name=action;...`, the robustness suite's crash points) are
