@@ -1,4 +1,8 @@
-//! [`PeerHost`]: what the transport and the peer service need from the member.
+//! [`PeerHost`]: what the transport and the peer service need from the member (who is who,
+//! checkpoints and snapshot staging), and [`LeaderServices`]: what a leader serves to the
+//! followers that forward requests to it. They are two traits because they exist at
+//! different times: the transport needs a `PeerHost` before raft starts, while the leader's
+//! services need the running member, so nothing has to be attached after the fact.
 
 use std::path::PathBuf;
 
@@ -8,7 +12,6 @@ use crate::host_error::HostError;
 
 /// The member hosting the transport (implemented by the server over its membership and
 /// state machine).
-#[tonic::async_trait]
 pub trait PeerHost: Send + Sync + 'static {
     /// This member's ID.
     fn member_id(&self) -> u64;
@@ -29,7 +32,12 @@ pub trait PeerHost: Send + Sync + 'static {
     /// Where the data of an incoming snapshot for (`index`, `term`) must be written. The
     /// transport (re)creates it; the state machine restores from it.
     fn snapshot_dir(&self, index: u64, term: u64) -> PathBuf;
+}
 
+/// Requests only the leader can answer, served to followers over the peer service
+/// (implemented by the server over the running member).
+#[tonic::async_trait]
+pub trait LeaderServices: Send + Sync + 'static {
     /// Promotes learner `id` (served on the leader).
     async fn promote(&self, id: u64) -> Result<Vec<Member>, HostError>;
 

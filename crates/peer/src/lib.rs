@@ -48,7 +48,7 @@ pub mod transport;
 
 pub use config::TransportConfig;
 pub use error::PeerError;
-pub use host::PeerHost;
+pub use host::{LeaderServices, PeerHost};
 pub use host_error::HostError;
 pub use leader_client::{Forwarded, LeaderClient};
 pub use prober::Prober;

@@ -18,7 +18,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::config::TransportConfig;
 use crate::error::PeerError;
-use crate::host::PeerHost;
+use crate::host::{LeaderServices, PeerHost};
 use crate::host_error::HostError;
 use crate::leader_client::Forwarded;
 use crate::metrics;
@@ -28,6 +28,7 @@ use crate::metrics;
 pub struct PeerService {
     host: Arc<dyn PeerHost>,
     raft: RaftHandle,
+    leader: Arc<dyn LeaderServices>,
 }
 
 impl std::fmt::Debug for PeerService {
@@ -39,9 +40,10 @@ impl std::fmt::Debug for PeerService {
 }
 
 impl PeerService {
-    /// The service of the member `host` describes, stepping into `raft`.
-    pub fn new(host: Arc<dyn PeerHost>, raft: RaftHandle) -> Self {
-        Self { host, raft }
+    /// The service of the member `host` describes, stepping into `raft` and answering
+    /// forwarded leader requests with `leader`.
+    pub fn new(host: Arc<dyn PeerHost>, raft: RaftHandle, leader: Arc<dyn LeaderServices>) -> Self {
+        Self { host, raft, leader }
     }
 
     /// The tonic server for this service, with the transport's message size limits.
@@ -112,7 +114,7 @@ impl RaftPeer for PeerService {
         request: Request<LeaseRenewRequest>,
     ) -> Result<Response<LeaseRenewResponse>, Status> {
         Ok(Response::new(
-            match self.host.lease_renew(request.get_ref().id).await {
+            match self.leader.lease_renew(request.get_ref().id).await {
                 Ok(ttl) => LeaseRenewResponse {
                     ttl,
                     ..Default::default()
@@ -134,7 +136,7 @@ impl RaftPeer for PeerService {
         request: Request<LeaseTimeToLiveRequest>,
     ) -> Result<Response<LeaseTimeToLiveForward>, Status> {
         Ok(Response::new(
-            match self.host.lease_time_to_live(request.into_inner()).await {
+            match self.leader.lease_time_to_live(request.into_inner()).await {
                 Ok(resp) => LeaseTimeToLiveForward {
                     response: Some(resp),
                     ..Default::default()
@@ -156,7 +158,7 @@ impl RaftPeer for PeerService {
         request: Request<PromoteMemberRequest>,
     ) -> Result<Response<PromoteMemberResponse>, Status> {
         Ok(Response::new(
-            match self.host.promote(request.get_ref().id).await {
+            match self.leader.promote(request.get_ref().id).await {
                 Ok(members) => PromoteMemberResponse {
                     members,
                     ..Default::default()

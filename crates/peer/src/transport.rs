@@ -1,7 +1,7 @@
 //! [`GrpcTransport`]: the raft loop's [`RaftTransport`] over gRPC streams, one per peer.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use oxcd_raftlog::{RaftHandle, RaftTransport};
 use parking_lot::Mutex;
@@ -15,7 +15,7 @@ use crate::metrics;
 pub(crate) struct Shared {
     pub(crate) host: Arc<dyn PeerHost>,
     pub(crate) config: TransportConfig,
-    raft: OnceLock<RaftHandle>,
+    raft: RaftHandle,
     runtime: tokio::runtime::Handle,
     peers: Mutex<HashMap<u64, mpsc::Sender<Vec<u8>>>>,
     snapshots_in_flight: Mutex<HashSet<u64>>,
@@ -24,27 +24,21 @@ pub(crate) struct Shared {
 impl Shared {
     /// Tells raft that a message to `to` was lost.
     pub(crate) fn report_unreachable(&self, to: u64) {
-        if let Some(raft) = self.raft.get() {
-            raft.report_unreachable(to);
-        }
+        self.raft.report_unreachable(to);
     }
 
     /// Tells raft how the snapshot to `to` went.
     pub(crate) fn report_snapshot(&self, to: u64, ok: bool) {
         self.snapshots_in_flight.lock().remove(&to);
-        if let Some(raft) = self.raft.get() {
-            raft.report_snapshot(to, ok);
-        }
+        self.raft.report_snapshot(to, ok);
     }
 }
 
 /// Sends raft messages to peers over `oxcdpb.RaftPeer/Send` streams and snapshots over
 /// `oxcdpb.RaftPeer/Snapshot`. Cheap to clone.
 ///
-/// Create it before the raft node, pass it to `RaftNode::start`, then [`attach`] the
-/// returned handle so failures can be reported to raft.
-///
-/// [`attach`]: GrpcTransport::attach
+/// Made inside `RaftNode::start_with`, which hands it the member's raft handle before the
+/// loop starts, so failures are always reported to raft.
 #[derive(Clone)]
 pub struct GrpcTransport {
     shared: Arc<Shared>,
@@ -63,9 +57,11 @@ impl std::fmt::Debug for GrpcTransport {
 }
 
 impl GrpcTransport {
-    /// A transport for the member `host` describes; its tasks run on `runtime`.
+    /// A transport for the member `host` describes, reporting to `raft`; its tasks run on
+    /// `runtime`.
     pub fn new(
         host: Arc<dyn PeerHost>,
+        raft: RaftHandle,
         config: TransportConfig,
         runtime: tokio::runtime::Handle,
     ) -> Self {
@@ -73,17 +69,12 @@ impl GrpcTransport {
             shared: Arc::new(Shared {
                 host,
                 config,
-                raft: OnceLock::new(),
+                raft,
                 runtime,
                 peers: Mutex::new(HashMap::new()),
                 snapshots_in_flight: Mutex::new(HashSet::new()),
             }),
         }
-    }
-
-    /// Gives the transport the raft handle it reports failures to (once).
-    pub fn attach(&self, raft: RaftHandle) {
-        let _ = self.shared.raft.set(raft);
     }
 
     /// Closes the stream to `id` (its URLs changed, or it was removed); a later message

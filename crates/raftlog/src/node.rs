@@ -64,6 +64,18 @@ impl RaftNode {
         applier: A,
         transport: Arc<dyn RaftTransport>,
     ) -> Result<(RaftHandle, JoinHandle<()>), RaftLogError> {
+        Self::start_with(config, storage, applier, |_| transport)
+    }
+
+    /// [`RaftNode::start`] for a transport that reports back to raft (unreachable peers,
+    /// snapshot outcomes): `transport` receives the member's handle before the loop
+    /// starts, so the transport never waits for one to be attached later.
+    pub fn start_with<S: RaftLogStore, A: Applier>(
+        config: RaftConfig,
+        storage: S,
+        applier: A,
+        transport: impl FnOnce(&RaftHandle) -> Arc<dyn RaftTransport>,
+    ) -> Result<(RaftHandle, JoinHandle<()>), RaftLogError> {
         config.validate()?;
         metrics::register();
         let mut store = storage;
@@ -122,6 +134,7 @@ impl RaftNode {
         };
         let (status_tx, status_rx) = watch::channel(initial);
         let handle = RaftHandle::new(config.id, tx, status_rx, config.request_timeout);
+        let transport = transport(&handle);
         let campaign = conf_state.voters == [config.id] && conf_state.learners.is_empty();
         let node = Node {
             id: config.id,

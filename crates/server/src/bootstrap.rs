@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::context::{Limits, ServerContext};
 use crate::identity;
 use crate::members::Members;
-use crate::peer_host::MemberPeerHost;
+use crate::peer_host::{MemberLeaderServices, MemberPeerHost};
 use crate::propose::wait::ProposalWaiters;
 use crate::propose::Proposer;
 use crate::quota::Quota;
@@ -220,38 +220,112 @@ fn lessor_config(cfg: &Config) -> LessorConfig {
 }
 
 /// Opens the data directory and starts raft. Must run inside a tokio runtime.
+///
+/// The steps, in order (each a function below): TLS (bad certificates are refused before
+/// anything is opened); the two RocksDB instances; who this member is; the stores recovered
+/// from the state DB; the state machine over them; raft with its transport; the handles
+/// the front ends share; the background tasks and the peer service. Every component gets
+/// what it needs when it is built: nothing is attached afterwards.
 pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
-    // TLS first: bad certificates are refused before anything is opened.
     let tls = crate::tls::MemberTls::build(cfg).map_err(BootstrapError::Config)?;
+    let dbs = open_databases(cfg)?;
+    let id = identify(cfg, dbs.state.as_ref(), tls.peer_client.as_ref()).await?;
+    let members = record_identity(&dbs, &id)?;
+    let stores = recover_stores(cfg, &dbs, members)?;
+    let waiters = Arc::new(ProposalWaiters::default());
+    let sm = state_machine(cfg, &stores, &dbs, waiters.clone())?;
+    let host = Arc::new(MemberPeerHost::new(
+        stores.members.clone(),
+        dbs.state.clone(),
+        dbs.snapshot_root.clone(),
+    ));
+    let (raft, raft_thread, transport) = start_raft(cfg, &id, dbs.raft, sm, host.clone(), &tls)?;
+    let ctx = Arc::new(server_context(
+        cfg, &id, stores, dbs.state, &raft, waiters, &tls,
+    ));
+    let (removed, leader_lost) = start_background(cfg, &ctx, host.clone(), transport, &tls)?;
+    let peer_service = PeerService::new(
+        host,
+        raft.clone(),
+        Arc::new(MemberLeaderServices::new(ctx.clone())),
+    );
+    Ok(Started {
+        leader_lost,
+        ctx,
+        raft,
+        raft_thread,
+        peer_service,
+        removed,
+        tls,
+    })
+}
+
+/// The member's two RocksDB instances and its snapshot staging directory.
+struct Databases {
+    /// The state machine's (MVCC, leases, auth, membership, alarms, applied index).
+    state: Arc<dyn Backend>,
+    /// The raft log's.
+    raft: Arc<dyn Backend>,
+    /// `<data-dir>/member/snap`.
+    snapshot_root: std::path::PathBuf,
+}
+
+/// Creates the directories, opens both databases, and finishes a snapshot restore a crash
+/// interrupted.
+fn open_databases(cfg: &Config) -> Result<Databases, BootstrapError> {
     std::fs::create_dir_all(cfg.db_dir()).map_err(storage("create data dir"))?;
     std::fs::create_dir_all(cfg.raft_dir()).map_err(storage("create wal dir"))?;
     let snapshot_root = cfg.data_dir.join("member").join("snap");
     std::fs::create_dir_all(&snapshot_root).map_err(storage("create snap dir"))?;
-    let backend: Arc<dyn Backend> = Arc::new(
+    let state: Arc<dyn Backend> = Arc::new(
         RocksBackend::open(&cfg.db_dir(), &state_db_options()).map_err(storage("open db"))?,
     );
-    let raft_backend: Arc<dyn Backend> = Arc::new(
+    let raft: Arc<dyn Backend> = Arc::new(
         RocksBackend::open(&cfg.raft_dir(), &raft_db_options()).map_err(storage("open wal"))?,
     );
-    crate::apply::restore::finish_interrupted(backend.as_ref())
+    crate::apply::restore::finish_interrupted(state.as_ref())
         .map_err(storage("snapshot restore"))?;
+    Ok(Databases {
+        state,
+        raft,
+        snapshot_root,
+    })
+}
 
-    let id = identify(cfg, backend.as_ref(), tls.peer_client.as_ref()).await?;
-    let members = Arc::new(
-        Members::load_or_bootstrap(
-            backend.as_ref(),
-            id.members.clone(),
-            id.cluster_id,
-            id.local_id,
-        )
-        .map_err(storage("membership"))?,
-    );
+/// Loads (or, on a fresh data dir, records) the membership and this member's ID.
+fn record_identity(dbs: &Databases, id: &Identity) -> Result<Arc<Members>, BootstrapError> {
+    let members = Members::load_or_bootstrap(
+        dbs.state.as_ref(),
+        id.members.clone(),
+        id.cluster_id,
+        id.local_id,
+    )
+    .map_err(storage("membership"))?;
     if !id.stored {
         let mut local = WriteBatch::new();
         local.put(Column::Meta, LOCAL_ID_KEY, id.local_id.to_be_bytes());
-        backend.write(local, true).map_err(storage("meta"))?;
+        dbs.state.write(local, true).map_err(storage("meta"))?;
     }
+    Ok(Arc::new(members))
+}
 
+/// The stores recovered from the state DB, and the watch hub over the MVCC store.
+struct Recovered {
+    kv: Arc<KvStore>,
+    watch_hub: WatchHub,
+    lessor: Arc<Lessor>,
+    alarms: Arc<AlarmStore>,
+    members: Arc<Members>,
+    auth: Arc<oxcd_auth::AuthStore>,
+    tokens: Arc<dyn oxcd_auth::TokenProvider>,
+}
+
+fn recover_stores(
+    cfg: &Config,
+    dbs: &Databases,
+    members: Arc<Members>,
+) -> Result<Recovered, BootstrapError> {
+    let backend = &dbs.state;
     let started = std::time::Instant::now();
     let kv = Arc::new(KvStore::open(backend.clone()).map_err(storage("mvcc recovery"))?);
     kv.set_compaction_batch_limit(cfg.compaction_batch_limit);
@@ -264,9 +338,11 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
     let watch_hub = WatchHub::start(
         Arc::new(MvccHistory(kv.clone())),
         HubConfig {
-            // etcd's watch server allows the request limit plus 512 KiB of gRPC overhead
-            // before it fragments.
-            max_response_bytes: cfg.max_request_bytes.saturating_add(512 * 1024),
+            // etcd's watch server allows the request limit plus its gRPC overhead before
+            // it fragments.
+            max_response_bytes: cfg
+                .max_request_bytes
+                .saturating_add(crate::serve::GRPC_OVERHEAD_BYTES),
             progress_interval: cfg.watch_progress_notify_interval,
             ..HubConfig::default()
         },
@@ -279,32 +355,52 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
         }
     }
     let alarms = Arc::new(AlarmStore::load(backend.as_ref()).map_err(storage("alarms"))?);
-    let auth_store = Arc::new(
+    let auth = Arc::new(
         oxcd_auth::AuthStore::open(backend.as_ref(), cfg.bcrypt_cost).map_err(storage("auth"))?,
     );
-    crate::metrics::AUTH_REVISION.set(auth_store.revision() as i64);
+    crate::metrics::AUTH_REVISION.set(auth.revision() as i64);
     let tokens = oxcd_auth::token_provider(&cfg.auth_token, cfg.auth_token_ttl)
         .map_err(|e| BootstrapError::Config(e.to_string()))?;
-    let waiters = Arc::new(ProposalWaiters::default());
-    let progress = Arc::new(ApplyProgress::default());
-    let sm = StateMachine::new(
-        Stores {
-            backend: backend.clone(),
-            kv: kv.clone(),
-            leases: lessor.clone(),
-            alarms: alarms.clone(),
-            members: members.clone(),
-            auth: auth_store.clone(),
-            tokens: tokens.clone(),
-        },
-        waiters.clone(),
-        Some(Arc::new(WatchObserver(watch_hub.clone()))),
-        progress,
-        cfg.election_timeout,
-        snapshot_root.clone(),
-    )
-    .map_err(storage("state machine"))?;
+    Ok(Recovered {
+        kv,
+        watch_hub,
+        lessor,
+        alarms,
+        members,
+        auth,
+        tokens,
+    })
+}
 
+/// The state machine raft applies to, over the recovered stores.
+fn state_machine(
+    cfg: &Config,
+    r: &Recovered,
+    dbs: &Databases,
+    waiters: Arc<ProposalWaiters>,
+) -> Result<StateMachine, BootstrapError> {
+    StateMachine::new(
+        Stores {
+            backend: dbs.state.clone(),
+            kv: r.kv.clone(),
+            leases: r.lessor.clone(),
+            alarms: r.alarms.clone(),
+            members: r.members.clone(),
+            auth: r.auth.clone(),
+            tokens: r.tokens.clone(),
+        },
+        waiters,
+        Some(Arc::new(WatchObserver(r.watch_hub.clone()))),
+        Arc::new(ApplyProgress::default()),
+        cfg.election_timeout,
+        dbs.snapshot_root.clone(),
+    )
+    .map_err(storage("state machine"))
+}
+
+/// raft's settings for this member: etcd's tick and election timing, and (for a new
+/// cluster) the voters with their member records as conf-change contexts.
+fn raft_config(cfg: &Config, id: &Identity) -> RaftConfig {
     let tick = cfg.heartbeat_interval;
     let election_ticks =
         (cfg.election_timeout.as_millis() / tick.as_millis().max(1)).max(2) as usize;
@@ -320,7 +416,7 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
             (m.id, ctx.encode_to_vec())
         })
         .collect();
-    let raft_cfg = RaftConfig {
+    RaftConfig {
         id: id.local_id,
         voters: id.voters.clone(),
         voter_contexts,
@@ -334,67 +430,95 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
         sync_log: !cfg.unsafe_no_fsync,
         request_timeout: cfg.request_timeout(),
         ..RaftConfig::default()
-    };
-    let host = Arc::new(MemberPeerHost::new(
-        members.clone(),
-        backend.clone(),
-        snapshot_root,
-    ));
-    let transport = GrpcTransport::new(
-        host.clone(),
-        TransportConfig {
-            tls: tls.peer_client.clone(),
-            ..TransportConfig::default()
-        },
-        tokio::runtime::Handle::current(),
-    );
-    let log_store = RocksLogStore::open(raft_backend).map_err(storage("raft log"))?;
-    let (raft, raft_thread) = RaftNode::start(raft_cfg, log_store, sm, Arc::new(transport.clone()))
-        .map_err(storage("raft"))?;
-    transport.attach(raft.clone());
-    let peer_service = PeerService::new(host.clone(), raft.clone());
+    }
+}
 
+/// Starts raft over the raft log, with a gRPC transport that reports to it.
+fn start_raft(
+    cfg: &Config,
+    id: &Identity,
+    raft_db: Arc<dyn Backend>,
+    sm: StateMachine,
+    host: Arc<MemberPeerHost>,
+    tls: &crate::tls::MemberTls,
+) -> Result<(RaftHandle, std::thread::JoinHandle<()>, GrpcTransport), BootstrapError> {
+    let log_store = RocksLogStore::open(raft_db).map_err(storage("raft log"))?;
+    let mut made = None;
+    let (raft, thread) = RaftNode::start_with(raft_config(cfg, id), log_store, sm, |raft| {
+        let transport = GrpcTransport::new(
+            host,
+            raft.clone(),
+            TransportConfig {
+                tls: tls.peer_client.clone(),
+                ..TransportConfig::default()
+            },
+            tokio::runtime::Handle::current(),
+        );
+        made = Some(transport.clone());
+        Arc::new(transport)
+    })
+    .map_err(storage("raft"))?;
+    let transport = made.ok_or_else(|| BootstrapError::Storage("raft made no transport".into()))?;
+    Ok((raft, thread, transport))
+}
+
+/// The handles the front ends share.
+fn server_context(
+    cfg: &Config,
+    id: &Identity,
+    r: Recovered,
+    backend: Arc<dyn Backend>,
+    raft: &RaftHandle,
+    waiters: Arc<ProposalWaiters>,
+    tls: &crate::tls::MemberTls,
+) -> ServerContext {
     let timeout = cfg.request_timeout();
-    let proposer = Proposer::new(
-        raft.clone(),
-        waiters,
-        id.local_id,
-        cfg.max_request_bytes,
-        timeout,
-    );
-    let reads = LinearizableReads::start(raft.clone(), timeout);
-    let quota = Arc::new(Quota::new(cfg.quota_bytes()));
-    let ctx = Arc::new(ServerContext {
+    ServerContext {
         member_id: id.local_id,
         name: cfg.name.clone(),
         data_dir: cfg.data_dir.clone(),
         backend,
-        kv,
+        kv: r.kv,
         raft: raft.clone(),
-        proposer,
-        reads,
-        alarms,
-        members,
-        quota,
+        proposer: Proposer::new(
+            raft.clone(),
+            waiters,
+            id.local_id,
+            cfg.max_request_bytes,
+            timeout,
+        ),
+        reads: LinearizableReads::start(raft.clone(), timeout),
+        alarms: r.alarms,
+        members: r.members,
+        quota: Arc::new(Quota::new(cfg.quota_bytes())),
         limits: Limits {
             max_txn_ops: cfg.max_txn_ops,
             max_request_bytes: cfg.max_request_bytes,
             strict_reconfig_check: cfg.strict_reconfig_check,
             max_learners: cfg.max_learners,
         },
-        watch_hub,
-        lessor,
+        watch_hub: r.watch_hub,
+        lessor: r.lessor,
         auth: Arc::new(crate::auth::AuthGate::new(
-            auth_store,
-            tokens,
+            r.auth,
+            r.tokens,
             raft.clone(),
             cfg.client_tls.client_cert_auth,
         )),
         leader_client: oxcd_peer::LeaderClient::new(tls.peer_client.clone()),
         peer_tls: tls.peer_client.clone(),
         request_timeout: timeout,
-    });
-    host.attach(ctx.clone());
+    }
+}
+
+/// Starts the background tasks; returns the "removed" and "leader lost" signals.
+fn start_background(
+    cfg: &Config,
+    ctx: &Arc<ServerContext>,
+    host: Arc<MemberPeerHost>,
+    transport: GrpcTransport,
+    tls: &crate::tls::MemberTls,
+) -> Result<(watch::Receiver<bool>, watch::Receiver<u64>), BootstrapError> {
     background::lease_revoker::start(ctx.clone());
     background::size_sampler::start(ctx.clone(), Duration::from_millis(500));
     background::compactor::start(
@@ -406,14 +530,6 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
     background::publish::start(ctx.clone(), cfg.advertise_client_urls.clone());
     let removed = background::peer_watch::start(ctx.clone(), transport);
     let leader_lost = background::leader_monitor::start(ctx.clone(), cfg.election_timeout);
-    background::peer_probe::start(host.clone(), tls.peer_client.clone());
-    Ok(Started {
-        leader_lost,
-        ctx,
-        raft,
-        raft_thread,
-        peer_service,
-        removed,
-        tls,
-    })
+    background::peer_probe::start(host, tls.peer_client.clone());
+    Ok((removed, leader_lost))
 }

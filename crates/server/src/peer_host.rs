@@ -1,19 +1,21 @@
-//! [`MemberPeerHost`]: this member as the peer transport sees it (membership, checkpoints
-//! for outgoing snapshots, staging for incoming ones, promotion on the leader).
+//! This member as the peer layer sees it: [`MemberPeerHost`] (membership, checkpoints for
+//! outgoing snapshots, staging for incoming ones), which exists before raft starts, and
+//! [`MemberLeaderServices`] (promotions, lease renewals and TTLs served to followers), which
+//! needs the running member and is built after it.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use oxcd_backend::Backend;
-use oxcd_peer::{HostError, PeerHost};
+use oxcd_peer::{HostError, LeaderServices, PeerHost};
 use oxcd_proto::etcdserverpb::{LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, Member};
 
 use crate::apply::restore::staging_dir;
 use crate::context::ServerContext;
 use crate::members::Members;
 
-/// The [`PeerHost`] of one member. The server context is attached once it exists.
+/// The [`PeerHost`] of one member.
 pub struct MemberPeerHost {
     members: Arc<Members>,
     backend: Arc<dyn Backend>,
@@ -21,7 +23,6 @@ pub struct MemberPeerHost {
     snapshot_root: PathBuf,
     /// Outgoing checkpoints are made here.
     outgoing_root: PathBuf,
-    ctx: OnceLock<Arc<ServerContext>>,
     seq: AtomicU64,
 }
 
@@ -35,23 +36,11 @@ impl MemberPeerHost {
             backend,
             snapshot_root,
             outgoing_root,
-            ctx: OnceLock::new(),
             seq: AtomicU64::new(0),
         }
     }
-
-    /// The attached server context ([`HostError::Stopped`] until there is one).
-    fn context(&self) -> Result<&Arc<ServerContext>, HostError> {
-        self.ctx.get().ok_or(HostError::Stopped)
-    }
-
-    /// Attaches the server context (needed for promotions).
-    pub fn attach(&self, ctx: Arc<ServerContext>) {
-        let _ = self.ctx.set(ctx);
-    }
 }
 
-#[tonic::async_trait]
 impl PeerHost for MemberPeerHost {
     fn member_id(&self) -> u64 {
         self.members.local_id()
@@ -86,25 +75,37 @@ impl PeerHost for MemberPeerHost {
     fn snapshot_dir(&self, index: u64, term: u64) -> PathBuf {
         staging_dir(&self.snapshot_root, index, term)
     }
+}
 
+/// The [`LeaderServices`] of the running member.
+pub struct MemberLeaderServices {
+    ctx: Arc<ServerContext>,
+}
+
+impl MemberLeaderServices {
+    /// The services of the member `ctx` describes.
+    pub fn new(ctx: Arc<ServerContext>) -> Self {
+        Self { ctx }
+    }
+}
+
+#[tonic::async_trait]
+impl LeaderServices for MemberLeaderServices {
     async fn lease_renew(&self, id: i64) -> Result<i64, HostError> {
-        let ctx = self.context()?;
-        Ok(crate::lease_forward::renew_local(ctx, id)?)
+        Ok(crate::lease_forward::renew_local(&self.ctx, id)?)
     }
 
     async fn lease_time_to_live(
         &self,
         req: LeaseTimeToLiveRequest,
     ) -> Result<LeaseTimeToLiveResponse, HostError> {
-        let ctx = self.context()?;
-        Ok(crate::lease_forward::time_to_live_local(ctx, &req)?)
+        Ok(crate::lease_forward::time_to_live_local(&self.ctx, &req)?)
     }
 
     async fn promote(&self, id: u64) -> Result<Vec<Member>, HostError> {
-        let ctx = self.context()?;
-        if ctx.raft.status().borrow().leader_id != ctx.member_id {
+        if self.ctx.raft.status().borrow().leader_id != self.ctx.member_id {
             return Err(HostError::NotLeader);
         }
-        Ok(crate::membership::promote(ctx, id).await?)
+        Ok(crate::membership::promote(&self.ctx, id).await?)
     }
 }
