@@ -23,7 +23,7 @@ use crate::identity;
 use crate::members::Members;
 use crate::peer_host::{MemberLeaderServices, MemberPeerHost};
 use crate::propose::wait::ProposalWaiters;
-use crate::propose::Proposer;
+use crate::propose::RaftProposer;
 use crate::quota::Quota;
 use crate::read::linearizable::LinearizableReads;
 use crate::watch_history::{MvccHistory, WatchObserver};
@@ -480,14 +480,14 @@ fn server_context(
         backend,
         kv: r.kv,
         raft: raft.clone(),
-        proposer: Proposer::new(
+        proposer: Arc::new(RaftProposer::new(
             raft.clone(),
             waiters,
             id.local_id,
             cfg.max_request_bytes,
             timeout,
-        ),
-        reads: LinearizableReads::start(raft.clone(), timeout),
+        )),
+        reads: Arc::new(LinearizableReads::start(raft.clone(), timeout)),
         alarms: r.alarms,
         members: r.members,
         quota: Arc::new(Quota::new(cfg.quota_bytes())),
@@ -519,17 +519,37 @@ fn start_background(
     transport: GrpcTransport,
     tls: &crate::tls::MemberTls,
 ) -> Result<(watch::Receiver<bool>, watch::Receiver<u64>), BootstrapError> {
-    background::lease_revoker::start(ctx.clone());
-    background::size_sampler::start(ctx.clone(), Duration::from_millis(500));
+    background::lease_revoker::start(ctx.lessor.clone(), ctx.proposer.clone());
+    background::size_sampler::start(
+        background::size_sampler::Sampled {
+            backend: ctx.backend.clone(),
+            kv: ctx.kv.clone(),
+            quota: ctx.quota.clone(),
+            members: ctx.members.clone(),
+            member_id: ctx.member_id,
+        },
+        Duration::from_millis(500),
+    );
     background::compactor::start(
-        ctx.clone(),
+        background::compactor::Compactor {
+            kv: ctx.kv.clone(),
+            proposals: ctx.proposer.clone(),
+            raft: ctx.raft.clone(),
+            member_id: ctx.member_id,
+        },
         cfg.auto_compaction_mode,
         &cfg.auto_compaction_retention,
     )
     .map_err(BootstrapError::Config)?;
-    background::publish::start(ctx.clone(), cfg.advertise_client_urls.clone());
-    let removed = background::peer_watch::start(ctx.clone(), transport);
-    let leader_lost = background::leader_monitor::start(ctx.clone(), cfg.election_timeout);
+    background::publish::start(
+        ctx.proposer.clone(),
+        ctx.raft.clone(),
+        ctx.member_id,
+        ctx.name.clone(),
+        cfg.advertise_client_urls.clone(),
+    );
+    let removed = background::peer_watch::start(ctx.members.clone(), ctx.member_id, transport);
+    let leader_lost = background::leader_monitor::start(ctx.raft.clone(), cfg.election_timeout);
     background::peer_probe::start(host, tls.peer_client.clone());
     Ok((removed, leader_lost))
 }

@@ -9,9 +9,9 @@ use oxcd_raftlog::RaftHandle;
 
 use crate::apply::alarm::AlarmStore;
 use crate::members::Members;
-use crate::propose::Proposer;
+use crate::propose::Proposals;
 use crate::quota::Quota;
-use crate::read::linearizable::LinearizableReads;
+use crate::read::ReadBarrier;
 
 /// Version strings this server reports (`/version`, `Status.version`).
 pub const SERVER_VERSION: &str = "3.6.0";
@@ -48,9 +48,9 @@ pub struct ServerContext {
     /// The raft node.
     pub raft: RaftHandle,
     /// Proposes writes.
-    pub proposer: Proposer,
+    pub proposer: Arc<dyn Proposals>,
     /// Linearizable read barrier.
-    pub reads: LinearizableReads,
+    pub reads: Arc<dyn ReadBarrier>,
     /// Raised alarms.
     pub alarms: Arc<AlarmStore>,
     /// Membership.

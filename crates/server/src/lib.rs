@@ -12,7 +12,7 @@
 //! - [`grpc`]: one file per etcd service; [`grpc::status`] maps errors to `tonic::Status`.
 //! - [`guard`]: learner and `hasleader` admission checks (a tower layer).
 //! - [`http`]: `/health`, `/livez`, `/readyz`, `/version`, `/metrics`.
-//! - [`propose`]: request IDs, proposal waiters, the [`propose::Proposer`].
+//! - [`propose`]: request IDs, proposal waiters, the [`propose::RaftProposer`].
 //! - [`read`]: linearizable reads through batched ReadIndex.
 //! - [`auth`]: who a request runs as and where each permission check runs (the rules are
 //!   [`auth::access`]; the store and tokens are `oxcd-auth`'s).
@@ -26,7 +26,7 @@
 //! - [`validate`], [`quota`], [`identity`], [`background`], [`metrics`].
 //!
 //! # Data path of a write
-//! gRPC handler → validate → quota → [`propose::Proposer`] (request ID, size check, waiter)
+//! gRPC handler → validate → quota → [`propose::RaftProposer`] (request ID, size check, waiter)
 //! → raft (durable log, fsync per Ready batch) → [`apply::StateMachine`] (one atomic batch
 //! with the applied index) → waiter → response header filled.
 //!

@@ -15,7 +15,10 @@ use oxcd_proto::etcdserverpb::CompactionRequest;
 use oxcd_proto::oxcdpb::internal_request::Op;
 
 use crate::config::CompactionMode;
-use crate::context::ServerContext;
+use oxcd_mvcc::KvStore;
+use oxcd_raftlog::RaftHandle;
+
+use crate::propose::Proposals;
 
 /// Parses a periodic retention: a bare number is hours, otherwise a Go duration.
 pub fn parse_retention(s: &str) -> Result<Duration, String> {
@@ -27,8 +30,20 @@ pub fn parse_retention(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("invalid auto-compaction-retention {s:?}: {e}"))
 }
 
+/// What the compactor reads and proposes through.
+pub struct Compactor {
+    /// Its revisions decide the target.
+    pub kv: Arc<KvStore>,
+    /// Compactions are proposed here.
+    pub proposals: Arc<dyn Proposals>,
+    /// Only the leader compacts.
+    pub raft: RaftHandle,
+    /// This member.
+    pub member_id: u64,
+}
+
 /// Starts the compactor if a retention is configured.
-pub fn start(ctx: Arc<ServerContext>, mode: CompactionMode, retention: &str) -> Result<(), String> {
+pub fn start(ctx: Compactor, mode: CompactionMode, retention: &str) -> Result<(), String> {
     match mode {
         CompactionMode::Periodic => {
             let period = parse_retention(retention)?;
@@ -51,11 +66,11 @@ pub fn start(ctx: Arc<ServerContext>, mode: CompactionMode, retention: &str) -> 
     Ok(())
 }
 
-fn is_leader(ctx: &ServerContext) -> bool {
+fn is_leader(ctx: &Compactor) -> bool {
     ctx.raft.status().borrow().leader_id == ctx.member_id
 }
 
-async fn compact(ctx: &ServerContext, revision: i64) {
+async fn compact(ctx: &Compactor, revision: i64) {
     if revision <= ctx.kv.compacted_revision() {
         return;
     }
@@ -64,7 +79,7 @@ async fn compact(ctx: &ServerContext, revision: i64) {
         physical: false,
     };
     match ctx
-        .proposer
+        .proposals
         .propose(&crate::auth::Caller::System, Op::Compaction(req))
         .await
     {
@@ -73,7 +88,7 @@ async fn compact(ctx: &ServerContext, revision: i64) {
     }
 }
 
-async fn periodic(ctx: Arc<ServerContext>, retention: Duration) {
+async fn periodic(ctx: Compactor, retention: Duration) {
     let every = (retention / 10).max(Duration::from_secs(1));
     let mut samples: VecDeque<(Instant, i64)> = VecDeque::new();
     let mut tick = tokio::time::interval(every);
@@ -96,7 +111,7 @@ async fn periodic(ctx: Arc<ServerContext>, retention: Duration) {
     }
 }
 
-async fn by_revision(ctx: Arc<ServerContext>, keep: i64) {
+async fn by_revision(ctx: Compactor, keep: i64) {
     let mut tick = tokio::time::interval(Duration::from_secs(300));
     loop {
         tick.tick().await;

@@ -3,18 +3,17 @@
 //! "etcdserver: no leader" (see [`crate::guard`]), so clients move to a member that has a
 //! leader. New requests with that metadata are refused at once by the guard.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::context::ServerContext;
+use oxcd_raftlog::RaftHandle;
 
 /// Leaderless election timeouts before leader-requiring streams are cancelled.
 const MAX_NO_LEADER: u32 = 3;
 
 /// Starts the monitor; the returned receiver's value increases at every cancellation.
-pub fn start(ctx: Arc<ServerContext>, election_timeout: Duration) -> watch::Receiver<u64> {
+pub fn start(raft: RaftHandle, election_timeout: Duration) -> watch::Receiver<u64> {
     let (tx, rx) = watch::channel(0u64);
     tokio::spawn(async move {
         let mut leaderless = 0u32;
@@ -23,7 +22,7 @@ pub fn start(ctx: Arc<ServerContext>, election_timeout: Duration) -> watch::Rece
             if tx.is_closed() {
                 return;
             }
-            if ctx.has_leader() {
+            if raft.status().borrow().leader_id != 0 {
                 leaderless = 0;
                 continue;
             }

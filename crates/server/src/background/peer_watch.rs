@@ -8,22 +8,24 @@ use std::sync::Arc;
 use oxcd_peer::GrpcTransport;
 use tokio::sync::watch;
 
-use crate::context::ServerContext;
+use crate::members::Members;
 
 /// Starts the task; the returned channel turns true when this member was removed.
-pub fn start(ctx: Arc<ServerContext>, transport: GrpcTransport) -> watch::Receiver<bool> {
+pub fn start(
+    members: Arc<Members>,
+    member_id: u64,
+    transport: GrpcTransport,
+) -> watch::Receiver<bool> {
     let (removed_tx, removed_rx) = watch::channel(false);
-    let mut changes = ctx.members.subscribe();
+    let mut changes = members.subscribe();
     tokio::spawn(async move {
-        let mut known: HashMap<u64, Vec<String>> = ctx
-            .members
+        let mut known: HashMap<u64, Vec<String>> = members
             .list()
             .into_iter()
             .map(|m| (m.id, m.peer_ur_ls))
             .collect();
         while changes.changed().await.is_ok() {
-            let now: HashMap<u64, Vec<String>> = ctx
-                .members
+            let now: HashMap<u64, Vec<String>> = members
                 .list()
                 .into_iter()
                 .map(|m| (m.id, m.peer_ur_ls))
@@ -34,7 +36,7 @@ pub fn start(ctx: Arc<ServerContext>, transport: GrpcTransport) -> watch::Receiv
                 }
             }
             known = now;
-            if ctx.members.is_removed(ctx.member_id) {
+            if members.is_removed(member_id) {
                 let _ = removed_tx.send(true);
                 return;
             }

@@ -9,28 +9,35 @@ use oxcd_proto::etcdserverpb::Member;
 use oxcd_proto::oxcdpb::internal_request::Op;
 
 use crate::apply::ApplyResult;
-use crate::context::ServerContext;
+use oxcd_raftlog::RaftHandle;
+
+use crate::propose::Proposals;
 
 /// Pause between attempts.
 const RETRY: Duration = Duration::from_millis(500);
 
 /// Starts the publishing task; it ends after one successful publication.
-pub fn start(ctx: Arc<ServerContext>, client_urls: Vec<String>) {
+pub fn start(
+    proposals: Arc<dyn Proposals>,
+    raft: RaftHandle,
+    member_id: u64,
+    name: String,
+    client_urls: Vec<String>,
+) {
     tokio::spawn(async move {
         let attrs = Member {
-            id: ctx.member_id,
-            name: ctx.name.clone(),
+            id: member_id,
+            name,
             peer_ur_ls: Vec::new(),
             client_ur_ls: client_urls,
             is_learner: false,
         };
         loop {
-            let mut status = ctx.raft.status();
+            let mut status = raft.status();
             if status.wait_for(|s| s.leader_id != 0).await.is_err() {
                 return;
             }
-            match ctx
-                .proposer
+            match proposals
                 .propose(
                     &crate::auth::Caller::System,
                     Op::MemberAttributes(attrs.clone()),

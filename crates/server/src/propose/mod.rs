@@ -1,4 +1,6 @@
-//! [`Proposer`]: turns a request into a replicated raft entry and waits for its result.
+//! [`Proposals`], the seam between the front ends (handlers, background tasks) and
+//! replication, and [`RaftProposer`], which turns a request into a replicated raft entry and
+//! waits for its result.
 //!
 //! Order of work for one proposal: reject if apply lags commit by more than 5000 entries
 //! ("too many requests"); give it a member-unique request ID; encode it and reject it if it
@@ -26,8 +28,23 @@ const PROPOSE_RETRY: Duration = Duration::from_millis(20);
 /// etcd's `maxGapBetweenApplyAndCommitIndex`.
 pub const MAX_APPLY_LAG: u64 = 5000;
 
+/// Replicates a request and returns what applying it produced. Implemented over raft by
+/// [`RaftProposer`]; a test gives a component a fake instead of a whole member.
+#[tonic::async_trait]
+pub trait Proposals: Send + Sync {
+    /// Proposes `op` on behalf of `caller` and waits until it is applied here.
+    async fn propose(&self, caller: &Caller, op: Op) -> Result<ApplyResult, ServerError>;
+}
+
+#[tonic::async_trait]
+impl Proposals for RaftProposer {
+    async fn propose(&self, caller: &Caller, op: Op) -> Result<ApplyResult, ServerError> {
+        RaftProposer::propose(self, caller, op).await
+    }
+}
+
 /// Proposes requests through raft and returns what applying them produced.
-pub struct Proposer {
+pub struct RaftProposer {
     raft: RaftHandle,
     waiters: Arc<ProposalWaiters>,
     ids: RequestIds,
@@ -35,7 +52,7 @@ pub struct Proposer {
     timeout: Duration,
 }
 
-impl Proposer {
+impl RaftProposer {
     /// A proposer for this member.
     pub fn new(
         raft: RaftHandle,
