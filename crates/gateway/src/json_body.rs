@@ -64,6 +64,32 @@ mod tests {
         assert!(decode_one::<Msg>(b"nope").is_err());
     }
 
+    /// etcd 3.4.23's gateway answers, recorded with curl: bytes decode as Go's
+    /// `encoding/json` decodes them, with Go's error text.
+    #[test]
+    fn bytes_fields_decode_as_go_does() {
+        use oxcd_proto::etcdserverpb::PutRequest;
+        for (key, want) in [
+            ("YQ", Err("illegal base64 data at input byte 0")),
+            ("YQ=", Err("illegal base64 data at input byte 3")),
+            ("Y===", Err("illegal base64 data at input byte 1")),
+            ("YQ==YQ==", Err("illegal base64 data at input byte 4")),
+            ("a b", Err("illegal base64 data at input byte 1")),
+            ("YWJj$", Err("illegal base64 data at input byte 4")),
+            ("ab-_", Err("illegal base64 data at input byte 2")),
+            ("YWJjZA", Err("illegal base64 data at input byte 4")),
+            ("YQ==\\n", Ok(&b"a"[..])),
+            ("YR==", Ok(&b"a"[..])),
+        ] {
+            let body = format!(r#"{{"key":"{key}","value":"dg=="}}"#);
+            let got = decode_one::<PutRequest>(body.as_bytes());
+            match want {
+                Ok(bytes) => assert_eq!(got.expect(key).key, bytes, "{key}"),
+                Err(text) => assert_eq!(got.expect_err(key).to_string(), text, "{key}"),
+            }
+        }
+    }
+
     #[test]
     fn stream_body_holds_many_values() {
         let all = decode_all::<Msg>(b"{\"n\":1}\n{\"n\":2}").expect("two");

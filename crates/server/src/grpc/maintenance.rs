@@ -111,9 +111,8 @@ impl Maintenance for MaintenanceService {
             .await
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(ServerError::from)?;
-        Ok(Response::new(DefragmentResponse {
-            header: header::current(&self.ctx),
-        }))
+        // etcd 3.4 answers a defragmentation with no header.
+        Ok(Response::new(DefragmentResponse { header: None }))
     }
 
     async fn hash(&self, req: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
@@ -174,8 +173,12 @@ impl Maintenance for MaintenanceService {
         if st.leader_id != self.ctx.member_id {
             return Err(ServerError::NotLeader.into());
         }
-        if target == self.ctx.member_id || !st.voters.contains(&target) {
+        if !st.voters.contains(&target) {
             return Err(ServerError::BadLeaderTransferee.into());
+        }
+        if target == self.ctx.member_id {
+            // Already there: etcd answers at once, with an empty response.
+            return Ok(Response::new(MoveLeaderResponse { header: None }));
         }
         // raft drops a transfer while the transferee catches up or an election runs, so
         // ask again until the transferee leads or the request times out.
@@ -201,9 +204,8 @@ impl Maintenance for MaintenanceService {
         tokio::time::timeout(Duration::from_secs(5), wait)
             .await
             .map_err(|_| ServerError::TimeoutLeaderFail)??;
-        Ok(Response::new(MoveLeaderResponse {
-            header: header::current(&self.ctx),
-        }))
+        // etcd 3.4 answers a transfer with no header.
+        Ok(Response::new(MoveLeaderResponse { header: None }))
     }
 
     async fn downgrade(
