@@ -803,6 +803,36 @@ impl Cluster {
         Ok(())
     }
 
+    /// SIGTERMs member `i` (a graceful stop) and waits up to `within` for it to exit;
+    /// returns how it exited. A member still running after `within` is SIGKILLed and the
+    /// call fails.
+    pub fn terminate(&mut self, i: usize, within: Duration) -> Result<std::process::ExitStatus> {
+        let m = &mut self.members[i];
+        let Some(mut c) = m.child.take() else {
+            return Err(HarnessError::NotRunning);
+        };
+        m.note("SIGTERM");
+        send_signal(c.id(), "TERM")?;
+        let deadline = Instant::now() + within;
+        loop {
+            match c.try_wait() {
+                Ok(Some(status)) => {
+                    m.note(&format!("exited after SIGTERM: {status}"));
+                    return Ok(status);
+                }
+                Ok(None) if Instant::now() < deadline => std::thread::sleep(POLL),
+                _ => {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                    return Err(HarnessError::Timeout(format!(
+                        "{} exiting within {within:?} of SIGTERM",
+                        m.name
+                    )));
+                }
+            }
+        }
+    }
+
     /// SIGSTOPs member `i` (it stays "alive" but answers nothing until [`Cluster::cont`]).
     pub fn stop_signal(&mut self, i: usize) -> Result<()> {
         let m = &mut self.members[i];

@@ -263,8 +263,22 @@ impl<S: RaftLogStore, A: Applier> Node<S, A> {
                 return;
             }
         };
-        if let Err(e) = self.run_loop(&rt, &mut rx) {
-            tracing::error!(member = self.id, error = %e, "raft loop stopped on a fatal error");
+        match self.run_loop(&rt, &mut rx) {
+            // A clean stop makes everything applied durable, so the next start replays
+            // nothing from the log.
+            Ok(()) => match self.applier.persist() {
+                Ok(()) => tracing::info!(
+                    member = self.id,
+                    applied = self.applied,
+                    "state machine flushed"
+                ),
+                Err(e) => {
+                    tracing::error!(member = self.id, error = %e, "flushing the state machine failed")
+                }
+            },
+            Err(e) => {
+                tracing::error!(member = self.id, error = %e, "raft loop stopped on a fatal error");
+            }
         }
         rx.close();
         tracing::info!(member = self.id, "raft loop stopped");

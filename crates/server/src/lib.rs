@@ -21,6 +21,7 @@
 //! - [`members`] (the membership table), [`membership`] (MemberAdd/Remove/Update/Promote
 //!   with etcd's checks), [`peer_host`] (this member as the peer transport sees it).
 //! - [`lease_forward`]: lease renewals and TTLs answered by (or forwarded to) the leader.
+//! - [`leadership`]: MoveLeader's transfer, and the hand-off of a leader that stops.
 //! - [`tls`]: the member's TLS (client, peer and metrics listeners, peer dialer).
 //! - [`logging`]: `--logger`, `--log-outputs`, `--log-level`, `--debug`.
 //! - [`validate`], [`quota`], [`identity`], [`background`], [`metrics`].
@@ -56,6 +57,7 @@ pub mod grpc;
 pub mod guard;
 pub mod http;
 pub mod identity;
+pub mod leadership;
 pub mod lease_forward;
 pub mod logging;
 pub mod members;

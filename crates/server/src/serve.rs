@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::{select_all, FutureExt};
 use oxcd_gateway::{CorsPolicy, GatewayBuilder};
@@ -146,7 +147,9 @@ pub async fn serve(
     let metrics = GrpcMetricsLayer::new(&crate::grpc::methods(), cfg.metrics_extensive);
     metrics.preinitialize();
 
+    // Clients (and metrics) stop first; peers last, after a leader handed off.
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let (stop_peers_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let mut servers = Vec::new();
     for url in &cfg.listen_client_urls {
         let listener = bind(url).await?;
@@ -189,7 +192,7 @@ pub async fn serve(
     for url in &cfg.listen_peer_urls {
         let listener = bind(url).await?;
         tracing::info!(%url, "serving peer traffic");
-        let mut stop = stop_tx.subscribe();
+        let mut stop = stop_peers_tx.subscribe();
         let server = tonic::transport::Server::builder()
             .tcp_nodelay(true)
             .add_service(peer_server.clone())
@@ -201,14 +204,42 @@ pub async fn serve(
             );
         servers.push(tokio::spawn(server).boxed());
     }
+    let clients = cfg.listen_client_urls.len() + cfg.listen_metrics_urls.len();
     tokio::select! {
-        _ = shutdown => {
-            tracing::info!("shutting down");
-            let _ = stop_tx.send(());
-        }
+        _ = shutdown => {}
         (res, _, _) = select_all(servers.iter_mut()) => {
             res??;
+            return Ok(());
         }
     }
+    stop_gracefully(&ctx, servers, clients, stop_tx, stop_peers_tx).await;
     Ok(())
+}
+
+/// What a spawned listener task ends with.
+type ServerResult = Result<Result<(), tonic::transport::Error>, tokio::task::JoinError>;
+
+/// etcd's order of a graceful stop: stop accepting client requests and let the ones in
+/// flight finish (bounded by the request timeout; long-lived streams end with it), then, if
+/// this member leads, hand leadership to the most caught-up voter while the peer listeners
+/// still carry its votes and appends, then stop the peer listeners.
+async fn stop_gracefully(
+    ctx: &ServerContext,
+    mut servers: Vec<futures::future::BoxFuture<'static, ServerResult>>,
+    clients: usize,
+    stop_clients: tokio::sync::broadcast::Sender<()>,
+    stop_peers: tokio::sync::broadcast::Sender<()>,
+) {
+    tracing::info!("shutting down: no new client requests");
+    let _ = stop_clients.send(());
+    let peers = servers.split_off(clients);
+    let drained = tokio::time::timeout(ctx.request_timeout, futures::future::join_all(servers));
+    if drained.await.is_err() {
+        tracing::warn!(
+            "client requests still in flight after the request timeout; stopping anyway"
+        );
+    }
+    crate::leadership::hand_off(&ctx.raft, ctx.member_id, ctx.request_timeout).await;
+    let _ = stop_peers.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(2), futures::future::join_all(peers)).await;
 }

@@ -22,9 +22,6 @@ use crate::auth::Caller;
 use crate::context::{ServerContext, SERVER_VERSION, STORAGE_VERSION};
 use crate::error::ServerError;
 
-/// Interval between leadership transfer attempts in MoveLeader.
-const TRANSFER_RETRY: Duration = Duration::from_millis(300);
-
 /// Implements `etcdserverpb.Maintenance`.
 #[derive(Clone)]
 pub struct MaintenanceService {
@@ -180,30 +177,7 @@ impl Maintenance for MaintenanceService {
             // Already there: etcd answers at once, with an empty response.
             return Ok(Response::new(MoveLeaderResponse { header: None }));
         }
-        // raft drops a transfer while the transferee catches up or an election runs, so
-        // ask again until the transferee leads or the request times out.
-        let raft = self.ctx.raft.clone();
-        let mut status = raft.status();
-        let wait = async {
-            loop {
-                raft.transfer_leader(target)
-                    .await
-                    .map_err(|_| ServerError::Stopped)?;
-                let led = tokio::time::timeout(
-                    TRANSFER_RETRY,
-                    status.wait_for(|s| s.leader_id == target),
-                )
-                .await;
-                match led {
-                    Ok(Ok(_)) => return Ok(()),
-                    Ok(Err(_)) => return Err(ServerError::Stopped),
-                    Err(_) => {}
-                }
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(5), wait)
-            .await
-            .map_err(|_| ServerError::TimeoutLeaderFail)??;
+        crate::leadership::transfer_to(&self.ctx.raft, target, Duration::from_secs(5)).await?;
         // etcd 3.4 answers a transfer with no header.
         Ok(Response::new(MoveLeaderResponse { header: None }))
     }
