@@ -21,6 +21,8 @@
 //! - [`members`] (the membership table), [`membership`] (MemberAdd/Remove/Update/Promote
 //!   with etcd's checks), [`peer_host`] (this member as the peer transport sees it).
 //! - [`lease_forward`]: lease renewals and TTLs answered by (or forwarded to) the leader.
+//! - [`snapshot`]: etcd-format snapshots: export (`Maintenance.Snapshot`), restore into a
+//!   new data dir, `oxcd snapshot status|restore`.
 //! - [`tls`]: the member's TLS (client, peer and metrics listeners, peer dialer).
 //! - [`logging`]: `--logger`, `--log-outputs`, `--log-level`, `--debug`.
 //! - [`validate`], [`quota`], [`identity`], [`background`], [`metrics`].
@@ -66,6 +68,7 @@ pub mod propose;
 pub mod quota;
 pub mod read;
 pub mod serve;
+pub mod snapshot;
 pub mod tls;
 pub mod validate;
 pub mod watch_history;

@@ -1,0 +1,15 @@
+//! Snapshots in etcd's own format (`etcdctl snapshot save/status/restore`).
+//!
+//! The file format (bbolt, etcd's buckets and encodings, the SHA-256 trailer) is
+//! `oxcd-snapshot`'s; this module maps oxcd's storage to it and back.
+//!
+//! # Layout
+//! - [`export`]: oxcd's state columns → etcd's buckets (`Maintenance.Snapshot`, streamed
+//!   by [`crate::grpc::snapshot`]).
+//!
+//! # Invariants
+//! - An export reads ONE consistent view (a RocksDB checkpoint: hard links, writes go on)
+//!   and reads it twice (the page layout, then the stream); memory stays bounded by the
+//!   bbolt tree height, never by the store's size.
+
+pub mod export;
