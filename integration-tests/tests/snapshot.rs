@@ -4,6 +4,12 @@
 //!   `etcdctl snapshot restore` accept, and etcd 3.4.23 started on the restored data dir
 //!   serves the same keys, revisions, versions, leases, users, roles and compaction
 //!   (`oxcd_snapshot_restores_into_etcd`).
+//! - `oxcd snapshot restore` makes an oxcd data dir from etcd's snapshot and from oxcd's,
+//!   and oxcd started on it serves the same data as the source
+//!   (`etcd_snapshot_restores_into_oxcd`, `oxcd_snapshot_restores_into_oxcd`).
+//! - `oxcd snapshot status` prints what `etcdctl snapshot status` prints, and damaged,
+//!   truncated and foreign files are refused with a clear message and no data dir
+//!   (`bad_files_are_refused`).
 //!
 //! Every server runs on loopback through the harness and is killed when its test ends.
 
@@ -261,7 +267,18 @@ fn observe(server: &Server) -> Vec<String> {
     seen.push(j.get("kvs").map(Json::to_text).unwrap_or_default());
     let compacted = etcdctl(server, &[root, "get", "a", "--rev=3"]).expect("etcdctl");
     seen.push(format!("rev 3: {}", error_line(&compacted)));
-    seen.push(ok(server, &[root, "lease", "list"]).stdout);
+    let leases = ok(server, &[root, "lease", "list"]).stdout;
+    seen.push(leases.clone());
+    for id in leases.lines().skip(1) {
+        let ttl = ok(server, &[root, "lease", "timetolive", id]).stdout;
+        // "lease <id> granted with TTL(600s), remaining(599s)": the grant, not the clock.
+        seen.push(
+            ttl.split(", remaining")
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
     seen.push(ok(server, &[root, "user", "list"]).stdout);
     seen.push(ok(server, &[root, "user", "get", "alice"]).stdout);
     seen.push(ok(server, &[root, "role", "get", "reader"]).stdout);
@@ -336,5 +353,203 @@ fn oxcd_snapshot_restores_into_etcd() {
     assert_eq!(
         j.at(&["header", "revision"]).and_then(Json::as_i64),
         Some(9)
+    );
+}
+
+/// Runs `oxcd snapshot <args>`.
+fn oxcd_snapshot(args: &[&str]) -> Output {
+    let out = std::process::Command::new(oxcd_integration_tests::oxcd_binary_path())
+        .arg("snapshot")
+        .args(args)
+        .output()
+        .expect("run oxcd snapshot");
+    Output {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        status: out.status.code(),
+    }
+}
+
+/// Restores `snapshot` with `oxcd snapshot restore` into a new data dir under `dir`.
+fn oxcd_restore(snapshot: &Path, dir: &Path) -> std::path::PathBuf {
+    let data = dir.join("restored.oxcd");
+    let peer = format!("http://127.0.0.1:{}", ports::free_port().expect("port"));
+    let out = oxcd_snapshot(&[
+        "restore",
+        snapshot.to_str().expect("path"),
+        "--name=default",
+        &format!("--data-dir={}", data.display()),
+        &format!("--initial-cluster=default={peer}"),
+        &format!("--initial-advertise-peer-urls={peer}"),
+        "--initial-cluster-token=restored",
+    ]);
+    assert!(
+        out.success(),
+        "oxcd snapshot restore: {}{}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(out.stdout.contains("revision 8"), "{}", out.stdout);
+    data
+}
+
+/// Restores `path` into oxcd and checks that it serves `before`, as a new cluster.
+fn check_oxcd_restore(path: &Path, dir: &Path, before: &[String], old_cluster: Option<u64>) {
+    let data = oxcd_restore(path, dir);
+    let restored =
+        Server::start(Kind::Oxcd, ServerOpts::default().with_data_from(&data)).expect("start oxcd");
+    assert_eq!(observe(&restored), before);
+    // A new cluster with one new member.
+    assert_ne!(restored.cluster_id(), old_cluster);
+    let members = ok(&restored, &["--user=root:rootpw", "member", "list"]).stdout;
+    assert_eq!(members.lines().count(), 1, "{members}");
+    let put = ok(
+        &restored,
+        &["--user=root:rootpw", "put", "e", "6", "-w", "json"],
+    );
+    let j = Json::parse(put.stdout.trim()).expect("put json");
+    assert_eq!(
+        j.at(&["header", "revision"]).and_then(Json::as_i64),
+        Some(9)
+    );
+}
+
+#[test]
+fn etcd_snapshot_restores_into_oxcd() {
+    oxcd_integration_tests::oxcd_available();
+    let etcd = Server::start(Kind::Etcd, ServerOpts::default()).expect("start etcd");
+    populate(&etcd);
+    let before = observe(&etcd);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("etcd.db");
+    save(&etcd, &path);
+    check_oxcd_restore(&path, dir.path(), &before, etcd.cluster_id());
+}
+
+#[test]
+fn oxcd_snapshot_restores_into_oxcd() {
+    oxcd_integration_tests::oxcd_available();
+    let oxcd = Server::start(Kind::Oxcd, ServerOpts::default()).expect("start oxcd");
+    populate(&oxcd);
+    let before = observe(&oxcd);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("oxcd.db");
+    save(&oxcd, &path);
+    check_oxcd_restore(&path, dir.path(), &before, oxcd.cluster_id());
+}
+
+/// Everything under `dir` (to show that a refused restore left nothing behind).
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn bad_files_are_refused() {
+    oxcd_integration_tests::oxcd_available();
+    let etcd = Server::start(Kind::Etcd, ServerOpts::default()).expect("start etcd");
+    ok(&etcd, &["put", "k", "v"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = dir.path().join("good.db");
+    ok(&etcd, &["snapshot", "save", good.to_str().expect("path")]);
+
+    // status: the same text as etcdctl, in every format.
+    for w in ["simple", "table", "json"] {
+        let ours = oxcd_snapshot(&["status", good.to_str().expect("path"), "-w", w]);
+        let theirs = offline(&["snapshot", "status", good.to_str().expect("path"), "-w", w]);
+        assert!(ours.success(), "{}", ours.stderr);
+        assert_eq!(ours.stdout, theirs.stdout, "-w {w}");
+    }
+
+    let bytes = std::fs::read(&good).expect("read");
+    let db_len = bytes.len() - 32;
+    let mut flipped = bytes.clone();
+    flipped[db_len / 2] ^= 0x40;
+    let mut bad_meta = bytes[..db_len].to_vec();
+    bad_meta[16] ^= 0xff;
+    bad_meta[4096 + 16] ^= 0xff;
+    let cases: Vec<(&str, Vec<u8>, &[&str], &str)> = vec![
+        (
+            "truncated",
+            bytes[..bytes.len() / 3].to_vec(),
+            &[],
+            "missing hash",
+        ),
+        (
+            "truncated-skip",
+            bytes[..8192 + 100].to_vec(),
+            &["--skip-hash-check"],
+            "truncated",
+        ),
+        ("flipped", flipped, &[], "hash mismatch"),
+        (
+            "foreign",
+            b"PK\x03\x04 this is a zip file, not a snapshot".repeat(300),
+            &["--skip-hash-check"],
+            "not a bbolt database",
+        ),
+        (
+            "bad-meta",
+            bad_meta,
+            &["--skip-hash-check"],
+            "not a bbolt database",
+        ),
+        ("empty", Vec::new(), &["--skip-hash-check"], "too small"),
+    ];
+    for (name, content, flags, want) in cases {
+        let file = dir.path().join(format!("{name}.db"));
+        std::fs::write(&file, &content).expect("write");
+        let work = tempfile::tempdir().expect("tempdir");
+        let data = work.path().join("data");
+        let mut args = vec![
+            "restore".to_string(),
+            file.display().to_string(),
+            format!("--data-dir={}", data.display()),
+        ];
+        args.extend(flags.iter().map(|f| f.to_string()));
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = oxcd_snapshot(&argv);
+        assert_eq!(out.status, Some(1), "{name}: {}{}", out.stdout, out.stderr);
+        assert!(out.stderr.starts_with("Error: "), "{name}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(want),
+            "{name}: want {want:?} in {}",
+            out.stderr
+        );
+        assert!(
+            entries(work.path()).is_empty(),
+            "{name} left {:?}",
+            entries(work.path())
+        );
+    }
+
+    // A data dir in use is refused and left as it was.
+    let work = tempfile::tempdir().expect("tempdir");
+    std::fs::write(work.path().join("precious"), "x").expect("write");
+    let out = oxcd_snapshot(&[
+        "restore",
+        good.to_str().expect("path"),
+        &format!("--data-dir={}", work.path().display()),
+    ]);
+    assert_eq!(out.status, Some(1));
+    assert!(out.stderr.contains("not empty"), "{}", out.stderr);
+    assert_eq!(entries(work.path()), ["precious"]);
+
+    // A name missing from --initial-cluster is refused before anything is written.
+    let out = oxcd_snapshot(&[
+        "restore",
+        good.to_str().expect("path"),
+        &format!("--data-dir={}", work.path().join("x").display()),
+        "--name=nobody",
+    ]);
+    assert_eq!(out.status, Some(1));
+    assert!(
+        out.stderr.contains("couldn't find local name"),
+        "{}",
+        out.stderr
     );
 }
