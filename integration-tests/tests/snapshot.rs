@@ -10,6 +10,10 @@
 //! - `oxcd snapshot status` prints what `etcdctl snapshot status` prints, and damaged,
 //!   truncated and foreign files are refused with a clear message and no data dir
 //!   (`bad_files_are_refused`).
+//! - A three-member cluster restored from one snapshot, every member with the same flags,
+//!   forms, agrees on its members and serves the data, for oxcd (`oxcd snapshot restore`)
+//!   and for etcd (`etcdctl snapshot restore` of an oxcd snapshot)
+//!   (`three_member_cluster_from_one_snapshot`).
 //! - Migration at a small scale (`migration_1000_keys`): the same 1,000-key history on etcd
 //!   and on oxcd gives snapshots with the same revision, key count and byte-identical `key`
 //!   bucket; each restores into the other and serves the same data and history.
@@ -20,8 +24,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use oxcd_integration_tests::{
-    etcdctl, etcdctl_stdin, granted_lease_hex, ports, txn_script, Json, Kind, Output, Server,
-    ServerOpts,
+    etcdctl, etcdctl_stdin, granted_lease_hex, ports, txn_script, Cluster, Json, Kind, Output,
+    Server, ServerOpts,
 };
 use oxcd_proto::{authpb, mvccpb};
 use oxcd_snapshot::{etcd, open_snapshot, status, BoltReader};
@@ -676,4 +680,96 @@ fn migration_1000_keys() {
     let restored =
         Server::start(Kind::Etcd, ServerOpts::default().with_data_from(&data)).expect("start");
     assert_eq!(observe_plain(&restored), from_etcd);
+}
+
+fn restore_member(
+    kind: Kind,
+    snapshot: &Path,
+    name: &str,
+    initial_cluster: &str,
+    token: &str,
+    peer: &str,
+    data: &Path,
+) -> oxcd_integration_tests::Result<()> {
+    let args = [
+        "restore".to_string(),
+        snapshot.display().to_string(),
+        format!("--name={name}"),
+        format!("--data-dir={}", data.display()),
+        format!("--initial-cluster={initial_cluster}"),
+        format!("--initial-cluster-token={token}"),
+        format!("--initial-advertise-peer-urls={peer}"),
+    ];
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = match kind {
+        Kind::Oxcd => oxcd_snapshot(&argv),
+        Kind::Etcd => {
+            let mut with = vec!["snapshot"];
+            with.extend_from_slice(&argv);
+            offline(&with)
+        }
+    };
+    assert!(
+        out.success(),
+        "restore {name}: {}{}",
+        out.stdout,
+        out.stderr
+    );
+    Ok(())
+}
+
+#[test]
+fn three_member_cluster_from_one_snapshot() {
+    oxcd_integration_tests::oxcd_available();
+    let source = Server::start(Kind::Oxcd, ServerOpts::default()).expect("start oxcd");
+    for i in 0..20 {
+        ok(&source, &["put", &format!("k{i:02}"), &format!("v{i}")]);
+    }
+    ok(&source, &["del", "k05"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("oxcd.db");
+    save(&source, &path);
+    let want = ok(&source, &["get", "k", "--prefix", "-w", "json"]).stdout;
+    let want = Json::parse(want.trim()).expect("json");
+    let want_kvs = want.get("kvs").map(Json::to_text);
+
+    for kind in [Kind::Oxcd, Kind::Etcd] {
+        let prepare = |name: &str, ic: &str, token: &str, peer: &str, data: &Path| {
+            restore_member(kind, &path, name, ic, token, peer, data)
+        };
+        let mut cluster = Cluster::start_prepared(kind, 3, &[], &prepare).expect("start cluster");
+        cluster.leader_index().expect("a leader");
+        let ids: Vec<String> = (0..3)
+            .map(|i| {
+                let out = cluster.ctl(i, &["member", "list"]).expect("member list");
+                assert!(out.success(), "{}", out.stderr);
+                let mut ids: Vec<String> = out
+                    .stdout
+                    .lines()
+                    .map(|l| l.split(',').next().unwrap_or_default().to_string())
+                    .collect();
+                ids.sort();
+                ids.join(",")
+            })
+            .collect();
+        assert_eq!(ids[0].split(',').count(), 3, "{ids:?}");
+        assert!(
+            ids.iter().all(|x| *x == ids[0]),
+            "members disagree: {ids:?}"
+        );
+        let put = cluster.ctl(0, &["put", "after", "restore"]).expect("put");
+        assert!(put.success(), "{}", put.stderr);
+        for i in 0..3 {
+            let out = cluster
+                .ctl(i, &["get", "k", "--prefix", "-w", "json"])
+                .expect("get");
+            let j = Json::parse(out.stdout.trim()).expect("json");
+            assert_eq!(
+                j.get("kvs").map(Json::to_text),
+                want_kvs,
+                "{} member {i}",
+                kind.label()
+            );
+        }
+    }
 }
