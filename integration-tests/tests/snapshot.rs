@@ -485,7 +485,14 @@ fn bad_files_are_refused() {
             "truncated",
             bytes[..bytes.len() / 3].to_vec(),
             &[],
-            "missing hash",
+            "file is truncated",
+        ),
+        ("no-trailer", bytes[..db_len].to_vec(), &[], "missing hash"),
+        (
+            "foreign-no-skip",
+            b"not a snapshot at all\n".repeat(500),
+            &[],
+            "not a bbolt database",
         ),
         (
             "truncated-skip",

@@ -62,16 +62,21 @@ fn hex(b: &[u8]) -> String {
 
 /// Opens a snapshot file for reading. Unless `skip_hash_check`, the file must end in a
 /// trailer that matches the database bytes (etcd's restore rule; a `db` file copied from
-/// a data directory has none and needs `skip_hash_check`).
+/// a data directory has none and needs `skip_hash_check`). A file without a trailer that
+/// is not a database either gets the database error (truncated, not bbolt), not the
+/// missing-hash one.
 pub fn open_snapshot(path: &Path, skip_hash_check: bool) -> Result<BoltReader> {
     let file =
         File::open(path).map_err(|e| SnapshotError::io(format!("open {}", path.display()), e))?;
     let parts = inspect(&file)?;
     match parts.hash {
         None if !skip_hash_check => {
+            // Say what is wrong with a file that is not a database at all (foreign,
+            // truncated); etcd's message is for a database without a trailer.
+            BoltReader::from_file(file, parts.db_len)?;
             return Err(SnapshotError::Hash(
                 "snapshot missing hash but --skip-hash-check=false".into(),
-            ))
+            ));
         }
         Some(want) if !skip_hash_check => {
             let got = sha256_prefix(&file, parts.db_len)?;
