@@ -384,6 +384,10 @@ enum Network {
     Proxy,
 }
 
+/// Makes one member's data dir before a prepared cluster starts: (name, initial cluster,
+/// token, peer URL, data dir). See [`Cluster::start_prepared`].
+pub type Prepare<'a> = dyn Fn(&str, &str, &str, &str, &Path) -> Result<()> + 'a;
+
 fn unique_token() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
@@ -441,12 +445,42 @@ impl Cluster {
         Self::start_on(kind, n, extra_args, Network::Proxy, ClusterTls::default())
     }
 
+    /// [`Cluster::start`] with each member's data dir made by `prepare` before its first
+    /// start (for example by `snapshot restore`), given the member's name, the cluster's
+    /// `--initial-cluster` and token, the member's peer URL and the data dir to create.
+    pub fn start_prepared(
+        kind: Kind,
+        n: usize,
+        extra_args: &[&str],
+        prepare: &Prepare<'_>,
+    ) -> Result<Cluster> {
+        Self::start_with(
+            kind,
+            n,
+            extra_args,
+            Network::Loopback,
+            ClusterTls::default(),
+            Some(prepare),
+        )
+    }
+
     fn start_on(
         kind: Kind,
         n: usize,
         extra_args: &[&str],
         network: Network,
         tls: ClusterTls,
+    ) -> Result<Cluster> {
+        Self::start_with(kind, n, extra_args, network, tls, None)
+    }
+
+    fn start_with(
+        kind: Kind,
+        n: usize,
+        extra_args: &[&str],
+        network: Network,
+        tls: ClusterTls,
+        prepare: Option<&Prepare<'_>>,
     ) -> Result<Cluster> {
         let binary = kind.binary();
         if !binary.is_file() {
@@ -476,7 +510,7 @@ impl Cluster {
         };
         let mut last_err = None;
         for attempt in 0..START_ATTEMPTS {
-            match cluster.try_start(n, attempt) {
+            match cluster.try_start(n, attempt, prepare) {
                 Ok(()) => return Ok(cluster),
                 Err(e) => {
                     for m in &mut cluster.members {
@@ -494,7 +528,7 @@ impl Cluster {
         Err(last_err.unwrap_or(HarnessError::NotRunning))
     }
 
-    fn try_start(&mut self, n: usize, attempt: usize) -> Result<()> {
+    fn try_start(&mut self, n: usize, attempt: usize, prepare: Option<&Prepare<'_>>) -> Result<()> {
         let mut specs = Vec::with_capacity(n);
         for i in 0..n {
             let (host, netns, (c, p)) = match &self.net {
@@ -542,6 +576,17 @@ impl Cluster {
                 peer_scheme: self.peer_scheme(),
                 own_args: Vec::new(),
             });
+        }
+        if let Some(prepare) = prepare {
+            for m in &self.members {
+                prepare(
+                    &m.name,
+                    &m.initial_cluster,
+                    &self.token,
+                    &m.peer_url(),
+                    &m.data_dir(),
+                )?;
+            }
         }
         for i in 0..n {
             self.spawn(i)?;

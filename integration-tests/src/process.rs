@@ -111,6 +111,9 @@ impl Kind {
 pub struct ServerOpts {
     /// Flags appended after the standard ones, e.g. `--max-txn-ops=3`.
     pub extra_args: Vec<String>,
+    /// A data directory (for example one `snapshot restore` made) copied in as the server's
+    /// data directory before every start attempt; the original is left alone.
+    pub data_from: Option<PathBuf>,
 }
 
 impl ServerOpts {
@@ -118,7 +121,14 @@ impl ServerOpts {
     pub fn with_args(args: &[&str]) -> Self {
         ServerOpts {
             extra_args: args.iter().map(|s| s.to_string()).collect(),
+            data_from: None,
         }
+    }
+
+    /// These options, starting from a copy of the data directory `dir`.
+    pub fn with_data_from(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_from = Some(dir.into());
+        self
     }
 }
 
@@ -175,6 +185,10 @@ impl Server {
             server.peer_port = p;
             // A failed attempt must not leave half-initialised data behind.
             let _ = std::fs::remove_dir_all(server.data_dir());
+            if let Some(from) = &server.opts.data_from {
+                copy_dir(from, &server.data_dir())
+                    .map_err(|e| HarnessError::io("copy the prepared data dir", e))?;
+            }
             match server.spawn_and_wait() {
                 Ok(()) => {
                     server.learn_identity();
@@ -440,6 +454,21 @@ impl Server {
             let _ = c.wait();
         }
     }
+}
+
+/// Copies the directory tree `from` to `to` (which must not exist).
+pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
 }
 
 impl Drop for Server {

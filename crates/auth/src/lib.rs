@@ -21,7 +21,8 @@
 //!   [`NopTokens`] (`nop.rs`); [`TokenSpec`] and [`token_provider`] (`spec.rs`), from
 //!   etcd's `--auth-token` and `--auth-token-ttl`.
 //! - [`error`]: [`AuthError`], with etcd's `auth:` texts.
-//! - `record` (private): the persisted encoding (`authpb.User`, `authpb.Role`).
+//! - [`record`]: the persisted encoding (`authpb.User`, `authpb.Role`); its keys and raw
+//!   record writers are public for the snapshot export and restore.
 //!
 //! # Invariants
 //! - Changes are decided ONLY in the apply loop, in log order, on every member, and are
@@ -45,7 +46,7 @@
 pub mod change;
 pub mod error;
 pub mod perm;
-mod record;
+pub mod record;
 pub mod state;
 pub mod store;
 pub mod token;

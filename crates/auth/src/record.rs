@@ -11,16 +11,22 @@ use prost::Message;
 use crate::error::AuthError;
 use crate::state::{AuthState, User};
 
-const ENABLED: &[u8] = b"enabled";
-const REVISION: &[u8] = b"revision";
-const USER: &str = "user/";
-const ROLE: &str = "role/";
+/// Key of the enabled flag (one byte, 1 = enabled).
+pub const ENABLED: &[u8] = b"enabled";
+/// Key of the auth revision (u64 big-endian).
+pub const REVISION: &[u8] = b"revision";
+/// Key prefix of a user (followed by the name; the value is an encoded `authpb.User`).
+pub const USER: &str = "user/";
+/// Key prefix of a role (followed by the name; the value is an encoded `authpb.Role`).
+pub const ROLE: &str = "role/";
 
-pub(crate) fn put_enabled(batch: &mut WriteBatch, enabled: bool) {
+/// Stages the enabled flag.
+pub fn put_enabled(batch: &mut WriteBatch, enabled: bool) {
     batch.put(Column::Auth, ENABLED, [u8::from(enabled)]);
 }
 
-pub(crate) fn put_revision(batch: &mut WriteBatch, revision: u64) {
+/// Stages the auth revision.
+pub fn put_revision(batch: &mut WriteBatch, revision: u64) {
     batch.put(Column::Auth, REVISION, revision.to_be_bytes());
 }
 
@@ -34,6 +40,17 @@ pub(crate) fn put_user(batch: &mut WriteBatch, name: &str, user: &User) {
         }),
     };
     batch.put(Column::Auth, format!("{USER}{name}"), rec.encode_to_vec());
+}
+
+/// Stages a user exactly as `rec` has it (a snapshot restore). The record is checked
+/// when the store opens.
+pub fn put_user_record(batch: &mut WriteBatch, name: &str, rec: &authpb::User) {
+    batch.put(Column::Auth, format!("{USER}{name}"), rec.encode_to_vec());
+}
+
+/// Stages a role exactly as `rec` has it (a snapshot restore).
+pub fn put_role_record(batch: &mut WriteBatch, name: &str, rec: &authpb::Role) {
+    batch.put(Column::Auth, format!("{ROLE}{name}"), rec.encode_to_vec());
 }
 
 pub(crate) fn delete_user(batch: &mut WriteBatch, name: &str) {

@@ -16,7 +16,8 @@
 //! - [`spread`]: how a promote spreads leases that would all expire at once.
 //! - [`metrics`]: etcd's lease metrics; [`metrics::record_expired`] for the server.
 //! - [`error`]: [`LeaseError`], the crate's one error type.
-//! - `record` (private): the 25-byte persisted record (id, TTL, remaining TTL).
+//! - [`record`]: the 25-byte persisted record (id, TTL, remaining TTL); public for the
+//!   snapshot export and restore, which translate it to and from etcd's `leasepb.Lease`.
 //! - `time_queue` (private): ids ordered by a due instant (expiry, checkpoints).
 //!
 //! # Invariants
@@ -82,7 +83,7 @@ pub mod error;
 pub mod lease;
 pub mod lessor;
 pub mod metrics;
-mod record;
+pub mod record;
 pub mod spread;
 mod time_queue;
 

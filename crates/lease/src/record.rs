@@ -12,18 +12,22 @@ const VALUE_LEN: usize = 1 + 8 * 3;
 
 /// One persisted lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct LeaseRecord {
+pub struct LeaseRecord {
+    /// The lease ID (never 0).
     pub id: i64,
+    /// The granted TTL in seconds.
     pub ttl: i64,
+    /// The checkpointed remaining TTL in seconds (0: none).
     pub remaining_ttl: i64,
 }
 
 /// The backend key of lease `id`.
-pub(crate) fn key(id: i64) -> [u8; 8] {
+pub fn key(id: i64) -> [u8; 8] {
     (id as u64).to_be_bytes()
 }
 
 impl LeaseRecord {
+    /// The record's backend value.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(VALUE_LEN);
         out.push(VERSION);

@@ -170,6 +170,19 @@ impl RaftNode {
     }
 }
 
+impl RaftNode {
+    /// Writes the first log of a NEW cluster into an empty `store`: one committed
+    /// AddVoter entry per voter of `config` (indexes `1..=N`, term 1), as [`RaftNode::start`]
+    /// does for a fresh data dir. A snapshot restore calls it to make a data dir whose
+    /// state machine already applied those entries.
+    pub fn bootstrap_log<S: RaftLogStore>(
+        config: &RaftConfig,
+        store: &mut S,
+    ) -> Result<(), RaftLogError> {
+        bootstrap(config, store)
+    }
+}
+
 pub(crate) fn sorted(ids: &[u64]) -> Vec<u64> {
     let mut v = ids.to_vec();
     v.sort_unstable();

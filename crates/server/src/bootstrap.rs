@@ -190,7 +190,7 @@ async fn identify(
 ///
 /// Memtables of 32 MiB (not RocksDB's 64): a metadata store's working set is small, and
 /// every MiB of memtable is resident.
-fn state_db_options() -> RocksOptions {
+pub(crate) fn state_db_options() -> RocksOptions {
     RocksOptions {
         disable_wal: true,
         write_buffer_bytes: 32 << 20,
@@ -201,7 +201,7 @@ fn state_db_options() -> RocksOptions {
 /// The raft log's RocksDB (synced WAL). Entries are appended, read back once for apply
 /// (from the memtable, usually) and deleted after compaction, so a small memtable and
 /// block cache do: they would otherwise hold another 128 MiB of mostly dead entries.
-fn raft_db_options() -> RocksOptions {
+pub(crate) fn raft_db_options() -> RocksOptions {
     RocksOptions {
         write_buffer_bytes: 16 << 20,
         block_cache_bytes: 8 << 20,

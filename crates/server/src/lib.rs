@@ -22,6 +22,8 @@
 //!   with etcd's checks), [`peer_host`] (this member as the peer transport sees it).
 //! - [`lease_forward`]: lease renewals and TTLs answered by (or forwarded to) the leader.
 //! - [`leadership`]: MoveLeader's transfer, and the hand-off of a leader that stops.
+//! - [`snapshot`]: etcd-format snapshots: export (`Maintenance.Snapshot`), restore into a
+//!   new data dir, `oxcd snapshot status|restore`.
 //! - [`tls`]: the member's TLS (client, peer and metrics listeners, peer dialer).
 //! - [`logging`]: `--logger`, `--log-outputs`, `--log-level`, `--debug`.
 //! - [`validate`], [`quota`], [`identity`], [`background`], [`metrics`].
@@ -68,6 +70,7 @@ pub mod propose;
 pub mod quota;
 pub mod read;
 pub mod serve;
+pub mod snapshot;
 pub mod tls;
 pub mod validate;
 pub mod watch_history;

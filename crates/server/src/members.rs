@@ -24,9 +24,9 @@ use crate::error::ServerError;
 /// Meta key of this member's own ID: member-local, never taken from a snapshot.
 pub const LOCAL_ID_KEY: &[u8] = b"local_member_id";
 /// Meta key of the cluster ID.
-const CLUSTER_ID_KEY: &[u8] = b"cluster_id";
+pub const CLUSTER_ID_KEY: &[u8] = b"cluster_id";
 /// Key prefix of removed member IDs.
-const REMOVED_PREFIX: u8 = b'r';
+pub const REMOVED_PREFIX: u8 = b'r';
 
 #[derive(Debug, Default, Clone)]
 struct State {
@@ -44,7 +44,8 @@ pub struct Members {
     version: watch::Sender<u64>,
 }
 
-fn removed_key(id: u64) -> Vec<u8> {
+/// The `Column::Members` key that marks `id` removed.
+pub fn removed_key(id: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(9);
     k.push(REMOVED_PREFIX);
     k.extend_from_slice(&id.to_be_bytes());

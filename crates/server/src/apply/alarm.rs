@@ -17,7 +17,8 @@ pub struct AlarmStore {
     raised: RwLock<BTreeSet<(u64, i32)>>,
 }
 
-fn key(member: u64, alarm: i32) -> Vec<u8> {
+/// The `Column::Alarm` key of an alarm: member ID (u64 BE) then alarm type (i32 BE).
+pub fn key(member: u64, alarm: i32) -> Vec<u8> {
     let mut k = member.to_be_bytes().to_vec();
     k.extend_from_slice(&alarm.to_be_bytes());
     k

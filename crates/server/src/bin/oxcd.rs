@@ -1,9 +1,14 @@
 //! `oxcd`: the server binary. Parses etcd's flags and runs a member until SIGINT/SIGTERM.
+//! `oxcd snapshot status|restore ...` reads and restores etcd-format snapshots instead
+//! (see `oxcd_server::snapshot::cli`).
 
 use oxcd_server::Config;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("snapshot") {
+        std::process::exit(oxcd_server::snapshot::cli::run(&args[1..]));
+    }
     let config = match Config::parse(args, |k| std::env::var(k).ok()) {
         Ok(c) => c,
         Err(e) => {

@@ -1,0 +1,332 @@
+//! [`BoltReader`]: reads a bbolt database page by page with positioned reads (no mmap),
+//! so memory stays at a few pages per tree level whatever the file's size.
+//!
+//! Everything read is checked before it is used: the meta checksum, page ids, types and
+//! bounds, element offsets, and that keys come in strictly ascending order (which also
+//! stops a damaged tree that points back into itself). A failed check is a
+//! [`SnapshotError::Corrupt`], never a panic.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use crate::error::{Result, SnapshotError};
+use crate::page::{
+    u32_at, u64_at, Meta, PageHeader, BRANCH_PAGE, BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG,
+    ELEMENT_SIZE, LEAF_PAGE, PAGE_HEADER_SIZE, PAGE_SIZE,
+};
+
+/// A visitor of raw leaf entries: (element flags, key, value).
+type EntryFn<'a> = dyn FnMut(u32, &[u8], &[u8]) -> Result<()> + 'a;
+
+/// A visitor of a bucket's pairs: (key, value).
+pub type PairFn<'a> = dyn FnMut(&[u8], &[u8]) -> Result<()> + 'a;
+
+/// Branch levels a tree may have (bbolt's trees are far shallower).
+const MAX_DEPTH: usize = 64;
+
+/// Where a bucket's tree is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bucket {
+    /// A tree whose root is this page.
+    Page(u64),
+    /// A bucket stored inline in its parent: its one leaf page.
+    Inline(Vec<u8>),
+}
+
+/// An open bbolt database.
+#[derive(Debug)]
+pub struct BoltReader {
+    file: File,
+    meta: Meta,
+    page_size: usize,
+}
+
+fn corrupt(msg: impl Into<String>) -> SnapshotError {
+    SnapshotError::Corrupt(msg.into())
+}
+
+impl BoltReader {
+    /// Opens the database file at `path` (all of it is the database).
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path)
+            .map_err(|e| SnapshotError::io(format!("open {}", path.display()), e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| SnapshotError::io(format!("stat {}", path.display()), e))?
+            .len();
+        Self::from_file(file, len)
+    }
+
+    /// Opens the database held in the first `len` bytes of `file`.
+    pub fn from_file(file: File, len: u64) -> Result<Self> {
+        if len < 2 * 1024 {
+            return Err(SnapshotError::NotBolt(format!(
+                "file of {len} bytes is too small"
+            )));
+        }
+        let read_meta = |at: u64| -> Result<Meta> {
+            let mut buf = vec![0u8; PAGE_HEADER_SIZE + 64];
+            if at + buf.len() as u64 > len {
+                return Err(SnapshotError::NotBolt(
+                    "file too small for a meta page".into(),
+                ));
+            }
+            file.read_exact_at(&mut buf, at)
+                .map_err(|e| SnapshotError::io("read meta page", e))?;
+            Meta::from_page(&buf)
+        };
+        let m0 = read_meta(0);
+        let page_size = match &m0 {
+            Ok(m) => m.page_size as usize,
+            Err(_) => PAGE_SIZE,
+        };
+        if !page_size.is_power_of_two() || !(1024..=65536).contains(&page_size) {
+            return Err(SnapshotError::NotBolt(format!("page size {page_size}")));
+        }
+        let m1 = read_meta(page_size as u64);
+        let meta = match (m0, m1) {
+            (Ok(a), Ok(b)) => {
+                if b.txid > a.txid {
+                    b
+                } else {
+                    a
+                }
+            }
+            (Ok(a), Err(_)) => a,
+            (Err(_), Ok(b)) => b,
+            (Err(e), Err(_)) => return Err(e),
+        };
+        if meta.page_size as usize != page_size {
+            return Err(corrupt("the meta pages disagree on the page size"));
+        }
+        let need = meta
+            .pgid
+            .checked_mul(page_size as u64)
+            .ok_or_else(|| corrupt("page count overflows"))?;
+        if need > len {
+            return Err(corrupt(format!(
+                "file is truncated: the database needs {need} bytes, the file has {len}"
+            )));
+        }
+        if meta.root < 2 || meta.root >= meta.pgid {
+            return Err(corrupt(format!(
+                "root page {} outside the database ({} pages)",
+                meta.root, meta.pgid
+            )));
+        }
+        Ok(BoltReader {
+            file,
+            meta,
+            page_size,
+        })
+    }
+
+    /// The meta page in use.
+    pub fn meta(&self) -> Meta {
+        self.meta
+    }
+
+    /// The database's size in bytes (pages times page size), as bbolt's `Tx.Size`.
+    pub fn size(&self) -> u64 {
+        self.meta.pgid * self.page_size as u64
+    }
+
+    /// Reads page `id` with its overflow pages, checking that it is a branch or leaf.
+    fn read_page(&self, id: u64) -> Result<Vec<u8>> {
+        if id < 2 || id >= self.meta.pgid {
+            return Err(corrupt(format!(
+                "page {id} outside the database ({} pages)",
+                self.meta.pgid
+            )));
+        }
+        let ps = self.page_size as u64;
+        let mut page = vec![0u8; self.page_size];
+        self.file
+            .read_exact_at(&mut page, id * ps)
+            .map_err(|e| SnapshotError::io(format!("read page {id}"), e))?;
+        let h = PageHeader::read(&page);
+        if h.id != id {
+            return Err(corrupt(format!("page {id} says it is page {}", h.id)));
+        }
+        if h.flags != BRANCH_PAGE && h.flags != LEAF_PAGE {
+            return Err(corrupt(format!(
+                "page {id}: expected a branch or leaf page, found flags {:#x}",
+                h.flags
+            )));
+        }
+        if h.overflow > 0 {
+            let end = id + 1 + u64::from(h.overflow);
+            if end > self.meta.pgid {
+                return Err(corrupt(format!("page {id}: overflow past the end")));
+            }
+            page.resize((end - id) as usize * self.page_size, 0);
+            self.file
+                .read_exact_at(&mut page[self.page_size..], (id + 1) * ps)
+                .map_err(|e| SnapshotError::io(format!("read page {id}"), e))?;
+        }
+        Ok(page)
+    }
+
+    /// Calls `f(flags, key, value)` for every leaf entry of the tree at `root`, in key
+    /// order.
+    fn walk(&self, root: &Bucket, f: &mut EntryFn<'_>) -> Result<()> {
+        let mut last: Option<Vec<u8>> = None;
+        match root {
+            Bucket::Inline(page) => {
+                let h = page_header(page)?;
+                if h.flags != LEAF_PAGE {
+                    return Err(corrupt("an inline bucket is not a leaf page"));
+                }
+                visit_leaf(page, h.count, &mut last, f)
+            }
+            Bucket::Page(id) => self.walk_page(*id, 0, &mut last, f),
+        }
+    }
+
+    fn walk_page(
+        &self,
+        id: u64,
+        depth: usize,
+        last: &mut Option<Vec<u8>>,
+        f: &mut EntryFn<'_>,
+    ) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(corrupt(format!("page {id}: tree deeper than {MAX_DEPTH}")));
+        }
+        let page = self.read_page(id)?;
+        let h = PageHeader::read(&page);
+        if h.flags == LEAF_PAGE {
+            return visit_leaf(&page, h.count, last, f);
+        }
+        let n = h.count as usize;
+        check_elements(&page, n)?;
+        for i in 0..n {
+            let at = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
+            let pos = u32_at(&page, at) as usize;
+            let ksize = u32_at(&page, at + 4) as usize;
+            let child = u64_at(&page, at + 8);
+            let key = slice(&page, at, pos, ksize)?;
+            if let Some(prev) = last.as_deref() {
+                // A branch key is the first key of its child: never below what came before.
+                if key < prev {
+                    return Err(corrupt(format!("page {id}: branch keys out of order")));
+                }
+            }
+            self.walk_page(child, depth + 1, last, f)?;
+        }
+        Ok(())
+    }
+
+    /// Calls `f(name, bucket)` for every bucket in the root bucket, in name order.
+    pub fn for_each_bucket(&self, f: &mut dyn FnMut(&[u8], Bucket) -> Result<()>) -> Result<()> {
+        self.walk(&Bucket::Page(self.meta.root), &mut |flags, k, v| {
+            if flags & BUCKET_LEAF_FLAG == 0 {
+                return Err(corrupt(format!(
+                    "root entry {:?} is not a bucket",
+                    String::from_utf8_lossy(k)
+                )));
+            }
+            f(k, self.bucket_ref(v)?)
+        })
+    }
+
+    /// The bucket `name` of the root bucket, if there is one.
+    pub fn bucket(&self, name: &[u8]) -> Result<Option<Bucket>> {
+        let mut found = None;
+        self.for_each_bucket(&mut |k, b| {
+            if k == name {
+                found = Some(b);
+            }
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
+    fn bucket_ref(&self, value: &[u8]) -> Result<Bucket> {
+        if value.len() < BUCKET_HEADER_SIZE {
+            return Err(corrupt("bucket header too short"));
+        }
+        let root = u64_at(value, 0);
+        if root == 0 {
+            Ok(Bucket::Inline(value[BUCKET_HEADER_SIZE..].to_vec()))
+        } else {
+            Ok(Bucket::Page(root))
+        }
+    }
+
+    /// Calls `f(key, value)` for every pair of `bucket`, in key order. A nested bucket
+    /// shows up with an empty value, as bbolt's `ForEach` shows it with a nil one.
+    /// Returns how many pairs there were.
+    pub fn for_each(&self, bucket: &Bucket, f: &mut PairFn<'_>) -> Result<u64> {
+        let mut n = 0u64;
+        self.walk(bucket, &mut |flags, k, v| {
+            n += 1;
+            if flags & BUCKET_LEAF_FLAG != 0 {
+                f(k, &[])
+            } else {
+                f(k, v)
+            }
+        })?;
+        Ok(n)
+    }
+}
+
+fn page_header(page: &[u8]) -> Result<PageHeader> {
+    if page.len() < PAGE_HEADER_SIZE {
+        return Err(corrupt("page shorter than its header"));
+    }
+    Ok(PageHeader::read(page))
+}
+
+fn check_elements(page: &[u8], n: usize) -> Result<()> {
+    if PAGE_HEADER_SIZE + n * ELEMENT_SIZE > page.len() {
+        return Err(corrupt(format!("{n} elements do not fit their page")));
+    }
+    Ok(())
+}
+
+/// `len` bytes at `pos` from the element at `at`, bounds-checked.
+fn slice(page: &[u8], at: usize, pos: usize, len: usize) -> Result<&[u8]> {
+    let start = at
+        .checked_add(pos)
+        .ok_or_else(|| corrupt("element offset overflows"))?;
+    let end = start
+        .checked_add(len)
+        .ok_or_else(|| corrupt("element size overflows"))?;
+    page.get(start..end)
+        .ok_or_else(|| corrupt("element points outside its page"))
+}
+
+fn visit_leaf(
+    page: &[u8],
+    count: u16,
+    last: &mut Option<Vec<u8>>,
+    f: &mut EntryFn<'_>,
+) -> Result<()> {
+    let n = count as usize;
+    check_elements(page, n)?;
+    for i in 0..n {
+        let at = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
+        let flags = u32_at(page, at);
+        let pos = u32_at(page, at + 4) as usize;
+        let ksize = u32_at(page, at + 8) as usize;
+        let vsize = u32_at(page, at + 12) as usize;
+        let key = slice(page, at, pos, ksize)?;
+        let value = slice(page, at, pos + ksize, vsize)?;
+        if let Some(prev) = last.as_deref() {
+            if key <= prev {
+                return Err(corrupt("keys out of order"));
+            }
+        }
+        match last {
+            Some(buf) => {
+                buf.clear();
+                buf.extend_from_slice(key);
+            }
+            None => *last = Some(key.to_vec()),
+        }
+        f(flags, key, value)?;
+    }
+    Ok(())
+}
