@@ -101,6 +101,16 @@ pub static PROPOSALS_FAILED: LazyLock<Counter> = LazyLock::new(|| {
     )
 });
 
+/// `etcd_server_heartbeat_send_failures_total`: heartbeat rounds a leader sent later than
+/// twice the heartbeat interval after the previous one (its loop was stalled, usually by a
+/// slow disk).
+pub static HEARTBEAT_SEND_FAILURES: LazyLock<Counter> = LazyLock::new(|| {
+    counter(
+        "etcd_server_heartbeat_send_failures_total",
+        "The total number of leader heartbeat send failures (likely overloaded from slow disk).",
+    )
+});
+
 /// Forces registration, so every metric is exported (with value 0) from the start.
 pub fn register() {
     LazyLock::force(&WAL_FSYNC_SECONDS);
@@ -112,4 +122,5 @@ pub fn register() {
     LazyLock::force(&PROPOSALS_APPLIED);
     LazyLock::force(&PROPOSALS_PENDING);
     LazyLock::force(&PROPOSALS_FAILED);
+    LazyLock::force(&HEARTBEAT_SEND_FAILURES);
 }

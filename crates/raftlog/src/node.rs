@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use protobuf::Message as _;
 use raft::eraftpb::{ConfState, Entry, EntryType, HardState, Message, MessageType};
@@ -304,6 +304,7 @@ impl<S: RaftLogStore, A: Applier> Node<S, A> {
     ) -> Result<(), RaftLogError> {
         let tick = self.config.tick_interval;
         let mut next_tick = Instant::now() + tick;
+        let mut last_tick = Instant::now();
         self.after_commands()?;
         while !self.stop {
             let wake = self
@@ -334,6 +335,8 @@ impl<S: RaftLogStore, A: Applier> Node<S, A> {
             self.flush_proposals();
             let now = Instant::now();
             if now >= next_tick {
+                self.warn_late_heartbeat(now.duration_since(last_tick), tick);
+                last_tick = now;
                 self.raw.tick();
                 next_tick += tick;
                 if next_tick <= now {
@@ -343,6 +346,22 @@ impl<S: RaftLogStore, A: Applier> Node<S, A> {
             self.after_commands()?;
         }
         Ok(())
+    }
+
+    /// A leader whose loop ticks (and so heartbeats) more than two intervals after the
+    /// previous tick warns as etcd does: followers may time out and elect another leader.
+    fn warn_late_heartbeat(&self, since_last: Duration, interval: Duration) {
+        let expected = interval * 2;
+        if self.raw.raft.state == raft::StateRole::Leader && since_last > expected {
+            metrics::HEARTBEAT_SEND_FAILURES.inc();
+            tracing::warn!(
+                member = self.id,
+                "heartbeat-interval" = ?interval,
+                "expected-duration" = ?expected,
+                "exceeded-duration" = ?(since_last - expected),
+                "leader failed to send out heartbeat on time; took too long, leader is overloaded likely from slow disk"
+            );
+        }
     }
 
     /// Everything that runs between command handling and the next wait: retries, Readies,

@@ -395,6 +395,7 @@ fn state_machine(
         cfg.election_timeout,
         dbs.snapshot_root.clone(),
     )
+    .map(|sm| sm.with_warning_apply_duration(cfg.warning_apply_duration))
     .map_err(storage("state machine"))
 }
 
@@ -496,6 +497,7 @@ fn server_context(
             max_request_bytes: cfg.max_request_bytes,
             strict_reconfig_check: cfg.strict_reconfig_check,
             max_learners: cfg.max_learners,
+            warning_apply_duration: cfg.warning_apply_duration,
         },
         watch_hub: r.watch_hub,
         lessor: r.lessor,

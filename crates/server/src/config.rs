@@ -188,8 +188,8 @@ const FLAGS: &[(&str, Kind, Role)] = {
         ("peer-skip-client-san-verification", B, U),
         ("experimental-watch-progress-notify-interval", V, U),
         ("watch-progress-notify-interval", V, U),
-        ("experimental-warning-apply-duration", V, I),
-        ("warning-apply-duration", V, I),
+        ("experimental-warning-apply-duration", V, U),
+        ("warning-apply-duration", V, U),
         ("experimental-txn-mode-write-with-shared-buffer", B, I),
         ("experimental-bootstrap-defrag-threshold-megabytes", V, I),
         ("bootstrap-defrag-threshold-megabytes", V, I),
@@ -368,6 +368,9 @@ pub struct Config {
     pub print_version: bool,
     /// `--help` was given.
     pub print_help: bool,
+    /// `--warning-apply-duration` (3.4: `--experimental-warning-apply-duration`): requests
+    /// slower than this are logged and counted (`etcd_server_slow_apply_total`).
+    pub warning_apply_duration: Duration,
     /// Known etcd flags that were set but that oxcd does not act on.
     pub ignored: Vec<String>,
 }
@@ -550,6 +553,14 @@ impl Config {
                     "experimental-watch-progress-notify-interval",
                 ],
                 Duration::from_secs(600),
+            )?,
+            warning_apply_duration: parse_duration(
+                values,
+                &[
+                    "warning-apply-duration",
+                    "experimental-warning-apply-duration",
+                ],
+                crate::slow::DEFAULT_WARNING_APPLY_DURATION,
             )?,
             client_tls,
             peer_tls,

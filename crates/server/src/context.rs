@@ -31,6 +31,8 @@ pub struct Limits {
     pub strict_reconfig_check: bool,
     /// `--max-learners`.
     pub max_learners: usize,
+    /// `--warning-apply-duration`: slower read-only ranges are logged and counted.
+    pub warning_apply_duration: std::time::Duration,
 }
 
 /// Shared handles of one running member.

@@ -26,7 +26,8 @@
 //!   new data dir, `oxcd snapshot status|restore`.
 //! - [`tls`]: the member's TLS (client, peer and metrics listeners, peer dialer).
 //! - [`logging`]: `--logger`, `--log-outputs`, `--log-level`, `--debug`.
-//! - [`validate`], [`quota`], [`identity`], [`background`], [`metrics`].
+//! - [`validate`], [`quota`], [`identity`], [`background`], [`metrics`], [`slow`] (etcd's
+//!   "apply request took too long" warning).
 //!
 //! # Data path of a write
 //! gRPC handler → validate → quota → [`propose::RaftProposer`] (request ID, size check, waiter)
@@ -70,6 +71,7 @@ pub mod propose;
 pub mod quota;
 pub mod read;
 pub mod serve;
+pub mod slow;
 pub mod snapshot;
 pub mod tls;
 pub mod validate;

@@ -95,7 +95,14 @@ gauge!(
     "The current revision of auth store."
 );
 
-/// Touches every metric so that it is exported from start-up.
+counter!(
+    SLOW_APPLY,
+    "etcd_server_slow_apply_total",
+    "The total number of slow apply requests (likely overloaded from slow disk)."
+);
+
+/// Forces registration of every metric (exported at 0 from the start) and records the
+/// member's identity.
 pub fn init(member_id: u64, version: &str) {
     for g in [
         &DB_TOTAL_SIZE,
@@ -115,6 +122,7 @@ pub fn init(member_id: u64, version: &str) {
         &TXN_TOTAL,
         &HEALTH_SUCCESS,
         &HEALTH_FAILURES,
+        &SLOW_APPLY,
     ] {
         LazyLock::force(c);
     }

@@ -23,6 +23,9 @@ use super::RaftLogStore;
 use crate::error::{to_raft_storage, RaftLogError};
 use crate::metrics;
 
+/// A synced log write slower than this is logged, as etcd's WAL does.
+const SLOW_FSYNC: std::time::Duration = std::time::Duration::from_secs(1);
+
 const COL: Column = Column::RaftLog;
 const ENTRY_PREFIX: u8 = b'e';
 const ENTRY_END: &[u8] = b"f";
@@ -194,7 +197,12 @@ impl RocksLogStore {
         let started = Instant::now();
         self.backend.write(batch, sync)?;
         if sync {
-            metrics::WAL_FSYNC_SECONDS.observe(started.elapsed().as_secs_f64());
+            let took = started.elapsed();
+            metrics::WAL_FSYNC_SECONDS.observe(took.as_secs_f64());
+            if took > SLOW_FSYNC {
+                // etcd's warning, which operators alert on.
+                tracing::warn!(took = ?took, "expected-duration" = ?SLOW_FSYNC, "slow fdatasync");
+            }
         }
         metrics::WAL_WRITE_BYTES.add(bytes as f64);
         Ok(())

@@ -163,6 +163,8 @@ pub struct StateMachine {
     observer: Option<Arc<dyn ChangeObserver>>,
     progress: Arc<ApplyProgress>,
     applied: u64,
+    /// Applies slower than this are logged and counted ([`crate::slow`]).
+    warn_apply: Duration,
 }
 
 impl StateMachine {
@@ -201,10 +203,18 @@ impl StateMachine {
             progress,
             applied,
             lease_extend,
+            warn_apply: crate::slow::DEFAULT_WARNING_APPLY_DURATION,
         })
     }
 
+    /// Sets `--warning-apply-duration`.
+    pub fn with_warning_apply_duration(mut self, limit: Duration) -> Self {
+        self.warn_apply = limit;
+        self
+    }
+
     fn apply_one(&mut self, index: u64, data: &[u8]) -> Result<(), ApplyError> {
+        let started = std::time::Instant::now();
         let kv = self.kv.clone();
         let mut batch = WriteBatch::new();
         let mut pending = Pending::None;
@@ -258,9 +268,29 @@ impl StateMachine {
             Pending::None => {}
         }
         self.progress.applied.store(index, Ordering::Release);
+        let outcome = match &result {
+            Some(ApplyResult::Error(e)) => e.to_string(),
+            _ => String::new(),
+        };
         if let (Some(result), true) = (result, id != 0) {
             self.waiters.trigger(id, result);
         }
+        if data.is_empty() {
+            // A leader's no-op entry: not a request.
+            return Ok(());
+        }
+        crate::slow::warn_if_slow(
+            started,
+            self.warn_apply,
+            "",
+            || {
+                InternalRequest::decode(data)
+                    .ok()
+                    .and_then(|r| r.op)
+                    .map_or_else(String::new, |op| crate::slow::describe_op(&op))
+            },
+            || outcome,
+        );
         Ok(())
     }
 }

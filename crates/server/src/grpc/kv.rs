@@ -42,6 +42,7 @@ impl KvService {
         caller: &Caller,
         r: &RangeRequest,
     ) -> Result<RangeResponse, ServerError> {
+        let started = std::time::Instant::now();
         validate::check_range(r)?;
         if !r.serializable {
             if self.ctx.is_learner() {
@@ -55,12 +56,27 @@ impl KvService {
         auth.check(caller, |c| c.range(&r.key, &r.range_end))?;
         let res = self.ctx.kv.range(r)?;
         auth.recheck(caller)?;
-        Ok(RangeResponse {
+        let resp = RangeResponse {
             header: header::at(&self.ctx, res.revision),
             kvs: res.kvs,
             more: res.more,
             count: res.count,
-        })
+        };
+        crate::slow::warn_if_slow(
+            started,
+            self.ctx.limits.warning_apply_duration,
+            "read-only range ",
+            || crate::slow::describe_range(r),
+            || {
+                use prost::Message;
+                format!(
+                    "range_response_count:{} size:{}",
+                    resp.kvs.len(),
+                    resp.encoded_len()
+                )
+            },
+        );
+        Ok(resp)
     }
 
     /// Raises NOSPACE and fails if `cost` does not fit the quota.
