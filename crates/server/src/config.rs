@@ -217,7 +217,7 @@ const FLAGS: &[(&str, Kind, Role)] = {
         ("experimental-backend-bbolt-freelist-type", V, I),
         ("debug", B, U),
         ("log-package-levels", V, I),
-        ("config-file", V, I),
+        ("config-file", V, U),
         ("version", B, U),
         ("help", B, U),
     ]
@@ -368,6 +368,9 @@ pub struct Config {
     pub print_version: bool,
     /// `--help` was given.
     pub print_help: bool,
+    /// `--config-file`: the YAML file the settings came from (the command line and the
+    /// environment were then ignored, as etcd does).
+    pub config_file: Option<PathBuf>,
     /// `--warning-apply-duration` (3.4: `--experimental-warning-apply-duration`): requests
     /// slower than this are logged and counted (`etcd_server_slow_apply_total`).
     pub warning_apply_duration: Duration,
@@ -390,10 +393,28 @@ impl Config {
             given: BTreeMap::new(),
             read: Default::default(),
         };
-        for (name, _, _) in FLAGS {
-            let env_name = format!("ETCD_{}", name.to_uppercase().replace('-', "_"));
-            if let Some(v) = given.get(*name).cloned().or_else(|| env(&env_name)) {
-                values.given.insert(name, v);
+        let env_of = |name: &str| env(&format!("ETCD_{}", name.to_uppercase().replace('-', "_")));
+        let config_file = given
+            .get("config-file")
+            .cloned()
+            .or_else(|| env_of("config-file"))
+            .filter(|p| !p.is_empty());
+        if let Some(path) = config_file {
+            // etcd: a configuration file replaces the command line and the environment.
+            let doc = std::fs::read_to_string(&path).map_err(|e| ConfigError::InvalidValue {
+                flag: "config-file".into(),
+                value: path.clone(),
+                reason: format!("cannot read it: {e}"),
+            })?;
+            values.given = crate::config_file::values_from_yaml(&doc, |k| {
+                FLAGS.iter().find(|(n, _, _)| *n == k).map(|(n, _, _)| *n)
+            })?;
+            values.given.insert("config-file", path);
+        } else {
+            for (name, _, _) in FLAGS {
+                if let Some(v) = given.get(*name).cloned().or_else(|| env_of(name)) {
+                    values.given.insert(name, v);
+                }
             }
         }
         let config = Self::from_values(&values)?;
@@ -569,6 +590,7 @@ impl Config {
             peer_auto_tls: parse_bool(values, "peer-auto-tls", false)?,
             self_signed_cert_validity: parse_num(values, "self-signed-cert-validity", 1)?
                 .clamp(1, 100) as u32,
+            config_file: get("config-file").map(PathBuf::from),
             print_version: parse_bool(values, "version", false)?,
             print_help: parse_bool(values, "help", false)?,
             ignored,

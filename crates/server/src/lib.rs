@@ -6,7 +6,7 @@
 //! serves gRPC and HTTP on each client URL.
 //!
 //! # Layout
-//! - [`config`]: etcd's flags and `ETCD_*` variables.
+//! - [`config`]: etcd's flags and `ETCD_*` variables; [`config_file`]: `--config-file` (YAML).
 //! - [`bootstrap`]: the composition root (open stores, recover, start raft).
 //! - [`serve`]: the client listener: tower stack, gRPC services, gateway, HTTP endpoints.
 //! - [`grpc`]: one file per etcd service; [`grpc::status`] maps errors to `tonic::Status`.
@@ -54,6 +54,7 @@ pub mod auth;
 pub mod background;
 pub mod bootstrap;
 pub mod config;
+pub mod config_file;
 pub mod context;
 pub mod error;
 pub mod grpc;
@@ -86,6 +87,12 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    if let Some(path) = &config.config_file {
+        tracing::info!(
+            path = %path.display(),
+            "loaded server configuration, other configuration command line flags and environment variables will be ignored if provided"
+        );
+    }
     for flag in &config.ignored {
         tracing::warn!(flag = %flag, "flag accepted for compatibility but not used by oxcd");
     }
