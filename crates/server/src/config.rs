@@ -28,10 +28,43 @@ enum Kind {
 enum Role {
     /// Honoured as etcd honours it.
     Used,
-    /// Refused at start, with the reason: accepting it would silently change nothing.
+    /// Refused at start whatever its value, with the reason.
     Refused(&'static str),
-    /// Accepted so that existing manifests start, logged as not used by oxcd.
-    Ignored,
+    /// Not implemented: accepted only at etcd's default (so manifests that spell the
+    /// default out still start), refused with the reason at any other value.
+    AtDefault(EtcdDefault, &'static str),
+    /// Has no meaning in oxcd (the reason says why): accepted, and logged at start-up.
+    NoMeaning(&'static str),
+}
+
+/// etcd's default of an [`Role::AtDefault`] flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EtcdDefault {
+    /// A boolean.
+    B(bool),
+    /// A text (compared as given, trimmed).
+    T(&'static str),
+    /// A Go duration (compared by value: `10ms` is `0.01s`).
+    D(&'static str),
+}
+
+impl EtcdDefault {
+    /// Whether `value` is this default.
+    fn is(self, value: &str) -> bool {
+        let v = value.trim();
+        match self {
+            EtcdDefault::B(b) => match v {
+                "1" | "t" | "T" | "true" | "TRUE" | "True" => b,
+                "0" | "f" | "F" | "false" | "FALSE" | "False" => !b,
+                _ => false,
+            },
+            EtcdDefault::T(t) => v == t,
+            EtcdDefault::D(d) => {
+                let parse = oxcd_auth::token::parse_go_duration;
+                v == d || (parse(v).is_ok() && parse(v) == parse(d))
+            }
+        }
+    }
 }
 
 fn role_of(name: &str) -> Option<Role> {
@@ -52,10 +85,6 @@ impl Values {
         self.read.borrow_mut().insert(name);
         self.given.get(name)
     }
-
-    fn contains_key(&self, name: &str) -> bool {
-        self.given.contains_key(name)
-    }
 }
 
 /// Every flag etcd 3.4.23 and 3.6.0 accept: name, whether it is boolean, and what oxcd does
@@ -64,7 +93,7 @@ impl Values {
 /// marked [`Role::Used`].
 const FLAGS: &[(&str, Kind, Role)] = {
     use Kind::{Bool as B, Value as V};
-    use Role::{Ignored as I, Used as U};
+    use Role::Used as U;
     const NO_CLIENT_TLS: Role = Role::Refused(
         "oxcd's gateway calls the gRPC services in process and opens no TLS client connection; remove the flag",
     );
@@ -75,58 +104,58 @@ const FLAGS: &[(&str, Kind, Role)] = {
         ("snapshot-count", V, U),
         ("heartbeat-interval", V, U),
         ("election-timeout", V, U),
-        ("initial-election-tick-advance", B, I),
+        ("initial-election-tick-advance", B, Role::NoMeaning("raft-rs has no fast-forward of election ticks at start; a restarted member waits one randomized election timeout")),
         ("listen-peer-urls", V, U),
         ("listen-client-urls", V, U),
-        ("listen-client-http-urls", V, I),
-        ("max-snapshots", V, I),
-        ("max-wals", V, I),
-        ("memory-mlock", B, I),
+        ("listen-client-http-urls", V, Role::AtDefault(EtcdDefault::T(""), "a separate HTTP-only client listener is not implemented; HTTP is served on --listen-client-urls")),
+        ("max-snapshots", V, Role::NoMeaning("oxcd keeps raft snapshots and the log in RocksDB, not in .snap files")),
+        ("max-wals", V, Role::NoMeaning("oxcd keeps the raft log in RocksDB, not in .wal files")),
+        ("memory-mlock", B, Role::AtDefault(EtcdDefault::B(false), "locking memory is not implemented")),
         ("quota-backend-bytes", V, U),
-        ("backend-bbolt-freelist-type", V, I),
-        ("backend-batch-interval", V, I),
-        ("backend-batch-limit", V, I),
+        ("backend-bbolt-freelist-type", V, Role::NoMeaning("a bbolt setting; oxcd stores its data in RocksDB")),
+        ("backend-batch-interval", V, Role::NoMeaning("bbolt commit batching; oxcd writes every applied batch to RocksDB at once")),
+        ("backend-batch-limit", V, Role::NoMeaning("bbolt commit batching; oxcd writes every applied batch to RocksDB at once")),
         ("max-txn-ops", V, U),
         ("max-request-bytes", V, U),
         ("max-concurrent-streams", V, U),
-        ("grpc-keepalive-min-time", V, I),
-        ("grpc-keepalive-interval", V, I),
-        ("grpc-keepalive-timeout", V, I),
-        ("socket-reuse-port", B, I),
-        ("socket-reuse-address", B, I),
+        ("grpc-keepalive-min-time", V, Role::NoMeaning("hyper's HTTP/2 server has no ping-rate enforcement: client pings are always answered")),
+        ("grpc-keepalive-interval", V, U),
+        ("grpc-keepalive-timeout", V, U),
+        ("socket-reuse-port", B, Role::AtDefault(EtcdDefault::B(false), "SO_REUSEPORT listeners are not implemented")),
+        ("socket-reuse-address", B, Role::AtDefault(EtcdDefault::B(false), "SO_REUSEADDR listeners are not implemented")),
         ("enable-grpc-gateway", B, U),
-        ("raft-read-timeout", V, I),
-        ("raft-write-timeout", V, I),
-        ("feature-gates", V, I),
+        ("raft-read-timeout", V, Role::NoMeaning("rafthttp connection timeouts; oxcd's peer transport is gRPC with its own timeouts")),
+        ("raft-write-timeout", V, Role::NoMeaning("rafthttp connection timeouts; oxcd's peer transport is gRPC with its own timeouts")),
+        ("feature-gates", V, Role::AtDefault(EtcdDefault::T(""), "etcd 3.6's feature gates are not implemented")),
         ("initial-advertise-peer-urls", V, U),
         ("initial-cluster", V, U),
         ("initial-cluster-state", V, U),
         ("initial-cluster-token", V, U),
         ("advertise-client-urls", V, U),
-        ("discovery", V, I),
-        ("discovery-token", V, I),
-        ("discovery-endpoints", V, I),
-        ("discovery-dial-timeout", V, I),
-        ("discovery-request-timeout", V, I),
-        ("discovery-keepalive-time", V, I),
-        ("discovery-keepalive-timeout", V, I),
-        ("discovery-insecure-transport", B, I),
-        ("discovery-insecure-skip-tls-verify", B, I),
-        ("discovery-cert", V, I),
-        ("discovery-key", V, I),
-        ("discovery-cacert", V, I),
-        ("discovery-user", V, I),
-        ("discovery-password", V, I),
-        ("discovery-fallback", V, I),
-        ("discovery-proxy", V, I),
-        ("discovery-srv", V, I),
-        ("discovery-srv-name", V, I),
+        ("discovery", V, Role::AtDefault(EtcdDefault::T(""), "discovery bootstrap is not implemented; use --initial-cluster")),
+        ("discovery-token", V, Role::AtDefault(EtcdDefault::T(""), "discovery bootstrap is not implemented; use --initial-cluster")),
+        ("discovery-endpoints", V, Role::AtDefault(EtcdDefault::T(""), "discovery bootstrap is not implemented; use --initial-cluster")),
+        ("discovery-dial-timeout", V, Role::NoMeaning("only used with discovery (--discovery, --discovery-endpoints, --discovery-srv), which is not implemented")),
+        ("discovery-request-timeout", V, Role::NoMeaning("only used with discovery (--discovery, --discovery-endpoints, --discovery-srv), which is not implemented")),
+        ("discovery-keepalive-time", V, Role::NoMeaning("only used with discovery (--discovery, --discovery-endpoints, --discovery-srv), which is not implemented")),
+        ("discovery-keepalive-timeout", V, Role::NoMeaning("only used with discovery (--discovery, --discovery-endpoints, --discovery-srv), which is not implemented")),
+        ("discovery-insecure-transport", B, Role::NoMeaning("only used with discovery (--discovery, --discovery-endpoints, --discovery-srv), which is not implemented")),
+        ("discovery-insecure-skip-tls-verify", B, Role::NoMeaning("only used with discovery (--discovery, --discovery-endpoints, --discovery-srv), which is not implemented")),
+        ("discovery-cert", V, Role::NoMeaning("only used with discovery (--discovery, --discovery-endpoints, --discovery-srv), which is not implemented")),
+        ("discovery-key", V, Role::NoMeaning("only used with discovery (--discovery, --discovery-endpoints, --discovery-srv), which is not implemented")),
+        ("discovery-cacert", V, Role::NoMeaning("only used with discovery (--discovery, --discovery-endpoints, --discovery-srv), which is not implemented")),
+        ("discovery-user", V, Role::NoMeaning("only used with discovery (--discovery, --discovery-endpoints, --discovery-srv), which is not implemented")),
+        ("discovery-password", V, Role::NoMeaning("only used with discovery (--discovery, --discovery-endpoints, --discovery-srv), which is not implemented")),
+        ("discovery-fallback", V, Role::NoMeaning("only used with discovery (--discovery, --discovery-endpoints, --discovery-srv), which is not implemented")),
+        ("discovery-proxy", V, Role::NoMeaning("only used with discovery (--discovery, --discovery-endpoints, --discovery-srv), which is not implemented")),
+        ("discovery-srv", V, Role::AtDefault(EtcdDefault::T(""), "DNS SRV discovery is not implemented; use --initial-cluster")),
+        ("discovery-srv-name", V, Role::NoMeaning("only used with discovery (--discovery, --discovery-endpoints, --discovery-srv), which is not implemented")),
         ("strict-reconfig-check", B, U),
         ("pre-vote", B, U),
         ("auto-compaction-retention", V, U),
         ("auto-compaction-mode", V, U),
-        ("v2-deprecation", V, I),
-        ("enable-v2", B, I),
+        ("v2-deprecation", V, Role::NoMeaning("oxcd serves no v2 API and stores no v2 data")),
+        ("enable-v2", B, Role::AtDefault(EtcdDefault::B(false), "the v2 API is not served")),
         ("cert-file", V, U),
         ("key-file", V, U),
         ("client-cert-auth", B, U),
@@ -155,32 +184,32 @@ const FLAGS: &[(&str, Kind, Role)] = {
         ("auth-token", V, U),
         ("bcrypt-cost", V, U),
         ("auth-token-ttl", V, U),
-        ("enable-pprof", B, I),
+        ("enable-pprof", B, Role::AtDefault(EtcdDefault::B(false), "Go's pprof endpoints do not exist in oxcd")),
         ("metrics", V, U),
         ("listen-metrics-urls", V, U),
         ("logger", V, U),
         ("log-outputs", V, U),
         ("log-level", V, U),
-        ("log-format", V, I),
-        ("enable-log-rotation", B, I),
-        ("log-rotation-config-json", V, I),
-        ("warning-unary-request-duration", V, I),
-        ("experimental-enable-distributed-tracing", B, I),
-        ("enable-distributed-tracing", B, I),
-        ("experimental-distributed-tracing-address", V, I),
-        ("distributed-tracing-address", V, I),
-        ("experimental-distributed-tracing-service-name", V, I),
-        ("distributed-tracing-service-name", V, I),
-        ("experimental-distributed-tracing-instance-id", V, I),
-        ("distributed-tracing-instance-id", V, I),
-        ("experimental-distributed-tracing-sampling-rate", V, I),
-        ("distributed-tracing-sampling-rate", V, I),
-        ("experimental-initial-corrupt-check", B, I),
-        ("experimental-corrupt-check-time", V, I),
-        ("corrupt-check-time", V, I),
-        ("experimental-compact-hash-check-enabled", B, I),
-        ("experimental-compact-hash-check-time", V, I),
-        ("compact-hash-check-time", V, I),
+        ("log-format", V, Role::AtDefault(EtcdDefault::T("json"), "only zap's JSON lines are written (--logger zap)")),
+        ("enable-log-rotation", B, Role::AtDefault(EtcdDefault::B(false), "log rotation is not implemented; rotate with logrotate")),
+        ("log-rotation-config-json", V, Role::NoMeaning("only used with --enable-log-rotation, which is not implemented")),
+        ("warning-unary-request-duration", V, Role::AtDefault(EtcdDefault::D("300ms"), "slow unary requests are not logged separately; see --warning-apply-duration")),
+        ("experimental-enable-distributed-tracing", B, Role::AtDefault(EtcdDefault::B(false), "OpenTelemetry tracing is not implemented")),
+        ("enable-distributed-tracing", B, Role::AtDefault(EtcdDefault::B(false), "OpenTelemetry tracing is not implemented")),
+        ("experimental-distributed-tracing-address", V, Role::NoMeaning("only used with --enable-distributed-tracing, which is not implemented")),
+        ("distributed-tracing-address", V, Role::NoMeaning("only used with --enable-distributed-tracing, which is not implemented")),
+        ("experimental-distributed-tracing-service-name", V, Role::NoMeaning("only used with --enable-distributed-tracing, which is not implemented")),
+        ("distributed-tracing-service-name", V, Role::NoMeaning("only used with --enable-distributed-tracing, which is not implemented")),
+        ("experimental-distributed-tracing-instance-id", V, Role::NoMeaning("only used with --enable-distributed-tracing, which is not implemented")),
+        ("distributed-tracing-instance-id", V, Role::NoMeaning("only used with --enable-distributed-tracing, which is not implemented")),
+        ("experimental-distributed-tracing-sampling-rate", V, Role::NoMeaning("only used with --enable-distributed-tracing, which is not implemented")),
+        ("distributed-tracing-sampling-rate", V, Role::NoMeaning("only used with --enable-distributed-tracing, which is not implemented")),
+        ("experimental-initial-corrupt-check", B, Role::AtDefault(EtcdDefault::B(false), "the start-up corruption check is not implemented yet")),
+        ("experimental-corrupt-check-time", V, Role::AtDefault(EtcdDefault::D("0s"), "the periodic corruption check is not implemented yet")),
+        ("corrupt-check-time", V, Role::AtDefault(EtcdDefault::D("0s"), "the periodic corruption check is not implemented yet")),
+        ("experimental-compact-hash-check-enabled", B, Role::AtDefault(EtcdDefault::B(false), "the compaction hash check is not implemented yet")),
+        ("experimental-compact-hash-check-time", V, Role::NoMeaning("only used with --experimental-compact-hash-check-enabled, which is not implemented")),
+        ("compact-hash-check-time", V, Role::NoMeaning("only used with --experimental-compact-hash-check-enabled, which is not implemented")),
         ("experimental-enable-lease-checkpoint", B, U),
         ("experimental-compaction-batch-limit", V, U),
         ("compaction-batch-limit", V, U),
@@ -190,33 +219,33 @@ const FLAGS: &[(&str, Kind, Role)] = {
         ("watch-progress-notify-interval", V, U),
         ("experimental-warning-apply-duration", V, U),
         ("warning-apply-duration", V, U),
-        ("experimental-txn-mode-write-with-shared-buffer", B, I),
-        ("experimental-bootstrap-defrag-threshold-megabytes", V, I),
-        ("bootstrap-defrag-threshold-megabytes", V, I),
-        ("experimental-warning-unary-request-duration", V, I),
+        ("experimental-txn-mode-write-with-shared-buffer", B, Role::NoMeaning("a bbolt buffer-sharing optimisation")),
+        ("experimental-bootstrap-defrag-threshold-megabytes", V, Role::NoMeaning("bbolt defragmentation at start; RocksDB compacts online")),
+        ("bootstrap-defrag-threshold-megabytes", V, Role::NoMeaning("bbolt defragmentation at start; RocksDB compacts online")),
+        ("experimental-warning-unary-request-duration", V, Role::AtDefault(EtcdDefault::D("300ms"), "slow unary requests are not logged separately; see --warning-apply-duration")),
         ("max-learners", V, U),
-        ("experimental-snapshot-catch-up-entries", V, I),
-        ("experimental-compaction-sleep-interval", V, I),
-        ("compaction-sleep-interval", V, I),
-        ("experimental-downgrade-check-time", V, I),
-        ("downgrade-check-time", V, I),
-        ("experimental-enable-lease-checkpoint-persist", B, I),
-        ("experimental-memory-mlock", B, I),
+        ("experimental-snapshot-catch-up-entries", V, U),
+        ("experimental-compaction-sleep-interval", V, Role::AtDefault(EtcdDefault::D("10ms"), "compaction does not pause between batches")),
+        ("compaction-sleep-interval", V, Role::AtDefault(EtcdDefault::D("10ms"), "compaction does not pause between batches")),
+        ("experimental-downgrade-check-time", V, Role::NoMeaning("downgrades are not supported (Downgrade answers FailedPrecondition)")),
+        ("downgrade-check-time", V, Role::NoMeaning("downgrades are not supported (Downgrade answers FailedPrecondition)")),
+        ("experimental-enable-lease-checkpoint-persist", B, Role::NoMeaning("oxcd always persists checkpointed lease TTLs")),
+        ("experimental-memory-mlock", B, Role::AtDefault(EtcdDefault::B(false), "locking memory is not implemented")),
         ("experimental-snapshot-catchup-entries", V, U),
         ("snapshot-catchup-entries", V, U),
-        ("experimental-stop-grpc-service-on-defrag", B, I),
-        ("force-new-cluster", B, I),
+        ("experimental-stop-grpc-service-on-defrag", B, Role::NoMeaning("defragmentation is online in oxcd; the gRPC service never stops")),
+        ("force-new-cluster", B, Role::AtDefault(EtcdDefault::B(false), "not implemented: restore a snapshot into a new cluster instead (oxcd snapshot restore)")),
         ("unsafe-no-fsync", B, U),
-        ("proxy", V, I),
-        ("proxy-failure-wait", V, I),
-        ("proxy-refresh-interval", V, I),
-        ("proxy-dial-timeout", V, I),
-        ("proxy-write-timeout", V, I),
-        ("proxy-read-timeout", V, I),
-        ("experimental-enable-v2v3", V, I),
-        ("experimental-backend-bbolt-freelist-type", V, I),
+        ("proxy", V, Role::AtDefault(EtcdDefault::T("off"), "etcd's v2 proxy mode is not implemented")),
+        ("proxy-failure-wait", V, Role::NoMeaning("only used with --proxy, which is not implemented")),
+        ("proxy-refresh-interval", V, Role::NoMeaning("only used with --proxy, which is not implemented")),
+        ("proxy-dial-timeout", V, Role::NoMeaning("only used with --proxy, which is not implemented")),
+        ("proxy-write-timeout", V, Role::NoMeaning("only used with --proxy, which is not implemented")),
+        ("proxy-read-timeout", V, Role::NoMeaning("only used with --proxy, which is not implemented")),
+        ("experimental-enable-v2v3", V, Role::AtDefault(EtcdDefault::T(""), "the v2 API is not served")),
+        ("experimental-backend-bbolt-freelist-type", V, Role::NoMeaning("a bbolt setting; oxcd stores its data in RocksDB")),
         ("debug", B, U),
-        ("log-package-levels", V, I),
+        ("log-package-levels", V, Role::NoMeaning("capnslog's per-package levels; use --log-level or RUST_LOG")),
         ("config-file", V, U),
         ("version", B, U),
         ("help", B, U),
@@ -374,8 +403,14 @@ pub struct Config {
     /// `--warning-apply-duration` (3.4: `--experimental-warning-apply-duration`): requests
     /// slower than this are logged and counted (`etcd_server_slow_apply_total`).
     pub warning_apply_duration: Duration,
-    /// Known etcd flags that were set but that oxcd does not act on.
-    pub ignored: Vec<String>,
+    /// `--grpc-keepalive-interval`: how often the server pings an idle client connection
+    /// (HTTP/2 PING).
+    pub grpc_keepalive_interval: Duration,
+    /// `--grpc-keepalive-timeout`: how long it waits for the ping's answer before closing
+    /// the connection.
+    pub grpc_keepalive_timeout: Duration,
+    /// Flags that were set but have no meaning in oxcd, with the reason (logged at start).
+    pub ignored: Vec<(String, &'static str)>,
 }
 
 /// Default `--quota-backend-bytes` when 0 is given: 2 GiB, as etcd.
@@ -464,9 +499,13 @@ impl Config {
                 })
             }
         };
-        let refused = FLAGS.iter().find_map(|(f, _, role)| match role {
-            Role::Refused(reason) if values.contains_key(f) => Some((f, reason)),
-            _ => None,
+        let refused = FLAGS.iter().find_map(|(f, _, role)| {
+            let given = values.given.get(f)?;
+            match role {
+                Role::Refused(reason) => Some((f, reason)),
+                Role::AtDefault(default, reason) if !default.is(given) => Some((f, reason)),
+                _ => None,
+            }
         });
         if let Some((flag, reason)) = refused {
             return Err(ConfigError::Unsupported {
@@ -494,8 +533,10 @@ impl Config {
         let ignored = values
             .given
             .keys()
-            .filter(|k| role_of(k) == Some(Role::Ignored))
-            .map(|k| k.to_string())
+            .filter_map(|k| match role_of(k) {
+                Some(Role::NoMeaning(why)) => Some((k.to_string(), why)),
+                _ => None,
+            })
             .collect();
         Ok(Config {
             data_dir,
@@ -513,10 +554,26 @@ impl Config {
                 .unwrap_or_else(|| "etcd-cluster".into()),
             listen_metrics_urls: urls(get("listen-metrics-urls"), ""),
             snapshot_count: parse_num(values, "snapshot-count", 100_000)?,
-            snapshot_catchup_entries: match get("snapshot-catchup-entries") {
-                Some(_) => parse_num(values, "snapshot-catchup-entries", 5000)?,
-                None => parse_num(values, "experimental-snapshot-catchup-entries", 5000)?,
+            snapshot_catchup_entries: match (
+                get("snapshot-catchup-entries"),
+                get("experimental-snapshot-catch-up-entries"),
+            ) {
+                (Some(_), _) => parse_num(values, "snapshot-catchup-entries", 5000)?,
+                (None, Some(_)) => {
+                    parse_num(values, "experimental-snapshot-catch-up-entries", 5000)?
+                }
+                (None, None) => parse_num(values, "experimental-snapshot-catchup-entries", 5000)?,
             },
+            grpc_keepalive_interval: parse_duration(
+                values,
+                &["grpc-keepalive-interval"],
+                Duration::from_secs(2 * 3600),
+            )?,
+            grpc_keepalive_timeout: parse_duration(
+                values,
+                &["grpc-keepalive-timeout"],
+                Duration::from_secs(20),
+            )?,
             strict_reconfig_check: parse_bool(values, "strict-reconfig-check", true)?,
             max_learners: parse_num(values, "max-learners", 1)? as usize,
             heartbeat_interval,
@@ -885,15 +942,22 @@ pub fn help_text() -> String {
         match role {
             Role::Used => used.push(format!("  {flag}")),
             Role::Refused(why) => refused.push(format!("  {flag}\n      {why}")),
-            Role::Ignored => ignored.push(format!("  --{name}")),
+            Role::AtDefault(default, why) => {
+                let default = match default {
+                    EtcdDefault::B(b) => b.to_string(),
+                    EtcdDefault::T(t) | EtcdDefault::D(t) => format!("{t:?}"),
+                };
+                refused.push(format!("  {flag}\n      accepted at {default} only: {why}"));
+            }
+            Role::NoMeaning(why) => ignored.push(format!("  --{name}\n      {why}")),
         }
     }
     format!(
         "usage: oxcd [flags]\n\nTakes etcd's flags, as `--flag value`, `--flag=value` or the \
          ETCD_<FLAG> environment variable\n(see `etcd --help` for each flag's meaning and \
-         default).\n\nHonoured as etcd honours them:\n{}\n\nRefused (the server does not \
-         start):\n{}\n\nAccepted so that existing manifests start, but without effect in \
-         oxcd (a warning is logged):\n{}\n",
+         default).\n\nHonoured as etcd honours them:\n{}\n\nNot implemented (the server does \
+         not start if given, or if given other than etcd's default):\n{}\n\nWithout meaning \
+         in oxcd (accepted so that existing manifests start; a warning is logged):\n{}\n",
         used.join("\n"),
         refused.join("\n"),
         ignored.join("\n")
@@ -1026,7 +1090,7 @@ mod tests {
                 "-data-dir",
                 "/tmp/x",
                 "--pre-vote",
-                "--enable-pprof",
+                "--max-wals=3",
                 "--cors",
                 "*",
             ],
@@ -1037,7 +1101,8 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
         assert!(c.pre_vote);
         assert_eq!(c.max_txn_ops, 7);
-        assert_eq!(c.ignored, vec!["enable-pprof".to_string()]);
+        assert_eq!(c.ignored.len(), 1);
+        assert_eq!(c.ignored[0].0, "max-wals");
     }
 
     #[test]
@@ -1075,6 +1140,49 @@ mod tests {
         }
         let names: std::collections::BTreeSet<&str> = FLAGS.iter().map(|(n, _, _)| *n).collect();
         assert_eq!(names.len(), FLAGS.len(), "a flag is listed twice");
+    }
+
+    #[test]
+    fn unimplemented_flags_start_only_at_etcds_default() {
+        for ok in [
+            &["--enable-v2=false"][..],
+            &["--proxy", "off"],
+            &["--experimental-compaction-sleep-interval=0.01s"],
+            &["--experimental-initial-corrupt-check=false"],
+            &["--listen-client-http-urls="],
+        ] {
+            assert!(Config::parse(ok.iter().copied(), no_env).is_ok(), "{ok:?}");
+        }
+        for refused in [
+            &["--enable-v2"][..],
+            &["--proxy", "on"],
+            &["--experimental-compaction-sleep-interval=20ms"],
+            &["--experimental-initial-corrupt-check"],
+            &["--force-new-cluster"],
+            &["--discovery-srv", "example.com"],
+        ] {
+            assert!(
+                matches!(
+                    Config::parse(refused.iter().copied(), no_env),
+                    Err(ConfigError::Unsupported { .. })
+                ),
+                "{refused:?} was accepted"
+            );
+        }
+    }
+
+    /// The README names every flag that has no meaning in oxcd, as the issue asks.
+    #[test]
+    fn the_readme_lists_every_flag_without_meaning() {
+        let readme = include_str!("../../../README.md");
+        for (name, _, role) in FLAGS {
+            if matches!(role, Role::NoMeaning(_)) {
+                assert!(
+                    readme.contains(&format!("`--{name}`")),
+                    "README misses --{name}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -93,8 +93,8 @@ pub async fn run(
             "loaded server configuration, other configuration command line flags and environment variables will be ignored if provided"
         );
     }
-    for flag in &config.ignored {
-        tracing::warn!(flag = %flag, "flag accepted for compatibility but not used by oxcd");
+    for (flag, why) in &config.ignored {
+        tracing::warn!(flag = %flag, reason = %why, "flag has no meaning in oxcd and is ignored");
     }
     let started = bootstrap::open(&config).await?;
     metrics::init(started.ctx.member_id, context::SERVER_VERSION);

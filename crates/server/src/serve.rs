@@ -159,6 +159,8 @@ pub async fn serve(
             .accept_http1(true)
             .tcp_nodelay(true)
             .max_concurrent_streams(Some(cfg.max_concurrent_streams))
+            .http2_keepalive_interval(Some(cfg.grpc_keepalive_interval))
+            .http2_keepalive_timeout(Some(cfg.grpc_keepalive_timeout))
             .layer(metrics.clone())
             .layer(GrpcRequestSizeLayer::new(recv_limit))
             .layer(GlobalConcurrencyLimitLayer::new(MAX_IN_FLIGHT))
