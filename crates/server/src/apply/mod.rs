@@ -39,9 +39,6 @@ pub mod membership;
 pub mod restore;
 pub mod txn;
 
-#[cfg(test)]
-mod tests;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,4 +1,6 @@
-//! The state machine over an in-memory backend: what one applied request may change.
+//! The state machine over an in-memory backend, driven entry by entry through its public
+//! API (`oxcd_server::apply`): what one applied request may change, and what a failed one
+//! must not.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,12 +17,12 @@ use oxcd_proto::oxcdpb::{internal_request::Op, InternalRequest};
 use oxcd_raftlog::{Applier, Committed};
 use prost::Message;
 
-use super::alarm::AlarmStore;
-use super::{ApplyProgress, ApplyResult, StateMachine, Stores};
-use crate::auth::Caller;
-use crate::error::ServerError;
-use crate::members::Members;
-use crate::propose::wait::ProposalWaiters;
+use oxcd_server::apply::alarm::AlarmStore;
+use oxcd_server::apply::{ApplyProgress, ApplyResult, StateMachine, Stores};
+use oxcd_server::auth::Caller;
+use oxcd_server::error::ServerError;
+use oxcd_server::members::Members;
+use oxcd_server::propose::wait::ProposalWaiters;
 
 struct Member {
     sm: StateMachine,
@@ -30,12 +32,18 @@ struct Member {
     tokens: Arc<dyn TokenProvider>,
     waiters: Arc<ProposalWaiters>,
     index: u64,
+    backend: Arc<dyn Backend>,
     _snapshots: tempfile::TempDir,
 }
 
 impl Member {
     fn new() -> Self {
-        let backend: Arc<dyn Backend> = Arc::new(MemBackend::new());
+        Self::over(Arc::new(MemBackend::new()))
+    }
+
+    /// A member over `backend` as a restarted process finds it: every store recovered
+    /// from it, the applied index read back.
+    fn over(backend: Arc<dyn Backend>) -> Self {
         let kv = Arc::new(KvStore::open(backend.clone()).unwrap());
         let lessor = Arc::new(
             Lessor::open(
@@ -46,10 +54,14 @@ impl Member {
         );
         let alarms = Arc::new(AlarmStore::load(backend.as_ref()).unwrap());
         let members = Arc::new(Members::load_or_bootstrap(backend.as_ref(), vec![], 1, 1).unwrap());
+        for (key, lease) in kv.take_lease_attachments() {
+            let _ = lessor.attach(lease, &key);
+        }
         let auth = Arc::new(AuthStore::open(backend.as_ref(), 4).unwrap());
         let tokens: Arc<dyn TokenProvider> = Arc::new(SimpleTokens::new(Duration::from_secs(60)));
         let waiters = Arc::new(ProposalWaiters::default());
         let snapshots = tempfile::tempdir().unwrap();
+        let backend_for_restart = backend.clone();
         let sm = StateMachine::new(
             Stores {
                 backend,
@@ -75,6 +87,7 @@ impl Member {
             tokens,
             waiters,
             index: 0,
+            backend: backend_for_restart,
             _snapshots: snapshots,
         }
     }
@@ -103,6 +116,19 @@ impl Member {
             .unwrap();
         let mut rx = rx;
         rx.try_recv().expect("the waiter was answered")
+    }
+
+    /// Delivers the entries at `indexes` again (a restarted raft replays from its log).
+    fn redeliver(&mut self, entries: &[(u64, Vec<u8>)]) {
+        let committed: Vec<Committed<'_>> = entries
+            .iter()
+            .map(|(index, data)| Committed {
+                index: *index,
+                term: 1,
+                data,
+            })
+            .collect();
+        self.sm.apply(&committed).unwrap();
     }
 
     fn value(&self, key: &[u8]) -> Option<Vec<u8>> {
@@ -210,7 +236,7 @@ mod auth {
     use oxcd_proto::oxcdpb::InternalAuthenticateRequest;
 
     use super::*;
-    use crate::apply::auth::AuthOutcome;
+    use oxcd_server::apply::auth::AuthOutcome;
 
     fn user_add(name: &str) -> Op {
         Op::AuthUserAdd(AuthUserAddRequest {
@@ -396,5 +422,66 @@ mod auth {
             ..Default::default()
         });
         denied(m.apply_as(&alice, attach), ServerError::PermissionDenied);
+    }
+}
+
+/// A crash after any entry, then raft replaying its whole log: the entries the state
+/// machine already applied (its applied index is in the same batch as their effects) are
+/// skipped, so nothing is applied twice; the rest are applied once.
+#[test]
+fn replayed_entries_are_applied_exactly_once_after_a_restart() {
+    let ops = |n: u64| -> Vec<(u64, Vec<u8>)> {
+        (1..=n)
+            .map(|i| {
+                let op = match i % 3 {
+                    0 => grant(i as i64),
+                    1 => Op::Put(PutRequest {
+                        key: format!("k{}", i % 4).into_bytes(),
+                        value: format!("v{i}").into_bytes(),
+                        ..Default::default()
+                    }),
+                    _ => Op::Txn(TxnRequest {
+                        success: vec![put(format!("t{i}").as_bytes(), 0)],
+                        ..Default::default()
+                    }),
+                };
+                let data = InternalRequest {
+                    header: Some(Caller::Anonymous.header(i)),
+                    op: Some(op),
+                }
+                .encode_to_vec();
+                (i, data)
+            })
+            .collect()
+    };
+    let all = ops(12);
+    // The state after applying everything once, without a crash.
+    let mut reference = Member::new();
+    reference.redeliver(&all);
+    let want_rev = reference.kv.current_revision();
+    for crash_after in 0..all.len() {
+        let mut m = Member::new();
+        m.redeliver(&all[..crash_after]);
+        // Restart over the same data, and replay the whole log.
+        let mut restarted = Member::over(m.backend.clone());
+        assert_eq!(restarted.sm.applied_index(), crash_after as u64);
+        restarted.redeliver(&all);
+        restarted.redeliver(&all);
+        assert_eq!(restarted.sm.applied_index(), all.len() as u64);
+        assert_eq!(
+            restarted.kv.current_revision(),
+            want_rev,
+            "crash after entry {crash_after}"
+        );
+        for k in ["k0", "k1", "k2", "k3", "t2", "t11"] {
+            assert_eq!(
+                restarted.value(k.as_bytes()),
+                reference.value(k.as_bytes()),
+                "{k} after a crash after entry {crash_after}"
+            );
+        }
+        let mut leases = restarted.lessor.leases();
+        leases.sort_unstable();
+        assert_eq!(leases, vec![3, 6, 9, 12], "crash after entry {crash_after}");
     }
 }
