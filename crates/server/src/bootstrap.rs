@@ -474,7 +474,14 @@ fn server_context(
     tls: &crate::tls::MemberTls,
 ) -> ServerContext {
     let timeout = cfg.request_timeout();
+    let headers = crate::grpc::header::Headers::new(
+        id.local_id,
+        r.members.clone(),
+        raft.clone(),
+        r.kv.clone(),
+    );
     ServerContext {
+        headers,
         member_id: id.local_id,
         name: cfg.name.clone(),
         data_dir: cfg.data_dir.clone(),

@@ -73,6 +73,8 @@ pub struct ServerContext {
     pub peer_tls: Option<oxcd_tls::ClientTls>,
     /// etcd's request timeout (5 s + 2 election timeouts).
     pub request_timeout: std::time::Duration,
+    /// Fills response headers.
+    pub headers: crate::grpc::header::Headers,
 }
 
 impl ServerContext {

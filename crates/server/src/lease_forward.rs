@@ -9,7 +9,6 @@ use oxcd_proto::etcdserverpb::{LeaseTimeToLiveRequest, LeaseTimeToLiveResponse};
 
 use crate::context::ServerContext;
 use crate::error::ServerError;
-use crate::grpc::header;
 
 /// Pause between forwarding attempts.
 const RETRY: Duration = Duration::from_millis(100);
@@ -36,14 +35,14 @@ pub fn time_to_live_local(
     }
     Ok(match ctx.lessor.time_to_live(req.id, req.keys) {
         Some(t) => LeaseTimeToLiveResponse {
-            header: header::current(ctx),
+            header: ctx.headers.current(),
             id: req.id,
             ttl: t.ttl_remaining_secs,
             granted_ttl: t.granted_ttl,
             keys: t.keys,
         },
         None => LeaseTimeToLiveResponse {
-            header: header::current(ctx),
+            header: ctx.headers.current(),
             id: req.id,
             ttl: -1,
             ..Default::default()
@@ -123,6 +122,6 @@ pub async fn time_to_live(
     .await?;
     // Cluster, member and term are this member's, as for every other response it serves;
     // the revision stays the one the keys were read at (on the leader, after the read).
-    header::complete(ctx, &mut resp.header);
+    ctx.headers.complete(&mut resp.header);
     Ok(resp)
 }

@@ -60,14 +60,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let recv_limit = cfg.max_request_bytes + GRPC_OVERHEAD_BYTES;
-    let kv = KvService::new(ctx.clone());
+    let kv = KvService::from_context(&ctx);
     let maintenance = MaintenanceService::new(ctx.clone());
     let cluster = ClusterService::new(ctx.clone());
-    let watch = WatchService::new(ctx.clone(), ctx.watch_hub.clone());
+    let watch = WatchService::from_context(&ctx);
     let lease = LeaseService::new(ctx.clone());
     let lock = LockService::new(ctx.clone());
     let election = ElectionService::new(ctx.clone());
-    let auth = AuthService::new(ctx.clone());
+    let auth = AuthService::from_context(&ctx);
 
     let mut router = Routes::new(
         KvServer::new(kv.clone())

@@ -22,27 +22,42 @@ use oxcd_proto::etcdserverpb::{
 use oxcd_proto::oxcdpb::{internal_request::Op, InternalAuthenticateRequest};
 use tonic::{Request, Response, Status};
 
-use super::header;
 use super::status::unexpected;
 use crate::apply::auth::AuthOutcome;
 use crate::apply::ApplyResult;
+use crate::auth::AuthGate;
 use crate::auth::Caller;
 use crate::context::ServerContext;
 use crate::error::ServerError;
+use crate::grpc::header::Headers;
+use crate::propose::Proposals;
+use crate::read::ReadBarrier;
 
 /// How many times Authenticate retries when the auth store changed while it proposed.
 const AUTHENTICATE_ATTEMPTS: usize = 8;
 
-/// Implements `etcdserverpb.Auth`.
+/// Implements `etcdserverpb.Auth` over the few handles it uses.
 #[derive(Clone)]
 pub struct AuthService {
-    ctx: Arc<ServerContext>,
+    /// The auth store, the tokens, and who a request runs as.
+    pub auth: Arc<AuthGate>,
+    /// Every Auth RPC goes through raft.
+    pub proposer: Arc<dyn Proposals>,
+    /// Authenticate reads the store after a linearizable barrier.
+    pub reads: Arc<dyn ReadBarrier>,
+    /// Response headers.
+    pub headers: Headers,
 }
 
 impl AuthService {
-    /// An Auth service over `ctx`.
-    pub fn new(ctx: Arc<ServerContext>) -> Self {
-        Self { ctx }
+    /// The Auth service of the running member `ctx` describes.
+    pub fn from_context(ctx: &ServerContext) -> Self {
+        Self {
+            auth: ctx.auth.clone(),
+            proposer: ctx.proposer.clone(),
+            reads: ctx.reads.clone(),
+            headers: ctx.headers.clone(),
+        }
     }
 
     /// Proposes the auth entry `op(request)` as the request's caller.
@@ -51,13 +66,8 @@ impl AuthService {
         req: Request<T>,
         op: impl FnOnce(T) -> Op,
     ) -> Result<AuthOutcome, Status> {
-        let caller = self.ctx.auth.caller(&req).await?;
-        match self
-            .ctx
-            .proposer
-            .propose(&caller, op(req.into_inner()))
-            .await?
-        {
+        let caller = self.auth.caller(&req).await?;
+        match self.proposer.propose(&caller, op(req.into_inner())).await? {
             ApplyResult::Auth(outcome) => Ok(outcome),
             other => Err(unexpected(other)),
         }
@@ -70,7 +80,7 @@ impl AuthService {
         op: impl FnOnce(T) -> Op,
     ) -> Result<Option<ResponseHeader>, Status> {
         match self.propose(req, op).await? {
-            AuthOutcome::Done => Ok(header::current(&self.ctx)),
+            AuthOutcome::Done => Ok(self.headers.current()),
             other => Err(unexpected_outcome(other)),
         }
     }
@@ -89,7 +99,7 @@ impl AuthService {
 
     /// bcrypt of `password` at the configured cost, off the async threads.
     async fn hash(&self, password: String) -> Result<String, Status> {
-        let store = self.ctx.auth.store().clone();
+        let store = self.auth.store().clone();
         let hashed = tokio::task::spawn_blocking(move || store.hash_password(&password))
             .await
             .map_err(|e| Status::internal(e.to_string()))?;
@@ -126,7 +136,7 @@ impl Auth for AuthService {
     ) -> Result<Response<AuthStatusResponse>, Status> {
         match self.propose(req, Op::AuthStatus).await? {
             AuthOutcome::Status { enabled, revision } => Ok(Response::new(AuthStatusResponse {
-                header: header::current(&self.ctx),
+                header: self.headers.current(),
                 enabled,
                 auth_revision: revision,
             })),
@@ -142,8 +152,8 @@ impl Auth for AuthService {
         req: Request<AuthenticateRequest>,
     ) -> Result<Response<AuthenticateResponse>, Status> {
         let r = req.into_inner();
-        self.ctx.reads.wait().await?;
-        let store = self.ctx.auth.store().clone();
+        self.reads.wait().await?;
+        let store = self.auth.store().clone();
         for _ in 0..AUTHENTICATE_ATTEMPTS {
             let (s, name, password) = (store.clone(), r.name.clone(), r.password.clone());
             let checked = tokio::task::spawn_blocking(move || s.check_password(&name, &password))
@@ -153,15 +163,15 @@ impl Auth for AuthService {
             let op = Op::Authenticate(InternalAuthenticateRequest {
                 name: r.name.clone(),
                 password: String::new(),
-                simple_token: self.ctx.auth.tokens().prepare(),
+                simple_token: self.auth.tokens().prepare(),
             });
-            let token = match self.ctx.proposer.propose(&Caller::Anonymous, op).await? {
+            let token = match self.proposer.propose(&Caller::Anonymous, op).await? {
                 ApplyResult::Auth(AuthOutcome::Token(t)) => t,
                 other => return Err(unexpected(other)),
             };
             if checked == store.revision() {
                 return Ok(Response::new(AuthenticateResponse {
-                    header: header::current(&self.ctx),
+                    header: self.headers.current(),
                     token,
                 }));
             }
@@ -190,7 +200,7 @@ impl Auth for AuthService {
     ) -> Result<Response<AuthUserGetResponse>, Status> {
         let roles = self.names(req, Op::AuthUserGet).await?;
         Ok(Response::new(AuthUserGetResponse {
-            header: header::current(&self.ctx),
+            header: self.headers.current(),
             roles,
         }))
     }
@@ -201,7 +211,7 @@ impl Auth for AuthService {
     ) -> Result<Response<AuthUserListResponse>, Status> {
         let users = self.names(req, Op::AuthUserList).await?;
         Ok(Response::new(AuthUserListResponse {
-            header: header::current(&self.ctx),
+            header: self.headers.current(),
             users,
         }))
     }
@@ -258,7 +268,7 @@ impl Auth for AuthService {
     ) -> Result<Response<AuthRoleGetResponse>, Status> {
         match self.propose(req, Op::AuthRoleGet).await? {
             AuthOutcome::Perms(perm) => Ok(Response::new(AuthRoleGetResponse {
-                header: header::current(&self.ctx),
+                header: self.headers.current(),
                 perm,
             })),
             other => Err(unexpected_outcome(other)),
@@ -271,7 +281,7 @@ impl Auth for AuthService {
     ) -> Result<Response<AuthRoleListResponse>, Status> {
         let roles = self.names(req, Op::AuthRoleList).await?;
         Ok(Response::new(AuthRoleListResponse {
-            header: header::current(&self.ctx),
+            header: self.headers.current(),
             roles,
         }))
     }

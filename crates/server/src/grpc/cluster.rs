@@ -9,7 +9,6 @@ use oxcd_proto::etcdserverpb::{
 };
 use tonic::{Request, Response, Status};
 
-use super::header;
 use crate::context::ServerContext;
 use crate::membership;
 
@@ -44,7 +43,7 @@ impl Cluster for ClusterService {
         )
         .await?;
         Ok(Response::new(MemberAddResponse {
-            header: header::without_revision(&self.ctx),
+            header: self.ctx.headers.without_revision(),
             member: Some(member),
             members,
         }))
@@ -62,7 +61,7 @@ impl Cluster for ClusterService {
         )
         .await?;
         Ok(Response::new(MemberRemoveResponse {
-            header: header::without_revision(&self.ctx),
+            header: self.ctx.headers.without_revision(),
             members,
         }))
     }
@@ -75,7 +74,7 @@ impl Cluster for ClusterService {
         let req = req.into_inner();
         let members = membership::update(&self.ctx, req.id, req.peer_ur_ls).await?;
         Ok(Response::new(MemberUpdateResponse {
-            header: header::without_revision(&self.ctx),
+            header: self.ctx.headers.without_revision(),
             members,
         }))
     }
@@ -88,7 +87,7 @@ impl Cluster for ClusterService {
             self.ctx.reads.wait().await?;
         }
         Ok(Response::new(MemberListResponse {
-            header: header::without_revision(&self.ctx),
+            header: self.ctx.headers.without_revision(),
             members: self.ctx.members.list(),
         }))
     }
@@ -100,7 +99,7 @@ impl Cluster for ClusterService {
         self.ctx.auth.admin(&req).await?;
         let members = membership::promote(&self.ctx, req.get_ref().id).await?;
         Ok(Response::new(MemberPromoteResponse {
-            header: header::without_revision(&self.ctx),
+            header: self.ctx.headers.without_revision(),
             members,
         }))
     }

@@ -24,7 +24,6 @@ use super::concurrency::{
     by_create, create_rev_is, delete_op, first_kv_at, get_op, prefix_end, prefix_of, put_op,
     session_key, InProcess, ReleaseGuard,
 };
-use super::header;
 use crate::context::ServerContext;
 
 /// etcd's `concurrency.ErrElectionNotLeader`.
@@ -125,7 +124,7 @@ impl ElectionService {
         guard.disarm();
         waited?;
         let mut hdr = resp.header;
-        header::complete(self.inproc.ctx(), &mut hdr);
+        self.inproc.ctx().headers.complete(&mut hdr);
         Ok(CampaignResponse {
             header: hdr,
             leader: Some(LeaderKey {
@@ -163,7 +162,7 @@ async fn observe_loop(
     tx: mpsc::Sender<Result<LeaderResponse, Status>>,
 ) -> Result<(), Status> {
     let send = |mut hdr: Option<ResponseHeader>, kv: KeyValue| {
-        header::complete(inproc.ctx(), &mut hdr);
+        inproc.ctx().headers.complete(&mut hdr);
         let tx = tx.clone();
         async move {
             tx.send(Ok(LeaderResponse {
@@ -242,7 +241,7 @@ impl Election for ElectionService {
         let mut hdr = this
             .proclaim_as(&leader.key, leader.rev, lease, &req.value)
             .await?;
-        header::complete(this.inproc.ctx(), &mut hdr);
+        this.inproc.ctx().headers.complete(&mut hdr);
         Ok(Response::new(ProclaimResponse { header: hdr }))
     }
 
@@ -252,7 +251,7 @@ impl Election for ElectionService {
     ) -> Result<Response<LeaderResponse>, Status> {
         let this = self.as_caller_of(req.metadata());
         let mut resp = this.leader_of(&req.into_inner().name).await?;
-        header::complete(this.inproc.ctx(), &mut resp.header);
+        this.inproc.ctx().headers.complete(&mut resp.header);
         Ok(Response::new(resp))
     }
 
@@ -290,7 +289,7 @@ impl Election for ElectionService {
             return Err(Status::unknown(ERR_MISSING_LEADER_KEY));
         };
         let mut hdr = this.resign_as(&leader.key, leader.rev).await?;
-        header::complete(this.inproc.ctx(), &mut hdr);
+        this.inproc.ctx().headers.complete(&mut hdr);
         Ok(Response::new(ResignResponse { header: hdr }))
     }
 }

@@ -13,28 +13,67 @@ use oxcd_proto::etcdserverpb::{
 use oxcd_proto::oxcdpb::internal_request::Op;
 use tonic::{Code, Request, Response, Status};
 
-use super::header;
 use super::status::unexpected;
 use crate::apply::ApplyResult;
+use crate::auth::AuthGate;
 use crate::auth::Caller;
-use crate::context::ServerContext;
+use crate::context::{Limits, ServerContext};
 use crate::error::ServerError;
+use crate::grpc::header::Headers;
+use crate::members::Members;
+use crate::propose::Proposals;
 use crate::quota::Quota;
+use crate::read::ReadBarrier;
 use crate::validate;
+use oxcd_mvcc::KvStore;
 
 /// kvs per message of a RangeStream.
 const RANGE_STREAM_CHUNK: usize = 1000;
 
-/// Implements `etcdserverpb.KV`.
+/// Implements `etcdserverpb.KV` over the few handles it uses (a test may build one with
+/// fakes for the proposals and the read barrier).
 #[derive(Clone)]
 pub struct KvService {
-    ctx: Arc<ServerContext>,
+    /// Who a request runs as, and the receiving member's permission checks.
+    pub auth: Arc<AuthGate>,
+    /// Ranges and read-only txns are served from here.
+    pub kv: Arc<KvStore>,
+    /// Writes go through here.
+    pub proposer: Arc<dyn Proposals>,
+    /// Linearizable reads wait on this.
+    pub reads: Arc<dyn ReadBarrier>,
+    /// The backend space quota.
+    pub quota: Arc<Quota>,
+    /// Request limits.
+    pub limits: Limits,
+    /// Response headers.
+    pub headers: Headers,
+    /// The membership (a learner refuses linearizable reads).
+    pub members: Arc<Members>,
+    /// This member.
+    pub member_id: u64,
 }
 
 impl KvService {
-    /// A KV service over `ctx`.
-    pub fn new(ctx: Arc<ServerContext>) -> Self {
-        Self { ctx }
+    /// The KV service of the running member `ctx` describes.
+    pub fn from_context(ctx: &ServerContext) -> Self {
+        Self {
+            auth: ctx.auth.clone(),
+            kv: ctx.kv.clone(),
+            proposer: ctx.proposer.clone(),
+            reads: ctx.reads.clone(),
+            quota: ctx.quota.clone(),
+            limits: ctx.limits.clone(),
+            headers: ctx.headers.clone(),
+            members: ctx.members.clone(),
+            member_id: ctx.member_id,
+        }
+    }
+
+    fn is_learner(&self) -> bool {
+        self.members
+            .get(self.member_id)
+            .is_some_and(|m| m.is_learner)
     }
 
     async fn do_range(
@@ -45,26 +84,26 @@ impl KvService {
         let started = std::time::Instant::now();
         validate::check_range(r)?;
         if !r.serializable {
-            if self.ctx.is_learner() {
+            if self.is_learner() {
                 return Err(ServerError::NotSupportedForLearner);
             }
             if !skip_read_index() {
-                self.ctx.reads.wait().await?;
+                self.reads.wait().await?;
             }
         }
-        let auth = &self.ctx.auth;
+        let auth = &self.auth;
         auth.check(caller, |c| c.range(&r.key, &r.range_end))?;
-        let res = self.ctx.kv.range(r)?;
+        let res = self.kv.range(r)?;
         auth.recheck(caller)?;
         let resp = RangeResponse {
-            header: header::at(&self.ctx, res.revision),
+            header: self.headers.at(res.revision),
             kvs: res.kvs,
             more: res.more,
             count: res.count,
         };
         crate::slow::warn_if_slow(
             started,
-            self.ctx.limits.warning_apply_duration,
+            self.limits.warning_apply_duration,
             "read-only range ",
             || crate::slow::describe_range(r),
             || {
@@ -81,16 +120,15 @@ impl KvService {
 
     /// Raises NOSPACE and fails if `cost` does not fit the quota.
     async fn check_quota(&self, cost: u64) -> Result<(), ServerError> {
-        if self.ctx.quota.available(cost) {
+        if self.quota.available(cost) {
             return Ok(());
         }
         let alarm = AlarmRequest {
             action: AlarmAction::Activate as i32,
-            member_id: self.ctx.member_id,
+            member_id: self.member_id,
             alarm: AlarmType::Nospace as i32,
         };
         if let Err(e) = self
-            .ctx
             .proposer
             .propose(&Caller::System, Op::Alarm(alarm))
             .await
@@ -112,7 +150,7 @@ fn skip_read_index() -> bool {
 #[tonic::async_trait]
 impl Kv for KvService {
     async fn range(&self, req: Request<RangeRequest>) -> Result<Response<RangeResponse>, Status> {
-        let caller = self.ctx.auth.caller(&req).await?;
+        let caller = self.auth.caller(&req).await?;
         Ok(Response::new(self.do_range(&caller, req.get_ref()).await?))
     }
 
@@ -123,7 +161,7 @@ impl Kv for KvService {
         &self,
         req: Request<RangeRequest>,
     ) -> Result<Response<Self::RangeStreamStream>, Status> {
-        let caller = self.ctx.auth.caller(&req).await?;
+        let caller = self.auth.caller(&req).await?;
         let r = req.into_inner();
         let custom_sort = !(r.sort_order == SortOrder::None as i32
             || (r.sort_target == SortTarget::Key as i32
@@ -172,13 +210,13 @@ impl Kv for KvService {
     }
 
     async fn put(&self, req: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
-        let caller = self.ctx.auth.caller(&req).await?;
+        let caller = self.auth.caller(&req).await?;
         let p = req.into_inner();
         validate::check_put(&p)?;
         self.check_quota(Quota::put_cost(&p)).await?;
-        match self.ctx.proposer.propose(&caller, Op::Put(p)).await? {
+        match self.proposer.propose(&caller, Op::Put(p)).await? {
             ApplyResult::Put(mut resp) => {
-                header::complete(&self.ctx, &mut resp.header);
+                self.headers.complete(&mut resp.header);
                 Ok(Response::new(resp))
             }
             other => Err(unexpected(other)),
@@ -189,17 +227,12 @@ impl Kv for KvService {
         &self,
         req: Request<DeleteRangeRequest>,
     ) -> Result<Response<DeleteRangeResponse>, Status> {
-        let caller = self.ctx.auth.caller(&req).await?;
+        let caller = self.auth.caller(&req).await?;
         let d = req.into_inner();
         validate::check_delete(&d)?;
-        match self
-            .ctx
-            .proposer
-            .propose(&caller, Op::DeleteRange(d))
-            .await?
-        {
+        match self.proposer.propose(&caller, Op::DeleteRange(d)).await? {
             ApplyResult::DeleteRange(mut resp) => {
-                header::complete(&self.ctx, &mut resp.header);
+                self.headers.complete(&mut resp.header);
                 Ok(Response::new(resp))
             }
             other => Err(unexpected(other)),
@@ -207,24 +240,24 @@ impl Kv for KvService {
     }
 
     async fn txn(&self, req: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
-        let caller = self.ctx.auth.caller(&req).await?;
+        let caller = self.auth.caller(&req).await?;
         let t = req.into_inner();
-        validate::check_txn(&t, self.ctx.limits.max_txn_ops)?;
+        validate::check_txn(&t, self.limits.max_txn_ops)?;
         if crate::apply::txn::is_read_only(&t) {
             if !crate::apply::txn::is_serializable(&t) {
-                self.ctx.reads.wait().await?;
+                self.reads.wait().await?;
             }
-            let auth = &self.ctx.auth;
+            let auth = &self.auth;
             auth.check(&caller, |c| c.txn(&t))?;
-            let mut resp = crate::apply::txn::read_only(&self.ctx.kv, &t)?;
+            let mut resp = crate::apply::txn::read_only(&self.kv, &t)?;
             auth.recheck(&caller)?;
-            header::complete(&self.ctx, &mut resp.header);
+            self.headers.complete(&mut resp.header);
             return Ok(Response::new(resp));
         }
         self.check_quota(Quota::txn_cost(&t)).await?;
-        match self.ctx.proposer.propose(&caller, Op::Txn(t)).await? {
+        match self.proposer.propose(&caller, Op::Txn(t)).await? {
             ApplyResult::Txn(mut resp) => {
-                header::complete(&self.ctx, &mut resp.header);
+                self.headers.complete(&mut resp.header);
                 Ok(Response::new(resp))
             }
             other => Err(unexpected(other)),
@@ -235,19 +268,14 @@ impl Kv for KvService {
         &self,
         req: Request<CompactionRequest>,
     ) -> Result<Response<CompactionResponse>, Status> {
-        let caller = self.ctx.auth.caller(&req).await?;
+        let caller = self.auth.caller(&req).await?;
         let c = req.into_inner();
-        match self
-            .ctx
-            .proposer
-            .propose(&caller, Op::Compaction(c))
-            .await?
-        {
+        match self.proposer.propose(&caller, Op::Compaction(c)).await? {
             ApplyResult::Compaction(mut resp, wait) => {
                 if let Some(done) = wait {
                     let _ = done.await;
                 }
-                header::complete(&self.ctx, &mut resp.header);
+                self.headers.complete(&mut resp.header);
                 Ok(Response::new(resp))
             }
             other => Err(unexpected(other)),

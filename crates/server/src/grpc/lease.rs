@@ -13,7 +13,6 @@ use oxcd_proto::etcdserverpb::{
 use oxcd_proto::oxcdpb::internal_request::Op;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::header;
 use super::status::unexpected;
 use super::watch::require_leader;
 use crate::apply::ApplyResult;
@@ -48,7 +47,7 @@ fn new_lease_id() -> i64 {
 
 async fn keepalive(ctx: &ServerContext, id: i64) -> Result<LeaseKeepAliveResponse, ServerError> {
     // The header is filled before the renew, as etcd does.
-    let header = header::current(ctx);
+    let header = ctx.headers.current();
     let ttl = crate::lease_forward::renew(ctx, id).await?;
     Ok(LeaseKeepAliveResponse { header, id, ttl })
 }
@@ -74,7 +73,7 @@ impl Lease for LeaseService {
             .await?
         {
             ApplyResult::LeaseGrant(mut resp) => {
-                header::complete(&self.ctx, &mut resp.header);
+                self.ctx.headers.complete(&mut resp.header);
                 Ok(Response::new(resp))
             }
             other => Err(unexpected(other)),
@@ -94,7 +93,7 @@ impl Lease for LeaseService {
             .await?
         {
             ApplyResult::LeaseRevoke(mut resp) => {
-                header::complete(&self.ctx, &mut resp.header);
+                self.ctx.headers.complete(&mut resp.header);
                 Ok(Response::new(resp))
             }
             other => Err(unexpected(other)),
@@ -108,7 +107,7 @@ impl Lease for LeaseService {
         &self,
         req: Request<Streaming<LeaseKeepAliveRequest>>,
     ) -> Result<Response<Self::LeaseKeepAliveStream>, Status> {
-        require_leader(&self.ctx, &req)?;
+        require_leader(&self.ctx.raft, &req)?;
         let inbound = req.into_inner();
         let ctx = self.ctx.clone();
         let out = futures::stream::unfold((inbound, ctx), |(mut inbound, ctx)| async move {
@@ -144,7 +143,7 @@ impl Lease for LeaseService {
             .map(|id| LeaseStatus { id })
             .collect();
         Ok(Response::new(LeaseLeasesResponse {
-            header: header::current(&self.ctx),
+            header: self.ctx.headers.current(),
             leases,
         }))
     }

@@ -19,7 +19,6 @@ use super::concurrency::{
     by_create, create_rev_is, first_kv_at, get_op, prefix_of, put_op, session_key, InProcess,
     ReleaseGuard,
 };
-use super::header;
 use crate::context::ServerContext;
 
 /// Implements `v3lockpb.Lock`.
@@ -74,7 +73,7 @@ impl LockService {
             hdr = self.inproc.wait_deletes(&prefix, my_rev - 1).await?;
             guard.disarm();
         }
-        header::complete(self.inproc.ctx(), &mut hdr);
+        self.inproc.ctx().headers.complete(&mut hdr);
         Ok(LockResponse { header: hdr, key })
     }
 }
@@ -95,7 +94,7 @@ impl Lock for LockService {
         let this = self.as_caller_of(req.metadata());
         let key = req.into_inner().key;
         let mut hdr = this.inproc.delete(&key).await?;
-        header::complete(this.inproc.ctx(), &mut hdr);
+        this.inproc.ctx().headers.complete(&mut hdr);
         Ok(Response::new(UnlockResponse { header: hdr }))
     }
 }

@@ -14,7 +14,6 @@ use oxcd_proto::etcdserverpb::{
 use oxcd_proto::oxcdpb::internal_request::Op;
 use tonic::{Request, Response, Status};
 
-use super::header;
 use super::snapshot;
 use super::status::unexpected;
 use crate::apply::ApplyResult;
@@ -56,7 +55,7 @@ impl Maintenance for MaintenanceService {
             .await?
         {
             ApplyResult::Alarm(mut resp) => {
-                header::complete(&self.ctx, &mut resp.header);
+                self.ctx.headers.complete(&mut resp.header);
                 Ok(Response::new(resp))
             }
             other => Err(unexpected(other)),
@@ -94,7 +93,7 @@ impl Maintenance for MaintenanceService {
             db_size_quota: self.ctx.quota.limit() as i64,
             ..Default::default()
         };
-        resp.header = header::current(&self.ctx);
+        resp.header = self.ctx.headers.current();
         Ok(Response::new(resp))
     }
 
@@ -120,7 +119,7 @@ impl Maintenance for MaintenanceService {
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(ServerError::from)?;
         Ok(Response::new(HashResponse {
-            header: header::at(&self.ctx, revision),
+            header: self.ctx.headers.at(revision),
             hash,
         }))
     }
@@ -137,7 +136,7 @@ impl Maintenance for MaintenanceService {
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(ServerError::from)?;
         Ok(Response::new(HashKvResponse {
-            header: header::at(&self.ctx, h.current_revision),
+            header: self.ctx.headers.at(h.current_revision),
             hash: h.hash,
             // etcd reports -1 until the first compaction.
             compact_revision: if h.compact_revision == 0 {

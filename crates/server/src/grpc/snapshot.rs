@@ -33,7 +33,6 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
-use super::header;
 use crate::context::{ServerContext, SERVER_VERSION};
 use crate::error::ServerError;
 
@@ -60,7 +59,7 @@ pub async fn stream(ctx: Arc<ServerContext>) -> Result<SnapshotStream, ServerErr
     tokio::task::spawn_blocking(move || backend.checkpoint(&cp))
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))??;
-    let hdr = header::current(&ctx);
+    let hdr = ctx.headers.current();
     let (tx, rx) = mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
         if let Err(e) = send(&dir, hdr, &tx) {

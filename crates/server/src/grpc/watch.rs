@@ -19,27 +19,41 @@ use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::status::go_status_text;
+use crate::auth::AuthGate;
 use crate::context::ServerContext;
 use crate::error::ServerError;
+use crate::grpc::header::Headers;
+use oxcd_raftlog::RaftHandle;
 
-/// Implements `etcdserverpb.Watch`.
+/// Implements `etcdserverpb.Watch` over the few handles it uses.
 #[derive(Clone)]
 pub struct WatchService {
-    ctx: Arc<ServerContext>,
-    hub: WatchHub,
+    /// Who opens a watch, and whether it may read the watched range.
+    pub auth: Arc<AuthGate>,
+    /// Whether there is a leader (`hasleader` streams).
+    pub raft: RaftHandle,
+    /// Response headers (the hub sets the revision).
+    pub headers: Headers,
+    /// Every watcher of this member.
+    pub hub: WatchHub,
 }
 
 impl WatchService {
-    /// A Watch service over `ctx` and `hub`.
-    pub fn new(ctx: Arc<ServerContext>, hub: WatchHub) -> Self {
-        Self { ctx, hub }
+    /// The Watch service of the running member `ctx` describes.
+    pub fn from_context(ctx: &ServerContext) -> Self {
+        Self {
+            auth: ctx.auth.clone(),
+            raft: ctx.raft.clone(),
+            headers: ctx.headers.clone(),
+            hub: ctx.watch_hub.clone(),
+        }
     }
 }
 
 /// Whether the request demands a leader (`hasleader` metadata) and there is none.
-pub fn require_leader<T>(ctx: &ServerContext, req: &Request<T>) -> Result<(), ServerError> {
+pub fn require_leader<T>(raft: &RaftHandle, req: &Request<T>) -> Result<(), ServerError> {
     let wants = req.metadata().get("hasleader").is_some_and(|v| v == "true");
-    if wants && !ctx.has_leader() {
+    if wants && raft.status().borrow().leader_id == 0 {
         return Err(ServerError::NoLeader);
     }
     Ok(())
@@ -51,7 +65,7 @@ pub fn require_leader<T>(ctx: &ServerContext, req: &Request<T>) -> Result<(), Se
 /// from-key watch is checked as its first key alone. A refusal (no token, a bad token, no
 /// permission) becomes the cancel reason in grpc-go's status text, as etcd 3.4 sends it.
 async fn permitted(
-    ctx: &ServerContext,
+    auth: &AuthGate,
     metadata: &MetadataMap,
     client_cn: Option<&str>,
     c: &WatchCreateRequest,
@@ -62,8 +76,8 @@ async fn permitted(
     } else {
         &c.range_end
     };
-    let checked = match ctx.auth.caller_from(metadata, client_cn).await {
-        Ok(caller) => ctx.auth.check(&caller, |chk| chk.range(key, range_end)),
+    let checked = match auth.caller_from(metadata, client_cn).await {
+        Ok(caller) => auth.check(&caller, |chk| chk.range(key, range_end)),
         Err(e) => Err(e.into()),
     };
     checked.map_err(|e| WatchError::Refused(go_status_text(&e)))
@@ -76,10 +90,10 @@ impl WatchService {
         &self,
         req: Request<Streaming<WatchRequest>>,
     ) -> Result<impl Stream<Item = WatchResponseWire> + Send + 'static, Status> {
-        require_leader(&self.ctx, &req)?;
+        require_leader(&self.raft, &req)?;
         let metadata = req.metadata().clone();
         let client_cn = crate::auth::client_cn(&req).map(str::to_owned);
-        let auth_ctx = self.ctx.clone();
+        let auth = self.auth.clone();
         let mut inbound = req.into_inner();
         let (stream, rx) = self.hub.open_stream();
         // The watchers live until the client is gone: both the request task and the
@@ -92,11 +106,11 @@ impl WatchService {
             while let Ok(Some(msg)) = inbound.message().await {
                 match msg.request_union {
                     Some(RequestUnion::CreateRequest(c)) => {
-                        let spec =
-                            match permitted(&auth_ctx, &metadata, client_cn.as_deref(), &c).await {
-                                Ok(()) => WatchSpec::from_request(&c),
-                                Err(refused) => Err(refused),
-                            };
+                        let spec = match permitted(&auth, &metadata, client_cn.as_deref(), &c).await
+                        {
+                            Ok(()) => WatchSpec::from_request(&c),
+                            Err(refused) => Err(refused),
+                        };
                         let _ = stream.create(spec);
                     }
                     Some(RequestUnion::CancelRequest(c)) => {
@@ -108,24 +122,25 @@ impl WatchService {
             }
             drop(stream);
         });
-        let ctx = self.ctx.clone();
+        let headers = self.headers.clone();
         // A batch at a time: one notify's responses for this stream get cluster, member
         // and term filled together (the hub set the revision; 0 stays 0, as etcd's
         // compaction cancel has none).
-        Ok(
-            futures::stream::unfold((rx, ctx, stream), |(mut rx, ctx, stream)| async move {
+        Ok(futures::stream::unfold(
+            (rx, headers, stream),
+            |(mut rx, headers, stream)| async move {
                 let mut batch = rx.recv_batch().await?;
-                let (cluster_id, term) = (ctx.cluster_id(), ctx.raft.status().borrow().term);
+                let filled = headers.without_revision().unwrap_or_default();
                 for resp in &mut batch {
                     let h = resp.header.get_or_insert_with(ResponseHeader::default);
-                    h.cluster_id = cluster_id;
-                    h.member_id = ctx.member_id;
-                    h.raft_term = term;
+                    h.cluster_id = filled.cluster_id;
+                    h.member_id = filled.member_id;
+                    h.raft_term = filled.raft_term;
                 }
-                Some((futures::stream::iter(batch), (rx, ctx, stream)))
-            })
-            .flatten(),
+                Some((futures::stream::iter(batch), (rx, headers, stream)))
+            },
         )
+        .flatten())
     }
 }
 

@@ -105,7 +105,7 @@ async fn session(data: &Path, round: usize, states: &mut Vec<State>) -> anyhow::
     if states.is_empty() {
         states.push(snapshot_state(&ctx)?);
     }
-    let kv = KvService::new(ctx.clone());
+    let kv = KvService::from_context(&ctx);
     let lease = LeaseService::new(ctx.clone());
     let base = round * 100;
     for i in 0..24 {

@@ -39,7 +39,7 @@ pub(crate) struct InProcess {
 impl InProcess {
     /// In-process access over `ctx`.
     pub(crate) fn new(ctx: Arc<ServerContext>) -> Self {
-        let kv = KvService::new(ctx.clone());
+        let kv = KvService::from_context(&ctx);
         Self {
             ctx,
             kv,
