@@ -481,7 +481,7 @@ fn server_context(
         r.kv.clone(),
     );
     ServerContext {
-        headers,
+        headers: headers.clone(),
         member_id: id.local_id,
         name: cfg.name.clone(),
         data_dir: cfg.data_dir.clone(),
@@ -497,7 +497,7 @@ fn server_context(
         )),
         reads: Arc::new(LinearizableReads::start(raft.clone(), timeout)),
         alarms: r.alarms,
-        members: r.members,
+        members: r.members.clone(),
         quota: Arc::new(Quota::new(cfg.quota_bytes())),
         limits: Limits {
             max_txn_ops: cfg.max_txn_ops,
@@ -507,14 +507,22 @@ fn server_context(
             warning_apply_duration: cfg.warning_apply_duration,
         },
         watch_hub: r.watch_hub,
-        lessor: r.lessor,
+        lessor: r.lessor.clone(),
         auth: Arc::new(crate::auth::AuthGate::new(
             r.auth,
             r.tokens,
             raft.clone(),
             cfg.client_tls.client_cert_auth,
         )),
-        leader_client: oxcd_peer::LeaderClient::new(tls.peer_client.clone()),
+        lease_router: crate::lease_forward::LeaseRouter {
+            lessor: r.lessor.clone(),
+            leader_client: Arc::new(oxcd_peer::LeaderClient::new(tls.peer_client.clone())),
+            members: r.members.clone(),
+            member_id: id.local_id,
+            raft: raft.clone(),
+            headers: headers.clone(),
+            request_timeout: timeout,
+        },
         peer_tls: tls.peer_client.clone(),
         request_timeout: timeout,
     }

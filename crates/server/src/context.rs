@@ -67,8 +67,8 @@ pub struct ServerContext {
     pub auth: Arc<crate::auth::AuthGate>,
     /// Every watcher of this member.
     pub watch_hub: oxcd_watch::WatchHub,
-    /// Forwards leader-only requests (lease renewals and TTLs) from a follower.
-    pub leader_client: oxcd_peer::LeaderClient,
+    /// Lease renewals and TTL lookups, answered here or by the leader.
+    pub lease_router: crate::lease_forward::LeaseRouter,
     /// TLS for dialing `https://` peer URLs (`None` without peer TLS).
     pub peer_tls: Option<oxcd_tls::ClientTls>,
     /// etcd's request timeout (5 s + 2 election timeouts).

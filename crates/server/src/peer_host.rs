@@ -92,14 +92,14 @@ impl MemberLeaderServices {
 #[tonic::async_trait]
 impl LeaderServices for MemberLeaderServices {
     async fn lease_renew(&self, id: i64) -> Result<i64, HostError> {
-        Ok(crate::lease_forward::renew_local(&self.ctx, id)?)
+        Ok(self.ctx.lease_router.renew_local(id)?)
     }
 
     async fn lease_time_to_live(
         &self,
         req: LeaseTimeToLiveRequest,
     ) -> Result<LeaseTimeToLiveResponse, HostError> {
-        Ok(crate::lease_forward::time_to_live_local(&self.ctx, &req)?)
+        Ok(self.ctx.lease_router.time_to_live_local(&req)?)
     }
 
     async fn promote(&self, id: u64) -> Result<Vec<Member>, HostError> {

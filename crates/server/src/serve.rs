@@ -64,7 +64,7 @@ pub async fn serve(
     let maintenance = MaintenanceService::new(ctx.clone());
     let cluster = ClusterService::new(ctx.clone());
     let watch = WatchService::from_context(&ctx);
-    let lease = LeaseService::new(ctx.clone());
+    let lease = LeaseService::from_context(&ctx);
     let lock = LockService::new(ctx.clone());
     let election = ElectionService::new(ctx.clone());
     let auth = AuthService::from_context(&ctx);

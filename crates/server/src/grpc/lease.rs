@@ -16,22 +16,42 @@ use tonic::{Request, Response, Status, Streaming};
 use super::status::unexpected;
 use super::watch::require_leader;
 use crate::apply::ApplyResult;
+use crate::auth::AuthGate;
 use crate::context::ServerContext;
 use crate::error::ServerError;
+use crate::grpc::header::Headers;
+use crate::lease_forward::LeaseRouter;
+use crate::propose::Proposals;
+use crate::read::ReadBarrier;
 
 /// etcd's maximum lease TTL in seconds.
 const MAX_LEASE_TTL: i64 = 9_000_000_000;
 
-/// Implements `etcdserverpb.Lease`.
+/// Implements `etcdserverpb.Lease` over the few handles it uses.
 #[derive(Clone)]
 pub struct LeaseService {
-    ctx: Arc<ServerContext>,
+    /// Who a request runs as.
+    pub auth: Arc<AuthGate>,
+    /// Grants and revocations go through raft.
+    pub proposer: Arc<dyn Proposals>,
+    /// LeaseLeases reads after a linearizable barrier.
+    pub reads: Arc<dyn ReadBarrier>,
+    /// Renewals and TTLs: answered here or by the leader.
+    pub router: LeaseRouter,
+    /// Response headers.
+    pub headers: Headers,
 }
 
 impl LeaseService {
-    /// A Lease service over `ctx`.
-    pub fn new(ctx: Arc<ServerContext>) -> Self {
-        Self { ctx }
+    /// The Lease service of the running member `ctx` describes.
+    pub fn from_context(ctx: &ServerContext) -> Self {
+        Self {
+            auth: ctx.auth.clone(),
+            proposer: ctx.proposer.clone(),
+            reads: ctx.reads.clone(),
+            router: ctx.lease_router.clone(),
+            headers: ctx.headers.clone(),
+        }
     }
 }
 
@@ -45,10 +65,10 @@ fn new_lease_id() -> i64 {
     }
 }
 
-async fn keepalive(ctx: &ServerContext, id: i64) -> Result<LeaseKeepAliveResponse, ServerError> {
+async fn keepalive(router: &LeaseRouter, id: i64) -> Result<LeaseKeepAliveResponse, ServerError> {
     // The header is filled before the renew, as etcd does.
-    let header = ctx.headers.current();
-    let ttl = crate::lease_forward::renew(ctx, id).await?;
+    let header = router.headers.current();
+    let ttl = router.renew(id).await?;
     Ok(LeaseKeepAliveResponse { header, id, ttl })
 }
 
@@ -58,7 +78,7 @@ impl Lease for LeaseService {
         &self,
         req: Request<LeaseGrantRequest>,
     ) -> Result<Response<LeaseGrantResponse>, Status> {
-        let caller = self.ctx.auth.caller(&req).await?;
+        let caller = self.auth.caller(&req).await?;
         let mut g = req.into_inner();
         if g.ttl > MAX_LEASE_TTL {
             return Err(ServerError::LeaseTtlTooLarge.into());
@@ -66,14 +86,9 @@ impl Lease for LeaseService {
         if g.id == 0 {
             g.id = new_lease_id();
         }
-        match self
-            .ctx
-            .proposer
-            .propose(&caller, Op::LeaseGrant(g))
-            .await?
-        {
+        match self.proposer.propose(&caller, Op::LeaseGrant(g)).await? {
             ApplyResult::LeaseGrant(mut resp) => {
-                self.ctx.headers.complete(&mut resp.header);
+                self.headers.complete(&mut resp.header);
                 Ok(Response::new(resp))
             }
             other => Err(unexpected(other)),
@@ -84,16 +99,11 @@ impl Lease for LeaseService {
         &self,
         req: Request<LeaseRevokeRequest>,
     ) -> Result<Response<LeaseRevokeResponse>, Status> {
-        let caller = self.ctx.auth.caller(&req).await?;
+        let caller = self.auth.caller(&req).await?;
         let r = req.into_inner();
-        match self
-            .ctx
-            .proposer
-            .propose(&caller, Op::LeaseRevoke(r))
-            .await?
-        {
+        match self.proposer.propose(&caller, Op::LeaseRevoke(r)).await? {
             ApplyResult::LeaseRevoke(mut resp) => {
-                self.ctx.headers.complete(&mut resp.header);
+                self.headers.complete(&mut resp.header);
                 Ok(Response::new(resp))
             }
             other => Err(unexpected(other)),
@@ -107,14 +117,14 @@ impl Lease for LeaseService {
         &self,
         req: Request<Streaming<LeaseKeepAliveRequest>>,
     ) -> Result<Response<Self::LeaseKeepAliveStream>, Status> {
-        require_leader(&self.ctx.raft, &req)?;
+        require_leader(&self.router.raft, &req)?;
         let inbound = req.into_inner();
-        let ctx = self.ctx.clone();
-        let out = futures::stream::unfold((inbound, ctx), |(mut inbound, ctx)| async move {
+        let router = self.router.clone();
+        let out = futures::stream::unfold((inbound, router), |(mut inbound, router)| async move {
             match inbound.message().await {
                 Ok(Some(r)) => {
-                    let resp = keepalive(&ctx, r.id).await.map_err(Status::from);
-                    Some((resp, (inbound, ctx)))
+                    let resp = keepalive(&router, r.id).await.map_err(Status::from);
+                    Some((resp, (inbound, router)))
                 }
                 Ok(None) | Err(_) => None,
             }
@@ -126,7 +136,7 @@ impl Lease for LeaseService {
         &self,
         req: Request<LeaseTimeToLiveRequest>,
     ) -> Result<Response<LeaseTimeToLiveResponse>, Status> {
-        let resp = crate::lease_forward::time_to_live(&self.ctx, req.into_inner()).await?;
+        let resp = self.router.time_to_live(req.into_inner()).await?;
         Ok(Response::new(resp))
     }
 
@@ -134,16 +144,16 @@ impl Lease for LeaseService {
         &self,
         _req: Request<LeaseLeasesRequest>,
     ) -> Result<Response<LeaseLeasesResponse>, Status> {
-        self.ctx.reads.wait().await?;
+        self.reads.wait().await?;
         let leases = self
-            .ctx
+            .router
             .lessor
             .leases()
             .into_iter()
             .map(|id| LeaseStatus { id })
             .collect();
         Ok(Response::new(LeaseLeasesResponse {
-            header: self.ctx.headers.current(),
+            header: self.headers.current(),
             leases,
         }))
     }

@@ -106,7 +106,7 @@ async fn session(data: &Path, round: usize, states: &mut Vec<State>) -> anyhow::
         states.push(snapshot_state(&ctx)?);
     }
     let kv = KvService::from_context(&ctx);
-    let lease = LeaseService::new(ctx.clone());
+    let lease = LeaseService::from_context(&ctx);
     let base = round * 100;
     for i in 0..24 {
         let p = put(format!("key/{:03}", base + i % 16), 64 + 37 * i, 0);

@@ -107,7 +107,7 @@ impl InProcess {
         if lease != 0 {
             return Ok(lease);
         }
-        let svc = LeaseService::new(self.ctx.clone());
+        let svc = LeaseService::from_context(&self.ctx);
         let req = LeaseGrantRequest {
             ttl: DEFAULT_SESSION_TTL,
             id: 0,
