@@ -480,6 +480,13 @@ fn server_context(
         raft.clone(),
         r.kv.clone(),
     );
+    let proposer: Arc<dyn crate::propose::Proposals> = Arc::new(RaftProposer::new(
+        raft.clone(),
+        waiters,
+        id.local_id,
+        cfg.max_request_bytes,
+        timeout,
+    ));
     ServerContext {
         headers: headers.clone(),
         member_id: id.local_id,
@@ -488,13 +495,7 @@ fn server_context(
         backend,
         kv: r.kv,
         raft: raft.clone(),
-        proposer: Arc::new(RaftProposer::new(
-            raft.clone(),
-            waiters,
-            id.local_id,
-            cfg.max_request_bytes,
-            timeout,
-        )),
+        proposer: proposer.clone(),
         reads: Arc::new(LinearizableReads::start(raft.clone(), timeout)),
         alarms: r.alarms,
         members: r.members.clone(),
@@ -523,7 +524,13 @@ fn server_context(
             headers: headers.clone(),
             request_timeout: timeout,
         },
-        peer_tls: tls.peer_client.clone(),
+        membership: crate::membership::MembershipChanges {
+            raft: raft.clone(),
+            members: r.members.clone(),
+            member_id: id.local_id,
+            proposer: proposer.clone(),
+            peer_tls: tls.peer_client.clone(),
+        },
         request_timeout: timeout,
     }
 }

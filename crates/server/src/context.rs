@@ -69,8 +69,8 @@ pub struct ServerContext {
     pub watch_hub: oxcd_watch::WatchHub,
     /// Lease renewals and TTL lookups, answered here or by the leader.
     pub lease_router: crate::lease_forward::LeaseRouter,
-    /// TLS for dialing `https://` peer URLs (`None` without peer TLS).
-    pub peer_tls: Option<oxcd_tls::ClientTls>,
+    /// Membership changes with etcd's checks.
+    pub membership: crate::membership::MembershipChanges,
     /// etcd's request timeout (5 s + 2 election timeouts).
     pub request_timeout: std::time::Duration,
     /// Fills response headers.

@@ -106,6 +106,6 @@ impl LeaderServices for MemberLeaderServices {
         if self.ctx.raft.status().borrow().leader_id != self.ctx.member_id {
             return Err(HostError::NotLeader);
         }
-        Ok(crate::membership::promote(&self.ctx, id).await?)
+        Ok(self.ctx.membership.promote(id).await?)
     }
 }

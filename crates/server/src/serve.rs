@@ -62,7 +62,7 @@ pub async fn serve(
     let recv_limit = cfg.max_request_bytes + GRPC_OVERHEAD_BYTES;
     let kv = KvService::from_context(&ctx);
     let maintenance = MaintenanceService::new(ctx.clone());
-    let cluster = ClusterService::new(ctx.clone());
+    let cluster = ClusterService::from_context(&ctx);
     let watch = WatchService::from_context(&ctx);
     let lease = LeaseService::from_context(&ctx);
     let lock = LockService::new(ctx.clone());

@@ -9,19 +9,37 @@ use oxcd_proto::etcdserverpb::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::context::ServerContext;
-use crate::membership;
+use crate::auth::AuthGate;
+use crate::context::{Limits, ServerContext};
+use crate::grpc::header::Headers;
+use crate::membership::MembershipChanges;
+use crate::read::ReadBarrier;
 
-/// Implements `etcdserverpb.Cluster`.
+/// Implements `etcdserverpb.Cluster` over the few handles it uses.
 #[derive(Clone)]
 pub struct ClusterService {
-    ctx: Arc<ServerContext>,
+    /// Member changes need root.
+    pub auth: Arc<AuthGate>,
+    /// `--strict-reconfig-check`, `--max-learners`.
+    pub limits: Limits,
+    /// A linearizable MemberList waits on this.
+    pub reads: Arc<dyn ReadBarrier>,
+    /// The changes themselves, with etcd's checks.
+    pub changes: MembershipChanges,
+    /// Response headers.
+    pub headers: Headers,
 }
 
 impl ClusterService {
-    /// A Cluster service over `ctx`.
-    pub fn new(ctx: Arc<ServerContext>) -> Self {
-        Self { ctx }
+    /// The Cluster service of the running member `ctx` describes.
+    pub fn from_context(ctx: &ServerContext) -> Self {
+        Self {
+            auth: ctx.auth.clone(),
+            limits: ctx.limits.clone(),
+            reads: ctx.reads.clone(),
+            changes: ctx.membership.clone(),
+            headers: ctx.headers.clone(),
+        }
     }
 }
 
@@ -31,19 +49,20 @@ impl Cluster for ClusterService {
         &self,
         req: Request<MemberAddRequest>,
     ) -> Result<Response<MemberAddResponse>, Status> {
-        self.ctx.auth.admin(&req).await?;
+        self.auth.admin(&req).await?;
         let req = req.into_inner();
-        let limits = &self.ctx.limits;
-        let (member, members) = membership::add(
-            &self.ctx,
-            req.peer_ur_ls,
-            req.is_learner,
-            limits.strict_reconfig_check,
-            limits.max_learners,
-        )
-        .await?;
+        let limits = &self.limits;
+        let (member, members) = self
+            .changes
+            .add(
+                req.peer_ur_ls,
+                req.is_learner,
+                limits.strict_reconfig_check,
+                limits.max_learners,
+            )
+            .await?;
         Ok(Response::new(MemberAddResponse {
-            header: self.ctx.headers.without_revision(),
+            header: self.headers.without_revision(),
             member: Some(member),
             members,
         }))
@@ -53,15 +72,13 @@ impl Cluster for ClusterService {
         &self,
         req: Request<MemberRemoveRequest>,
     ) -> Result<Response<MemberRemoveResponse>, Status> {
-        self.ctx.auth.admin(&req).await?;
-        let members = membership::remove(
-            &self.ctx,
-            req.get_ref().id,
-            self.ctx.limits.strict_reconfig_check,
-        )
-        .await?;
+        self.auth.admin(&req).await?;
+        let members = self
+            .changes
+            .remove(req.get_ref().id, self.limits.strict_reconfig_check)
+            .await?;
         Ok(Response::new(MemberRemoveResponse {
-            header: self.ctx.headers.without_revision(),
+            header: self.headers.without_revision(),
             members,
         }))
     }
@@ -70,11 +87,11 @@ impl Cluster for ClusterService {
         &self,
         req: Request<MemberUpdateRequest>,
     ) -> Result<Response<MemberUpdateResponse>, Status> {
-        self.ctx.auth.admin(&req).await?;
+        self.auth.admin(&req).await?;
         let req = req.into_inner();
-        let members = membership::update(&self.ctx, req.id, req.peer_ur_ls).await?;
+        let members = self.changes.update(req.id, req.peer_ur_ls).await?;
         Ok(Response::new(MemberUpdateResponse {
-            header: self.ctx.headers.without_revision(),
+            header: self.headers.without_revision(),
             members,
         }))
     }
@@ -84,11 +101,11 @@ impl Cluster for ClusterService {
         req: Request<MemberListRequest>,
     ) -> Result<Response<MemberListResponse>, Status> {
         if req.get_ref().linearizable {
-            self.ctx.reads.wait().await?;
+            self.reads.wait().await?;
         }
         Ok(Response::new(MemberListResponse {
-            header: self.ctx.headers.without_revision(),
-            members: self.ctx.members.list(),
+            header: self.headers.without_revision(),
+            members: self.changes.members.list(),
         }))
     }
 
@@ -96,10 +113,10 @@ impl Cluster for ClusterService {
         &self,
         req: Request<MemberPromoteRequest>,
     ) -> Result<Response<MemberPromoteResponse>, Status> {
-        self.ctx.auth.admin(&req).await?;
-        let members = membership::promote(&self.ctx, req.get_ref().id).await?;
+        self.auth.admin(&req).await?;
+        let members = self.changes.promote(req.get_ref().id).await?;
         Ok(Response::new(MemberPromoteResponse {
-            header: self.ctx.headers.without_revision(),
+            header: self.headers.without_revision(),
             members,
         }))
     }
