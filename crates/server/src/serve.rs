@@ -61,7 +61,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let recv_limit = cfg.max_request_bytes + GRPC_OVERHEAD_BYTES;
     let kv = KvService::from_context(&ctx);
-    let maintenance = MaintenanceService::new(ctx.clone());
+    let maintenance = MaintenanceService::from_context(&ctx);
     let cluster = ClusterService::from_context(&ctx);
     let watch = WatchService::from_context(&ctx);
     let lease = LeaseService::from_context(&ctx);

@@ -16,21 +16,63 @@ use tonic::{Request, Response, Status};
 
 use super::snapshot;
 use super::status::unexpected;
+use crate::apply::alarm::AlarmStore;
 use crate::apply::ApplyResult;
+use crate::auth::AuthGate;
 use crate::auth::Caller;
 use crate::context::{ServerContext, SERVER_VERSION, STORAGE_VERSION};
 use crate::error::ServerError;
+use crate::grpc::header::Headers;
+use crate::members::Members;
+use crate::propose::Proposals;
+use crate::quota::Quota;
+use oxcd_backend::Backend;
+use oxcd_mvcc::KvStore;
+use oxcd_raftlog::RaftHandle;
 
-/// Implements `etcdserverpb.Maintenance`.
+/// Implements `etcdserverpb.Maintenance` over the few handles it uses.
 #[derive(Clone)]
 pub struct MaintenanceService {
-    ctx: Arc<ServerContext>,
+    /// Maintenance needs root (raw `auth:` errors, as etcd's).
+    pub auth: Arc<AuthGate>,
+    /// Raised alarms.
+    pub alarms: Arc<AlarmStore>,
+    /// Alarm changes go through raft.
+    pub proposer: Arc<dyn Proposals>,
+    /// Sizes, defragmentation and snapshot checkpoints.
+    pub backend: Arc<dyn Backend>,
+    /// Hashes.
+    pub kv: Arc<KvStore>,
+    /// The space quota (Status reports it and refreshes the measured size).
+    pub quota: Arc<Quota>,
+    /// Raft status, leadership transfers.
+    pub raft: RaftHandle,
+    /// The membership (Status says whether this member is a learner).
+    pub members: Arc<Members>,
+    /// This member.
+    pub member_id: u64,
+    /// Where snapshot checkpoints are made (`<data-dir>`).
+    pub data_dir: std::path::PathBuf,
+    /// Response headers.
+    pub headers: Headers,
 }
 
 impl MaintenanceService {
-    /// A Maintenance service over `ctx`.
-    pub fn new(ctx: Arc<ServerContext>) -> Self {
-        Self { ctx }
+    /// The Maintenance service of the running member `ctx` describes.
+    pub fn from_context(ctx: &ServerContext) -> Self {
+        Self {
+            auth: ctx.auth.clone(),
+            alarms: ctx.alarms.clone(),
+            proposer: ctx.proposer.clone(),
+            backend: ctx.backend.clone(),
+            kv: ctx.kv.clone(),
+            quota: ctx.quota.clone(),
+            raft: ctx.raft.clone(),
+            members: ctx.members.clone(),
+            member_id: ctx.member_id,
+            data_dir: ctx.data_dir.clone(),
+            headers: ctx.headers.clone(),
+        }
     }
 }
 
@@ -38,24 +80,19 @@ impl MaintenanceService {
 impl Maintenance for MaintenanceService {
     async fn alarm(&self, req: Request<AlarmRequest>) -> Result<Response<AlarmResponse>, Status> {
         // etcd 3.4 checks only the token here (any user, or none, may list and disarm).
-        self.ctx.auth.caller_raw(&req).await?;
+        self.auth.caller_raw(&req).await?;
         let a = req.into_inner();
         if a.action == AlarmAction::Get as i32 {
             // etcd 3.4 answers an alarm listing without a header.
-            let alarms = self.ctx.alarms.list(a.member_id, a.alarm);
+            let alarms = self.alarms.list(a.member_id, a.alarm);
             return Ok(Response::new(AlarmResponse {
                 header: None,
                 alarms,
             }));
         }
-        match self
-            .ctx
-            .proposer
-            .propose(&Caller::System, Op::Alarm(a))
-            .await?
-        {
+        match self.proposer.propose(&Caller::System, Op::Alarm(a)).await? {
             ApplyResult::Alarm(mut resp) => {
-                self.ctx.headers.complete(&mut resp.header);
+                self.headers.complete(&mut resp.header);
                 Ok(Response::new(resp))
             }
             other => Err(unexpected(other)),
@@ -66,13 +103,10 @@ impl Maintenance for MaintenanceService {
         &self,
         _req: Request<StatusRequest>,
     ) -> Result<Response<StatusResponse>, Status> {
-        let st = self.ctx.raft.status().borrow().clone();
-        let size = self.ctx.backend.size().map_err(ServerError::from)?;
-        self.ctx
-            .quota
-            .record_size(size.total_bytes, size.in_use_bytes);
+        let st = self.raft.status().borrow().clone();
+        let size = self.backend.size().map_err(ServerError::from)?;
+        self.quota.record_size(size.total_bytes, size.in_use_bytes);
         let errors = self
-            .ctx
             .alarms
             .list(0, 0)
             .iter()
@@ -88,12 +122,15 @@ impl Maintenance for MaintenanceService {
             raft_applied_index: st.applied_index,
             errors,
             db_size_in_use: size.in_use_bytes as i64,
-            is_learner: self.ctx.is_learner(),
+            is_learner: self
+                .members
+                .get(self.member_id)
+                .is_some_and(|m| m.is_learner),
             storage_version: STORAGE_VERSION.to_string(),
-            db_size_quota: self.ctx.quota.limit() as i64,
+            db_size_quota: self.quota.limit() as i64,
             ..Default::default()
         };
-        resp.header = self.ctx.headers.current();
+        resp.header = self.headers.current();
         Ok(Response::new(resp))
     }
 
@@ -101,8 +138,8 @@ impl Maintenance for MaintenanceService {
         &self,
         req: Request<DefragmentRequest>,
     ) -> Result<Response<DefragmentResponse>, Status> {
-        self.ctx.auth.admin_raw(&req).await?;
-        let backend = self.ctx.backend.clone();
+        self.auth.admin_raw(&req).await?;
+        let backend = self.backend.clone();
         tokio::task::spawn_blocking(move || backend.defragment())
             .await
             .map_err(|e| Status::internal(e.to_string()))?
@@ -112,14 +149,14 @@ impl Maintenance for MaintenanceService {
     }
 
     async fn hash(&self, req: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
-        self.ctx.auth.admin_raw(&req).await?;
-        let kv = self.ctx.kv.clone();
+        self.auth.admin_raw(&req).await?;
+        let kv = self.kv.clone();
         let (hash, revision) = tokio::task::spawn_blocking(move || kv.hash_with_revision())
             .await
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(ServerError::from)?;
         Ok(Response::new(HashResponse {
-            header: self.ctx.headers.at(revision),
+            header: self.headers.at(revision),
             hash,
         }))
     }
@@ -128,15 +165,15 @@ impl Maintenance for MaintenanceService {
         &self,
         req: Request<HashKvRequest>,
     ) -> Result<Response<HashKvResponse>, Status> {
-        self.ctx.auth.admin_raw(&req).await?;
+        self.auth.admin_raw(&req).await?;
         let rev = req.get_ref().revision;
-        let kv = self.ctx.kv.clone();
+        let kv = self.kv.clone();
         let h = tokio::task::spawn_blocking(move || kv.hash_kv(rev))
             .await
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(ServerError::from)?;
         Ok(Response::new(HashKvResponse {
-            header: self.ctx.headers.at(h.current_revision),
+            header: self.headers.at(h.current_revision),
             hash: h.hash,
             // etcd reports -1 until the first compaction.
             compact_revision: if h.compact_revision == 0 {
@@ -155,8 +192,9 @@ impl Maintenance for MaintenanceService {
         &self,
         req: Request<SnapshotRequest>,
     ) -> Result<Response<Self::SnapshotStream>, Status> {
-        self.ctx.auth.admin_raw(&req).await?;
-        let stream = snapshot::stream(self.ctx.clone()).await?;
+        self.auth.admin_raw(&req).await?;
+        let stream =
+            snapshot::stream(self.backend.clone(), &self.data_dir, self.headers.current()).await?;
         Ok(Response::new(stream))
     }
 
@@ -165,18 +203,18 @@ impl Maintenance for MaintenanceService {
         req: Request<MoveLeaderRequest>,
     ) -> Result<Response<MoveLeaderResponse>, Status> {
         let target = req.get_ref().target_id;
-        let st = self.ctx.raft.status().borrow().clone();
-        if st.leader_id != self.ctx.member_id {
+        let st = self.raft.status().borrow().clone();
+        if st.leader_id != self.member_id {
             return Err(ServerError::NotLeader.into());
         }
         if !st.voters.contains(&target) {
             return Err(ServerError::BadLeaderTransferee.into());
         }
-        if target == self.ctx.member_id {
+        if target == self.member_id {
             // Already there: etcd answers at once, with an empty response.
             return Ok(Response::new(MoveLeaderResponse { header: None }));
         }
-        crate::leadership::transfer_to(&self.ctx.raft, target, Duration::from_secs(5)).await?;
+        crate::leadership::transfer_to(&self.raft, target, Duration::from_secs(5)).await?;
         // etcd 3.4 answers a transfer with no header.
         Ok(Response::new(MoveLeaderResponse { header: None }))
     }

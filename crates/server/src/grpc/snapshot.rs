@@ -20,20 +20,20 @@
 //! at the start of the second.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use futures::Stream;
-use oxcd_backend::{RocksBackend, RocksOptions};
+use oxcd_backend::{Backend, RocksBackend, RocksOptions};
 use oxcd_proto::etcdserverpb::{ResponseHeader, SnapshotResponse};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
-use crate::context::{ServerContext, SERVER_VERSION};
+use crate::context::SERVER_VERSION;
 use crate::error::ServerError;
 
 const CHUNK: usize = 32 * 1024;
@@ -42,9 +42,9 @@ type SnapshotStream = Pin<Box<dyn Stream<Item = Result<SnapshotResponse, Status>
 type Tx = mpsc::Sender<Result<SnapshotResponse, Status>>;
 
 /// A fresh checkpoint directory under `<data-dir>/member`.
-fn checkpoint_dir(ctx: &ServerContext) -> PathBuf {
+fn checkpoint_dir(data_dir: &Path) -> PathBuf {
     static SEQ: AtomicU64 = AtomicU64::new(0);
-    ctx.data_dir.join("member").join(format!(
+    data_dir.join("member").join(format!(
         "snapshot-{}-{}",
         std::process::id(),
         SEQ.fetch_add(1, Ordering::Relaxed)
@@ -52,14 +52,17 @@ fn checkpoint_dir(ctx: &ServerContext) -> PathBuf {
 }
 
 /// Takes a checkpoint and returns the stream that sends it in etcd's format.
-pub async fn stream(ctx: Arc<ServerContext>) -> Result<SnapshotStream, ServerError> {
-    let dir = checkpoint_dir(&ctx);
-    let backend = ctx.backend.clone();
+/// `hdr` goes in the first message.
+pub async fn stream(
+    backend: Arc<dyn Backend>,
+    data_dir: &Path,
+    hdr: Option<ResponseHeader>,
+) -> Result<SnapshotStream, ServerError> {
+    let dir = checkpoint_dir(data_dir);
     let cp = dir.clone();
     tokio::task::spawn_blocking(move || backend.checkpoint(&cp))
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))??;
-    let hdr = ctx.headers.current();
     let (tx, rx) = mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
         if let Err(e) = send(&dir, hdr, &tx) {
