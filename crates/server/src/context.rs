@@ -1,5 +1,8 @@
-//! [`ServerContext`]: the handles the gRPC and HTTP front ends share. It holds components,
-//! not logic: each handler calls the one component it needs.
+//! [`ServerContext`]: every handle `bootstrap` built for one member. It holds components,
+//! not logic, and it is not handed around: each service and background task takes the few
+//! handles it uses (`KvService::from_context` and its siblings pick them in the composition
+//! root; background tasks get them as arguments). The HTTP routes, the stream guard, Lock
+//! and Election (which call the KV and Lease services in process) still take it whole.
 
 use std::sync::Arc;
 
