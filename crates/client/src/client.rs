@@ -16,9 +16,11 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Status};
 
 use crate::auth::Auth;
+use crate::cluster::Cluster;
 use crate::error::Error;
 use crate::kv::Kv;
 use crate::lease::Lease;
+use crate::maintenance::Maintenance;
 use crate::watch::{WatchOptions, Watcher};
 
 /// How [`Client::connect`] connects.
@@ -32,7 +34,24 @@ pub struct ConnectOptions {
     pub connect_timeout: Duration,
     /// Bound on one unary call (and on the open of a stream).
     pub request_timeout: Duration,
+    /// Told of every failed attempt of a unary call (before any retry), for diagnostics
+    /// such as etcdctl's "retrying of unary invoker failed" log line.
+    pub attempt_observer: Option<AttemptObserver>,
 }
+
+/// One failed attempt of a unary call, as reported to an [`AttemptObserver`].
+#[derive(Debug)]
+pub struct FailedAttempt<'a> {
+    /// The URL of the endpoint the attempt went to.
+    pub endpoint: &'a str,
+    /// 0 for the first attempt of the call, then 1, 2, ...
+    pub attempt: u32,
+    /// The status the attempt failed with (`DeadlineExceeded` for a timeout).
+    pub status: &'a Status,
+}
+
+/// A callback told of each [`FailedAttempt`]; see [`ConnectOptions::attempt_observer`].
+pub type AttemptObserver = Arc<dyn Fn(&FailedAttempt<'_>) + Send + Sync>;
 
 impl Default for ConnectOptions {
     fn default() -> Self {
@@ -41,6 +60,7 @@ impl Default for ConnectOptions {
             tls: None,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
+            attempt_observer: None,
         }
     }
 }
@@ -52,6 +72,7 @@ impl std::fmt::Debug for ConnectOptions {
             .field("tls", &self.tls.is_some())
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
+            .field("attempt_observer", &self.attempt_observer.is_some())
             .finish()
     }
 }
@@ -92,6 +113,9 @@ struct Inner {
     token: TokenCell,
     user: Option<(String, String)>,
     request_timeout: Duration,
+    tls: Option<ClientTls>,
+    connect_timeout: Duration,
+    observer: Option<AttemptObserver>,
 }
 
 /// A client of an etcd v3 cluster. Cheap to clone: clones share the channels and the token.
@@ -131,6 +155,27 @@ fn endpoint_url(ep: &str, tls: bool) -> Result<String, Error> {
     Ok(format!("{}://{ep}", if tls { "https" } else { "http" }))
 }
 
+/// The URL of `ep` and a lazily connected channel to it.
+fn lazy_channel(
+    ep: &str,
+    tls: &Option<ClientTls>,
+    connect_timeout: Duration,
+) -> Result<(String, Channel), Error> {
+    let url = endpoint_url(ep, tls.is_some())?;
+    let endpoint = Endpoint::from_shared(url.clone())
+        .map_err(|e| Error::InvalidEndpoint {
+            endpoint: url.clone(),
+            reason: e.to_string(),
+        })?
+        .tcp_nodelay(true)
+        .connect_timeout(connect_timeout)
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_timeout(Duration::from_secs(5))
+        .keep_alive_while_idle(true);
+    let dialer = Dialer::new(tls.clone(), connect_timeout);
+    Ok((url, endpoint.connect_with_connector_lazy(dialer)))
+}
+
 /// Whether clientv3 would refresh the token and resend after this status.
 fn is_token_error(st: &Status) -> bool {
     matches!(
@@ -158,23 +203,11 @@ impl Client {
         if endpoints.is_empty() {
             return Err(Error::NoEndpoints);
         }
-        let tls = options.tls.is_some();
         let mut urls = Vec::with_capacity(endpoints.len());
         let mut channels = Vec::with_capacity(endpoints.len());
         for ep in endpoints {
-            let url = endpoint_url(ep.as_ref(), tls)?;
-            let endpoint = Endpoint::from_shared(url.clone())
-                .map_err(|e| Error::InvalidEndpoint {
-                    endpoint: url.clone(),
-                    reason: e.to_string(),
-                })?
-                .tcp_nodelay(true)
-                .connect_timeout(options.connect_timeout)
-                .http2_keep_alive_interval(Duration::from_secs(10))
-                .keep_alive_timeout(Duration::from_secs(5))
-                .keep_alive_while_idle(true);
-            let dialer = Dialer::new(options.tls.clone(), options.connect_timeout);
-            channels.push(endpoint.connect_with_connector_lazy(dialer));
+            let (url, channel) = lazy_channel(ep.as_ref(), &options.tls, options.connect_timeout)?;
+            channels.push(channel);
             urls.push(url);
         }
         let client = Client {
@@ -185,6 +218,9 @@ impl Client {
                 token: Arc::new(RwLock::new(None)),
                 user: options.user,
                 request_timeout: options.request_timeout,
+                tls: options.tls,
+                connect_timeout: options.connect_timeout,
+                observer: options.attempt_observer,
             }),
         };
         if client.inner.user.is_some() {
@@ -206,6 +242,16 @@ impl Client {
     /// The Auth service: users, roles, permissions, enable and disable.
     pub fn auth(&self) -> Auth {
         Auth::new(self.clone())
+    }
+
+    /// The Cluster service: member list and membership changes.
+    pub fn cluster(&self) -> Cluster {
+        Cluster::new(self.clone())
+    }
+
+    /// The Maintenance service: status, alarms, defragment, HashKV, MoveLeader, snapshot.
+    pub fn maintenance(&self) -> Maintenance {
+        Maintenance::new(self.clone())
     }
 
     /// Watches `key` (or a range or prefix, per `options`); see [`Watcher`].
@@ -307,6 +353,62 @@ impl Client {
         Err(last.unwrap_or(Error::NoEndpoints))
     }
 
+    fn observe(&self, endpoint: &str, attempt: u32, status: &Status) {
+        if let Some(observer) = &self.inner.observer {
+            observer(&FailedAttempt {
+                endpoint,
+                attempt,
+                status,
+            });
+        }
+    }
+
+    /// A service handle on `endpoint` (a URL or `host:port`): the client's own channel when
+    /// it is one of the client's endpoints, else a new lazily connected channel with the
+    /// client's TLS and connect timeout (as clientv3 dials a member named by URL). The
+    /// second value is the URL used.
+    pub(crate) fn svc_for(&self, endpoint: &str) -> Result<(Svc, String), Error> {
+        let url = endpoint_url(endpoint, self.inner.tls.is_some())?;
+        let channel = match self.inner.endpoints.iter().position(|e| *e == url) {
+            Some(i) => self.inner.channels[i].clone(),
+            None => lazy_channel(&url, &self.inner.tls, self.inner.connect_timeout)?.1,
+        };
+        let svc = InterceptedService::new(channel, TokenInterceptor(self.inner.token.clone()));
+        Ok((svc, url))
+    }
+
+    /// Runs one unary call on `endpoint` only (no failover: the caller asked for that
+    /// member), bounded by the request timeout, re-authenticating once after a token error.
+    pub(crate) async fn call_on<T, F, Fut>(&self, endpoint: &str, f: F) -> Result<T, Error>
+    where
+        F: Fn(Svc) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, Status>>,
+    {
+        let (svc, url) = self.svc_for(endpoint)?;
+        let mut reauthed = false;
+        let mut attempt = 0;
+        loop {
+            let res = tokio::time::timeout(self.inner.request_timeout, f(svc.clone())).await;
+            let st = match res {
+                Ok(Ok(resp)) => return Ok(resp.into_inner()),
+                Ok(Err(st)) => st,
+                Err(_) => {
+                    let st = Status::deadline_exceeded("context deadline exceeded");
+                    self.observe(&url, attempt, &st);
+                    return Err(Error::Timeout(self.inner.request_timeout));
+                }
+            };
+            self.observe(&url, attempt, &st);
+            attempt += 1;
+            if is_token_error(&st) && self.has_user() && !reauthed {
+                reauthed = true;
+                self.refresh_token().await?;
+                continue;
+            }
+            return Err(Error::Status(st));
+        }
+    }
+
     /// Runs one unary call: on the pinned endpoint, bounded by the request timeout; after a
     /// token error it re-authenticates once and resends; after `Unavailable` it moves the
     /// pinned endpoint on and, for [`Retry::Repeatable`] calls only, resends on the next
@@ -319,14 +421,21 @@ impl Client {
         let n = self.inner.channels.len();
         let mut reauthed = false;
         let mut unavailable = 0;
+        let mut attempt = 0;
         loop {
             let i = self.pinned();
             let res = tokio::time::timeout(self.inner.request_timeout, f(self.svc(i))).await;
             let st = match res {
                 Ok(Ok(resp)) => return Ok(resp.into_inner()),
                 Ok(Err(st)) => st,
-                Err(_) => return Err(Error::Timeout(self.inner.request_timeout)),
+                Err(_) => {
+                    let st = Status::deadline_exceeded("context deadline exceeded");
+                    self.observe(&self.inner.endpoints[i], attempt, &st);
+                    return Err(Error::Timeout(self.inner.request_timeout));
+                }
             };
+            self.observe(&self.inner.endpoints[i], attempt, &st);
+            attempt += 1;
             if is_token_error(&st) && self.has_user() && !reauthed {
                 reauthed = true;
                 self.refresh_token().await?;

@@ -24,7 +24,10 @@
 //!   [`Txn`] with [`Compare`], [`CompareOp`] and [`TxnOp`]; [`prefix_end`].
 //! - `lease`: [`Lease`], [`LeaseKeeper`], [`KeeperState`].
 //! - `watch`: [`Watcher`], [`WatchOptions`].
-//! - `auth`: [`Auth`], user/role/permission management.
+//! - `auth`: [`Auth`], auth on/off and status, user/role/permission management.
+//! - `cluster`: [`Cluster`], member list/add/add-as-learner/remove/update/promote.
+//! - `maintenance`: [`Maintenance`], status, alarms, defragment, HashKV, MoveLeader and a
+//!   streamed [`Snapshot`]; the per-member calls name their member by endpoint.
 //! - `error`: [`Error`].
 //!
 //! # Invariants
@@ -44,23 +47,29 @@
 //!   it resumes from the last delivered revision + 1 (or the created/progress revision +
 //!   1), and drops any event below that. A compaction is [`Error::Compacted`], never a
 //!   silent gap.
+//! - PER-MEMBER CALLS (Status, HashKV, Defragment) go to the endpoint they name and are
+//!   never failed over to another member: the answer must be that member's.
 //! - Every unary call and every stream open is bounded by
 //!   [`ConnectOptions::request_timeout`].
 
 mod auth;
 mod client;
+mod cluster;
 mod error;
 mod kv;
 mod lease;
+mod maintenance;
 mod watch;
 
 pub use auth::Auth;
-pub use client::{Client, ConnectOptions};
+pub use client::{AttemptObserver, Client, ConnectOptions, FailedAttempt};
+pub use cluster::Cluster;
 pub use error::Error;
 pub use kv::{
     prefix_end, Compare, CompareOp, DeleteOptions, GetOptions, Kv, PutOptions, Txn, TxnOp,
 };
 pub use lease::{KeeperState, Lease, LeaseKeeper};
+pub use maintenance::{Maintenance, Snapshot};
 pub use watch::{WatchOptions, Watcher};
 
 /// The generated protobuf types and services (`oxcd-proto`).
@@ -71,7 +80,7 @@ pub mod proto {
 pub use oxcd_proto::authpb::permission::Type as PermissionType;
 pub use oxcd_proto::etcdserverpb::range_request::{SortOrder, SortTarget};
 pub use oxcd_proto::etcdserverpb::{
-    CompactionResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
+    AlarmType, CompactionResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
     LeaseRevokeResponse, LeaseTimeToLiveResponse, PutResponse, RangeResponse, ResponseHeader,
     TxnResponse, WatchResponse,
 };

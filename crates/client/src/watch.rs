@@ -49,6 +49,8 @@ pub struct Watcher {
     endpoint: usize,
     reconnects: u64,
     done: bool,
+    /// The server's response that canceled the watch, once it did.
+    cancel: Option<WatchResponse>,
 }
 
 #[derive(Debug)]
@@ -83,6 +85,7 @@ impl Watcher {
             stream: None,
             reconnects: 0,
             done: false,
+            cancel: None,
         };
         w.reopen().await?;
         Ok(w)
@@ -96,6 +99,12 @@ impl Watcher {
     /// How many times the stream was reopened after it broke.
     pub fn reconnects(&self) -> u64 {
         self.reconnects
+    }
+
+    /// The server's response that canceled the watch (compaction, permission...), once
+    /// [`Watcher::next`] has returned [`Error::Compacted`] or [`Error::WatchCanceled`].
+    pub fn cancel_response(&self) -> Option<&WatchResponse> {
+        self.cancel.as_ref()
     }
 
     /// The revision the watch resumes from if its stream breaks now.
@@ -168,10 +177,14 @@ impl Watcher {
             Ok(r) => r?,
         };
         if created.compact_revision != 0 {
-            return Err(Error::Compacted(created.compact_revision));
+            let rev = created.compact_revision;
+            self.cancel = Some(created);
+            return Err(Error::Compacted(rev));
         }
         if created.canceled {
-            return Err(Error::WatchCanceled(created.cancel_reason));
+            let reason = created.cancel_reason.clone();
+            self.cancel = Some(created);
+            return Err(Error::WatchCanceled(reason));
         }
         if self.next_rev == 0 {
             if let Some(h) = &created.header {
@@ -210,11 +223,14 @@ impl Watcher {
             if resp.compact_revision != 0 {
                 self.done = true;
                 self.stream = None;
-                return Some(Err(Error::Compacted(resp.compact_revision)));
+                let rev = resp.compact_revision;
+                self.cancel = Some(resp);
+                return Some(Err(Error::Compacted(rev)));
             }
             if resp.canceled {
                 self.stream = None;
-                let e = Error::WatchCanceled(resp.cancel_reason);
+                let e = Error::WatchCanceled(resp.cancel_reason.clone());
+                self.cancel = Some(resp);
                 if is_token_cancel(&e) && self.client.has_user() {
                     if let Err(e) = self.client.refresh_token().await {
                         return Some(Err(e));
