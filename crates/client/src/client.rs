@@ -314,7 +314,7 @@ impl Client {
     }
 
     /// Authenticates with the configured user, trying each endpoint from the pinned one,
-    /// and stores the new token.
+    /// and stores the new token. A server with auth off gives no token and no error.
     pub(crate) async fn refresh_token(&self) -> Result<(), Error> {
         let Some((name, password)) = self.inner.user.clone() else {
             return Ok(());
@@ -340,10 +340,23 @@ impl Client {
                     return Ok(());
                 }
                 Ok(Err(st)) if st.code() == Code::Unavailable => {
+                    self.observe(&self.inner.endpoints[i], k as u32, &st);
                     self.failover(i);
                     last = Some(Error::Status(st));
                 }
-                Ok(Err(st)) => return Err(Error::Status(st)),
+                // As clientv3: a user given to a server without auth is no error; calls
+                // then go without a token.
+                Ok(Err(st))
+                    if st.code() == Code::FailedPrecondition
+                        && st.message() == "etcdserver: authentication is not enabled" =>
+                {
+                    self.observe(&self.inner.endpoints[i], 0, &st);
+                    return Ok(());
+                }
+                Ok(Err(st)) => {
+                    self.observe(&self.inner.endpoints[i], 0, &st);
+                    return Err(Error::Status(st));
+                }
                 Err(_) => {
                     self.failover(i);
                     last = Some(Error::Timeout(self.inner.request_timeout));

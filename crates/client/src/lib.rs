@@ -39,8 +39,9 @@
 //!   resent on the next endpoint after `Unavailable`, each endpoint at most twice; a
 //!   mutation (Put, DeleteRange, a Txn with writes, Compact, auth management) is NEVER
 //!   resent after `Unavailable` or a timeout, since it may have been applied.
-//! - TOKEN: with a user, the client authenticates at connect; the token lives in one
-//!   `Arc<RwLock<..>>` read by every call's interceptor. After "invalid auth token",
+//! - TOKEN: with a user, the client authenticates at connect (when the server answers
+//!   "authentication is not enabled" no token is sent, as clientv3); the token lives in
+//!   one `Arc<RwLock<..>>` read by every call's interceptor. After "invalid auth token",
 //!   "revision of auth store is old" or "user name is empty" a call re-authenticates
 //!   ONCE and is resent (the server rejected it, so it was not applied).
 //! - WATCH: a [`Watcher`] delivers each event once, in revision order, across reconnects:
