@@ -64,7 +64,7 @@ mod watch;
 
 pub use auth::Auth;
 pub use client::{AttemptObserver, Client, ConnectOptions, FailedAttempt};
-pub use cluster::Cluster;
+pub use cluster::{check_peer_urls, Cluster};
 pub use error::Error;
 pub use kv::{
     prefix_end, Compare, CompareOp, DeleteOptions, GetOptions, Kv, PutOptions, Txn, TxnOp,

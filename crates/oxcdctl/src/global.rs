@@ -100,13 +100,9 @@ pub struct GlobalFlags {
     pub discovery_srv_name: Option<String>,
 }
 
-/// The `ETCDCTL_*` variables that are not flags but are read elsewhere (etcdctl does
-/// not warn about them).
-const OTHER_ENV: &[&str] = &[
-    "ETCDCTL_API",
-    "ETCDCTL_WATCH_KEY",
-    "ETCDCTL_WATCH_RANGE_END",
-];
+/// The `ETCDCTL_*` variables of `watch` that are not flags (etcdctl does not warn about
+/// them for `watch`, and does for other commands).
+const WATCH_ENV: &[&str] = &["ETCDCTL_WATCH_KEY", "ETCDCTL_WATCH_RANGE_END"];
 
 /// The global flag names, as `ETCDCTL_<NAME>` spells them.
 const FLAG_NAMES: &[&str] = &[
@@ -143,9 +139,10 @@ fn capnslog(level: char, text: &str) -> String {
 }
 
 /// etcdctl's checks of the environment: a variable shadowed by its flag is fatal, an
-/// unknown `ETCDCTL_*` variable is warned about. `matches` are the subcommand's (where
-/// global flags land).
+/// unknown `ETCDCTL_*` variable is warned about (never `ETCDCTL_API`, which etcdctl's
+/// main reads). `matches` are the root's.
 pub fn check_env(matches: &ArgMatches) -> Result<(), CtlError> {
+    let watch = matches.subcommand_name() == Some("watch");
     let id = |flag: &str| flag.replace('-', "_");
     for flag in FLAG_NAMES {
         let var = env_name(flag);
@@ -164,7 +161,8 @@ pub fn check_env(matches: &ArgMatches) -> Result<(), CtlError> {
     let known: Vec<String> = FLAG_NAMES.iter().map(|f| env_name(f)).collect();
     for (k, v) in std::env::vars_os() {
         let Some(k) = k.to_str() else { continue };
-        if k.starts_with("ETCDCTL_") && !known.iter().any(|n| n == k) && !OTHER_ENV.contains(&k) {
+        let exempt = k == "ETCDCTL_API" || (watch && WATCH_ENV.contains(&k));
+        if k.starts_with("ETCDCTL_") && !known.iter().any(|n| n == k) && !exempt {
             eprintln(&capnslog(
                 'W',
                 &format!(
