@@ -52,6 +52,7 @@ pub struct Normalizer {
     version: Option<String>,
     leases: Vec<u64>,
     tokens: Vec<String>,
+    members: Vec<u64>,
 }
 
 /// What to put in place of a field's value.
@@ -144,6 +145,7 @@ impl Normalizer {
             version: server.version().map(String::from),
             leases: Vec::new(),
             tokens: Vec::new(),
+            members: Vec::new(),
         }
     }
 
@@ -183,6 +185,19 @@ impl Normalizer {
         Some(format!("<{shape}#{n}>"))
     }
 
+    /// The placeholder of a member ID the server made up for a member a script added
+    /// (`<NEW_MEMBER#n>`), registering it; only registered IDs are replaced.
+    pub fn member_alias(&mut self, id: u64) -> String {
+        let n = match self.members.iter().position(|m| *m == id) {
+            Some(i) => i + 1,
+            None => {
+                self.members.push(id);
+                self.members.len()
+            }
+        };
+        format!("<NEW_MEMBER#{n}>")
+    }
+
     /// The placeholder of a lease ID, registering it on first sight.
     pub fn lease_alias(&mut self, id: u64) -> String {
         let n = match self.leases.iter().position(|l| *l == id) {
@@ -210,6 +225,12 @@ impl Normalizer {
                     return;
                 }
                 n.to_string()
+            }
+            Rule::Member | Rule::LeaseOrMember
+                if num.is_some_and(|v| self.members.contains(&v)) =>
+            {
+                let alias = self.member_alias(num.unwrap_or_default());
+                return set(value, alias);
             }
             Rule::Member => match num {
                 Some(0) | None => return,
@@ -341,6 +362,14 @@ impl Normalizer {
             pairs.push((format!("{l:x}"), format!("<LEASE#{}>", i + 1)));
             // etcdctl prints lease IDs as %016x.
             pairs.push((format!("{l:016x}"), format!("<LEASE#{}>", i + 1)));
+        }
+        for (i, m) in self.members.iter().enumerate() {
+            let alias = format!("<NEW_MEMBER#{}>", i + 1);
+            pairs.push((m.to_string(), alias.clone()));
+            pairs.push((format!("{m:x}"), alias.clone()));
+            pairs.push((format!("{m:016x}"), alias.clone()));
+            // etcdctl's `%16x` pads with spaces.
+            pairs.push((format!("{m:16x}"), alias));
         }
         for (i, t) in self.tokens.iter().enumerate() {
             if let Some(shape) = token_shape(t) {
