@@ -37,6 +37,11 @@ pub struct ConnectOptions {
     /// Told of every failed attempt of a unary call (before any retry), for diagnostics
     /// such as etcdctl's "retrying of unary invoker failed" log line.
     pub attempt_observer: Option<AttemptObserver>,
+    /// As gRPC's wait-for-ready (clientv3's balancer): while no endpoint accepts a
+    /// connection, a call waits and tries again until the request timeout, then fails
+    /// with [`Error::Timeout`]. A call that could not connect was never sent, so this holds
+    /// for mutations too.
+    pub wait_for_ready: bool,
 }
 
 /// One failed attempt of a unary call, as reported to an [`AttemptObserver`].
@@ -61,6 +66,7 @@ impl Default for ConnectOptions {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
             attempt_observer: None,
+            wait_for_ready: false,
         }
     }
 }
@@ -73,6 +79,7 @@ impl std::fmt::Debug for ConnectOptions {
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("attempt_observer", &self.attempt_observer.is_some())
+            .field("wait_for_ready", &self.wait_for_ready)
             .finish()
     }
 }
@@ -116,6 +123,7 @@ struct Inner {
     tls: Option<ClientTls>,
     connect_timeout: Duration,
     observer: Option<AttemptObserver>,
+    wait_for_ready: bool,
 }
 
 /// A client of an etcd v3 cluster. Cheap to clone: clones share the channels and the token.
@@ -176,6 +184,33 @@ fn lazy_channel(
     Ok((url, endpoint.connect_with_connector_lazy(dialer)))
 }
 
+/// How long a wait-for-ready call pauses between connection attempts.
+const WAIT_FOR_READY_PAUSE: Duration = Duration::from_millis(100);
+
+/// Whether `st` is a failure to connect (refused, unreachable): the request was never
+/// sent, so sending it again cannot apply it twice.
+fn never_sent(st: &Status) -> bool {
+    use std::error::Error as _;
+    use std::io::ErrorKind;
+    if st.code() != Code::Unavailable {
+        return false;
+    }
+    let mut source = st.source();
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                ErrorKind::ConnectionRefused
+                    | ErrorKind::AddrNotAvailable
+                    | ErrorKind::HostUnreachable
+                    | ErrorKind::NetworkUnreachable
+            );
+        }
+        source = e.source();
+    }
+    false
+}
+
 /// Whether clientv3 would refresh the token and resend after this status.
 fn is_token_error(st: &Status) -> bool {
     matches!(
@@ -221,6 +256,7 @@ impl Client {
                 tls: options.tls,
                 connect_timeout: options.connect_timeout,
                 observer: options.attempt_observer,
+                wait_for_ready: options.wait_for_ready,
             }),
         };
         if client.inner.user.is_some() {
@@ -397,29 +433,8 @@ impl Client {
         F: Fn(Svc) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, Status>>,
     {
-        let (svc, url) = self.svc_for(endpoint)?;
-        let mut reauthed = false;
-        let mut attempt = 0;
-        loop {
-            let res = tokio::time::timeout(self.inner.request_timeout, f(svc.clone())).await;
-            let st = match res {
-                Ok(Ok(resp)) => return Ok(resp.into_inner()),
-                Ok(Err(st)) => st,
-                Err(_) => {
-                    let st = Status::deadline_exceeded("context deadline exceeded");
-                    self.observe(&url, attempt, &st);
-                    return Err(Error::Timeout(self.inner.request_timeout));
-                }
-            };
-            self.observe(&url, attempt, &st);
-            attempt += 1;
-            if is_token_error(&st) && self.has_user() && !reauthed {
-                reauthed = true;
-                self.refresh_token().await?;
-                continue;
-            }
-            return Err(Error::Status(st));
-        }
+        let fixed = self.svc_for(endpoint)?;
+        self.run_call(Some(fixed), Retry::NonRepeatable, f).await
     }
 
     /// Runs one unary call: on the pinned endpoint, bounded by the request timeout; after a
@@ -431,30 +446,77 @@ impl Client {
         F: Fn(Svc) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, Status>>,
     {
+        self.run_call(None, retry, f).await
+    }
+
+    /// The retry loop of [`Client::call`] (`fixed`: `None`) and [`Client::call_on`]. With
+    /// [`ConnectOptions::wait_for_ready`], an attempt that could not connect (so was never
+    /// sent) is tried again, on the next endpoint, until the request timeout has passed.
+    async fn run_call<T, F, Fut>(
+        &self,
+        fixed: Option<(Svc, String)>,
+        retry: Retry,
+        f: F,
+    ) -> Result<T, Error>
+    where
+        F: Fn(Svc) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, Status>>,
+    {
         let n = self.inner.channels.len();
+        let timeout = self.inner.request_timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
         let mut reauthed = false;
         let mut unavailable = 0;
         let mut attempt = 0;
+        let mut unreachable: Option<String> = None;
         loop {
-            let i = self.pinned();
-            let res = tokio::time::timeout(self.inner.request_timeout, f(self.svc(i))).await;
-            let st = match res {
+            let (svc, url, pinned) = match &fixed {
+                Some((svc, url)) => (svc.clone(), url.clone(), None),
+                None => {
+                    let i = self.pinned();
+                    (self.svc(i), self.inner.endpoints[i].clone(), Some(i))
+                }
+            };
+            let bound = if self.inner.wait_for_ready {
+                deadline.saturating_duration_since(tokio::time::Instant::now())
+            } else {
+                timeout
+            };
+            let st = match tokio::time::timeout(bound, f(svc)).await {
                 Ok(Ok(resp)) => return Ok(resp.into_inner()),
                 Ok(Err(st)) => st,
                 Err(_) => {
-                    let st = Status::deadline_exceeded("context deadline exceeded");
-                    self.observe(&self.inner.endpoints[i], attempt, &st);
-                    return Err(Error::Timeout(self.inner.request_timeout));
+                    let why = match &unreachable {
+                        Some(e) => format!("latest balancer error: {e}"),
+                        None => "context deadline exceeded".to_string(),
+                    };
+                    self.observe(&url, attempt, &Status::deadline_exceeded(why));
+                    return Err(Error::Timeout(timeout));
                 }
             };
-            self.observe(&self.inner.endpoints[i], attempt, &st);
+            if self.inner.wait_for_ready && never_sent(&st) {
+                if let Some(i) = pinned {
+                    self.failover(i);
+                }
+                let now = tokio::time::Instant::now();
+                if now + WAIT_FOR_READY_PAUSE < deadline {
+                    unreachable = Some(st.message().to_string());
+                    tokio::time::sleep(WAIT_FOR_READY_PAUSE).await;
+                    continue;
+                }
+                tokio::time::sleep_until(deadline).await;
+                let why = format!("latest balancer error: {}", st.message());
+                self.observe(&url, attempt, &Status::deadline_exceeded(why));
+                return Err(Error::Timeout(timeout));
+            }
+            self.observe(&url, attempt, &st);
             attempt += 1;
             if is_token_error(&st) && self.has_user() && !reauthed {
                 reauthed = true;
                 self.refresh_token().await?;
                 continue;
             }
-            if st.code() == Code::Unavailable {
+            if let (Some(i), Code::Unavailable) = (pinned, st.code()) {
                 self.failover(i);
                 unavailable += 1;
                 if retry == Retry::Repeatable && unavailable < 2 * n {

@@ -38,7 +38,9 @@
 //! - RETRIES AS CLIENTV3 3.4: an immutable call (Range, a read-only Txn, Lease calls) is
 //!   resent on the next endpoint after `Unavailable`, each endpoint at most twice; a
 //!   mutation (Put, DeleteRange, a Txn with writes, Compact, auth management) is NEVER
-//!   resent after `Unavailable` or a timeout, since it may have been applied.
+//!   resent after `Unavailable` or a timeout, since it may have been applied. With
+//!   [`ConnectOptions::wait_for_ready`], a call that could not CONNECT (never sent) waits
+//!   and tries again, mutations included, until the request timeout.
 //! - TOKEN: with a user, the client authenticates at connect (when the server answers
 //!   "authentication is not enabled" no token is sent, as clientv3); the token lives in
 //!   one `Arc<RwLock<..>>` read by every call's interceptor. After "invalid auth token",
