@@ -32,7 +32,8 @@ enum EndpointCommand {
     /// Prints the KV history hash for each endpoint in --endpoints
     Hashkv {
         /// maximum revision to hash (default: all revisions)
-        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true,
+              value_parser = crate::kv::go_i64)]
         rev: i64,
     },
 }

@@ -287,6 +287,7 @@ impl GlobalFlags {
             connect_timeout: self.dial_timeout,
             request_timeout: self.command_timeout,
             attempt_observer: Some(observer),
+            wait_for_ready: true,
         })
     }
 

@@ -48,7 +48,7 @@ pub struct GetArgs {
     #[arg(long = "sort-by", default_value = "")]
     pub sort_by: String,
     /// Maximum number of results
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = go_i64)]
     pub limit: i64,
     /// Get keys with matching prefix
     #[arg(long)]
@@ -57,7 +57,7 @@ pub struct GetArgs {
     #[arg(long = "from-key")]
     pub from_key: bool,
     /// Specify the kv revision
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = go_i64)]
     pub rev: i64,
     /// Get only the keys
     #[arg(long = "keys-only")]
@@ -97,6 +97,11 @@ pub struct CompactionArgs {
     /// <revision>
     #[arg(num_args = 0..)]
     pub args: Vec<String>,
+}
+
+/// A decimal int64 flag value as pflag parses it (Go's error text).
+pub fn go_i64(s: &str) -> Result<i64, String> {
+    parse_int(s, 10)
 }
 
 /// Go's `strconv.ParseInt(s, base, 64)`, with Go's error text.

@@ -132,21 +132,58 @@ async fn run(cli: Cli) -> Result<(), CtlError> {
     }
 }
 
+/// Reports a command line clap refused as cobra does (`Error: unknown flag: --x`,
+/// `Error: invalid argument "v" for "--f" flag: ...`, exit 1; help on stdout, exit 0).
+fn command_line_error(e: clap::Error) -> ! {
+    use clap::error::{ContextKind, ErrorKind};
+    let context = |kind| e.get(kind).map(|v| v.to_string()).unwrap_or_default();
+    let message = match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            print::println(e.render().to_string().trim_end());
+            std::process::exit(0);
+        }
+        ErrorKind::UnknownArgument => {
+            let arg = context(ContextKind::InvalidArg);
+            match arg.strip_prefix('-') {
+                Some(short) if !short.starts_with('-') => format!(
+                    "unknown shorthand flag: '{}' in {arg}",
+                    short.chars().next().unwrap_or('?')
+                ),
+                _ => format!("unknown flag: {}", arg.split('=').next().unwrap_or(&arg)),
+            }
+        }
+        ErrorKind::InvalidSubcommand => format!(
+            "unknown command {} for \"oxcdctl\"\nRun 'oxcdctl --help' for usage.",
+            gotext::quote(context(ContextKind::InvalidSubcommand).as_bytes())
+        ),
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
+            let arg = context(ContextKind::InvalidArg);
+            let flag = arg.split([' ', '=']).next().unwrap_or(&arg);
+            let source = std::error::Error::source(&e)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| e.kind().to_string());
+            format!(
+                "invalid argument {} for {} flag: {source}",
+                gotext::quote(context(ContextKind::InvalidValue).as_bytes()),
+                gotext::quote(flag.as_bytes())
+            )
+        }
+        _ => e.render().to_string().trim_end().to_string(),
+    };
+    print::eprintln(&format!("Error: {message}"));
+    std::process::exit(exit::ERROR);
+}
+
 fn main() {
     let matches = match Cli::command().try_get_matches() {
         Ok(m) => m,
-        Err(e) => {
-            let code = if e.use_stderr() { exit::ERROR } else { 0 };
-            let _ = e.print();
-            std::process::exit(code);
-        }
+        Err(e) => command_line_error(e),
     };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            std::process::exit(exit::ERROR);
-        }
+        Err(e) => command_line_error(e),
     };
     let result = global::check_env(&matches).and_then(|()| {
         let rt = tokio::runtime::Builder::new_current_thread()
