@@ -26,6 +26,8 @@
 //! - `watch`: [`Watcher`], [`WatchOptions`].
 //! - `auth`: [`Auth`], auth on/off and status, user/role/permission management.
 //! - `cluster`: [`Cluster`], member list/add/add-as-learner/remove/update/promote.
+//! - `concurrency`: Go clientv3's `concurrency` package: [`Session`], [`Mutex`],
+//!   [`Election`] and its [`Observer`], with Go's key layout (`name/<lease in hex>`).
 //! - `maintenance`: [`Maintenance`], status, alarms, defragment, HashKV, MoveLeader and a
 //!   streamed [`Snapshot`]; the per-member calls name their member by endpoint.
 //! - `error`: [`Error`].
@@ -58,6 +60,7 @@
 mod auth;
 mod client;
 mod cluster;
+mod concurrency;
 mod error;
 mod kv;
 mod lease;
@@ -67,6 +70,7 @@ mod watch;
 pub use auth::Auth;
 pub use client::{AttemptObserver, Client, ConnectOptions, FailedAttempt};
 pub use cluster::{check_peer_urls, Cluster};
+pub use concurrency::{Election, Mutex, Observer, Session};
 pub use error::Error;
 pub use kv::{
     prefix_end, Compare, CompareOp, DeleteOptions, GetOptions, Kv, PutOptions, Txn, TxnOp,
