@@ -13,7 +13,7 @@
 //!   `table.rs` hold each format's pieces.
 //! - One file per command group: `kv.rs` (put, get, del, compaction), `txn.rs`,
 //!   `lease.rs`, `watch.rs`, `member.rs`, `endpoint.rs`, `maintenance.rs` (alarm, defrag,
-//!   move-leader), `auth.rs` (auth, user, role).
+//!   move-leader), `auth.rs` (auth, user, role), `lock.rs` (lock, elect).
 //!
 //! # Invariants
 //! - OUTPUT IS ETCDCTL'S: every line a command prints on stdout or stderr is the line
@@ -31,6 +31,7 @@ mod global;
 mod gotext;
 mod kv;
 mod lease;
+mod lock;
 mod maintenance;
 mod member;
 mod print;
@@ -88,6 +89,10 @@ enum Command {
         #[arg(num_args = 0.., allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Acquires a named lock
+    Lock(lock::LockArgs),
+    /// Observes and participates in leader election
+    Elect(lock::ElectArgs),
     /// Enable or disable authentication
     #[command(subcommand)]
     Auth(auth::AuthCommand),
@@ -126,6 +131,8 @@ async fn run(cli: Cli) -> Result<(), CtlError> {
         Command::Snapshot { .. } => Err(CtlError::error(
             "snapshot is not supported by oxcdctl yet (snapshot save/status/restore live in a separate tool)",
         )),
+        Command::Lock(a) => lock::lock(g, a).await,
+        Command::Elect(a) => lock::elect(g, a).await,
         Command::Auth(c) => auth::auth(g, c).await,
         Command::User(c) => auth::user(g, c).await,
         Command::Role(c) => auth::role(g, c).await,
