@@ -208,7 +208,7 @@ impl Server {
                 Err(e) => {
                     server.reap_kill();
                     let retry = matches!(&e, HarnessError::ExitedDuringStartup { log_tail, .. }
-                        if log_tail.contains("address already in use"));
+                        if log_tail.to_lowercase().contains("address already in use"));
                     last_err = Some(e);
                     if !retry {
                         break;
@@ -337,7 +337,7 @@ impl Server {
                 Err(e) => {
                     self.reap_kill();
                     let retry = matches!(&e, HarnessError::ExitedDuringStartup { log_tail, .. }
-                        if log_tail.contains("address already in use"));
+                        if log_tail.to_lowercase().contains("address already in use"));
                     last = Some(e);
                     if !retry {
                         break;

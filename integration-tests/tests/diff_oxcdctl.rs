@@ -749,3 +749,74 @@ fn masked_table(s: &mut Session, args: &[&str]) {
 fn ids(h: &ResponseHeader) -> String {
     format!("{} {}", h.cluster_id, h.member_id)
 }
+
+/// Masks the session lease in `name/<lease hex>` keys (a lease the command granted
+/// itself, never printed otherwise).
+fn mask_sessions(text: &str, names: &[&str]) -> String {
+    let mut out = text.to_string();
+    for name in names {
+        let pfx = format!("{name}/");
+        let mut res = String::new();
+        let mut rest = out.as_str();
+        while let Some(pos) = rest.find(&pfx) {
+            let start = pos + pfx.len();
+            res.push_str(&rest[..start]);
+            let tail = &rest[start..];
+            let hex = tail
+                .find(|c: char| !c.is_ascii_hexdigit())
+                .unwrap_or(tail.len());
+            res.push_str(if hex > 0 { "<SESSION>" } else { "" });
+            rest = &tail[hex..];
+        }
+        res.push_str(rest);
+        out = res;
+    }
+    out
+}
+
+/// Runs the session's ctl unrecorded and notes its exit and output, sessions masked.
+fn note_masked(s: &mut Session, args: &[&str], names: &[&str]) {
+    let out = s.run(args, None);
+    s.note(&format!("ctl {} -> exit {:?}", args.join(" "), out.status));
+    for (what, text) in [("out", &out.stdout), ("err", &out.stderr)] {
+        for line in mask_sessions(text, names).lines() {
+            s.note(&format!("{what}| {line}"));
+        }
+    }
+}
+
+#[test]
+fn lock_and_elect() {
+    diff_ctl_run("lock_and_elect", ServerOpts::default(), BOTH, |s| {
+        s.ctl(&["lock"]);
+        s.ctl(&["elect"]);
+        s.ctl(&["elect", "e"]);
+        s.ctl(&["elect", "e", "p", "-l"]);
+        note_masked(
+            s,
+            &["lock", "L", "--", "sh", "-c", "echo key=$ETCD_LOCK_KEY"],
+            &["L"],
+        );
+        s.ctl(&["lock", "L", "false"]);
+        // A second locker waits until the first (ended by timeout's SIGTERM) unlocks.
+        let bin = s.ctl_bin().to_path_buf();
+        let first = Background::ctl(&bin, &s.server().endpoint(), &["lock", "L"])
+            .expect("spawn background lock");
+        std::thread::sleep(std::time::Duration::from_millis(1200));
+        note_masked(s, &["get", "L", "--prefix", "--keys-only"], &["L"]);
+        note_masked(s, &["lock", "L", "--", "echo", "second holder"], &["L"]);
+        let out = first.finish();
+        s.note(&format!("background lock L -> exit {:?}", out.status));
+        s.note(&mask_sessions(&out.stdout, &["L"]));
+        s.ctl(&["get", "L", "--prefix"]);
+        // A campaign holds the election until SIGTERM; an observer sees the leader.
+        let leader = Background::ctl(&bin, &s.server().endpoint(), &["elect", "E", "p1"])
+            .expect("spawn background elect");
+        std::thread::sleep(std::time::Duration::from_millis(1200));
+        note_masked(s, &["get", "E", "--prefix"], &["E"]);
+        let out = leader.finish();
+        s.note(&format!("background elect E p1 -> exit {:?}", out.status));
+        s.note(&mask_sessions(&out.stdout, &["E"]));
+        s.ctl(&["get", "E", "--prefix", "--keys-only"]);
+    });
+}
