@@ -106,7 +106,9 @@ async fn wait_delete(client: &Client, key: Vec<u8>, rev: i64) -> Result<(), Erro
             return Ok(());
         }
     }
-    Err(Error::WatchCanceled("watch ended before the key was deleted".into()))
+    Err(Error::WatchCanceled(
+        "watch ended before the key was deleted".into(),
+    ))
 }
 
 /// A distributed lock held by a [`Session`] (clientv3's `concurrency.Mutex`).
@@ -127,13 +129,9 @@ impl Mutex {
             ..PutOptions::default()
         };
         let owner = TxnOp::from_proto(oxcd_proto::etcdserverpb::RequestOp {
-            request: Some(
-                oxcd_proto::etcdserverpb::request_op::Request::RequestRange(first_created(
-                    name,
-                    SortOrder::Ascend,
-                    0,
-                )),
-            ),
+            request: Some(oxcd_proto::etcdserverpb::request_op::Request::RequestRange(
+                first_created(name, SortOrder::Ascend, 0),
+            )),
         });
         let resp = client
             .kv()
@@ -155,7 +153,9 @@ impl Mutex {
                 .and_then(|r| r.kvs.first())
                 .map_or(my_rev, |kv| kv.create_revision);
         }
-        let owner_rev = range(1).and_then(|r| r.kvs.first()).map(|kv| kv.create_revision);
+        let owner_rev = range(1)
+            .and_then(|r| r.kvs.first())
+            .map(|kv| kv.create_revision);
         let mut m = Mutex {
             client: client.clone(),
             key,
