@@ -45,7 +45,7 @@ use crate::global::GlobalFlags;
 
 /// A simple command line client for etcd3.
 #[derive(Debug, Parser)]
-#[command(name = "oxcdctl", version = None, disable_version_flag = true)]
+#[command(name = "oxcdctl", version = None, disable_version_flag = true, args_override_self = true)]
 struct Cli {
     #[command(flatten)]
     global: GlobalFlags,
