@@ -820,3 +820,93 @@ fn lock_and_elect() {
         s.ctl(&["get", "E", "--prefix", "--keys-only"]);
     });
 }
+
+/// Runs `bin` against the https `endpoint` with `tls` flags; (exit code, stdout, stderr).
+fn tls_run(
+    bin: &std::path::Path,
+    endpoint: &str,
+    tls: &[String],
+    args: &[&str],
+) -> (Option<i32>, String, String) {
+    let mut all: Vec<&str> = tls.iter().map(String::as_str).collect();
+    all.extend(["--dial-timeout=2s", "--command-timeout=3s"]);
+    all.extend_from_slice(args);
+    let out = oxcd_integration_tests::etcdctl::ctl_raw(
+        bin,
+        endpoint,
+        &all,
+        None,
+        std::time::Duration::from_secs(20),
+    )
+    .unwrap_or_else(|e| panic!("{} {args:?} did not finish: {e}", bin.display()));
+    (out.status, out.stdout, out.stderr)
+}
+
+/// oxcdctl over client mTLS (`--cacert`/`--cert`/`--key`, `--insecure-skip-tls-verify`) on
+/// a member of each kind serving client mTLS: the same answers as etcdctl's on the same
+/// member, and the same refusals (exit codes) without a client certificate.
+#[test]
+fn tls_flags() {
+    use oxcd_integration_tests::certs::TestPki;
+    use oxcd_integration_tests::{kind_available, oxcdctl_available, Cluster, ClusterTls, Kind};
+    let oxcdctl = oxcdctl_available();
+    let etcdctl = oxcd_integration_tests::etcdctl::etcdctl_binary();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pki = TestPki::generate(dir.path()).expect("certificates");
+    for kind in [Kind::Etcd, Kind::Oxcd] {
+        assert!(kind_available(kind), "{} binary missing", kind.label());
+        let member_args = [
+            format!("--cert-file={}", pki.server.cert.display()),
+            format!("--key-file={}", pki.server.key.display()),
+            format!("--trusted-ca-file={}", pki.ca.display()),
+            "--client-cert-auth".to_string(),
+        ];
+        let argv: Vec<&str> = member_args.iter().map(String::as_str).collect();
+        let good = pki.client.ctl_args(&pki.ca);
+        let c = Cluster::start_tls(
+            kind,
+            1,
+            &argv,
+            ClusterTls {
+                client: true,
+                peer: false,
+                ctl_args: good.clone(),
+            },
+        )
+        .unwrap_or_else(|e| panic!("start {} with client mTLS: {e}", kind.label()));
+        let ep = c.endpoint(0);
+        let skip_verify = vec![
+            "--insecure-skip-tls-verify".to_string(),
+            format!("--cert={}", pki.client.cert.display()),
+            format!("--key={}", pki.client.key.display()),
+        ];
+        let no_client_cert = vec![format!("--cacert={}", pki.ca.display())];
+        for (tls, args) in [
+            (&good, &["put", "k", "v"][..]),
+            (&good, &["get", "k"]),
+            (&good, &["get", "k", "--print-value-only"]),
+            (&good, &["member", "list"]),
+            (&skip_verify, &["get", "k", "--print-value-only"]),
+        ] {
+            let want = tls_run(&etcdctl, &ep, tls, args);
+            let got = tls_run(&oxcdctl, &ep, tls, args);
+            assert_eq!(
+                got,
+                want,
+                "{} over TLS {args:?} on {}",
+                "oxcdctl",
+                kind.label()
+            );
+            assert_eq!(want.0, Some(0), "etcdctl {args:?}: {want:?}");
+        }
+        let want = tls_run(&etcdctl, &ep, &no_client_cert, &["get", "k"]);
+        let got = tls_run(&oxcdctl, &ep, &no_client_cert, &["get", "k"]);
+        assert_eq!(
+            (got.0, got.1.as_str()),
+            (want.0, want.1.as_str()),
+            "without a client certificate on {}: etcdctl {want:?}, oxcdctl {got:?}",
+            kind.label()
+        );
+        assert_ne!(want.0, Some(0));
+    }
+}
