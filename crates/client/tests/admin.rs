@@ -1,7 +1,8 @@
 //! oxcd-client's Cluster, Maintenance and Auth-admin services against a real server of the
 //! kind selected by `OXCD_CLUSTER_KIND` (`etcd`: the reference etcd 3.4.23; unset: oxcd):
 //! member list and a learner added then removed, status/HashKV/defragment per endpoint,
-//! alarms, a streamed snapshot, keep-alive-once, and the user/role administration.
+//! alarms, a streamed snapshot, keep-alive-once, the user/role administration, and the
+//! concurrency Mutex and Election with their Go key layout.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -176,5 +177,57 @@ fn auth_administration() {
             vec!["alice", "root"]
         );
         root.auth().auth_disable().await.unwrap();
+    });
+}
+
+#[test]
+fn mutex_and_election_with_go_key_layout() {
+    use oxcd_client::{Election, Mutex, Session};
+    let server = start();
+    run(async {
+        let client = Client::connect(&[server.endpoint()], ConnectOptions::default())
+            .await
+            .unwrap();
+        let s1 = Session::new(&client, 10).await.unwrap();
+        let s2 = Session::new(&client, 10).await.unwrap();
+        let mut m1 = Mutex::lock(&s1, "L").await.unwrap();
+        assert_eq!(m1.key(), format!("L/{:x}", s1.lease()).as_bytes());
+        let second = tokio::spawn(async move {
+            let m = Mutex::lock(&s2, "L").await;
+            (m, s2)
+        });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!second.is_finished(), "the second locker must wait");
+        m1.unlock().await.unwrap();
+        let (m2, s2) = tokio::time::timeout(Duration::from_secs(5), second)
+            .await
+            .expect("the second locker gets the lock once the first unlocks")
+            .unwrap();
+        let mut m2 = m2.unwrap();
+        assert_eq!(m2.key(), format!("L/{:x}", s2.lease()).as_bytes());
+        m2.unlock().await.unwrap();
+
+        let mut e1 = Election::campaign(&s1, "E", "a").await.unwrap();
+        let mut observer = Election::observe(&client, "E");
+        let leader = observer.next().await.unwrap();
+        assert_eq!(&leader.kvs[0].value[..], b"a");
+        let campaign = tokio::spawn(async move {
+            let e = Election::campaign(&s2, "E", "b").await;
+            (e, s2)
+        });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!campaign.is_finished(), "the second candidate must wait");
+        e1.resign().await.unwrap();
+        let (e2, _s2) = tokio::time::timeout(Duration::from_secs(5), campaign)
+            .await
+            .expect("the second candidate is elected once the first resigns")
+            .unwrap();
+        let mut e2 = e2.unwrap();
+        let leader = tokio::time::timeout(Duration::from_secs(5), observer.next())
+            .await
+            .expect("the observer sees the new leader")
+            .unwrap();
+        assert_eq!(&leader.kvs[0].value[..], b"b");
+        e2.resign().await.unwrap();
     });
 }
