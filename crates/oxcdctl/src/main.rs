@@ -9,8 +9,9 @@
 //! - `global.rs`: the global flags and environment, the printer and the client they make.
 //! - `error.rs`: [`error::CtlError`], etcdctl's exit codes and its text of a gRPC error.
 //! - `gotext.rs`: Go's text forms (`%q`, encoding/json strings, durations, sizes).
-//! - `print/`: one printer method per response; `simple.rs`, `fields.rs`, `json.rs`,
-//!   `table.rs` hold each format's pieces.
+//! - `print/`: one printer method per response, grouped (`kv.rs`, `lease.rs`,
+//!   `cluster.rs`, `auth.rs`); `simple.rs`, `fields.rs`, `json.rs`, `table.rs` hold each
+//!   format's pieces.
 //! - One file per command group: `kv.rs` (put, get, del, compaction), `txn.rs`,
 //!   `lease.rs`, `watch.rs`, `member.rs`, `endpoint.rs`, `maintenance.rs` (alarm, defrag,
 //!   move-leader), `auth.rs` (auth, user, role), `lock.rs` (lock, elect).
