@@ -474,7 +474,9 @@ fn members() {
             };
             s.note(&format!("| {line}"));
         }
-        let hex = format!("{id:x}");
+        // Zero-padded: a 15-digit ID printed with etcdctl's `%16x` has a space for a
+        // leading zero, which the normaliser takes with the ID.
+        let hex = format!("{id:016x}");
         s.ctl(&["member", "update", &hex, "--peer-urls=http://127.0.0.1:2"]);
         s.ctl(&[
             "member",
