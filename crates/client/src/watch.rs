@@ -3,7 +3,9 @@
 
 use oxcd_proto::etcdserverpb::watch_client::WatchClient;
 use oxcd_proto::etcdserverpb::watch_request::RequestUnion;
-use oxcd_proto::etcdserverpb::{WatchCreateRequest, WatchRequest, WatchResponse};
+use oxcd_proto::etcdserverpb::{
+    WatchCreateRequest, WatchProgressRequest, WatchRequest, WatchResponse,
+};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Streaming};
@@ -51,12 +53,15 @@ pub struct Watcher {
     done: bool,
     /// The server's response that canceled the watch, once it did.
     cancel: Option<WatchResponse>,
+    /// Progress notifications asked for with [`Watcher::request_progress`] and not yet
+    /// delivered.
+    progress_requested: u32,
 }
 
 #[derive(Debug)]
 struct Open {
     /// Keeps the request stream open; dropping it ends the watch on the server.
-    _tx: mpsc::Sender<WatchRequest>,
+    tx: mpsc::Sender<WatchRequest>,
     stream: Streaming<WatchResponse>,
 }
 
@@ -86,6 +91,7 @@ impl Watcher {
             reconnects: 0,
             done: false,
             cancel: None,
+            progress_requested: 0,
         };
         w.reopen().await?;
         Ok(w)
@@ -99,6 +105,22 @@ impl Watcher {
     /// How many times the stream was reopened after it broke.
     pub fn reconnects(&self) -> u64 {
         self.reconnects
+    }
+
+    /// Asks the server for a progress notification on this watch's stream (etcd's
+    /// WatchProgressRequest); [`Watcher::next`] delivers it as a response without events
+    /// whose header has the revision everything up to which has been sent. Does nothing
+    /// while the stream is being reopened.
+    pub async fn request_progress(&mut self) -> Result<(), Error> {
+        if let Some(open) = &self.stream {
+            let req = WatchRequest {
+                request_union: Some(RequestUnion::ProgressRequest(WatchProgressRequest {})),
+            };
+            if open.tx.send(req).await.is_ok() {
+                self.progress_requested += 1;
+            }
+        }
+        Ok(())
     }
 
     /// The server's response that canceled the watch (compaction, permission...), once
@@ -191,7 +213,7 @@ impl Watcher {
                 self.next_rev = h.revision + 1;
             }
         }
-        Ok(Open { _tx: tx, stream })
+        Ok(Open { tx, stream })
     }
 
     /// The next response with events (or a progress notification, if asked for).
@@ -249,9 +271,11 @@ impl Watcher {
                 self.next_rev = kv.mod_revision + 1;
                 return Some(Ok(resp));
             }
-            if had_events || resp.created || !self.options.progress_notify {
+            let asked = self.progress_requested > 0;
+            if had_events || resp.created || !(self.options.progress_notify || asked) {
                 continue;
             }
+            self.progress_requested = self.progress_requested.saturating_sub(1);
             // A progress notification: everything up to its revision has been delivered.
             if let Some(h) = &resp.header {
                 self.next_rev = self.next_rev.max(h.revision + 1);
