@@ -1,5 +1,5 @@
 //! `watch [options] [key or prefix] [range_end] [--] [exec-command arg1 arg2 ...]` and
-//! `watch -i` (watch requests read from stdin, one per line). Events print as they come;
+//! `watch -i` (`watch ...` and `progress` requests read from stdin, one per line). Events print as they come;
 //! with an exec command, the command runs once per event with etcdctl's `ETCD_WATCH_*`
 //! variables. The watch ends when the server cancels it ("watch is canceled by the
 //! server", exit 5) or the process gets SIGINT (default disposition, as etcdctl).
@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use clap::{Args, Parser};
 use oxcd_client::{Client, Error, WatchOptions, WatchResponse};
+use tokio::sync::broadcast;
 
 use crate::error::{exit, status_text, CtlError};
 use crate::global::GlobalFlags;
 use crate::gotext::quote;
-use crate::print::{eprintln, event_type, Printer};
+use crate::print::{eprintln, event_type, println, Printer};
 
 /// `watch [options] ...`.
 #[derive(Debug, Clone, Args)]
@@ -129,8 +130,23 @@ fn run_exec(exec: &[String], resp: &WatchResponse) {
     }
 }
 
-/// Prints one watch until the server ends it (etcdctl's printWatchCh).
-async fn print_watch(client: Client, spec: Spec, printer: Printer) -> Result<(), CtlError> {
+/// Whether `resp` is a progress notification (clientv3's IsProgressNotify).
+fn is_progress(resp: &WatchResponse) -> bool {
+    resp.events.is_empty()
+        && !resp.canceled
+        && !resp.created
+        && resp.compact_revision == 0
+        && resp.header.is_some_and(|h| h.revision != 0)
+}
+
+/// Prints one watch until the server ends it (etcdctl's printWatchCh); each message on
+/// `progress` asks the server for a progress notification (`watch -i`'s `progress`).
+async fn print_watch(
+    client: Client,
+    spec: Spec,
+    printer: Printer,
+    mut progress: Option<broadcast::Receiver<()>>,
+) -> Result<(), CtlError> {
     let canceled = |printer: &Printer, resp: WatchResponse, err: &Error| {
         let why = match err {
             Error::Compacted(_) => {
@@ -162,9 +178,33 @@ async fn print_watch(client: Client, spec: Spec, printer: Printer) -> Result<(),
             Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
         }
     };
-    while let Some(next) = watcher.next().await {
+    loop {
+        let asked = async {
+            match progress.as_mut() {
+                Some(rx) => rx.recv().await.is_ok(),
+                None => std::future::pending().await,
+            }
+        };
+        let next = tokio::select! {
+            next = watcher.next() => next,
+            asked = asked => {
+                if asked {
+                    let _ = watcher.request_progress().await;
+                } else {
+                    progress = None;
+                }
+                continue;
+            }
+        };
+        let Some(next) = next else { break };
         match next {
             Ok(resp) => {
+                if is_progress(&resp) {
+                    println(&format!(
+                        "progress notify: {}",
+                        resp.header.map_or(0, |h| h.revision)
+                    ));
+                }
                 printer.watch(&resp)?;
                 if !spec.exec.is_empty() {
                     run_exec(&spec.exec, &resp);
@@ -199,7 +239,7 @@ pub async fn run(g: &GlobalFlags, a: WatchArgs) -> Result<(), CtlError> {
     let spec = spec(&a, separator)?;
     let printer = g.printer()?;
     let client = g.client().await?;
-    print_watch(client, spec, printer).await?;
+    print_watch(client, spec, printer, None).await?;
     Err(CtlError::new(
         exit::INTERRUPTED,
         "watch is canceled by the server",
@@ -210,6 +250,7 @@ pub async fn run(g: &GlobalFlags, a: WatchArgs) -> Result<(), CtlError> {
 async fn interactive(g: &GlobalFlags) -> Result<(), CtlError> {
     let printer = g.printer()?;
     let client = g.client().await?;
+    let (progress, _) = broadcast::channel(16);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     std::thread::spawn(move || {
         let stdin = std::io::stdin();
@@ -251,7 +292,12 @@ async fn interactive(g: &GlobalFlags) -> Result<(), CtlError> {
                 let separator = args.iter().any(|x| x == "--");
                 match spec(&parsed.args, separator) {
                     Ok(spec) => {
-                        tokio::spawn(print_watch(client.clone(), spec, printer.clone()));
+                        tokio::spawn(print_watch(
+                            client.clone(),
+                            spec,
+                            printer.clone(),
+                            Some(progress.subscribe()),
+                        ));
                     }
                     Err(e) if e.message.starts_with("`range_end`") => {
                         eprintln(&format!("Invalid command {l} ({})", e.message));
@@ -259,9 +305,9 @@ async fn interactive(g: &GlobalFlags) -> Result<(), CtlError> {
                     Err(e) => return Err(e),
                 }
             }
-            Some("progress") => eprintln(&format!(
-                "Invalid command {l} (progress requests are not supported by oxcdctl)"
-            )),
+            Some("progress") => {
+                let _ = progress.send(());
+            }
             Some(_) => eprintln(&format!("Invalid command {l} (only support watch)")),
         }
     }
