@@ -356,6 +356,8 @@ impl Normalizer {
             pairs.push((c.to_string(), "<CLUSTER_ID>".into()));
             pairs.push((format!("{c:x}"), "<CLUSTER_ID>".into()));
             pairs.push((format!("{c:016x}"), "<CLUSTER_ID>".into()));
+            // etcdctl's "Member ... added to cluster %16x" pads a 15-digit ID with a space.
+            pairs.push((format!("{c:16x}"), "<CLUSTER_ID>".into()));
         }
         for (i, l) in self.leases.iter().enumerate() {
             pairs.push((l.to_string(), format!("<LEASE#{}>", i + 1)));
@@ -520,6 +522,21 @@ mod tests {
             let line = format!(r#"{{"token":"{bad}"}}"#);
             assert_eq!(n.text(&line), line);
         }
+    }
+
+    #[test]
+    fn padded_15_digit_cluster_and_new_member_ids() {
+        let mut n = Normalizer::new(23790, 23800, Some(1), Some(0x0a1b_2c3d_4e5f_6071));
+        let id = n.member_alias(0x0123_4567_89ab_cdef);
+        assert_eq!(id, "<NEW_MEMBER#1>");
+        assert_eq!(
+            n.text("Member  123456789abcdef added to cluster  a1b2c3d4e5f6071"),
+            "Member <NEW_MEMBER#1> added to cluster <CLUSTER_ID>"
+        );
+        assert_eq!(
+            n.text("member remove 0123456789abcdef"),
+            "member remove <NEW_MEMBER#1>"
+        );
     }
 
     #[test]
