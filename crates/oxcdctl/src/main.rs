@@ -46,7 +46,8 @@ use crate::global::GlobalFlags;
 
 /// A simple command line client for etcd3.
 #[derive(Debug, Parser)]
-#[command(name = "oxcdctl", version = None, disable_version_flag = true, args_override_self = true)]
+#[command(name = "oxcdctl", version = None, disable_version_flag = true, args_override_self = true,
+    arg_required_else_help = true)]
 struct Cli {
     #[command(flatten)]
     global: GlobalFlags,
@@ -166,6 +167,13 @@ fn command_line_error(e: clap::Error) -> ! {
             "unknown command {} for \"oxcdctl\"\nRun 'oxcdctl --help' for usage.",
             gotext::quote(context(ContextKind::InvalidSubcommand).as_bytes())
         ),
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue
+            if context(ContextKind::InvalidValue).is_empty() =>
+        {
+            let arg = context(ContextKind::InvalidArg);
+            let flag = arg.split([' ', '=']).next().unwrap_or(&arg);
+            format!("flag needs an argument: {flag}")
+        }
         ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
             let arg = context(ContextKind::InvalidArg);
             let flag = arg.split([' ', '=']).next().unwrap_or(&arg);
@@ -178,7 +186,11 @@ fn command_line_error(e: clap::Error) -> ! {
                 gotext::quote(flag.as_bytes())
             )
         }
-        _ => e.render().to_string().trim_end().to_string(),
+        _ => {
+            let text = e.render().to_string();
+            let text = text.trim_end();
+            text.strip_prefix("error: ").unwrap_or(text).to_string()
+        }
     };
     print::eprintln(&format!("Error: {message}"));
     std::process::exit(exit::ERROR);
