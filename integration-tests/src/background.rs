@@ -71,9 +71,17 @@ impl Background {
 
     /// Starts `etcdctl --endpoints=<endpoint> watch <args>` in the background.
     pub fn etcdctl_watch(endpoint: &str, args: &[&str]) -> Result<Background> {
-        let mut full = vec![format!("--endpoints={endpoint}"), "watch".to_string()];
+        let mut full = vec!["watch"];
+        full.extend_from_slice(args);
+        Background::ctl(&etcdctl_binary(), endpoint, &full)
+    }
+
+    /// Starts `<bin> --endpoints=<endpoint> <args>` in the background (`bin`: etcdctl or
+    /// oxcdctl; e.g. a watch or `lease keep-alive`).
+    pub fn ctl(bin: &std::path::Path, endpoint: &str, args: &[&str]) -> Result<Background> {
+        let mut full = vec![format!("--endpoints={endpoint}")];
         full.extend(args.iter().map(|a| a.to_string()));
-        Background::spawn(etcdctl_binary(), &full)
+        Background::spawn(bin, &full)
     }
 
     /// Waits [`SETTLE`] (so a watch is registered), runs `writes` on the session, then

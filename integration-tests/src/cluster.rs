@@ -517,7 +517,7 @@ impl Cluster {
                         m.kill_and_reap();
                     }
                     let retry = matches!(&e, HarnessError::ExitedDuringStartup { log_tail, .. }
-                        if log_tail.contains("address already in use"));
+                        if log_tail.to_lowercase().contains("address already in use"));
                     last_err = Some(e);
                     if !retry {
                         break;
@@ -913,7 +913,7 @@ impl Cluster {
                 Err(e) => {
                     self.members[i].kill_and_reap();
                     let retry = matches!(&e, HarnessError::ExitedDuringStartup { log_tail, .. }
-                        if log_tail.contains("address already in use"));
+                        if log_tail.to_lowercase().contains("address already in use"));
                     last = Some(e);
                     if !retry {
                         break;

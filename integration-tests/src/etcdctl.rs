@@ -53,8 +53,19 @@ pub fn etcdctl_raw(
     stdin: Option<&str>,
     deadline: Duration,
 ) -> Result<Output> {
-    let bin = etcdctl_binary();
-    let mut child = Command::new(&bin)
+    ctl_raw(&etcdctl_binary(), endpoint, args, stdin, deadline)
+}
+
+/// Runs `bin` (etcdctl or a program with etcdctl's command line, such as oxcdctl) as
+/// [`etcdctl_raw`] runs etcdctl.
+pub fn ctl_raw(
+    bin: &std::path::Path,
+    endpoint: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+    deadline: Duration,
+) -> Result<Output> {
+    let mut child = Command::new(bin)
         .env("ETCDCTL_API", "3")
         .env_remove("ETCDCTL_ENDPOINTS")
         .arg(format!("--endpoints={endpoint}"))

@@ -6,7 +6,7 @@
 //! - [`error`]: [`HarnessError`], the crate's one error enum.
 //! - [`ports`]: free loopback port selection.
 //! - [`process`]: [`Server`] (start / stop / kill9 / restart), [`Kind`], [`ServerOpts`],
-//!   binary discovery (`OXCD_BIN`, `CARGO_TARGET_DIR`), the `OXCD_DIFF_SELFTEST` switch and
+//!   binary discovery (`OXCD_BIN`, `OXCDCTL_BIN`, `CARGO_TARGET_DIR`), the `OXCD_DIFF_SELFTEST` switch and
 //!   [`start_oxcd`] for the oxcd-only tests.
 //! - [`etcdctl`]: running etcdctl (API v3) with optional stdin; `txn` script builder; the
 //!   lease ID `lease grant` printed.
@@ -20,7 +20,8 @@
 //! - [`normalize`]: [`Normalizer`], which masks per-server noise but keeps revisions, keys,
 //!   values, counts and errors exact.
 //! - [`textdiff`]: a line diff for failure messages.
-//! - [`session`]: [`Session`] and [`diff_run`], the differential runner.
+//! - [`session`]: [`Session`] and [`diff_run`], the differential runner (oxcd vs etcd through
+//!   etcdctl); [`diff_ctl_run`], the client differential (oxcdctl vs etcdctl, `OXCDCTL_BIN`).
 //! - [`netns`]: [`netns::NetLab`], a network namespace per member and a bridge, for partitions.
 //! - [`peer_proxy`]: [`peer_proxy::PeerProxy`], a fault-injecting TCP proxy in every member's
 //!   peer path, for partitions without root.
@@ -69,9 +70,10 @@ pub use http::{HttpConnection, HttpResponse};
 pub use json::Json;
 pub use normalize::Normalizer;
 pub use process::{
-    oxcd_available, oxcd_binary_path, selftest, start_oxcd, Kind, Server, ServerOpts,
+    oxcd_available, oxcd_binary_path, oxcdctl_available, oxcdctl_binary_path, selftest, start_oxcd,
+    Kind, Server, ServerOpts,
 };
-pub use session::{diff_run, Session};
+pub use session::{diff_ctl_run, diff_run, CtlRuns, Session};
 
 /// `POST path body` to a server on a fresh connection; returns (status, body).
 pub fn http_post(server: &Server, path: &str, body: &str) -> Result<(u16, String)> {

@@ -54,6 +54,7 @@ pub struct Normalizer {
     version: Option<String>,
     leases: Vec<u64>,
     tokens: Vec<String>,
+    members: Vec<u64>,
 }
 
 /// What to put in place of a field's value.
@@ -146,6 +147,7 @@ impl Normalizer {
             version: server.version().map(String::from),
             leases: Vec::new(),
             tokens: Vec::new(),
+            members: Vec::new(),
         }
     }
 
@@ -185,6 +187,19 @@ impl Normalizer {
         Some(format!("<{shape}#{n}>"))
     }
 
+    /// The placeholder of a member ID the server made up for a member a script added
+    /// (`<NEW_MEMBER#n>`), registering it; only registered IDs are replaced.
+    pub fn member_alias(&mut self, id: u64) -> String {
+        let n = match self.members.iter().position(|m| *m == id) {
+            Some(i) => i + 1,
+            None => {
+                self.members.push(id);
+                self.members.len()
+            }
+        };
+        format!("<NEW_MEMBER#{n}>")
+    }
+
     /// The placeholder of a lease ID, registering it on first sight.
     pub fn lease_alias(&mut self, id: u64) -> String {
         let n = match self.leases.iter().position(|l| *l == id) {
@@ -212,6 +227,12 @@ impl Normalizer {
                     return;
                 }
                 n.to_string()
+            }
+            Rule::Member | Rule::LeaseOrMember
+                if num.is_some_and(|v| self.members.contains(&v)) =>
+            {
+                let alias = self.member_alias(num.unwrap_or_default());
+                return set(value, alias);
             }
             Rule::Member => match num {
                 Some(0) | None => return,
@@ -339,12 +360,22 @@ impl Normalizer {
             pairs.push((c.to_string(), "<CLUSTER_ID>".into()));
             pairs.push((format!("{c:x}"), "<CLUSTER_ID>".into()));
             pairs.push((format!("{c:016x}"), "<CLUSTER_ID>".into()));
+            // etcdctl's "Member ... added to cluster %16x" pads a 15-digit ID with a space.
+            pairs.push((format!("{c:16x}"), "<CLUSTER_ID>".into()));
         }
         for (i, l) in self.leases.iter().enumerate() {
             pairs.push((l.to_string(), format!("<LEASE#{}>", i + 1)));
             pairs.push((format!("{l:x}"), format!("<LEASE#{}>", i + 1)));
             // etcdctl prints lease IDs as %016x.
             pairs.push((format!("{l:016x}"), format!("<LEASE#{}>", i + 1)));
+        }
+        for (i, m) in self.members.iter().enumerate() {
+            let alias = format!("<NEW_MEMBER#{}>", i + 1);
+            pairs.push((m.to_string(), alias.clone()));
+            pairs.push((format!("{m:x}"), alias.clone()));
+            pairs.push((format!("{m:016x}"), alias.clone()));
+            // etcdctl's `%16x` pads with spaces.
+            pairs.push((format!("{m:16x}"), alias));
         }
         for (i, t) in self.tokens.iter().enumerate() {
             if let Some(shape) = token_shape(t) {
@@ -507,6 +538,21 @@ mod tests {
             let line = format!(r#"{{"token":"{bad}"}}"#);
             assert_eq!(n.text(&line), line);
         }
+    }
+
+    #[test]
+    fn padded_15_digit_cluster_and_new_member_ids() {
+        let mut n = Normalizer::new(23790, 23800, Some(1), Some(0x0a1b_2c3d_4e5f_6071));
+        let id = n.member_alias(0x0123_4567_89ab_cdef);
+        assert_eq!(id, "<NEW_MEMBER#1>");
+        assert_eq!(
+            n.text("Member  123456789abcdef added to cluster  a1b2c3d4e5f6071"),
+            "Member <NEW_MEMBER#1> added to cluster <CLUSTER_ID>"
+        );
+        assert_eq!(
+            n.text("member remove 0123456789abcdef"),
+            "member remove <NEW_MEMBER#1>"
+        );
     }
 
     #[test]

@@ -22,26 +22,51 @@ pub fn etcd_binary() -> PathBuf {
 /// `debug` directory this test executable lives in (`target/debug/deps/..`), else
 /// `$HOME/.cache/oxcd-target/debug/oxcd`.
 pub fn oxcd_binary_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("OXCD_BIN") {
+    workspace_binary("OXCD_BIN", "oxcd")
+}
+
+/// Where the oxcdctl binary is expected: `OXCDCTL_BIN`, else as [`oxcd_binary_path`] with
+/// the name `oxcdctl` (a workspace binary, built by `make test`'s workspace build).
+pub fn oxcdctl_binary_path() -> PathBuf {
+    workspace_binary("OXCDCTL_BIN", "oxcdctl")
+}
+
+/// The workspace binary `name`: `$<var>`, `$CARGO_TARGET_DIR/debug/<name>`, the `debug`
+/// directory of this test executable, or `$HOME/.cache/oxcd-target/debug/<name>`.
+fn workspace_binary(var: &str, name: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(var) {
         return PathBuf::from(p);
     }
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
         // A relative target dir is relative to the workspace, not to the test's cwd.
         if dir.is_absolute() {
-            return dir.join("debug").join("oxcd");
+            return dir.join("debug").join(name);
         }
     }
     if let Ok(exe) = std::env::current_exe() {
         // target/debug/deps/<test-binary>
         if let Some(debug) = exe.parent().and_then(Path::parent) {
-            let candidate = debug.join("oxcd");
+            let candidate = debug.join(name);
             if candidate.exists() {
                 return candidate;
             }
         }
     }
     let home = std::env::var_os("HOME").unwrap_or_default();
-    PathBuf::from(home).join(".cache/oxcd-target/debug/oxcd")
+    PathBuf::from(home)
+        .join(".cache/oxcd-target/debug")
+        .join(name)
+}
+
+/// Panics when the oxcdctl binary is missing (a test must fail, never pass by skipping).
+pub fn oxcdctl_available() -> PathBuf {
+    let path = oxcdctl_binary_path();
+    assert!(
+        path.is_file(),
+        "oxcdctl binary not found at {} (build the workspace first, or set OXCDCTL_BIN)",
+        path.display()
+    );
+    path
 }
 
 /// True when `OXCD_DIFF_SELFTEST=1`: the "oxcd" side of every test is another etcd.
@@ -197,7 +222,7 @@ impl Server {
                 Err(e) => {
                     server.reap_kill();
                     let retry = matches!(&e, HarnessError::ExitedDuringStartup { log_tail, .. }
-                        if log_tail.contains("address already in use"));
+                        if log_tail.to_lowercase().contains("address already in use"));
                     last_err = Some(e);
                     if !retry {
                         break;
@@ -326,7 +351,7 @@ impl Server {
                 Err(e) => {
                     self.reap_kill();
                     let retry = matches!(&e, HarnessError::ExitedDuringStartup { log_tail, .. }
-                        if log_tail.contains("address already in use"));
+                        if log_tail.to_lowercase().contains("address already in use"));
                     last = Some(e);
                     if !retry {
                         break;

@@ -2,12 +2,13 @@
 //! transcripts, and fail with a readable diff when they differ.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
 
 use crate::error::HarnessError;
 use crate::etcdctl::{self, Output};
 use crate::http::{self, HttpResponse};
 use crate::normalize::Normalizer;
-use crate::process::{oxcd_available, Kind, Server, ServerOpts};
+use crate::process::{oxcd_available, oxcdctl_available, Kind, Server, ServerOpts};
 use crate::textdiff::line_diff;
 
 /// Longest stdin echoed verbatim into a transcript.
@@ -18,17 +19,36 @@ pub struct Session {
     server: Server,
     norm: Normalizer,
     transcript: String,
+    ctl_bin: PathBuf,
 }
 
 impl Session {
-    /// Wraps a started server.
+    /// Wraps a started server; commands run with etcdctl.
     pub fn new(server: Server) -> Self {
+        Self::with_ctl(server, etcdctl::etcdctl_binary())
+    }
+
+    /// Wraps a started server; commands run with `ctl_bin`, a program with etcdctl's
+    /// command line (oxcdctl). Transcripts still say `$ etcdctl ...`: they are compared.
+    pub fn with_ctl(server: Server, ctl_bin: PathBuf) -> Self {
         let norm = Normalizer::for_server(&server);
         Session {
             server,
             norm,
             transcript: String::new(),
+            ctl_bin,
         }
+    }
+
+    /// The program `ctl` runs (etcdctl or oxcdctl).
+    pub fn ctl_bin(&self) -> &Path {
+        &self.ctl_bin
+    }
+
+    /// Registers a member ID the server made up (a member added by the script) so later
+    /// output shows it as `<NEW_MEMBER#n>`; returns the alias.
+    pub fn alias_member(&mut self, id: u64) -> String {
+        self.norm.member_alias(id)
     }
 
     /// The server under test.
@@ -76,12 +96,33 @@ impl Session {
         }
     }
 
+    /// Runs the session's ctl program with `args` (and `stdin`) WITHOUT recording it; a
+    /// harness failure is returned as status `None`. Record what matters with
+    /// [`Session::note`].
+    pub fn run(&mut self, args: &[&str], stdin: Option<&str>) -> Output {
+        etcdctl::ctl_raw(
+            &self.ctl_bin,
+            &self.server.endpoint(),
+            args,
+            stdin,
+            etcdctl::ETCDCTL_DEADLINE,
+        )
+        .unwrap_or_else(harness_output)
+    }
+
     /// Runs etcdctl with `args`, records the command and its normalised output, returns the
     /// raw output. A harness failure is recorded and returned as status `None`.
     pub fn ctl(&mut self, args: &[&str]) -> Output {
         let cmd = self.norm.text(&shell_join(args));
         self.transcript.push_str(&format!("$ etcdctl {cmd}\n"));
-        let out = etcdctl::etcdctl(&self.server, args).unwrap_or_else(harness_output);
+        let out = etcdctl::ctl_raw(
+            &self.ctl_bin,
+            &self.server.endpoint(),
+            args,
+            None,
+            etcdctl::ETCDCTL_DEADLINE,
+        )
+        .unwrap_or_else(harness_output);
         self.record_output(&out);
         out
     }
@@ -96,7 +137,14 @@ impl Session {
         };
         self.transcript
             .push_str(&format!("$ etcdctl {cmd} <<< \"{shown}\"\n"));
-        let out = etcdctl::etcdctl_stdin(&self.server, args, stdin).unwrap_or_else(harness_output);
+        let out = etcdctl::ctl_raw(
+            &self.ctl_bin,
+            &self.server.endpoint(),
+            args,
+            Some(stdin),
+            etcdctl::ETCDCTL_DEADLINE,
+        )
+        .unwrap_or_else(harness_output);
         self.record_output(&out);
         out
     }
@@ -225,35 +273,129 @@ where
         return;
     }
     let (etcd, oxcd) = start_pair(&opts);
-    let mut left = Session::new(etcd);
-    let mut right = Session::new(oxcd);
-    let (lres, rres) = std::thread::scope(|s| {
-        let l = s.spawn(|| catch_unwind(AssertUnwindSafe(|| script(&mut left))));
-        let r = s.spawn(|| catch_unwind(AssertUnwindSafe(|| script(&mut right))));
-        (l.join(), r.join())
+    let mut sessions = [Session::new(etcd), Session::new(oxcd)];
+    let results = run_all(&mut sessions, &script);
+    let [left, right] = &sessions;
+    compare(
+        name,
+        left,
+        &results[0],
+        right,
+        &results[1],
+        Kind::Oxcd.label(),
+    );
+    println!("== {name}: transcripts identical ==\n{}", left.transcript());
+}
+
+/// Which runs a client differential ([`diff_ctl_run`]) compares with etcdctl on etcd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CtlRuns {
+    /// oxcdctl on a fresh etcd: the client alone differs (output of server-specific values
+    /// such as db sizes and raft indexes is compared too).
+    OnEtcd,
+    /// oxcdctl on a fresh etcd, and oxcdctl on a fresh oxcd.
+    OnEtcdAndOxcd,
+}
+
+/// The client differential: `script` runs with etcdctl against a fresh etcd, and with
+/// oxcdctl against another fresh etcd (and, per `runs`, a fresh oxcd), concurrently; the
+/// normalised transcripts of the oxcdctl runs must equal etcdctl's. Panics (fails) when
+/// the oxcdctl or oxcd binary is missing.
+pub fn diff_ctl_run<F>(name: &str, opts: ServerOpts, runs: CtlRuns, script: F)
+where
+    F: Fn(&mut Session) + Sync,
+{
+    let oxcdctl = oxcdctl_available();
+    let with_oxcd = runs == CtlRuns::OnEtcdAndOxcd;
+    if with_oxcd {
+        oxcd_available();
+    }
+    let start = |kind: Kind| {
+        Server::start(kind, opts.clone())
+            .unwrap_or_else(|e| panic!("{} failed to start: {e}", kind.label()))
+    };
+    let mut servers: Vec<Server> = std::thread::scope(|s| {
+        let mut handles = vec![s.spawn(|| start(Kind::Etcd)), s.spawn(|| start(Kind::Etcd))];
+        if with_oxcd {
+            handles.push(s.spawn(|| start(Kind::Oxcd)));
+        }
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("server start thread panicked"))
+            .collect()
     });
-    let lfail = !matches!(lres, Ok(Ok(())));
-    let rfail = !matches!(rres, Ok(Ok(())));
+    let mut sessions = Vec::new();
+    let reference = servers.remove(0);
+    sessions.push(Session::new(reference));
+    for server in servers {
+        sessions.push(Session::with_ctl(server, oxcdctl.clone()));
+    }
+    let results = run_all(&mut sessions, &script);
+    let labels = ["oxcdctl on etcd", "oxcdctl on oxcd"];
+    for (i, label) in labels.iter().enumerate().take(sessions.len() - 1) {
+        compare(
+            name,
+            &sessions[0],
+            &results[0],
+            &sessions[i + 1],
+            &results[i + 1],
+            label,
+        );
+    }
+    println!(
+        "== {name}: transcripts identical ==\n{}",
+        sessions[0].transcript()
+    );
+}
+
+type ScriptResult = std::thread::Result<()>;
+
+/// Runs `script` on every session concurrently, catching panics.
+fn run_all<F>(sessions: &mut [Session], script: &F) -> Vec<ScriptResult>
+where
+    F: Fn(&mut Session) + Sync,
+{
+    std::thread::scope(|s| {
+        let handles: Vec<_> = sessions
+            .iter_mut()
+            .map(|session| s.spawn(move || catch_unwind(AssertUnwindSafe(|| script(session)))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(Err))
+            .collect()
+    })
+}
+
+/// Panics with a report when `right`'s run failed or its transcript differs from `left`'s
+/// (the reference run, etcdctl on etcd).
+fn compare(
+    name: &str,
+    left: &Session,
+    lres: &ScriptResult,
+    right: &Session,
+    rres: &ScriptResult,
+    label: &str,
+) {
     let diff = line_diff(left.transcript(), right.transcript(), 4);
     let report = |extra: &str| -> String {
         format!(
-            "differential test `{name}`: {extra}\n--- etcd (reference)\n+++ {}\n{diff}\n\
-             ===== etcd transcript =====\n{}\n===== etcd log tail =====\n{}\n\
-             ===== {} log tail =====\n{}\n",
-            Kind::Oxcd.label(),
+            "differential test `{name}`: {extra}\n--- etcd (reference)\n+++ {label}\n{diff}\n\
+             ===== reference transcript =====\n{}\n===== {label} transcript =====\n{}\n\
+             ===== reference log tail =====\n{}\n===== {label} log tail =====\n{}\n",
             left.transcript(),
+            right.transcript(),
             left.server().log_tail(15),
-            Kind::Oxcd.label(),
             right.server().log_tail(30),
         )
     };
-    if lfail {
+    if lres.is_err() {
         panic!(
             "{}",
             report("the script panicked against the REFERENCE etcd (test bug)")
         );
     }
-    if rfail {
+    if rres.is_err() {
         panic!(
             "{}",
             report("the script panicked against the server under test")
@@ -262,5 +404,4 @@ where
     if !diff.is_empty() {
         panic!("{}", report("normalised transcripts differ"));
     }
-    println!("== {name}: transcripts identical ==\n{}", left.transcript());
 }

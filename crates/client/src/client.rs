@@ -16,9 +16,11 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Status};
 
 use crate::auth::Auth;
+use crate::cluster::Cluster;
 use crate::error::Error;
 use crate::kv::Kv;
 use crate::lease::Lease;
+use crate::maintenance::Maintenance;
 use crate::watch::{WatchOptions, Watcher};
 
 /// How [`Client::connect`] connects.
@@ -32,7 +34,29 @@ pub struct ConnectOptions {
     pub connect_timeout: Duration,
     /// Bound on one unary call (and on the open of a stream).
     pub request_timeout: Duration,
+    /// Told of every failed attempt of a unary call (before any retry), for diagnostics
+    /// such as etcdctl's "retrying of unary invoker failed" log line.
+    pub attempt_observer: Option<AttemptObserver>,
+    /// As gRPC's wait-for-ready (clientv3's balancer): while no endpoint accepts a
+    /// connection, a call waits and tries again until the request timeout, then fails
+    /// with [`Error::Timeout`]. A call that could not connect was never sent, so this holds
+    /// for mutations too.
+    pub wait_for_ready: bool,
 }
+
+/// One failed attempt of a unary call, as reported to an [`AttemptObserver`].
+#[derive(Debug)]
+pub struct FailedAttempt<'a> {
+    /// The URL of the endpoint the attempt went to.
+    pub endpoint: &'a str,
+    /// 0 for the first attempt of the call, then 1, 2, ...
+    pub attempt: u32,
+    /// The status the attempt failed with (`DeadlineExceeded` for a timeout).
+    pub status: &'a Status,
+}
+
+/// A callback told of each [`FailedAttempt`]; see [`ConnectOptions::attempt_observer`].
+pub type AttemptObserver = Arc<dyn Fn(&FailedAttempt<'_>) + Send + Sync>;
 
 impl Default for ConnectOptions {
     fn default() -> Self {
@@ -41,6 +65,8 @@ impl Default for ConnectOptions {
             tls: None,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
+            attempt_observer: None,
+            wait_for_ready: false,
         }
     }
 }
@@ -52,6 +78,8 @@ impl std::fmt::Debug for ConnectOptions {
             .field("tls", &self.tls.is_some())
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
+            .field("attempt_observer", &self.attempt_observer.is_some())
+            .field("wait_for_ready", &self.wait_for_ready)
             .finish()
     }
 }
@@ -92,6 +120,10 @@ struct Inner {
     token: TokenCell,
     user: Option<(String, String)>,
     request_timeout: Duration,
+    tls: Option<ClientTls>,
+    connect_timeout: Duration,
+    observer: Option<AttemptObserver>,
+    wait_for_ready: bool,
 }
 
 /// A client of an etcd v3 cluster. Cheap to clone: clones share the channels and the token.
@@ -131,6 +163,54 @@ fn endpoint_url(ep: &str, tls: bool) -> Result<String, Error> {
     Ok(format!("{}://{ep}", if tls { "https" } else { "http" }))
 }
 
+/// The URL of `ep` and a lazily connected channel to it.
+fn lazy_channel(
+    ep: &str,
+    tls: &Option<ClientTls>,
+    connect_timeout: Duration,
+) -> Result<(String, Channel), Error> {
+    let url = endpoint_url(ep, tls.is_some())?;
+    let endpoint = Endpoint::from_shared(url.clone())
+        .map_err(|e| Error::InvalidEndpoint {
+            endpoint: url.clone(),
+            reason: e.to_string(),
+        })?
+        .tcp_nodelay(true)
+        .connect_timeout(connect_timeout)
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_timeout(Duration::from_secs(5))
+        .keep_alive_while_idle(true);
+    let dialer = Dialer::new(tls.clone(), connect_timeout);
+    Ok((url, endpoint.connect_with_connector_lazy(dialer)))
+}
+
+/// How long a wait-for-ready call pauses between connection attempts.
+const WAIT_FOR_READY_PAUSE: Duration = Duration::from_millis(100);
+
+/// Whether `st` is a failure to connect (refused, unreachable): the request was never
+/// sent, so sending it again cannot apply it twice.
+fn never_sent(st: &Status) -> bool {
+    use std::error::Error as _;
+    use std::io::ErrorKind;
+    if st.code() != Code::Unavailable {
+        return false;
+    }
+    let mut source = st.source();
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                ErrorKind::ConnectionRefused
+                    | ErrorKind::AddrNotAvailable
+                    | ErrorKind::HostUnreachable
+                    | ErrorKind::NetworkUnreachable
+            );
+        }
+        source = e.source();
+    }
+    false
+}
+
 /// Whether clientv3 would refresh the token and resend after this status.
 fn is_token_error(st: &Status) -> bool {
     matches!(
@@ -158,23 +238,11 @@ impl Client {
         if endpoints.is_empty() {
             return Err(Error::NoEndpoints);
         }
-        let tls = options.tls.is_some();
         let mut urls = Vec::with_capacity(endpoints.len());
         let mut channels = Vec::with_capacity(endpoints.len());
         for ep in endpoints {
-            let url = endpoint_url(ep.as_ref(), tls)?;
-            let endpoint = Endpoint::from_shared(url.clone())
-                .map_err(|e| Error::InvalidEndpoint {
-                    endpoint: url.clone(),
-                    reason: e.to_string(),
-                })?
-                .tcp_nodelay(true)
-                .connect_timeout(options.connect_timeout)
-                .http2_keep_alive_interval(Duration::from_secs(10))
-                .keep_alive_timeout(Duration::from_secs(5))
-                .keep_alive_while_idle(true);
-            let dialer = Dialer::new(options.tls.clone(), options.connect_timeout);
-            channels.push(endpoint.connect_with_connector_lazy(dialer));
+            let (url, channel) = lazy_channel(ep.as_ref(), &options.tls, options.connect_timeout)?;
+            channels.push(channel);
             urls.push(url);
         }
         let client = Client {
@@ -185,6 +253,10 @@ impl Client {
                 token: Arc::new(RwLock::new(None)),
                 user: options.user,
                 request_timeout: options.request_timeout,
+                tls: options.tls,
+                connect_timeout: options.connect_timeout,
+                observer: options.attempt_observer,
+                wait_for_ready: options.wait_for_ready,
             }),
         };
         if client.inner.user.is_some() {
@@ -206,6 +278,16 @@ impl Client {
     /// The Auth service: users, roles, permissions, enable and disable.
     pub fn auth(&self) -> Auth {
         Auth::new(self.clone())
+    }
+
+    /// The Cluster service: member list and membership changes.
+    pub fn cluster(&self) -> Cluster {
+        Cluster::new(self.clone())
+    }
+
+    /// The Maintenance service: status, alarms, defragment, HashKV, MoveLeader, snapshot.
+    pub fn maintenance(&self) -> Maintenance {
+        Maintenance::new(self.clone())
     }
 
     /// Watches `key` (or a range or prefix, per `options`); see [`Watcher`].
@@ -268,7 +350,7 @@ impl Client {
     }
 
     /// Authenticates with the configured user, trying each endpoint from the pinned one,
-    /// and stores the new token.
+    /// and stores the new token. A server with auth off gives no token and no error.
     pub(crate) async fn refresh_token(&self) -> Result<(), Error> {
         let Some((name, password)) = self.inner.user.clone() else {
             return Ok(());
@@ -294,10 +376,23 @@ impl Client {
                     return Ok(());
                 }
                 Ok(Err(st)) if st.code() == Code::Unavailable => {
+                    self.observe(&self.inner.endpoints[i], k as u32, &st);
                     self.failover(i);
                     last = Some(Error::Status(st));
                 }
-                Ok(Err(st)) => return Err(Error::Status(st)),
+                // As clientv3: a user given to a server without auth is no error; calls
+                // then go without a token.
+                Ok(Err(st))
+                    if st.code() == Code::FailedPrecondition
+                        && st.message() == "etcdserver: authentication is not enabled" =>
+                {
+                    self.observe(&self.inner.endpoints[i], 0, &st);
+                    return Ok(());
+                }
+                Ok(Err(st)) => {
+                    self.observe(&self.inner.endpoints[i], 0, &st);
+                    return Err(Error::Status(st));
+                }
                 Err(_) => {
                     self.failover(i);
                     last = Some(Error::Timeout(self.inner.request_timeout));
@@ -305,6 +400,41 @@ impl Client {
             }
         }
         Err(last.unwrap_or(Error::NoEndpoints))
+    }
+
+    fn observe(&self, endpoint: &str, attempt: u32, status: &Status) {
+        if let Some(observer) = &self.inner.observer {
+            observer(&FailedAttempt {
+                endpoint,
+                attempt,
+                status,
+            });
+        }
+    }
+
+    /// A service handle on `endpoint` (a URL or `host:port`): the client's own channel when
+    /// it is one of the client's endpoints, else a new lazily connected channel with the
+    /// client's TLS and connect timeout (as clientv3 dials a member named by URL). The
+    /// second value is the URL used.
+    pub(crate) fn svc_for(&self, endpoint: &str) -> Result<(Svc, String), Error> {
+        let url = endpoint_url(endpoint, self.inner.tls.is_some())?;
+        let channel = match self.inner.endpoints.iter().position(|e| *e == url) {
+            Some(i) => self.inner.channels[i].clone(),
+            None => lazy_channel(&url, &self.inner.tls, self.inner.connect_timeout)?.1,
+        };
+        let svc = InterceptedService::new(channel, TokenInterceptor(self.inner.token.clone()));
+        Ok((svc, url))
+    }
+
+    /// Runs one unary call on `endpoint` only (no failover: the caller asked for that
+    /// member), bounded by the request timeout, re-authenticating once after a token error.
+    pub(crate) async fn call_on<T, F, Fut>(&self, endpoint: &str, f: F) -> Result<T, Error>
+    where
+        F: Fn(Svc) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, Status>>,
+    {
+        let fixed = self.svc_for(endpoint)?;
+        self.run_call(Some(fixed), Retry::NonRepeatable, f).await
     }
 
     /// Runs one unary call: on the pinned endpoint, bounded by the request timeout; after a
@@ -316,23 +446,77 @@ impl Client {
         F: Fn(Svc) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, Status>>,
     {
+        self.run_call(None, retry, f).await
+    }
+
+    /// The retry loop of [`Client::call`] (`fixed`: `None`) and [`Client::call_on`]. With
+    /// [`ConnectOptions::wait_for_ready`], an attempt that could not connect (so was never
+    /// sent) is tried again, on the next endpoint, until the request timeout has passed.
+    async fn run_call<T, F, Fut>(
+        &self,
+        fixed: Option<(Svc, String)>,
+        retry: Retry,
+        f: F,
+    ) -> Result<T, Error>
+    where
+        F: Fn(Svc) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, Status>>,
+    {
         let n = self.inner.channels.len();
+        let timeout = self.inner.request_timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
         let mut reauthed = false;
         let mut unavailable = 0;
+        let mut attempt = 0;
+        let mut unreachable: Option<String> = None;
         loop {
-            let i = self.pinned();
-            let res = tokio::time::timeout(self.inner.request_timeout, f(self.svc(i))).await;
-            let st = match res {
+            let (svc, url, pinned) = match &fixed {
+                Some((svc, url)) => (svc.clone(), url.clone(), None),
+                None => {
+                    let i = self.pinned();
+                    (self.svc(i), self.inner.endpoints[i].clone(), Some(i))
+                }
+            };
+            let bound = if self.inner.wait_for_ready {
+                deadline.saturating_duration_since(tokio::time::Instant::now())
+            } else {
+                timeout
+            };
+            let st = match tokio::time::timeout(bound, f(svc)).await {
                 Ok(Ok(resp)) => return Ok(resp.into_inner()),
                 Ok(Err(st)) => st,
-                Err(_) => return Err(Error::Timeout(self.inner.request_timeout)),
+                Err(_) => {
+                    let why = match &unreachable {
+                        Some(e) => format!("latest balancer error: {e}"),
+                        None => "context deadline exceeded".to_string(),
+                    };
+                    self.observe(&url, attempt, &Status::deadline_exceeded(why));
+                    return Err(Error::Timeout(timeout));
+                }
             };
+            if self.inner.wait_for_ready && never_sent(&st) {
+                if let Some(i) = pinned {
+                    self.failover(i);
+                }
+                let now = tokio::time::Instant::now();
+                if now + WAIT_FOR_READY_PAUSE < deadline {
+                    unreachable = Some(st.message().to_string());
+                    tokio::time::sleep(WAIT_FOR_READY_PAUSE).await;
+                    continue;
+                }
+                tokio::time::sleep_until(deadline).await;
+                let why = format!("latest balancer error: {}", st.message());
+                self.observe(&url, attempt, &Status::deadline_exceeded(why));
+                return Err(Error::Timeout(timeout));
+            }
+            self.observe(&url, attempt, &st);
+            attempt += 1;
             if is_token_error(&st) && self.has_user() && !reauthed {
                 reauthed = true;
                 self.refresh_token().await?;
                 continue;
             }
-            if st.code() == Code::Unavailable {
+            if let (Some(i), Code::Unavailable) = (pinned, st.code()) {
                 self.failover(i);
                 unavailable += 1;
                 if retry == Retry::Repeatable && unavailable < 2 * n {

@@ -33,6 +33,10 @@ pub enum Error {
     /// A watch was canceled by the server for another reason (e.g. permission denied).
     #[error("watch canceled by the server: {0}")]
     WatchCanceled(String),
+    /// Peer URLs refused before sending, as clientv3 checks them (etcd's `types.NewURLs`
+    /// texts).
+    #[error("{0}")]
+    InvalidUrls(String),
     /// A token returned by Authenticate cannot be sent as gRPC metadata.
     #[error("auth token is not valid ASCII metadata")]
     InvalidToken,

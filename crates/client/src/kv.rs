@@ -135,6 +135,10 @@ pub struct PutOptions {
     pub lease: i64,
     /// Return the previous key-value pair.
     pub prev_kv: bool,
+    /// Keep the key's current value (the value given must be empty; the key must exist).
+    pub ignore_value: bool,
+    /// Keep the key's current lease (`lease` must be 0; the key must exist).
+    pub ignore_lease: bool,
 }
 
 impl PutOptions {
@@ -145,7 +149,8 @@ impl PutOptions {
             value: value.into(),
             lease: self.lease,
             prev_kv: self.prev_kv,
-            ..PutRequest::default()
+            ignore_value: self.ignore_value,
+            ignore_lease: self.ignore_lease,
         }
     }
 }
@@ -157,19 +162,25 @@ pub struct DeleteOptions {
     pub prefix: bool,
     /// Return the deleted key-value pairs.
     pub prev_kv: bool,
+    /// Delete every key greater than or equal to the key (ignored with `prefix`).
+    pub from_key: bool,
+    /// Delete `[key, range_end)` (ignored with `prefix` or `from_key`).
+    pub range_end: Option<Vec<u8>>,
 }
 
 impl DeleteOptions {
     /// The DeleteRangeRequest for `key`.
-    /// As in clientv3, an empty key with `prefix` means every key.
+    /// As in clientv3, an empty key with `prefix` or `from_key` means every key.
     pub fn request(&self, key: impl Into<Vec<u8>>) -> DeleteRangeRequest {
         let mut key = key.into();
         let range_end = if self.prefix {
             prefix_end(&key)
+        } else if self.from_key {
+            vec![0]
         } else {
-            Vec::new()
+            self.range_end.clone().unwrap_or_default()
         };
-        if key.is_empty() && self.prefix {
+        if key.is_empty() && (self.prefix || self.from_key) {
             key = vec![0];
         }
         DeleteRangeRequest {
@@ -218,7 +229,11 @@ impl Kv {
         value: impl Into<Vec<u8>>,
         options: PutOptions,
     ) -> Result<PutResponse, Error> {
-        let req = options.request(key, value);
+        self.put_request(options.request(key, value)).await
+    }
+
+    /// Sends a prepared PutRequest (never resent, like [`Kv::put`]).
+    pub async fn put_request(&self, req: PutRequest) -> Result<PutResponse, Error> {
         self.client
             .call(Retry::NonRepeatable, |svc| {
                 let req = req.clone();
@@ -233,7 +248,14 @@ impl Kv {
         key: impl Into<Vec<u8>>,
         options: DeleteOptions,
     ) -> Result<DeleteRangeResponse, Error> {
-        let req = options.request(key);
+        self.delete_request(options.request(key)).await
+    }
+
+    /// Sends a prepared DeleteRangeRequest (never resent, like [`Kv::delete`]).
+    pub async fn delete_request(
+        &self,
+        req: DeleteRangeRequest,
+    ) -> Result<DeleteRangeResponse, Error> {
         self.client
             .call(Retry::NonRepeatable, |svc| {
                 let req = req.clone();
@@ -252,10 +274,17 @@ impl Kv {
 
     /// Compacts the key-value history up to `revision`. Never resent.
     pub async fn compact(&self, revision: i64) -> Result<CompactionResponse, Error> {
-        let req = CompactionRequest {
-            revision,
-            physical: false,
-        };
+        self.compact_with(revision, false).await
+    }
+
+    /// Compacts up to `revision`; with `physical` the answer waits until the old
+    /// revisions are removed from the backend. Never resent.
+    pub async fn compact_with(
+        &self,
+        revision: i64,
+        physical: bool,
+    ) -> Result<CompactionResponse, Error> {
+        let req = CompactionRequest { revision, physical };
         self.client
             .call(Retry::NonRepeatable, |svc| async move {
                 KvClient::new(svc).compact(req).await
@@ -374,6 +403,10 @@ impl TxnOp {
     /// The protobuf message.
     pub fn into_proto(self) -> RequestOp {
         self.0
+    }
+    /// An operation from a prepared protobuf message.
+    pub fn from_proto(op: RequestOp) -> Self {
+        TxnOp(op)
     }
 }
 

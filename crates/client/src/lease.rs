@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use oxcd_proto::etcdserverpb::lease_client::LeaseClient;
 use oxcd_proto::etcdserverpb::{
-    LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveRequest, LeaseLeasesRequest,
-    LeaseLeasesResponse, LeaseRevokeRequest, LeaseRevokeResponse, LeaseTimeToLiveRequest,
-    LeaseTimeToLiveResponse,
+    LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveRequest, LeaseKeepAliveResponse,
+    LeaseLeasesRequest, LeaseLeasesResponse, LeaseRevokeRequest, LeaseRevokeResponse,
+    LeaseTimeToLiveRequest, LeaseTimeToLiveResponse,
 };
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -72,6 +72,35 @@ impl Lease {
                     .await
             })
             .await
+    }
+
+    /// Renews lease `id` once over a LeaseKeepAlive stream of its own, as clientv3's
+    /// `KeepAliveOnce`: the server's answer, or a NotFound status with etcd's "requested
+    /// lease not found" when the lease has expired or was revoked (the server answers TTL
+    /// 0). Retried on another endpoint when unavailable.
+    pub async fn keep_alive_once(&self, id: i64) -> Result<LeaseKeepAliveResponse, Error> {
+        let resp = self
+            .client
+            .call(Retry::Repeatable, |svc| async move {
+                let (tx, rx) = mpsc::channel(1);
+                let _ = tx.try_send(LeaseKeepAliveRequest { id });
+                let mut stream = LeaseClient::new(svc)
+                    .lease_keep_alive(ReceiverStream::new(rx))
+                    .await?
+                    .into_inner();
+                let resp = stream
+                    .message()
+                    .await?
+                    .ok_or_else(|| tonic::Status::unavailable("keepalive stream closed"))?;
+                Ok(tonic::Response::new(resp))
+            })
+            .await?;
+        if resp.ttl <= 0 {
+            return Err(Error::Status(tonic::Status::not_found(
+                "etcdserver: requested lease not found",
+            )));
+        }
+        Ok(resp)
     }
 
     /// Keeps lease `id` alive in the background until the returned keeper is dropped.

@@ -24,7 +24,12 @@
 //!   [`Txn`] with [`Compare`], [`CompareOp`] and [`TxnOp`]; [`prefix_end`].
 //! - `lease`: [`Lease`], [`LeaseKeeper`], [`KeeperState`].
 //! - `watch`: [`Watcher`], [`WatchOptions`].
-//! - `auth`: [`Auth`], user/role/permission management.
+//! - `auth`: [`Auth`], auth on/off and status, user/role/permission management.
+//! - `cluster`: [`Cluster`], member list/add/add-as-learner/remove/update/promote.
+//! - `concurrency`: Go clientv3's `concurrency` package: [`Session`], [`Mutex`],
+//!   [`Election`] and its [`Observer`], with Go's key layout (`name/<lease in hex>`).
+//! - `maintenance`: [`Maintenance`], status, alarms, defragment, HashKV, MoveLeader and a
+//!   streamed [`Snapshot`]; the per-member calls name their member by endpoint.
 //! - `error`: [`Error`].
 //!
 //! # Invariants
@@ -35,32 +40,43 @@
 //! - RETRIES AS CLIENTV3 3.4: an immutable call (Range, a read-only Txn, Lease calls) is
 //!   resent on the next endpoint after `Unavailable`, each endpoint at most twice; a
 //!   mutation (Put, DeleteRange, a Txn with writes, Compact, auth management) is NEVER
-//!   resent after `Unavailable` or a timeout, since it may have been applied.
-//! - TOKEN: with a user, the client authenticates at connect; the token lives in one
-//!   `Arc<RwLock<..>>` read by every call's interceptor. After "invalid auth token",
+//!   resent after `Unavailable` or a timeout, since it may have been applied. With
+//!   [`ConnectOptions::wait_for_ready`], a call that could not CONNECT (never sent) waits
+//!   and tries again, mutations included, until the request timeout.
+//! - TOKEN: with a user, the client authenticates at connect (when the server answers
+//!   "authentication is not enabled" no token is sent, as clientv3); the token lives in
+//!   one `Arc<RwLock<..>>` read by every call's interceptor. After "invalid auth token",
 //!   "revision of auth store is old" or "user name is empty" a call re-authenticates
 //!   ONCE and is resent (the server rejected it, so it was not applied).
 //! - WATCH: a [`Watcher`] delivers each event once, in revision order, across reconnects:
 //!   it resumes from the last delivered revision + 1 (or the created/progress revision +
 //!   1), and drops any event below that. A compaction is [`Error::Compacted`], never a
 //!   silent gap.
+//! - PER-MEMBER CALLS (Status, HashKV, Defragment) go to the endpoint they name and are
+//!   never failed over to another member: the answer must be that member's.
 //! - Every unary call and every stream open is bounded by
 //!   [`ConnectOptions::request_timeout`].
 
 mod auth;
 mod client;
+mod cluster;
+mod concurrency;
 mod error;
 mod kv;
 mod lease;
+mod maintenance;
 mod watch;
 
 pub use auth::Auth;
-pub use client::{Client, ConnectOptions};
+pub use client::{AttemptObserver, Client, ConnectOptions, FailedAttempt};
+pub use cluster::{check_peer_urls, Cluster};
+pub use concurrency::{Election, Mutex, Observer, Session};
 pub use error::Error;
 pub use kv::{
     prefix_end, Compare, CompareOp, DeleteOptions, GetOptions, Kv, PutOptions, Txn, TxnOp,
 };
 pub use lease::{KeeperState, Lease, LeaseKeeper};
+pub use maintenance::{Maintenance, Snapshot};
 pub use watch::{WatchOptions, Watcher};
 
 /// The generated protobuf types and services (`oxcd-proto`).
@@ -71,7 +87,7 @@ pub mod proto {
 pub use oxcd_proto::authpb::permission::Type as PermissionType;
 pub use oxcd_proto::etcdserverpb::range_request::{SortOrder, SortTarget};
 pub use oxcd_proto::etcdserverpb::{
-    CompactionResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
+    AlarmType, CompactionResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
     LeaseRevokeResponse, LeaseTimeToLiveResponse, PutResponse, RangeResponse, ResponseHeader,
     TxnResponse, WatchResponse,
 };

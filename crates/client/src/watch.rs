@@ -3,7 +3,9 @@
 
 use oxcd_proto::etcdserverpb::watch_client::WatchClient;
 use oxcd_proto::etcdserverpb::watch_request::RequestUnion;
-use oxcd_proto::etcdserverpb::{WatchCreateRequest, WatchRequest, WatchResponse};
+use oxcd_proto::etcdserverpb::{
+    WatchCreateRequest, WatchProgressRequest, WatchRequest, WatchResponse,
+};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Streaming};
@@ -49,12 +51,17 @@ pub struct Watcher {
     endpoint: usize,
     reconnects: u64,
     done: bool,
+    /// The server's response that canceled the watch, once it did.
+    cancel: Option<WatchResponse>,
+    /// Progress notifications asked for with [`Watcher::request_progress`] and not yet
+    /// delivered.
+    progress_requested: u32,
 }
 
 #[derive(Debug)]
 struct Open {
     /// Keeps the request stream open; dropping it ends the watch on the server.
-    _tx: mpsc::Sender<WatchRequest>,
+    tx: mpsc::Sender<WatchRequest>,
     stream: Streaming<WatchResponse>,
 }
 
@@ -83,6 +90,8 @@ impl Watcher {
             stream: None,
             reconnects: 0,
             done: false,
+            cancel: None,
+            progress_requested: 0,
         };
         w.reopen().await?;
         Ok(w)
@@ -96,6 +105,28 @@ impl Watcher {
     /// How many times the stream was reopened after it broke.
     pub fn reconnects(&self) -> u64 {
         self.reconnects
+    }
+
+    /// Asks the server for a progress notification on this watch's stream (etcd's
+    /// WatchProgressRequest); [`Watcher::next`] delivers it as a response without events
+    /// whose header has the revision everything up to which has been sent. Does nothing
+    /// while the stream is being reopened.
+    pub async fn request_progress(&mut self) -> Result<(), Error> {
+        if let Some(open) = &self.stream {
+            let req = WatchRequest {
+                request_union: Some(RequestUnion::ProgressRequest(WatchProgressRequest {})),
+            };
+            if open.tx.send(req).await.is_ok() {
+                self.progress_requested += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The server's response that canceled the watch (compaction, permission...), once
+    /// [`Watcher::next`] has returned [`Error::Compacted`] or [`Error::WatchCanceled`].
+    pub fn cancel_response(&self) -> Option<&WatchResponse> {
+        self.cancel.as_ref()
     }
 
     /// The revision the watch resumes from if its stream breaks now.
@@ -168,17 +199,21 @@ impl Watcher {
             Ok(r) => r?,
         };
         if created.compact_revision != 0 {
-            return Err(Error::Compacted(created.compact_revision));
+            let rev = created.compact_revision;
+            self.cancel = Some(created);
+            return Err(Error::Compacted(rev));
         }
         if created.canceled {
-            return Err(Error::WatchCanceled(created.cancel_reason));
+            let reason = created.cancel_reason.clone();
+            self.cancel = Some(created);
+            return Err(Error::WatchCanceled(reason));
         }
         if self.next_rev == 0 {
             if let Some(h) = &created.header {
                 self.next_rev = h.revision + 1;
             }
         }
-        Ok(Open { _tx: tx, stream })
+        Ok(Open { tx, stream })
     }
 
     /// The next response with events (or a progress notification, if asked for).
@@ -210,11 +245,14 @@ impl Watcher {
             if resp.compact_revision != 0 {
                 self.done = true;
                 self.stream = None;
-                return Some(Err(Error::Compacted(resp.compact_revision)));
+                let rev = resp.compact_revision;
+                self.cancel = Some(resp);
+                return Some(Err(Error::Compacted(rev)));
             }
             if resp.canceled {
                 self.stream = None;
-                let e = Error::WatchCanceled(resp.cancel_reason);
+                let e = Error::WatchCanceled(resp.cancel_reason.clone());
+                self.cancel = Some(resp);
                 if is_token_cancel(&e) && self.client.has_user() {
                     if let Err(e) = self.client.refresh_token().await {
                         return Some(Err(e));
@@ -233,9 +271,11 @@ impl Watcher {
                 self.next_rev = kv.mod_revision + 1;
                 return Some(Ok(resp));
             }
-            if had_events || resp.created || !self.options.progress_notify {
+            let asked = self.progress_requested > 0;
+            if had_events || resp.created || !(self.options.progress_notify || asked) {
                 continue;
             }
+            self.progress_requested = self.progress_requested.saturating_sub(1);
             // A progress notification: everything up to its revision has been delivered.
             if let Some(h) = &resp.header {
                 self.next_rev = self.next_rev.max(h.revision + 1);

@@ -69,6 +69,7 @@ fn kv_roundtrip_txn_and_prefix_get() {
                 PutOptions {
                     lease: 0,
                     prev_kv: true,
+                    ..PutOptions::default()
                 },
             )
             .await
@@ -151,6 +152,7 @@ fn kv_roundtrip_txn_and_prefix_get() {
                 DeleteOptions {
                     prefix: true,
                     prev_kv: false,
+                    ..DeleteOptions::default()
                 },
             )])
             .or_else([TxnOp::get(
@@ -177,6 +179,7 @@ fn kv_roundtrip_txn_and_prefix_get() {
                 DeleteOptions {
                     prefix: true,
                     prev_kv: true,
+                    ..DeleteOptions::default()
                 },
             )
             .await
@@ -224,6 +227,7 @@ fn lease_keeper_keeps_alive_then_reports_revoked() {
                 PutOptions {
                     lease: id,
                     prev_kv: false,
+                    ..PutOptions::default()
                 },
             )
             .await
