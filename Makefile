@@ -2,6 +2,10 @@
 #   make run    start a single-member server on 127.0.0.1:2379 (data in ./default.etcd)
 #   make test   format check, clippy, then every test (unit, conformance, differential vs etcd)
 #   make bench  oxcd vs etcd side by side
+#   make snapshot-bench  a 2 GiB snapshot, oxcd vs etcd 3.4.23 side by side: snapshot time,
+#               the server's peak RSS growth while it streams, put p50/p99/max during the
+#               stream vs without (scripts/snapshot-bench.sh; SIZE_MB=256 for a quick run;
+#               data in a temporary directory under /tmp, deleted afterwards)
 #   make fuzz   oxcd-fuzz (crates/fuzz): FUZZ_INPUTS inputs per fast target (gRPC, gateway JSON,
 #               durable state) and FUZZ_FILE_INPUTS damaged data directories; failing
 #               inputs are saved under $(CARGO_TARGET_DIR)/fuzz-crashes
@@ -16,7 +20,7 @@ OXCD_BIN := $(CARGO_TARGET_DIR)/release/oxcd
 OXCD_DEBUG_BIN := $(CARGO_TARGET_DIR)/debug/oxcd
 DATA_DIR ?= default.etcd
 
-.PHONY: deps build release run test fmt fmt-check lint nextest bench fuzz chaos clean-data
+.PHONY: deps build release run test fmt fmt-check lint nextest bench snapshot-bench fuzz chaos clean-data
 
 deps:
 	@scripts/install-deps.sh
@@ -55,6 +59,9 @@ test: deps fmt-check lint nextest
 
 bench: deps
 	scripts/bench-vs-etcd.sh
+
+snapshot-bench: deps
+	scripts/snapshot-bench.sh
 
 # Release speed with overflow checks on, so arithmetic overflow panics as in a debug build.
 FUZZ_INPUTS ?= 1000000

@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::pace::Pacer;
 use crate::report::Report;
@@ -30,6 +30,10 @@ pub struct Samples {
     pub first_error: Option<String>,
     /// Wall time from the first operation's start to the last one's end.
     pub elapsed: Duration,
+    /// When the run started (wall clock), the origin of `timeline`.
+    pub started: Option<SystemTime>,
+    /// (start offset from `started`, latency) of every successful operation, in no order.
+    pub timeline: Vec<(Duration, Duration)>,
 }
 
 impl Samples {
@@ -57,6 +61,7 @@ impl Samples {
         for (mine, theirs) in self.by_class.iter_mut().zip(other.by_class) {
             mine.extend(theirs);
         }
+        self.timeline.extend(other.timeline);
         self.errors += other.errors;
         if self.first_error.is_none() {
             self.first_error = other.first_error;
@@ -69,6 +74,7 @@ impl Samples {
 pub async fn drive<C: Op>(clients: Vec<C>, total: usize, rate: u64) -> anyhow::Result<Samples> {
     let next = Arc::new(AtomicUsize::new(0));
     let pacer = Pacer::new(rate);
+    let started = SystemTime::now();
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(clients.len());
     for mut client in clients {
@@ -89,7 +95,9 @@ pub async fn drive<C: Op>(clients: Vec<C>, total: usize, rate: u64) -> anyhow::R
                         if s.by_class.len() <= class {
                             s.by_class.resize_with(class + 1, Vec::new);
                         }
-                        s.by_class[class].push(t0.elapsed());
+                        let latency = t0.elapsed();
+                        s.by_class[class].push(latency);
+                        s.timeline.push((t0.duration_since(start), latency));
                     }
                     Err(e) => {
                         s.errors += 1;
@@ -100,7 +108,10 @@ pub async fn drive<C: Op>(clients: Vec<C>, total: usize, rate: u64) -> anyhow::R
             s
         }));
     }
-    let mut out = Samples::default();
+    let mut out = Samples {
+        started: Some(started),
+        ..Samples::default()
+    };
     for t in tasks {
         out.merge(t.await?);
     }
@@ -135,6 +146,8 @@ mod tests {
         assert_eq!(s.all().len(), 80);
         assert_eq!(s.class(0).len() + s.class(1).len(), 80);
         assert!(s.first_error.is_some_and(|e| e.contains("fails")));
+        assert_eq!(s.timeline.len(), 80);
+        assert!(s.started.is_some());
     }
 
     #[tokio::test]

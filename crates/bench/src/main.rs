@@ -4,8 +4,9 @@
 //! exception, `mvcc-put`, times oxcd's storage engine in-process). Each run prints an
 //! etcd-benchmark-style summary (rate, latency histogram, percentiles) followed by one
 //! `JSON {...}` line for scripts, with at least `workload`, `label`, `requests`, `ops`,
-//! `errors`, `seconds`, `rate`, `avg_ms`, `p50_ms`, `p90_ms`, `p99_ms` and
-//! `server_cpu_us_per_op`.
+//! `errors`, `seconds`, `rate`, `avg_ms`, `p50_ms`, `p90_ms`, `p99_ms`, `max_ms` and
+//! `server_cpu_us_per_op`. `--latency-log` writes every request's start time and
+//! latency, for scripts that look at a time window of a run.
 //!
 //! # Layout
 //! - `main.rs`: global flags and the workload list.
@@ -61,6 +62,10 @@ pub struct Cli {
     /// Auth: `name:password`; the token from one Authenticate is sent with every request.
     #[arg(long, default_value = "", global = true)]
     user: String,
+    /// Writes `<start µs since the Unix epoch> <latency µs>` per successful request to this
+    /// file (request/response workloads: put, range, txn-put, txn-mixed).
+    #[arg(long, global = true)]
+    latency_log: Option<std::path::PathBuf>,
     /// Label printed in the JSON line (e.g. "oxcd" or "etcd").
     #[arg(long, default_value = "", global = true)]
     label: String,

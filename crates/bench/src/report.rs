@@ -122,6 +122,10 @@ impl Report {
         json.insert("p50_ms".into(), ms(percentile(lat, 50.0)).into());
         json.insert("p90_ms".into(), ms(percentile(lat, 90.0)).into());
         json.insert("p99_ms".into(), ms(percentile(lat, 99.0)).into());
+        json.insert(
+            "max_ms".into(),
+            ms(lat.last().copied().unwrap_or_default()).into(),
+        );
         json.insert("server_cpu_us_per_op".into(), cpu_per_op_us.into());
         json.extend(self.fields);
         println!("\nJSON {}", Value::Object(json));

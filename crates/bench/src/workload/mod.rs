@@ -36,6 +36,9 @@ pub struct Ctx {
     pub tls: Option<oxcd_tls::ClientTls>,
     /// The auth token every request carries (`--user`).
     pub token: crate::conn::AuthToken,
+    /// `--latency-log`: where [`Ctx::drive_measured`] writes one line per successful
+    /// operation.
+    pub latency_log: Option<std::path::PathBuf>,
 }
 
 impl Ctx {
@@ -71,8 +74,38 @@ impl Ctx {
     ) -> anyhow::Result<(Samples, Option<f64>)> {
         let meter = CpuMeter::start(&self.server_pid);
         let samples = drive(clients, total, rate).await?;
-        Ok((samples, meter.stop()))
+        let cpu = meter.stop();
+        if let Some(path) = &self.latency_log {
+            write_latency_log(path, &samples)?;
+        }
+        Ok((samples, cpu))
     }
+}
+
+/// Writes `<start, µs since the Unix epoch> <latency µs>` for every successful operation of
+/// `samples`, in start order (for scripts that look at a time window of a run).
+fn write_latency_log(path: &std::path::Path, samples: &Samples) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::io::Write as _;
+    let origin = samples
+        .started
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .unwrap_or_default();
+    let mut timeline = samples.timeline.clone();
+    timeline.sort_unstable();
+    let file = std::fs::File::create(path)
+        .with_context(|| format!("create --latency-log {}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    for (offset, latency) in timeline {
+        writeln!(
+            out,
+            "{} {}",
+            (origin + offset).as_micros(),
+            latency.as_micros()
+        )?;
+    }
+    out.flush()
+        .with_context(|| format!("write --latency-log {}", path.display()))
 }
 
 /// The JSON fields that must be zero for a watch run to pass.
@@ -92,6 +125,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         server_pid: cli.server_pid.clone(),
         tls,
         token,
+        latency_log: cli.latency_log.clone(),
     };
     let report = match &cli.cmd {
         Command::Put(a) => put::run(&ctx, a).await?,

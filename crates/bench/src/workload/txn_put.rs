@@ -35,6 +35,10 @@ pub struct TxnPutArgs {
     /// Maximum txns per second (0 = no limit).
     #[arg(long, default_value_t = 0)]
     rate: u64,
+    /// Fill every value with fresh random bytes (incompressible data, so that a store that
+    /// compresses holds as many bytes as one that does not), instead of repeated `x`.
+    #[arg(long)]
+    random_values: bool,
 }
 
 struct TxnPutter {
@@ -50,7 +54,13 @@ impl Op for TxnPutter {
             .map(|j| RequestOp {
                 request: Some(request_op::Request::RequestPut(PutRequest {
                     key: key_bytes((i * a.txn_ops + j) % a.key_space_size, a.key_size),
-                    value: self.value.clone(),
+                    value: if a.random_values {
+                        let mut v = vec![0u8; a.val_size];
+                        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut v);
+                        v
+                    } else {
+                        self.value.clone()
+                    },
                     ..Default::default()
                 })),
             })
