@@ -65,8 +65,8 @@ pub async fn serve(
     let cluster = ClusterService::from_context(&ctx);
     let watch = WatchService::from_context(&ctx);
     let lease = LeaseService::from_context(&ctx);
-    let lock = LockService::new(ctx.clone());
-    let election = ElectionService::new(ctx.clone());
+    let lock = LockService::from_context(&ctx);
+    let election = ElectionService::from_context(&ctx);
     let auth = AuthService::from_context(&ctx);
 
     let mut router = Routes::new(

@@ -43,10 +43,10 @@ pub struct ElectionService {
 }
 
 impl ElectionService {
-    /// An Election service over `ctx`.
-    pub fn new(ctx: Arc<ServerContext>) -> Self {
+    /// The Election service of the running member `ctx` describes.
+    pub fn from_context(ctx: &ServerContext) -> Self {
         Self {
-            inproc: InProcess::new(ctx),
+            inproc: InProcess::from_context(ctx),
         }
     }
 
@@ -124,7 +124,7 @@ impl ElectionService {
         guard.disarm();
         waited?;
         let mut hdr = resp.header;
-        self.inproc.ctx().headers.complete(&mut hdr);
+        self.inproc.headers().complete(&mut hdr);
         Ok(CampaignResponse {
             header: hdr,
             leader: Some(LeaderKey {
@@ -162,7 +162,7 @@ async fn observe_loop(
     tx: mpsc::Sender<Result<LeaderResponse, Status>>,
 ) -> Result<(), Status> {
     let send = |mut hdr: Option<ResponseHeader>, kv: KeyValue| {
-        inproc.ctx().headers.complete(&mut hdr);
+        inproc.headers().complete(&mut hdr);
         let tx = tx.clone();
         async move {
             tx.send(Ok(LeaderResponse {
@@ -241,7 +241,7 @@ impl Election for ElectionService {
         let mut hdr = this
             .proclaim_as(&leader.key, leader.rev, lease, &req.value)
             .await?;
-        this.inproc.ctx().headers.complete(&mut hdr);
+        this.inproc.headers().complete(&mut hdr);
         Ok(Response::new(ProclaimResponse { header: hdr }))
     }
 
@@ -251,7 +251,7 @@ impl Election for ElectionService {
     ) -> Result<Response<LeaderResponse>, Status> {
         let this = self.as_caller_of(req.metadata());
         let mut resp = this.leader_of(&req.into_inner().name).await?;
-        this.inproc.ctx().headers.complete(&mut resp.header);
+        this.inproc.headers().complete(&mut resp.header);
         Ok(Response::new(resp))
     }
 
@@ -289,7 +289,7 @@ impl Election for ElectionService {
             return Err(Status::unknown(ERR_MISSING_LEADER_KEY));
         };
         let mut hdr = this.resign_as(&leader.key, leader.rev).await?;
-        this.inproc.ctx().headers.complete(&mut hdr);
+        this.inproc.headers().complete(&mut hdr);
         Ok(Response::new(ResignResponse { header: hdr }))
     }
 }

@@ -28,10 +28,10 @@ pub struct LockService {
 }
 
 impl LockService {
-    /// A Lock service over `ctx`.
-    pub fn new(ctx: Arc<ServerContext>) -> Self {
+    /// The Lock service of the running member `ctx` describes.
+    pub fn from_context(ctx: &ServerContext) -> Self {
         Self {
-            inproc: InProcess::new(ctx),
+            inproc: InProcess::from_context(ctx),
         }
     }
 
@@ -73,7 +73,7 @@ impl LockService {
             hdr = self.inproc.wait_deletes(&prefix, my_rev - 1).await?;
             guard.disarm();
         }
-        self.inproc.ctx().headers.complete(&mut hdr);
+        self.inproc.headers().complete(&mut hdr);
         Ok(LockResponse { header: hdr, key })
     }
 }
@@ -94,7 +94,7 @@ impl Lock for LockService {
         let this = self.as_caller_of(req.metadata());
         let key = req.into_inner().key;
         let mut hdr = this.inproc.delete(&key).await?;
-        this.inproc.ctx().headers.complete(&mut hdr);
+        this.inproc.headers().complete(&mut hdr);
         Ok(Response::new(UnlockResponse { header: hdr }))
     }
 }

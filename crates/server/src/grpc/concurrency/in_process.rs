@@ -15,6 +15,7 @@ use tonic::{Request, Status};
 
 use super::keys::{by_create, create_rev_is, delete_op};
 use crate::context::ServerContext;
+use crate::grpc::header::Headers;
 use crate::grpc::kv::KvService;
 use crate::grpc::lease::LeaseService;
 
@@ -28,8 +29,10 @@ const LOST_WATCHER: &str = "lost watcher waiting for delete";
 /// call theirs through an in-process client.
 #[derive(Clone)]
 pub(crate) struct InProcess {
-    ctx: Arc<ServerContext>,
     kv: KvService,
+    lease: LeaseService,
+    hub: oxcd_watch::WatchHub,
+    headers: Headers,
     /// The auth token of the Lock or Election request being served: its KV and lease
     /// calls run as that caller and pass the same permission checks (etcd's in-process
     /// client carries the incoming context's token).
@@ -37,12 +40,13 @@ pub(crate) struct InProcess {
 }
 
 impl InProcess {
-    /// In-process access over `ctx`.
-    pub(crate) fn new(ctx: Arc<ServerContext>) -> Self {
-        let kv = KvService::from_context(&ctx);
+    /// In-process access to the services of the running member `ctx` describes.
+    pub(crate) fn from_context(ctx: &ServerContext) -> Self {
         Self {
-            ctx,
-            kv,
+            kv: KvService::from_context(ctx),
+            lease: LeaseService::from_context(ctx),
+            hub: ctx.watch_hub.clone(),
+            headers: ctx.headers.clone(),
             token: None,
         }
     }
@@ -64,9 +68,9 @@ impl InProcess {
         req
     }
 
-    /// The shared context.
-    pub(crate) fn ctx(&self) -> &Arc<ServerContext> {
-        &self.ctx
+    /// Response headers of this member.
+    pub(crate) fn headers(&self) -> &Headers {
+        &self.headers
     }
 
     /// One transaction.
@@ -107,12 +111,12 @@ impl InProcess {
         if lease != 0 {
             return Ok(lease);
         }
-        let svc = LeaseService::from_context(&self.ctx);
+        let svc = &self.lease;
         let req = LeaseGrantRequest {
             ttl: DEFAULT_SESSION_TTL,
             id: 0,
         };
-        Ok(Lease::lease_grant(&svc, self.request(req))
+        Ok(Lease::lease_grant(svc, self.request(req))
             .await?
             .into_inner()
             .id)
@@ -133,7 +137,7 @@ impl InProcess {
             ..Default::default()
         };
         let spec = WatchSpec::from_request(&create).map_err(|e| Status::unknown(e.to_string()))?;
-        let (stream, rx) = self.ctx.watch_hub.open_stream();
+        let (stream, rx) = self.hub.open_stream();
         stream
             .create(Ok(spec))
             .map_err(|e| Status::unknown(e.to_string()))?;
