@@ -7,7 +7,6 @@
 //! `rev` the key's create revision; Proclaim and Resign act only while that still holds.
 
 use std::pin::Pin;
-use std::sync::Arc;
 
 use futures::Stream;
 use oxcd_proto::etcdserverpb::{range_request::SortOrder, ResponseHeader};

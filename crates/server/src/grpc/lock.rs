@@ -7,8 +7,6 @@
 //!
 //! The in-process concurrency client lives in [`super::concurrency`], shared with Election.
 
-use std::sync::Arc;
-
 use oxcd_proto::etcdserverpb::{range_request::SortOrder, request_op, RequestOp};
 use oxcd_proto::v3lockpb::{
     lock_server::Lock, LockRequest, LockResponse, UnlockRequest, UnlockResponse,

@@ -1,8 +1,6 @@
 //! [`InProcess`]: the concurrency package's client side, calling this member's own
 //! services; [`Watcher`] and [`ReleaseGuard`].
 
-use std::sync::Arc;
-
 use oxcd_proto::etcdserverpb::{
     kv_server::Kv, lease_server::Lease, range_request::SortOrder, Compare, DeleteRangeRequest,
     LeaseGrantRequest, RangeRequest, RangeResponse, RequestOp, ResponseHeader, TxnRequest,
