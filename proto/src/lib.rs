@@ -23,6 +23,7 @@
 //! - [`oxcdpb`]: oxcd-internal messages: `InternalRequest` (the raft log
 //!   entry payload) and the `RaftPeer` member-to-member service
 //!   (`raft_peer_server`, `raft_peer_client`).
+//! - [`grpc_go`]: grpc-go's status-code names, which etcd's clients print.
 //! - [`watch_wire`]: `WatchResponseWire`, a `WatchResponse` with pre-encoded events, and
 //!   [`watch_wire_server`], the Watch service that sends it.
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors of all of the above,
@@ -104,6 +105,7 @@ pub mod oxcdpb {
     include!(concat!(env!("OUT_DIR"), "/oxcdpb.rs"));
 }
 
+pub mod grpc_go;
 pub mod watch_wire;
 
 /// `etcdserverpb.Watch` served with [`watch_wire::WatchResponseWire`] responses: the same

@@ -2,7 +2,7 @@
 //! prints for a client error (a known `etcdserver:` message alone, anything else as gRPC's
 //! `rpc error: code = ... desc = ...`).
 
-use oxcd_client::{Code, Error, Status};
+use oxcd_client::{Error, Status};
 
 /// etcdctl's exit codes (`ctlv3/command/error.go`).
 pub mod exit {
@@ -120,34 +120,11 @@ pub fn is_known(st: &Status) -> bool {
     KNOWN.contains(&st.message())
 }
 
-/// gRPC-Go's name of a status code.
-pub fn go_code(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "Canceled",
-        Code::Unknown => "Unknown",
-        Code::InvalidArgument => "InvalidArgument",
-        Code::DeadlineExceeded => "DeadlineExceeded",
-        Code::NotFound => "NotFound",
-        Code::AlreadyExists => "AlreadyExists",
-        Code::PermissionDenied => "PermissionDenied",
-        Code::ResourceExhausted => "ResourceExhausted",
-        Code::FailedPrecondition => "FailedPrecondition",
-        Code::Aborted => "Aborted",
-        Code::OutOfRange => "OutOfRange",
-        Code::Unimplemented => "Unimplemented",
-        Code::Internal => "Internal",
-        Code::Unavailable => "Unavailable",
-        Code::DataLoss => "DataLoss",
-        Code::Unauthenticated => "Unauthenticated",
-    }
-}
-
 /// A status as gRPC-Go prints it: `rpc error: code = <Code> desc = <message>`.
 pub fn grpc_text(st: &Status) -> String {
     format!(
         "rpc error: code = {} desc = {}",
-        go_code(st.code()),
+        oxcd_proto::grpc_go::code_name(st.code()),
         st.message()
     )
 }

@@ -46,33 +46,13 @@ pub fn code_of(e: &ServerError) -> Code {
     }
 }
 
-/// grpc-go's name of a code, as its `status.Error(..).Error()` prints it.
-fn go_code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "Canceled",
-        Code::Unknown => "Unknown",
-        Code::InvalidArgument => "InvalidArgument",
-        Code::DeadlineExceeded => "DeadlineExceeded",
-        Code::NotFound => "NotFound",
-        Code::AlreadyExists => "AlreadyExists",
-        Code::PermissionDenied => "PermissionDenied",
-        Code::ResourceExhausted => "ResourceExhausted",
-        Code::FailedPrecondition => "FailedPrecondition",
-        Code::Aborted => "Aborted",
-        Code::OutOfRange => "OutOfRange",
-        Code::Unimplemented => "Unimplemented",
-        Code::Internal => "Internal",
-        Code::Unavailable => "Unavailable",
-        Code::DataLoss => "DataLoss",
-        Code::Unauthenticated => "Unauthenticated",
-    }
-}
-
 /// The text of an error as etcd's Go server renders its gRPC status in a string field
 /// (a watch's `cancel_reason`): `rpc error: code = <Code> desc = <message>`.
 pub fn go_status_text(e: &ServerError) -> String {
-    format!("rpc error: code = {} desc = {e}", go_code_name(code_of(e)))
+    format!(
+        "rpc error: code = {} desc = {e}",
+        oxcd_proto::grpc_go::code_name(code_of(e))
+    )
 }
 
 impl From<ServerError> for Status {
