@@ -16,10 +16,6 @@ use crate::context::ServerContext;
 const REFUSAL: &str =
     "CommonName of client sending a request against gateway will be ignored and not used as expected\n";
 
-/// The most of a refused request's body read before answering (Go's server reads up to
-/// 256 KiB of an unread body so that the connection can be reused).
-const DRAIN_LIMIT: usize = 256 << 10;
-
 /// Middleware on the gateway's routes.
 pub async fn refuse_certificate_identity(
     State(ctx): State<Arc<ServerContext>>,
@@ -32,10 +28,7 @@ pub async fn refuse_certificate_identity(
         .and_then(|c| c.client_cn.as_deref());
     let refused = ctx.auth.uses_certificate_identity(cn);
     if refused {
-        // Read the request's body before answering, as Go's server does: a connection
-        // closed (or an HTTP/2 stream reset) with the body unread can reach the client
-        // before the answer, which then sees a reset instead of the 400.
-        let _ = axum::body::to_bytes(req.into_body(), DRAIN_LIMIT).await;
+        super::drain(req).await;
         return (
             StatusCode::BAD_REQUEST,
             [

@@ -74,16 +74,17 @@ pub async fn check_host(
             .map(str::to_owned)
             .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))
             .unwrap_or_default();
-        let host = hostname(&host);
-        if !whitelist.allows(host) {
+        let host = hostname(&host).to_owned();
+        if !whitelist.allows(&host) {
             tracing::warn!(%host, "rejecting HTTP request to prevent DNS rebinding attacks");
+            super::drain(req).await;
             return (
                 StatusCode::MISDIRECTED_REQUEST,
                 [
                     (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
                     (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
                 ],
-                refusal(host),
+                refusal(&host),
             )
                 .into_response();
         }

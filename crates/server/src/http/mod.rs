@@ -19,6 +19,17 @@ use oxcd_proto::etcdserverpb::{AlarmType, RangeRequest};
 
 use crate::context::{ServerContext, CLUSTER_VERSION, SERVER_VERSION, STORAGE_VERSION};
 
+/// The most of a refused request's body read before answering (Go's server reads up to
+/// 256 KiB of an unread body so that the connection can be reused).
+const DRAIN_LIMIT: usize = 256 << 10;
+
+/// Reads and drops the body of a request a middleware refuses before answering, as Go's
+/// server does: a connection closed (or an HTTP/2 stream reset) with the body unread can
+/// reach the client before the answer, which then sees a reset instead of the refusal.
+pub async fn drain(req: axum::extract::Request) {
+    let _ = axum::body::to_bytes(req.into_body(), DRAIN_LIMIT).await;
+}
+
 /// The router for the plain HTTP endpoints.
 pub fn router(ctx: Arc<ServerContext>) -> Router {
     Router::new()
