@@ -72,7 +72,7 @@ impl KvStore {
             } else {
                 Event {
                     r#type: EventType::Put as i32,
-                    kv: Some(decode_kv(&v)?),
+                    kv: Some(decode_kv(&v[..])?),
                     prev_kv: None,
                 }
             };

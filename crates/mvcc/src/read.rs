@@ -116,6 +116,12 @@ impl RangePlan {
         }
     }
 
+    /// Whether values may be dropped as they are read: a keys-only range that does not
+    /// sort by value never needs them.
+    pub(crate) fn strips_values_early(&self) -> bool {
+        self.keys_only && self.target != Target::Value
+    }
+
     fn keeps(&self, kv: &KeyValue) -> bool {
         !((self.max_mod != 0 && kv.mod_revision > self.max_mod)
             || (self.min_mod != 0 && kv.mod_revision < self.min_mod)

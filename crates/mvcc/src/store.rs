@@ -104,9 +104,12 @@ fn read_meta_revision(backend: &dyn Backend, key: &[u8]) -> Result<i64> {
     Ok(main)
 }
 
-pub(crate) fn decode_kv(bytes: &[u8]) -> Result<KeyValue> {
+pub(crate) fn decode_kv(bytes: impl prost::bytes::Buf) -> Result<KeyValue> {
     KeyValue::decode(bytes).map_err(|e| MvccError::Corrupt(format!("bad stored KeyValue: {e}")))
 }
+
+/// How many stored values one backend read fetches for a range.
+const FETCH_CHUNK: usize = 256;
 
 /// The revision of an empty store (etcd starts at 1).
 pub const INITIAL_REVISION: i64 = 1;
@@ -376,7 +379,7 @@ impl Shared {
             }
             let (revs, count) = st.index.range(&range, at, window, reverse);
             drop(st);
-            let kvs = self.fetch(&revs, at)?;
+            let kvs = self.fetch(&revs, at, plan.strips_values_early())?;
             return Ok(plan.finish(kvs, count, head));
         };
 
@@ -421,7 +424,9 @@ impl Shared {
             merged.truncate(window);
         }
         let stored: Vec<Revision> = merged.iter().filter_map(|(_, r)| *r).collect();
-        let mut fetched = self.fetch(&stored, base_rev)?.into_iter();
+        let mut fetched = self
+            .fetch(&stored, base_rev, plan.strips_values_early())?
+            .into_iter();
         let mut kvs = Vec::with_capacity(merged.len());
         for (key, rev) in merged {
             let kv = match rev {
@@ -441,23 +446,50 @@ impl Shared {
         };
         match entry {
             None => Ok(None),
-            Some(e) => Ok(self.fetch(&[e.modified], current)?.pop()),
+            Some(e) => Ok(self.fetch(&[e.modified], current, false)?.pop()),
         }
     }
 
     /// Reads the values of put revisions that were indexed at read revision `at`.
-    pub(crate) fn fetch(&self, revs: &[Revision], at: i64) -> Result<Vec<KeyValue>> {
-        if revs.is_empty() {
-            return Ok(Vec::new());
+    ///
+    /// Reads [`FETCH_CHUNK`] values at a time, so that a large range never holds its raw
+    /// stored bytes and its decoded key-values at once; with `strip_values` (a keys-only
+    /// range not sorted by value) each value is dropped as soon as it is decoded, so the
+    /// result costs the keys and their metadata only.
+    pub(crate) fn fetch(
+        &self,
+        revs: &[Revision],
+        at: i64,
+        strip_values: bool,
+    ) -> Result<Vec<KeyValue>> {
+        let mut out = Vec::with_capacity(revs.len());
+        for chunk in revs.chunks(FETCH_CHUNK) {
+            self.fetch_chunk(chunk, at, strip_values, &mut out)?;
         }
+        Ok(out)
+    }
+
+    fn fetch_chunk(
+        &self,
+        revs: &[Revision],
+        at: i64,
+        strip_values: bool,
+        out: &mut Vec<KeyValue>,
+    ) -> Result<()> {
         let keys: Vec<[u8; crate::revision::REVISION_KEY_LEN]> =
             revs.iter().map(|r| r.to_bytes()).collect();
         let refs: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
         let values = self.backend.multi_get(Column::Kv, &refs)?;
-        let mut out = Vec::with_capacity(revs.len());
         for (rev, value) in revs.iter().zip(values) {
             match value {
-                Some(v) => out.push(decode_kv(&v)?),
+                Some(v) => {
+                    // Decoded from its own buffer, the value shares it instead of a copy.
+                    let mut kv = decode_kv(prost::bytes::Bytes::from(v))?;
+                    if strip_values {
+                        kv.value = Default::default();
+                    }
+                    out.push(kv);
+                }
                 // Revisions are immutable; only a compaction that started after we read
                 // the index can remove one.
                 None if self.state.read().compacted > at => return Err(MvccError::Compacted),
@@ -469,6 +501,6 @@ impl Shared {
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 }

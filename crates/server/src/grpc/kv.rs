@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use futures::Stream;
 use oxcd_proto::etcdserverpb::{
-    alarm_request::AlarmAction, kv_server::Kv, range_request::SortOrder, range_request::SortTarget,
-    AlarmRequest, AlarmType, CompactionRequest, CompactionResponse, DeleteRangeRequest,
-    DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse, RangeStreamResponse,
-    TxnRequest, TxnResponse,
+    alarm_request::AlarmAction, kv_server::Kv, AlarmRequest, AlarmType, CompactionRequest,
+    CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse,
+    RangeRequest, RangeResponse, RangeStreamResponse, TxnRequest, TxnResponse,
 };
 use oxcd_proto::oxcdpb::internal_request::Op;
-use tonic::{Code, Request, Response, Status};
+use tonic::{Request, Response, Status};
 
+use super::range_stream::{self, RangePages};
 use super::status::unexpected;
 use crate::apply::ApplyResult;
 use crate::auth::AuthGate;
@@ -26,9 +26,6 @@ use crate::quota::Quota;
 use crate::read::ReadBarrier;
 use crate::validate;
 use oxcd_mvcc::KvStore;
-
-/// kvs per message of a RangeStream.
-const RANGE_STREAM_CHUNK: usize = 1000;
 
 /// Implements `etcdserverpb.KV` over the few handles it uses (a test may build one with
 /// fakes for the proposals and the read barrier).
@@ -54,6 +51,13 @@ pub struct KvService {
     pub member_id: u64,
 }
 
+/// Whether a range may read many key-values: a range without a small limit (one key, or
+/// up to [`range_stream::PAGE`] of them, is read inline).
+fn may_be_large(r: &RangeRequest) -> bool {
+    let small_limit = r.limit > 0 && r.limit <= range_stream::PAGE as i64;
+    !(r.range_end.is_empty() || small_limit || r.count_only)
+}
+
 impl KvService {
     /// The KV service of the running member `ctx` describes.
     pub fn from_context(ctx: &ServerContext) -> Self {
@@ -76,12 +80,9 @@ impl KvService {
             .is_some_and(|m| m.is_learner)
     }
 
-    async fn do_range(
-        &self,
-        caller: &Caller,
-        r: &RangeRequest,
-    ) -> Result<RangeResponse, ServerError> {
-        let started = std::time::Instant::now();
+    /// What every range does before reading: validation, the read barrier of a
+    /// linearizable read (a learner refuses one), and the caller's permission.
+    async fn before_range(&self, caller: &Caller, r: &RangeRequest) -> Result<(), ServerError> {
         validate::check_range(r)?;
         if !r.serializable {
             if self.is_learner() {
@@ -91,10 +92,28 @@ impl KvService {
                 self.reads.wait().await?;
             }
         }
-        let auth = &self.auth;
-        auth.check(caller, |c| c.range(&r.key, &r.range_end))?;
-        let res = self.kv.range(r)?;
-        auth.recheck(caller)?;
+        self.auth.check(caller, |c| c.range(&r.key, &r.range_end))?;
+        Ok(())
+    }
+
+    async fn do_range(
+        &self,
+        caller: &Caller,
+        r: &RangeRequest,
+    ) -> Result<RangeResponse, ServerError> {
+        let started = std::time::Instant::now();
+        self.before_range(caller, r).await?;
+        let res = if may_be_large(r) {
+            // A long read must not hold up the runtime's other requests (a full LIST
+            // beside node heartbeats).
+            let (kv, r) = (self.kv.clone(), r.clone());
+            tokio::task::spawn_blocking(move || kv.range(&r))
+                .await
+                .map_err(|e| ServerError::Internal(e.to_string()))??
+        } else {
+            self.kv.range(r)?
+        };
+        self.auth.recheck(caller)?;
         let resp = RangeResponse {
             header: self.headers.at(res.revision),
             kvs: res.kvs,
@@ -163,50 +182,18 @@ impl Kv for KvService {
     ) -> Result<Response<Self::RangeStreamStream>, Status> {
         let caller = self.auth.caller(&req).await?;
         let r = req.into_inner();
-        let custom_sort = !(r.sort_order == SortOrder::None as i32
-            || (r.sort_target == SortTarget::Key as i32
-                && r.sort_order == SortOrder::Ascend as i32));
-        let filtered = r.min_mod_revision != 0
-            || r.max_mod_revision != 0
-            || r.min_create_revision != 0
-            || r.max_create_revision != 0;
-        if custom_sort || filtered {
-            // etcd 3.7 answers RangeStream with custom sorting or revision filters this way.
-            return Err(Status::new(
-                Code::Unimplemented,
-                "etcdserver: range stream does not support sort or revision filters",
-            ));
-        }
-        let mut full = self.do_range(&caller, &r).await?;
-        let kvs = std::mem::take(&mut full.kvs);
-        let mut chunks: Vec<RangeStreamResponse> = kvs
-            .chunks(RANGE_STREAM_CHUNK)
-            .map(|c| RangeStreamResponse {
-                range_response: Some(RangeResponse {
-                    kvs: c.to_vec(),
-                    ..Default::default()
-                }),
-            })
-            .collect();
-        let last = RangeResponse {
-            header: full.header,
-            kvs: Vec::new(),
-            more: full.more,
-            count: full.count,
+        self.before_range(&caller, &r).await?;
+        let kv = self.kv.clone();
+        let headers = self.headers.clone();
+        let pages = {
+            let r = r.clone();
+            tokio::task::spawn_blocking(move || RangePages::start(kv, &r, |rev| headers.at(rev)))
+                .await
+                .map_err(|e| Status::internal(e.to_string()))?
+                .map_err(ServerError::from)?
         };
-        match chunks.last_mut().and_then(|c| c.range_response.as_mut()) {
-            Some(tail) => {
-                tail.header = last.header;
-                tail.more = last.more;
-                tail.count = last.count;
-            }
-            None => chunks.push(RangeStreamResponse {
-                range_response: Some(last),
-            }),
-        }
-        Ok(Response::new(Box::pin(futures::stream::iter(
-            chunks.into_iter().map(Ok),
-        ))))
+        self.auth.recheck(&caller)?;
+        Ok(Response::new(Box::pin(pages.into_stream())))
     }
 
     async fn put(&self, req: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
