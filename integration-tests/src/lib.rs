@@ -101,3 +101,21 @@ pub fn unb64(s: &str) -> Option<String> {
         .ok()
         .map(|v| String::from_utf8_lossy(&v).into_owned())
 }
+
+/// For each `fn name(kind: Kind)` listed, a module `name` with two tests, `name::etcd` and
+/// `name::oxcd`: the same body against etcd 3.4.23 and against oxcd.
+#[macro_export]
+macro_rules! on_both_kinds {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn etcd() {
+                super::$name($crate::Kind::Etcd)
+            }
+            #[test]
+            fn oxcd() {
+                super::$name($crate::Kind::Oxcd)
+            }
+        }
+    )+};
+}
