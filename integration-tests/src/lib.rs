@@ -61,8 +61,8 @@ pub mod textdiff;
 
 pub use background::Background;
 pub use cluster::{
-    cluster_kind, etcdctl_at, expect_ok, kind_available, start_selected, Cluster, ClusterTls,
-    HashKv, Member, MemberInfo, MemberStatus,
+    cluster_kind, etcdctl_at, expect_ok, kind_available, start_selected, start_server, Cluster,
+    ClusterTls, HashKv, Member, MemberInfo, MemberStatus,
 };
 pub use error::{HarnessError, Result};
 pub use etcdctl::{etcdctl, etcdctl_stdin, granted_lease_hex, txn_script, Output};

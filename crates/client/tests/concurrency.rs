@@ -26,7 +26,7 @@ use oxcd_client::{
 };
 use oxcd_integration_tests::etcdctl::{etcdctl_binary, etcdctl_raw};
 use oxcd_integration_tests::grpc::runtime;
-use oxcd_integration_tests::{kind_available, on_both_kinds, Kind, Server, ServerOpts};
+use oxcd_integration_tests::{on_both_kinds, start_server, Kind, Server};
 use rand::{Rng, SeedableRng};
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -38,12 +38,6 @@ on_both_kinds!(
     mutex_excludes_tasks_and_etcdctl_lock,
     election_observer_sees_leaders_in_order,
 );
-
-fn start(kind: Kind) -> Server {
-    assert!(kind_available(kind));
-    Server::start(kind, ServerOpts::default())
-        .unwrap_or_else(|e| panic!("start {}: {e}", kind.label()))
-}
 
 fn run<F: Future<Output = ()>>(f: F) {
     runtime().block_on(async {
@@ -87,7 +81,7 @@ fn stm_bank_transfers_keep_the_total(kind: Kind) {
     const INITIAL: i64 = 100;
     const TASKS: u64 = 6;
     const TRANSFERS: usize = 15;
-    let server = start(kind);
+    let server = start_server(kind, &[]);
     run(async {
         let client = connect(&server).await;
         for isolation in [
@@ -199,7 +193,7 @@ async fn scripted(
 }
 
 fn stm_isolation_levels_retry_as_go(kind: Kind) {
-    let server = start(kind);
+    let server = start_server(kind, &[]);
     run(async {
         let client = connect(&server).await;
         let kv = client.kv();
@@ -359,7 +353,7 @@ fn stm_isolation_levels_retry_as_go(kind: Kind) {
 }
 
 fn namespaces_are_isolated(kind: Kind) {
-    let server = start(kind);
+    let server = start_server(kind, &[]);
     run(async {
         let plain = connect(&server).await;
         let a = plain.with_namespace("tenant-a/");
@@ -594,7 +588,7 @@ fn mutex_excludes_tasks_and_etcdctl_lock(kind: Kind) {
     const TASKS: usize = 6;
     const ROUNDS: usize = 8;
     const CTL_ROUNDS: usize = 3;
-    let server = start(kind);
+    let server = start_server(kind, &[]);
     let dir = tempfile::tempdir().expect("temp dir");
     let log = dir.path().join("etcdctl-sections");
     // The command etcdctl runs while it holds the lock: a read-modify-write of the
@@ -732,7 +726,7 @@ fn mutex_excludes_tasks_and_etcdctl_lock(kind: Kind) {
 
 fn election_observer_sees_leaders_in_order(kind: Kind) {
     const CANDIDATES: usize = 4;
-    let server = start(kind);
+    let server = start_server(kind, &[]);
     run(async {
         let client = connect(&server).await;
         let mut observer = Election::observe(&client, "leader");
