@@ -28,7 +28,7 @@ use crate::json::Json;
 use crate::netns::NetLab;
 use crate::peer_proxy::PeerProxy;
 use crate::ports;
-use crate::process::{oxcd_available, send_signal, Kind};
+use crate::process::{oxcd_available, send_signal, Kind, Server, ServerOpts};
 
 mod replace;
 
@@ -107,6 +107,14 @@ pub fn start_selected(n: usize, extra_args: &[&str]) -> Option<Cluster> {
         t.elapsed()
     );
     Some(c)
+}
+
+/// Starts one server of `kind` with `extra_args` appended to the standard flags. Panics if
+/// its binary is missing (see [`kind_available`]) or it does not start.
+pub fn start_server(kind: Kind, extra_args: &[&str]) -> Server {
+    assert!(kind_available(kind));
+    Server::start(kind, ServerOpts::with_args(extra_args))
+        .unwrap_or_else(|e| panic!("start {}: {e}", kind.label()))
 }
 
 /// Asserts that an etcdctl run succeeded and returns its output.

@@ -61,8 +61,8 @@ pub mod textdiff;
 
 pub use background::Background;
 pub use cluster::{
-    cluster_kind, etcdctl_at, expect_ok, kind_available, start_selected, Cluster, ClusterTls,
-    HashKv, Member, MemberInfo, MemberStatus,
+    cluster_kind, etcdctl_at, expect_ok, kind_available, start_selected, start_server, Cluster,
+    ClusterTls, HashKv, Member, MemberInfo, MemberStatus,
 };
 pub use error::{HarnessError, Result};
 pub use etcdctl::{etcdctl, etcdctl_stdin, granted_lease_hex, txn_script, Output};
@@ -100,4 +100,22 @@ pub fn unb64(s: &str) -> Option<String> {
         .decode(s.as_bytes())
         .ok()
         .map(|v| String::from_utf8_lossy(&v).into_owned())
+}
+
+/// For each `fn name(kind: Kind)` listed, a module `name` with two tests, `name::etcd` and
+/// `name::oxcd`: the same body against etcd 3.4.23 and against oxcd.
+#[macro_export]
+macro_rules! on_both_kinds {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn etcd() {
+                super::$name($crate::Kind::Etcd)
+            }
+            #[test]
+            fn oxcd() {
+                super::$name($crate::Kind::Oxcd)
+            }
+        }
+    )+};
 }

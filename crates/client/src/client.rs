@@ -130,6 +130,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// The key prefix of [`Client::with_namespace`] (empty: none).
+    namespace: Arc<[u8]>,
 }
 
 impl std::fmt::Debug for Client {
@@ -137,6 +139,7 @@ impl std::fmt::Debug for Client {
         f.debug_struct("Client")
             .field("endpoints", &self.inner.endpoints)
             .field("pinned", &self.endpoint())
+            .field("namespace", &String::from_utf8_lossy(&self.namespace))
             .finish()
     }
 }
@@ -258,6 +261,7 @@ impl Client {
                 observer: options.attempt_observer,
                 wait_for_ready: options.wait_for_ready,
             }),
+            namespace: Arc::from(&[][..]),
         };
         if client.inner.user.is_some() {
             client.refresh_token().await?;
@@ -297,6 +301,26 @@ impl Client {
         options: WatchOptions,
     ) -> Result<Watcher, Error> {
         Watcher::open(self.clone(), key.into(), options).await
+    }
+
+    /// A client (sharing this one's channels and token) whose KV, Watch and Lease calls
+    /// live under the key prefix `prefix`, as clientv3's `namespace` package: the prefix is
+    /// added to every key of a request and removed from every key of a response, watch
+    /// events included, and a range that reaches the end of the keyspace ends at the end
+    /// of the prefix. Everything built on the KV and Watch services (the concurrency
+    /// helpers, [`crate::Stm`]) then lives in the namespace too. Lease IDs, Auth, Cluster
+    /// and Maintenance are not namespaced. On a namespaced client the prefix is appended
+    /// to the current one.
+    pub fn with_namespace(&self, prefix: impl AsRef<[u8]>) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            namespace: [&self.namespace[..], prefix.as_ref()].concat().into(),
+        }
+    }
+
+    /// The key prefix of this client's namespace (empty when it has none).
+    pub fn namespace(&self) -> &[u8] {
+        &self.namespace
     }
 
     /// The endpoints, as URLs, in the order given.

@@ -12,6 +12,7 @@ use oxcd_proto::etcdserverpb::{
 
 use crate::client::{Client, Retry};
 use crate::error::Error;
+use crate::namespace;
 
 /// The range end that selects every key starting with `key` (`"\0"`, every key, for an
 /// empty `key` or one of `0xff` bytes only), as clientv3's `GetPrefixRangeEnd`.
@@ -214,12 +215,17 @@ impl Kv {
 
     /// Sends a prepared RangeRequest (retried like [`Kv::get`]).
     pub async fn range(&self, req: RangeRequest) -> Result<RangeResponse, Error> {
-        self.client
+        let ns = self.client.namespace();
+        let req = namespace::range(ns, req)?;
+        let mut resp = self
+            .client
             .call(Retry::Repeatable, |svc| {
                 let req = req.clone();
                 async move { KvClient::new(svc).range(req).await }
             })
-            .await
+            .await?;
+        namespace::strip_range(ns, &mut resp);
+        Ok(resp)
     }
 
     /// Writes `key` = `value`. Never resent after it may have reached a server.
@@ -234,12 +240,17 @@ impl Kv {
 
     /// Sends a prepared PutRequest (never resent, like [`Kv::put`]).
     pub async fn put_request(&self, req: PutRequest) -> Result<PutResponse, Error> {
-        self.client
+        let ns = self.client.namespace();
+        let req = namespace::put(ns, req)?;
+        let mut resp = self
+            .client
             .call(Retry::NonRepeatable, |svc| {
                 let req = req.clone();
                 async move { KvClient::new(svc).put(req).await }
             })
-            .await
+            .await?;
+        namespace::strip_put(ns, &mut resp);
+        Ok(resp)
     }
 
     /// Deletes `key` (or every key under it with `prefix`). Never resent.
@@ -256,12 +267,17 @@ impl Kv {
         &self,
         req: DeleteRangeRequest,
     ) -> Result<DeleteRangeResponse, Error> {
-        self.client
+        let ns = self.client.namespace();
+        let req = namespace::delete(ns, req)?;
+        let mut resp = self
+            .client
             .call(Retry::NonRepeatable, |svc| {
                 let req = req.clone();
                 async move { KvClient::new(svc).delete_range(req).await }
             })
-            .await
+            .await?;
+        namespace::strip_delete(ns, &mut resp);
+        Ok(resp)
     }
 
     /// Starts a transaction: `kv.txn().when([..]).and_then([..]).or_else([..]).commit()`.
@@ -410,7 +426,8 @@ impl TxnOp {
     }
 }
 
-/// A transaction being built by [`Kv::txn`]; sent by [`Txn::commit`].
+/// A transaction being built by [`Kv::txn`]; sent by [`Txn::commit`] (which moves it into
+/// the client's namespace, if any).
 #[derive(Debug, Clone)]
 pub struct Txn {
     client: Client,
@@ -451,12 +468,16 @@ impl Txn {
         } else {
             Retry::NonRepeatable
         };
-        let req = self.req;
-        self.client
+        let ns = self.client.namespace();
+        let req = namespace::txn(ns, self.req);
+        let mut resp = self
+            .client
             .call(retry, |svc| {
                 let req = req.clone();
                 async move { KvClient::new(svc).txn(req).await }
             })
-            .await
+            .await?;
+        namespace::strip_txn(ns, &mut resp);
+        Ok(resp)
     }
 }

@@ -16,6 +16,7 @@ use tonic::Code;
 
 use crate::client::{Client, Retry};
 use crate::error::Error;
+use crate::namespace;
 
 /// The Lease service of a [`Client`]. Every call is retried on another endpoint when
 /// unavailable, as clientv3 3.4 does for leases.
@@ -49,18 +50,22 @@ impl Lease {
             .await
     }
 
-    /// The remaining TTL of lease `id` (-1 if it does not exist), with its keys if `keys`.
+    /// The remaining TTL of lease `id` (-1 if it does not exist), with its keys if `keys`
+    /// (on a namespaced client, only its keys in the namespace, without the prefix).
     pub async fn time_to_live(
         &self,
         id: i64,
         keys: bool,
     ) -> Result<LeaseTimeToLiveResponse, Error> {
         let req = LeaseTimeToLiveRequest { id, keys };
-        self.client
+        let mut resp = self
+            .client
             .call(Retry::Repeatable, |svc| async move {
                 LeaseClient::new(svc).lease_time_to_live(req).await
             })
-            .await
+            .await?;
+        namespace::strip_lease_keys(self.client.namespace(), &mut resp);
+        Ok(resp)
     }
 
     /// Every live lease.

@@ -28,6 +28,10 @@
 //! - `cluster`: [`Cluster`], member list/add/add-as-learner/remove/update/promote.
 //! - `concurrency`: Go clientv3's `concurrency` package: [`Session`], [`Mutex`],
 //!   [`Election`] and its [`Observer`], with Go's key layout (`name/<lease in hex>`).
+//! - `stm`: [`Stm`], Go's software transactional memory (`concurrency.NewSTM`) with its
+//!   four [`Isolation`] levels; [`StmOptions`].
+//! - `namespace`: the key prefix of [`Client::with_namespace`] (clientv3's `namespace`):
+//!   requests moved under it, responses and watch events stripped of it.
 //! - `maintenance`: [`Maintenance`], status, alarms, defragment, HashKV, MoveLeader and a
 //!   streamed [`Snapshot`]; the per-member calls name their member by endpoint.
 //! - `error`: [`Error`].
@@ -56,6 +60,14 @@
 //!   never failed over to another member: the answer must be that member's.
 //! - Every unary call and every stream open is bounded by
 //!   [`ConnectOptions::request_timeout`].
+//! - NAMESPACE: a namespaced client's requests never name a key outside its prefix (a
+//!   range end of `"\0"` ends at the prefix's end, an empty key is refused) and its
+//!   responses never show the prefix; it is applied in `kv`, `watch` and `lease` only,
+//!   so everything built on them (concurrency, STM) is namespaced with no code of its own.
+//! - STM COMMITS ONCE PER ATTEMPT: an [`Stm`] attempt's writes go in one Txn guarded by
+//!   its isolation level's compares; a conflict reruns the whole attempt, never part.
+
+#![deny(missing_docs, rustdoc::broken_intra_doc_links)]
 
 mod auth;
 mod client;
@@ -65,6 +77,8 @@ mod error;
 mod kv;
 mod lease;
 mod maintenance;
+mod namespace;
+mod stm;
 mod watch;
 
 pub use auth::Auth;
@@ -77,6 +91,7 @@ pub use kv::{
 };
 pub use lease::{KeeperState, Lease, LeaseKeeper};
 pub use maintenance::{Maintenance, Snapshot};
+pub use stm::{Isolation, Stm, StmFuture, StmOptions};
 pub use watch::{WatchOptions, Watcher};
 
 /// The generated protobuf types and services (`oxcd-proto`).

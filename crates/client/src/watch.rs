@@ -13,6 +13,7 @@ use tonic::{Code, Streaming};
 use crate::client::Client;
 use crate::error::Error;
 use crate::kv::prefix_end;
+use crate::namespace;
 
 /// Options of a watch.
 #[derive(Debug, Clone, Default)]
@@ -80,6 +81,10 @@ impl Watcher {
         if key.is_empty() && options.prefix {
             key = vec![0];
         }
+        let (key, range_end) = match client.namespace() {
+            [] => (key, range_end),
+            ns => namespace::interval(ns, &key, &range_end),
+        };
         let mut w = Watcher {
             endpoint: client.pinned(),
             client,
@@ -269,6 +274,7 @@ impl Watcher {
                 .retain(|ev| ev.kv.as_ref().is_none_or(|kv| kv.mod_revision >= next_rev));
             if let Some(kv) = resp.events.last().and_then(|ev| ev.kv.as_ref()) {
                 self.next_rev = kv.mod_revision + 1;
+                namespace::strip_watch(self.client.namespace(), &mut resp);
                 return Some(Ok(resp));
             }
             let asked = self.progress_requested > 0;

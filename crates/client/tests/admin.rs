@@ -1,5 +1,5 @@
-//! oxcd-client's Cluster, Maintenance and Auth-admin services against a real server of the
-//! kind selected by `OXCD_CLUSTER_KIND` (`etcd`: the reference etcd 3.4.23; unset: oxcd):
+//! oxcd-client's Cluster, Maintenance and Auth-admin services against a real server, each
+//! test body run against etcd 3.4.23 (`<test>::etcd`) and oxcd (`<test>::oxcd`):
 //! member list and a learner added then removed, status/HashKV/defragment per endpoint,
 //! alarms, a streamed snapshot, keep-alive-once, the user/role administration, and the
 //! concurrency Mutex and Election with their Go key layout.
@@ -10,15 +10,15 @@ use std::time::Duration;
 
 use oxcd_client::{AlarmType, Client, ConnectOptions, Error, PermissionType, PutOptions};
 use oxcd_integration_tests::grpc::runtime;
-use oxcd_integration_tests::{cluster_kind, kind_available, Server, ServerOpts};
+use oxcd_integration_tests::{on_both_kinds, start_server, Kind};
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn start() -> Server {
-    let kind = cluster_kind();
-    assert!(kind_available(kind));
-    Server::start(kind, ServerOpts::default()).unwrap_or_else(|e| panic!("start: {e}"))
-}
+on_both_kinds!(
+    cluster_and_maintenance,
+    auth_administration,
+    mutex_and_election_with_go_key_layout,
+);
 
 fn run<F: Future<Output = ()>>(f: F) {
     runtime().block_on(async {
@@ -28,9 +28,8 @@ fn run<F: Future<Output = ()>>(f: F) {
     })
 }
 
-#[test]
-fn cluster_and_maintenance() {
-    let server = start();
+fn cluster_and_maintenance(kind: Kind) {
+    let server = start_server(kind, &[]);
     run(async {
         let failed = Arc::new(Mutex::new(Vec::new()));
         let seen = failed.clone();
@@ -126,9 +125,8 @@ fn cluster_and_maintenance() {
     });
 }
 
-#[test]
-fn auth_administration() {
-    let server = start();
+fn auth_administration(kind: Kind) {
+    let server = start_server(kind, &[]);
     run(async {
         let client = Client::connect(&[server.endpoint()], ConnectOptions::default())
             .await
@@ -180,10 +178,9 @@ fn auth_administration() {
     });
 }
 
-#[test]
-fn mutex_and_election_with_go_key_layout() {
+fn mutex_and_election_with_go_key_layout(kind: Kind) {
     use oxcd_client::{Election, Mutex, Session};
-    let server = start();
+    let server = start_server(kind, &[]);
     run(async {
         let client = Client::connect(&[server.endpoint()], ConnectOptions::default())
             .await

@@ -1,5 +1,5 @@
-//! oxcd-client against real servers of the kind selected by `OXCD_CLUSTER_KIND` (`etcd` runs
-//! the reference etcd 3.4.23; unset runs oxcd): KV and the txn builder, the lease keeper, a
+//! oxcd-client against real servers, each test body run twice: against etcd 3.4.23
+//! (`<test>::etcd`) and against oxcd (`<test>::oxcd`): KV and the txn builder, the lease keeper, a
 //! watch that survives `kill -9` of its member, and auth with a transparent token renewal.
 //!
 //! Every test body is bounded by [`TEST_TIMEOUT`]; servers are killed by PID when their
@@ -15,16 +15,25 @@ use oxcd_client::{
     WatchOptions,
 };
 use oxcd_integration_tests::grpc::runtime;
-use oxcd_integration_tests::{cluster_kind, kind_available, start_selected, Server, ServerOpts};
+use oxcd_integration_tests::{kind_available, on_both_kinds, start_server, Cluster, Kind};
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Starts one server of the selected kind.
-fn start(args: &[&str]) -> Server {
-    let kind = cluster_kind();
+on_both_kinds!(
+    kv_roundtrip_txn_and_prefix_get,
+    lease_keeper_keeps_alive_then_reports_revoked,
+    watch_survives_kill9_of_its_member_without_lost_or_repeated_events,
+    watch_reports_compaction,
+    auth_prefix_permission_and_transparent_reauth,
+    get_fails_over_but_put_is_not_resent,
+    lease_keeper_survives_kill9_of_the_leader_it_talks_to,
+);
+
+/// Starts a 3-member cluster of `kind`.
+fn start_cluster(kind: Kind) -> Cluster {
     assert!(kind_available(kind));
-    Server::start(kind, ServerOpts::with_args(args))
-        .unwrap_or_else(|e| panic!("start {}: {e}", kind.label()))
+    Cluster::start(kind, 3, &[])
+        .unwrap_or_else(|e| panic!("start a 3-member {} cluster: {e}", kind.label()))
 }
 
 /// Runs `f` on a fresh runtime, bounded by [`TEST_TIMEOUT`].
@@ -52,9 +61,8 @@ fn keys(resp: &oxcd_client::RangeResponse) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn kv_roundtrip_txn_and_prefix_get() {
-    let server = start(&[]);
+fn kv_roundtrip_txn_and_prefix_get(kind: Kind) {
+    let server = start_server(kind, &[]);
     run(async {
         let client = connect(&[server.endpoint()], None).await;
         let kv = client.kv();
@@ -212,9 +220,8 @@ fn kv_roundtrip_txn_and_prefix_get() {
     });
 }
 
-#[test]
-fn lease_keeper_keeps_alive_then_reports_revoked() {
-    let server = start(&[]);
+fn lease_keeper_keeps_alive_then_reports_revoked(kind: Kind) {
+    let server = start_server(kind, &[]);
     run(async {
         let client = connect(&[server.endpoint()], None).await;
         let lease = client.lease();
@@ -277,9 +284,8 @@ fn lease_keeper_keeps_alive_then_reports_revoked() {
     });
 }
 
-#[test]
-fn watch_survives_kill9_of_its_member_without_lost_or_repeated_events() {
-    let mut cluster = start_selected(3, &[]).expect("cluster");
+fn watch_survives_kill9_of_its_member_without_lost_or_repeated_events(kind: Kind) {
+    let mut cluster = start_cluster(kind);
     let endpoints: Vec<String> = (0..3).map(|i| cluster.endpoint(i)).collect();
     let rt = runtime();
     const N: usize = 60;
@@ -396,9 +402,8 @@ fn watch_survives_kill9_of_its_member_without_lost_or_repeated_events() {
     });
 }
 
-#[test]
-fn watch_reports_compaction() {
-    let server = start(&[]);
+fn watch_reports_compaction(kind: Kind) {
+    let server = start_server(kind, &[]);
     run(async {
         let client = connect(&[server.endpoint()], None).await;
         let kv = client.kv();
@@ -458,9 +463,8 @@ fn watch_reports_compaction() {
     });
 }
 
-#[test]
-fn auth_prefix_permission_and_transparent_reauth() {
-    let server = start(&["--auth-token-ttl=2"]);
+fn auth_prefix_permission_and_transparent_reauth(kind: Kind) {
+    let server = start_server(kind, &["--auth-token-ttl=2"]);
     run(async {
         let eps = [server.endpoint()];
         let admin = connect(&eps, None).await;
@@ -547,9 +551,8 @@ fn auth_prefix_permission_and_transparent_reauth() {
     });
 }
 
-#[test]
-fn get_fails_over_but_put_is_not_resent() {
-    let server = start(&[]);
+fn get_fails_over_but_put_is_not_resent(kind: Kind) {
+    let server = start_server(kind, &[]);
     // A port nothing listens on: the first endpoint is dead.
     let dead = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -588,9 +591,8 @@ fn get_fails_over_but_put_is_not_resent() {
     });
 }
 
-#[test]
-fn lease_keeper_survives_kill9_of_the_leader_it_talks_to() {
-    let mut cluster = start_selected(3, &[]).expect("cluster");
+fn lease_keeper_survives_kill9_of_the_leader_it_talks_to(kind: Kind) {
+    let mut cluster = start_cluster(kind);
     let leader = cluster.leader_index().expect("leader");
     // The leader first: the keeper's stream starts there.
     let mut endpoints = vec![cluster.endpoint(leader)];
