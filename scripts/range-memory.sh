@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The server's memory for large LISTs, oxcd beside a fresh etcd (same flags, same data):
-# KEYS values of VAL bytes are written, then the server's RSS is sampled (VmRSS from
-# /proc/PID/status every 20 ms) while one client reads them all:
+# KEYS values of VAL bytes are written, then the server's anonymous RSS is sampled (RssAnon
+# from /proc/PID/status every 20 ms: the heap; etcd's mmapped bbolt pages, which a first
+# read makes resident, are file-backed and not counted) while one client reads them all:
 #   full       one unpaginated Range of every key;
 #   paginated  a Kubernetes-style LIST: pages of PAGE keys, each after the first at the
 #              first page's revision;
@@ -28,7 +29,7 @@ cleanup() { for p in "${PIDS[@]:-}"; do kill -9 "$p" 2>/dev/null || true; done; 
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+rss_kib() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
 
 # start KIND: starts a fresh single member, sets PID and EP.
 start() {
@@ -55,15 +56,17 @@ measure() {
   local before peak t0 t1 sampler
   sleep 1
   before=$(rss_kib "$PID")
-  ( peak=0; while kill -0 "$PID" 2>/dev/null; do
-      r=$(rss_kib "$PID" 2>/dev/null || echo 0); [ "$r" -gt "$peak" ] && peak=$r && echo "$peak" >"$WORK/peak"
+  rm -f "$WORK/stop"
+  ( peak=0; while [ ! -e "$WORK/stop" ]; do
+      r=$(rss_kib "$PID" 2>/dev/null); r=${r:-0}
+      if [ "$r" -gt "$peak" ]; then peak=$r; echo "$peak" >"$WORK/peak"; fi
       sleep 0.02; done ) &
   sampler=$!
   t0=$(date +%s.%N)
   "$BENCH" --endpoints "$EP" range --total 1 --consistency s --all "$@" >"$WORK/bench.out" 2>&1 \
     || { cat "$WORK/bench.out" >&2; exit 1; }
   t1=$(date +%s.%N)
-  sleep 0.3; kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
+  sleep 0.3; touch "$WORK/stop"; wait "$sampler" 2>/dev/null || true
   peak=$(cat "$WORK/peak")
   GROWTH[$kind.$read]=$(( (peak - before) / 1024 ))
   printf '%-5s %-10s before %6d MiB  peak %6d MiB  growth %6d MiB  %6.2f s\n' \

@@ -17,7 +17,8 @@ use crate::report::Report;
 #[derive(Args, Debug, Clone)]
 pub struct RangeArgs {
     /// The key (or range start) to read.
-    key: String,
+    #[arg(required_unless_present = "all")]
+    key: Option<String>,
     /// Optional range end.
     end: Option<String>,
     /// Total number of ranges.
@@ -123,7 +124,7 @@ pub fn range_request(
 /// Runs `range`.
 pub async fn run(ctx: &Ctx, args: &RangeArgs) -> anyhow::Result<Report> {
     let mut req = range_request(
-        &args.key,
+        args.key.as_deref().unwrap_or_default(),
         args.end.as_deref(),
         args.limit,
         &args.consistency,
