@@ -9,15 +9,18 @@
 //!
 //! Both refuse a prefix that has keys, delete the prefix afterwards, then compact
 //! (`--auto-compact`) and defragment (`--auto-defrag`) as asked. etcdctl draws a progress
-//! bar on stdout; oxcdctl draws none.
+//! bar on stdout; oxcdctl draws it (indicatif) on stderr, and only when stderr is a
+//! terminal, so its stdout is etcdctl's lines alone.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{ArgAction, Args, Subcommand};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
+use indicatif::{ProgressBar, ProgressStyle};
 use oxcd_client::{Client, DeleteOptions, GetOptions, PutOptions};
 use tokio::sync::{mpsc, Mutex};
 
@@ -209,19 +212,35 @@ fn random_key(prefix: &str, ksize: usize) -> Vec<u8> {
     key
 }
 
+/// A progress bar of `len` steps in etcdctl's "Bom !" style, on stderr when stderr is a
+/// terminal (hidden otherwise).
+fn progress(len: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template("{pos} / {len} B{bar:60}! {percent}% {eta}") {
+        bar.set_style(style.progress_chars("om "));
+    }
+    bar
+}
+
 /// Runs one worker per client, each putting the keys it takes from `keys` with `value`,
 /// until `keys` closes; the stats cover the time from `start` to the last response.
+/// `per_request` advances one step per response.
 async fn put_all(
     clients: &[Client],
     keys: mpsc::Receiver<Vec<u8>>,
     value: Vec<u8>,
     start: Instant,
+    per_request: &ProgressBar,
 ) -> Stats {
     let keys = Arc::new(Mutex::new(keys));
     let workers: Vec<_> = clients
         .iter()
         .map(|c| {
             let (c, keys, value) = (c.clone(), keys.clone(), value.clone());
+            let bar = per_request.clone();
             tokio::spawn(async move {
                 let mut stats = Stats::default();
                 loop {
@@ -233,6 +252,7 @@ async fn put_all(
                         Ok(_) => stats.latencies.push(st.elapsed().as_secs_f64()),
                         Err(e) => *stats.errors.entry(client_error_text(&e)).or_default() += 1,
                     }
+                    bar.inc(1);
                 }
             })
         })
@@ -310,7 +330,22 @@ async fn perf(g: &GlobalFlags, a: PerfArgs) -> Result<(), CtlError> {
             }
         }
     });
-    let s = put_all(&cs, rx, vec![0u8; 1024], start).await;
+    let seconds = deadline - start;
+    let bar = progress(seconds.as_secs());
+    let ticker = {
+        let bar = bar.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                bar.inc(1);
+            }
+        })
+    };
+    let s = put_all(&cs, rx, vec![0u8; 1024], start, &ProgressBar::hidden()).await;
+    ticker.abort();
+    bar.finish();
     clean_up(g, &cs[0], &a.prefix, &a.cleanup).await?;
 
     let mut ok = !s.print_errors();
@@ -431,7 +466,9 @@ async fn datascale(g: &GlobalFlags, a: DatascaleArgs) -> Result<(), CtlError> {
             }
         }
     });
-    let s = put_all(&cs, rx, vec![0u8; KV_SIZE / 2], Instant::now()).await;
+    let bar = progress(limit as u64);
+    let s = put_all(&cs, rx, vec![0u8; KV_SIZE / 2], Instant::now(), &bar).await;
+    bar.finish();
 
     let after = resident_memory(g, &endpoint).await;
     if after == 0.0 {
