@@ -244,18 +244,23 @@ fn kv_argument_errors() {
 
 #[test]
 fn mirror_and_check_argument_errors() {
-    diff_ctl_run("mirror_and_check_argument_errors", ServerOpts::default(), BOTH, |s| {
-        let dest = s.server().endpoint();
-        s.ctl(&["make-mirror"]);
-        s.ctl(&["make-mirror", "a", "b"]);
-        s.ctl(&["make-mirror", "--dest-prefix=x/", "--no-dest-prefix", &dest]);
-        s.ctl(&["check", "perf", "--load=q"]);
-        s.ctl(&["check", "datascale", "--load", "huge"]);
-        s.ctl(&["put", "/etcdctl-check-perf/k", "v"]);
-        s.ctl(&["check", "perf"]);
-        s.ctl(&["put", "/p/k", "v"]);
-        s.ctl(&["check", "datascale", "--prefix=/p/"]);
-    });
+    diff_ctl_run(
+        "mirror_and_check_argument_errors",
+        ServerOpts::default(),
+        BOTH,
+        |s| {
+            let dest = s.server().endpoint();
+            s.ctl(&["make-mirror"]);
+            s.ctl(&["make-mirror", "a", "b"]);
+            s.ctl(&["make-mirror", "--dest-prefix=x/", "--no-dest-prefix", &dest]);
+            s.ctl(&["check", "perf", "--load=q"]);
+            s.ctl(&["check", "datascale", "--load", "huge"]);
+            s.ctl(&["put", "/etcdctl-check-perf/k", "v"]);
+            s.ctl(&["check", "perf"]);
+            s.ctl(&["put", "/p/k", "v"]);
+            s.ctl(&["check", "datascale", "--prefix=/p/"]);
+        },
+    );
 }
 
 #[test]

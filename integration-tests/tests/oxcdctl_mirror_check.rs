@@ -6,8 +6,10 @@
 //!   WITHOUT a new copy (a key written once before the kill keeps version 1 on the
 //!   destination), the resume marker holding the source revision. A source compacted past
 //!   the resume point makes the restart fail with a message that says so.
-//! - check perf (shortened with oxcdctl's hidden `--duration`) against oxcd prints PASS,
-//!   and the set of its lines is etcdctl's against the same server, numbers masked.
+//! - check perf (shortened with oxcdctl's hidden `--duration`) against oxcd, while etcdctl's
+//!   runs against the same server: when etcdctl's passes, oxcdctl's prints PASS and the
+//!   set of its lines is etcdctl's, numbers masked. On a machine too loaded for etcdctl's
+//!   own check to pass, only the lines' formats and the exit code are checked.
 //! - check datascale --load s against oxcd prints etcdctl's lines, numbers masked.
 //!
 //! The oxcdctl binary is `OXCDCTL_BIN`, else `oxcdctl` under `CARGO_TARGET_DIR`.
@@ -212,12 +214,35 @@ fn make_mirror_oxcd_to_oxcd_fails_clearly_when_compacted_past_its_resume_point()
     );
 }
 
-/// The lines of a check's stdout with etcdctl's progress bar (carriage-return lines)
-/// dropped and every number masked, sorted.
+/// `text` without etcdctl's progress bar: each `\r` and the bar after it (`<n> / <total>
+/// <percent>%`, then an optional ` 00m12s`) are removed; the bar's last frame may share its
+/// line with the first result line.
+fn strip_bar(text: &str) -> String {
+    let mut segments = text.split('\r');
+    let mut out = segments.next().unwrap_or_default().to_string();
+    for seg in segments {
+        let rest = match seg.find('%') {
+            Some(i) => &seg[i + 1..],
+            None => seg,
+        };
+        // The time left or, at the end, taken: " 01m06s", " 1m0s", " 10s".
+        let time_len = rest.strip_prefix(' ').map(|r| {
+            r.find(|c: char| !(c.is_ascii_digit() || "hms".contains(c)))
+                .unwrap_or(r.len())
+        });
+        match time_len {
+            Some(n) if n > 0 && rest[1..1 + n].ends_with('s') => out.push_str(&rest[1 + n..]),
+            _ => out.push_str(rest),
+        }
+    }
+    out
+}
+
+/// The lines of a check's stdout without the progress bar, every number masked, sorted.
 fn line_set(stdout: &str) -> Vec<String> {
-    let mut lines: Vec<String> = stdout
+    let mut lines: Vec<String> = strip_bar(stdout)
         .lines()
-        .filter(|l| !l.contains('\r'))
+        .filter(|l| !l.trim().is_empty())
         .map(|l| {
             let mut out = String::new();
             let mut in_number = false;
@@ -237,13 +262,26 @@ fn line_set(stdout: &str) -> Vec<String> {
     lines
 }
 
+/// Every line `check perf` may print (numbers masked), PASS or FAIL.
+const PERF_LINES: &[&str] = &[
+    "PASS",
+    "FAIL",
+    "PASS: Throughput is N writes/s",
+    "FAIL: Throughput too low: N writes/s",
+    "PASS: Slowest request took Ns",
+    "Slowest request took too long: Ns",
+    "PASS: Stddev is Ns",
+    "Stddev too high: Ns",
+];
+
 #[test]
 fn check_perf_passes_on_oxcd_with_etcdctls_lines() {
     assert!(oxcd_available());
     let bin = oxcdctl_available();
     let server = Server::start(Kind::Oxcd, ServerOpts::default()).expect("start oxcd");
     let endpoint = server.endpoint();
-    // etcdctl's check runs 60 s; oxcdctl's, shortened, runs meanwhile on another prefix.
+    // etcdctl's check runs 60 s; oxcdctl's (shortened to end with it) runs meanwhile, on
+    // another prefix, so both see the same server under the same load.
     let reference = {
         let endpoint = endpoint.clone();
         std::thread::spawn(move || {
@@ -264,34 +302,70 @@ fn check_perf_passes_on_oxcd_with_etcdctls_lines() {
             "perf",
             "--load=s",
             "--prefix=/oxcdctl-check-perf/",
-            "--duration=20",
+            "--duration=55",
         ],
         None,
-        Duration::from_secs(40),
+        Duration::from_secs(80),
     )
     .expect("run oxcdctl check perf");
     let theirs = reference
         .join()
         .expect("etcdctl thread")
         .expect("run etcdctl check perf");
-    assert_eq!(ours.status, Some(0), "{ours:?}");
-    assert!(ours.stdout.lines().any(|l| l == "PASS"), "{ours:?}");
-    assert_eq!(theirs.status, Some(0), "etcdctl against oxcd: {theirs:?}");
-    assert_eq!(line_set(&ours.stdout), line_set(&theirs.stdout));
-    assert_eq!(
-        line_set(&ours.stdout),
-        [
-            "PASS",
-            "PASS: Slowest request took Ns",
-            "PASS: Stddev is Ns",
-            "PASS: Throughput is N writes/s"
-        ]
+    let both = format!(
+        "oxcdctl: {ours:?}\netcdctl: {:?}",
+        strip_bar(&theirs.stdout)
     );
+    let (our_lines, their_lines) = (line_set(&ours.stdout), line_set(&theirs.stdout));
+    assert!(
+        our_lines.iter().all(|l| PERF_LINES.contains(&l.as_str())) && our_lines.len() == 4,
+        "{both}"
+    );
+    assert_eq!(
+        ours.status,
+        Some(if our_lines.contains(&"PASS".to_string()) {
+            0
+        } else {
+            1
+        }),
+        "{both}"
+    );
+    if theirs.status == Some(0) {
+        // The server passes etcdctl's check: oxcdctl's must pass with etcdctl's lines.
+        assert_eq!(ours.status, Some(0), "{both}");
+        assert_eq!(our_lines, their_lines, "{both}");
+        assert_eq!(
+            our_lines,
+            [
+                "PASS",
+                "PASS: Slowest request took Ns",
+                "PASS: Stddev is Ns",
+                "PASS: Throughput is N writes/s"
+            ]
+        );
+    } else {
+        // A machine too loaded for etcdctl's own check to pass: the verdicts are compared
+        // as formats only (above), and etcdctl's failure must be one of its known lines.
+        assert!(
+            their_lines.iter().all(|l| PERF_LINES.contains(&l.as_str())),
+            "{both}"
+        );
+        eprintln!("etcdctl's check perf failed on this machine (too loaded): {both}");
+    }
     // Both cleaned up their prefixes.
     assert_eq!(
         ok(&server, &["get", "/", "--prefix", "--keys-only"]).stdout,
         ""
     );
+}
+
+#[test]
+fn progress_bars_are_stripped() {
+    let out = "\r 0 / 60    0.00%\r 1 / 60    1.67% 01m06s\r 59 / 60   98.33%FAIL: x 1\nPASS\n";
+    assert_eq!(strip_bar(out), "FAIL: x 1\nPASS\n");
+    assert_eq!(line_set(out), ["FAIL: x N", "PASS"]);
+    let end = "\r 59 / 60   98.33% 00m01s\r 60 / 60  100.00% 1m0s\nPASS: Stddev is 0.1s\n";
+    assert_eq!(strip_bar(end), "\nPASS: Stddev is 0.1s\n");
 }
 
 #[test]
@@ -323,7 +397,11 @@ fn check_datascale_runs_on_oxcd_with_etcdctls_lines() {
     )
     .expect("run etcdctl check datascale");
     assert_eq!(theirs.status, Some(0), "{theirs:?}");
-    assert_eq!(line_set(&ours.stdout), line_set(&theirs.stdout));
+    assert_eq!(
+        line_set(&ours.stdout),
+        line_set(&theirs.stdout),
+        "{ours:?}\n{theirs:?}"
+    );
     // A prefix with keys is refused, as by etcdctl (exit 3).
     ok(&server, &["put", "/etcdctl-check-datascale/x", "1"]);
     let refused = ctl_raw(
