@@ -27,12 +27,13 @@ use oxcd_integration_tests::{
 struct MirrorProcess(Child);
 
 impl MirrorProcess {
-    /// Starts `oxcdctl --endpoints=<src> make-mirror --prefix=p/ <dst>`.
-    fn start(src: &Server, dst: &Server) -> MirrorProcess {
+    /// Starts `oxcdctl --endpoints=<src> make-mirror --prefix=p/ --dest-prefix=<dp> <dst>`.
+    fn start(src: &Server, dst: &Server, dp: &str) -> MirrorProcess {
         let child = Command::new(oxcdctl_available())
             .env_remove("ETCDCTL_ENDPOINTS")
             .arg(format!("--endpoints={}", src.endpoint()))
             .args(["make-mirror", "--prefix=p/"])
+            .arg(format!("--dest-prefix={dp}"))
             .arg(dst.endpoint())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -65,16 +66,23 @@ fn ok(s: &Server, args: &[&str]) -> Output {
     out
 }
 
-/// The keys under `p/` with their values (`get p/ --prefix` output).
-fn range(s: &Server) -> String {
-    ok(s, &["get", "p/", "--prefix"]).stdout
+/// The keys under `prefix` with their values (`get <prefix> --prefix` output), the
+/// keys' `prefix` written as `p/`.
+fn range(s: &Server, prefix: &str) -> String {
+    let out = ok(s, &["get", prefix, "--prefix"]).stdout;
+    out.lines()
+        .map(|l| match l.strip_prefix(prefix) {
+            Some(rest) => format!("p/{rest}\n"),
+            None => format!("{l}\n"),
+        })
+        .collect()
 }
 
-/// Waits (at most 15 s) until the destination's `p/` range is the source's.
-fn wait_synced(src: &Server, dst: &Server) {
+/// Waits (at most 15 s) until the destination's range under `dp` is the source's `p/`.
+fn wait_synced(src: &Server, dst: &Server, dp: &str) {
     let start = Instant::now();
     loop {
-        let (want, got) = (range(src), range(dst));
+        let (want, got) = (range(src, "p/"), range(dst, dp));
         if want == got {
             return;
         }
@@ -114,18 +122,20 @@ fn revision(s: &Server) -> i64 {
         .expect("header revision")
 }
 
-/// The mirror scenario from a `from` server to a `to` server; returns both servers.
-fn mirror_and_resume(from: Kind, to: Kind) -> (Server, Server) {
+/// The mirror scenario from a `from` server's `p/` to a `to` server's `dp`; returns both
+/// servers.
+fn mirror_and_resume(from: Kind, to: Kind, dp: &str) -> (Server, Server) {
+    let d = |key: &str| format!("{dp}{}", key.trim_start_matches("p/"));
     assert!(oxcd_available());
     let src = Server::start(from, ServerOpts::default()).expect("start source");
     let dst = Server::start(to, ServerOpts::default()).expect("start destination");
     ok(&src, &["put", "p/a", "1"]);
     ok(&src, &["put", "p/b", "2"]);
     ok(&src, &["put", "p/once", "base"]);
-    ok(&src, &["put", "q/outside", "not mirrored"]);
+    ok(&src, &["put", "r/outside", "not mirrored"]);
 
-    let mirror = MirrorProcess::start(&src, &dst);
-    wait_synced(&src, &dst);
+    let mirror = MirrorProcess::start(&src, &dst, dp);
+    wait_synced(&src, &dst, dp);
     // While it runs: a put, an overwrite, a delete, and a txn writing two keys at one
     // revision (applied in one destination txn).
     ok(&src, &["put", "p/c", "3"]);
@@ -135,10 +145,10 @@ fn mirror_and_resume(from: Kind, to: Kind) -> (Server, Server) {
     let out = etcdctl_stdin(&src, &["txn"], &script).expect("txn");
     assert!(out.success(), "txn: {out:?}");
     ok(&src, &["put", "p/once", "updated"]);
-    wait_synced(&src, &dst);
-    assert_eq!(version(&dst, "p/a"), 0, "the delete arrived");
-    assert_eq!(version(&dst, "p/b"), 2, "base copy + one update");
-    assert_eq!(version(&dst, "q/outside"), 0, "outside the prefix");
+    wait_synced(&src, &dst, dp);
+    assert_eq!(version(&dst, &d("p/a")), 0, "the delete arrived");
+    assert_eq!(version(&dst, &d("p/b")), 2, "base copy + one update");
+    assert_eq!(version(&dst, "r/outside"), 0, "outside the prefix");
     let (_, applied) = marker(&dst);
     assert_eq!(
         applied,
@@ -151,21 +161,21 @@ fn mirror_and_resume(from: Kind, to: Kind) -> (Server, Server) {
     ok(&src, &["put", "p/f", "6"]);
     ok(&src, &["del", "p/c"]);
     ok(&src, &["put", "p/b", "23"]);
-    let mirror = MirrorProcess::start(&src, &dst);
-    wait_synced(&src, &dst);
+    let mirror = MirrorProcess::start(&src, &dst, dp);
+    wait_synced(&src, &dst, dp);
     assert_eq!(
-        version(&dst, "p/once"),
+        version(&dst, &d("p/once")),
         2,
         "not copied again after the restart"
     );
     assert_eq!(
-        version(&dst, "p/d"),
+        version(&dst, &d("p/d")),
         1,
         "not copied again after the restart"
     );
-    assert_eq!(version(&dst, "p/b"), 3, "base copy + two updates");
+    assert_eq!(version(&dst, &d("p/b")), 3, "base copy + two updates");
     assert_eq!(
-        version(&dst, "p/c"),
+        version(&dst, &d("p/c")),
         0,
         "the delete made while down arrived"
     );
@@ -177,17 +187,18 @@ fn mirror_and_resume(from: Kind, to: Kind) -> (Server, Server) {
 
 #[test]
 fn make_mirror_etcd_to_oxcd_resumes_after_a_kill() {
-    mirror_and_resume(Kind::Etcd, Kind::Oxcd);
+    mirror_and_resume(Kind::Etcd, Kind::Oxcd, "p/");
 }
 
+/// (into another prefix: `--dest-prefix=q/`)
 #[test]
 fn make_mirror_oxcd_to_etcd_resumes_after_a_kill() {
-    mirror_and_resume(Kind::Oxcd, Kind::Etcd);
+    mirror_and_resume(Kind::Oxcd, Kind::Etcd, "q/");
 }
 
 #[test]
 fn make_mirror_oxcd_to_oxcd_fails_clearly_when_compacted_past_its_resume_point() {
-    let (src, dst) = mirror_and_resume(Kind::Oxcd, Kind::Oxcd);
+    let (src, dst) = mirror_and_resume(Kind::Oxcd, Kind::Oxcd, "p/");
     ok(&src, &["put", "p/g", "7"]);
     ok(&src, &["put", "p/g", "8"]);
     let rev = revision(&src).to_string();

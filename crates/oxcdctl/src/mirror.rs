@@ -6,7 +6,8 @@
 //! # Resuming (oxcdctl only)
 //! etcdctl copies everything again after a restart. oxcdctl keeps its resume point on the
 //! destination, in the key [`marker_key`] `__oxcd_mirror/<source cluster id, 16 hex
-//! digits>/<source prefix>`, whose value is the last source revision applied (decimal):
+//! digits>/<source prefix> -> <destination prefix>`, whose value is the last source
+//! revision applied (decimal):
 //! - after the base copy, a Put of the marker records the copy's revision;
 //! - each source revision's events are applied in ONE Txn that also puts the marker, so
 //!   the marker is exactly the state the destination holds (a revision with more than
@@ -71,10 +72,13 @@ pub struct MakeMirrorArgs {
 }
 
 /// The destination key holding the last source revision a mirror of `prefix` from the
-/// cluster `cluster_id` applied.
-pub fn marker_key(cluster_id: u64, prefix: &[u8]) -> Vec<u8> {
+/// cluster `cluster_id` to `dest_prefix` applied (two mirrors of one source into one
+/// destination under different prefixes keep apart).
+pub fn marker_key(cluster_id: u64, prefix: &[u8], dest_prefix: &[u8]) -> Vec<u8> {
     let mut key = format!("__oxcd_mirror/{cluster_id:016x}/").into_bytes();
     key.extend_from_slice(prefix);
+    key.extend_from_slice(b" -> ");
+    key.extend_from_slice(dest_prefix);
     key
 }
 
@@ -286,7 +290,7 @@ pub async fn run(g: &GlobalFlags, a: MakeMirrorArgs) -> Result<(), CtlError> {
         a.dest_prefix.clone()
     };
     let mirror = Mirror {
-        marker: marker_key(head.cluster_id, a.prefix.as_bytes()),
+        marker: marker_key(head.cluster_id, a.prefix.as_bytes(), dest_prefix.as_bytes()),
         src,
         dst,
         prefix: a.prefix.into_bytes(),
@@ -330,8 +334,8 @@ mod tests {
     #[test]
     fn the_marker_names_the_source_cluster_and_prefix() {
         assert_eq!(
-            marker_key(0xab, b"p/"),
-            b"__oxcd_mirror/00000000000000ab/p/"
+            marker_key(0xab, b"p/", b"q/"),
+            b"__oxcd_mirror/00000000000000ab/p/ -> q/"
         );
     }
 }
