@@ -145,6 +145,12 @@ fn mirror_and_resume(from: Kind, to: Kind, dp: &str) -> (Server, Server) {
     let out = etcdctl_stdin(&src, &["txn"], &script).expect("txn");
     assert!(out.success(), "txn: {out:?}");
     ok(&src, &["put", "p/once", "updated"]);
+    // A txn of etcd's --max-txn-ops (128) puts: with the marker it needs two destination
+    // txns.
+    let puts: Vec<String> = (0..128).map(|i| format!("put p/t{i:03} {i}")).collect();
+    let puts: Vec<&str> = puts.iter().map(String::as_str).collect();
+    let out = etcdctl_stdin(&src, &["txn"], &txn_script(&[], &puts, &[])).expect("txn");
+    assert!(out.success(), "txn of 128 puts: {out:?}");
     wait_synced(&src, &dst, dp);
     assert_eq!(version(&dst, &d("p/a")), 0, "the delete arrived");
     assert_eq!(version(&dst, &d("p/b")), 2, "base copy + one update");
