@@ -243,6 +243,27 @@ fn kv_argument_errors() {
 }
 
 #[test]
+fn mirror_and_check_argument_errors() {
+    diff_ctl_run(
+        "mirror_and_check_argument_errors",
+        ServerOpts::default(),
+        BOTH,
+        |s| {
+            let dest = s.server().endpoint();
+            s.ctl(&["make-mirror"]);
+            s.ctl(&["make-mirror", "a", "b"]);
+            s.ctl(&["make-mirror", "--dest-prefix=x/", "--no-dest-prefix", &dest]);
+            s.ctl(&["check", "perf", "--load=q"]);
+            s.ctl(&["check", "datascale", "--load", "huge"]);
+            s.ctl(&["put", "/etcdctl-check-perf/k", "v"]);
+            s.ctl(&["check", "perf"]);
+            s.ctl(&["put", "/p/k", "v"]);
+            s.ctl(&["check", "datascale", "--prefix=/p/"]);
+        },
+    );
+}
+
+#[test]
 fn txn_and_compaction() {
     diff_ctl_run("txn_and_compaction", ServerOpts::default(), BOTH, |s| {
         s.ctl(&["put", "k", "v1"]);

@@ -189,7 +189,7 @@ impl GlobalFlags {
 
     /// The TLS configuration of `--cacert`/`--cert`/`--key`/`--insecure-skip-tls-verify`
     /// (`None` for plain connections).
-    fn tls(&self) -> Result<Option<ClientTls>, CtlError> {
+    pub fn tls(&self) -> Result<Option<ClientTls>, CtlError> {
         for (name, v) in [
             ("cert", &self.cert),
             ("key", &self.key),

@@ -14,7 +14,9 @@
 //!   format's pieces.
 //! - One file per command group: `kv.rs` (put, get, del, compaction), `txn.rs`,
 //!   `lease.rs`, `watch.rs`, `member.rs`, `endpoint.rs`, `maintenance.rs` (alarm, defrag,
-//!   move-leader), `auth.rs` (auth, user, role), `lock.rs` (lock, elect).
+//!   move-leader), `auth.rs` (auth, user, role), `lock.rs` (lock, elect), `mirror.rs`
+//!   (make-mirror, and where it keeps its resume point), `check.rs` (check perf,
+//!   check datascale).
 //!
 //! # Invariants
 //! - OUTPUT IS ETCDCTL'S: every line a command prints on stdout or stderr is the line
@@ -26,6 +28,7 @@
 //!   error after the request, as in etcdctl.
 
 mod auth;
+mod check;
 mod endpoint;
 mod error;
 mod global;
@@ -35,6 +38,7 @@ mod lease;
 mod lock;
 mod maintenance;
 mod member;
+mod mirror;
 mod print;
 mod txn;
 mod watch;
@@ -86,6 +90,11 @@ enum Command {
     /// Membership related commands
     #[command(subcommand)]
     Member(member::MemberCommand),
+    /// Makes a mirror at the destination etcd cluster
+    MakeMirror(mirror::MakeMirrorArgs),
+    /// commands for checking properties of the etcd cluster
+    #[command(subcommand)]
+    Check(check::CheckCommand),
     /// Manages etcd node snapshots (not in oxcdctl: use the snapshot tool)
     Snapshot {
         #[arg(num_args = 0.., allow_hyphen_values = true)]
@@ -130,6 +139,8 @@ async fn run(cli: Cli) -> Result<(), CtlError> {
         }
         Command::Lease(c) => lease::run(g, c).await,
         Command::Member(c) => member::run(g, c).await,
+        Command::MakeMirror(a) => mirror::run(g, a).await,
+        Command::Check(c) => check::run(g, c).await,
         Command::Snapshot { .. } => Err(CtlError::error(
             "snapshot is not supported by oxcdctl yet (snapshot save/status/restore live in a separate tool)",
         )),
@@ -206,7 +217,14 @@ fn main() {
         Err(e) => command_line_error(e),
     };
     let result = global::check_env(&matches).and_then(|()| {
-        let rt = tokio::runtime::Builder::new_current_thread()
+        // `check` drives many clients at a fixed rate: it gets every core, so the
+        // latencies it reports are the server's, not this process's scheduling.
+        let mut rt = if matches!(cli.command, Command::Check(_)) {
+            tokio::runtime::Builder::new_multi_thread()
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+        };
+        let rt = rt
             .enable_all()
             .build()
             .map_err(|e| CtlError::error(e.to_string()))?;
