@@ -257,11 +257,12 @@ fn mod_equals(key: &str, rev: i64) -> Compare {
     }
 }
 
-/// The API server's Get: `Range(key, limit 1)`.
-fn get_request(key: &str) -> RangeRequest {
+/// The API server's Get: `Range(key, limit 1, revision)` (revision 0: the current one).
+fn get_request(key: &str, revision: i64) -> RangeRequest {
     RangeRequest {
         key: key.into(),
         limit: 1,
+        revision,
         ..Default::default()
     }
 }
@@ -474,9 +475,18 @@ impl Kube {
 
     /// Get: `Range(key, limit 1)`.
     async fn get(&self, key: &str) -> RangeResponse {
+        self.get_at(key, 0).await
+    }
+
+    /// Get at a revision (`resourceVersionMatch=Exact`): `Range(key, limit 1, revision)`.
+    async fn get_at(&self, key: &str, revision: i64) -> RangeResponse {
         let mut kv = self.kv.clone();
-        let r = must(&format!("get {key}"), kv.range(get_request(key))).await;
-        self.note(|| format!("get {key}: {}", range_text(&r)));
+        let r = must(
+            &format!("get {key}@{revision}"),
+            kv.range(get_request(key, revision)),
+        )
+        .await;
+        self.note(|| format!("get {key}@{revision}: {}", range_text(&r)));
         r
     }
 
@@ -1301,6 +1311,17 @@ async fn list_pagination_at_fixed_revision_scenario(ep: String, log: Log) {
     assert_eq!(now_rev, w);
     assert_eq!(now.len(), 26);
     assert_eq!(now[&key20].value, "updated");
+    // A Get at the first page's revision still sees the object as it was then.
+    let old = k.get_at(&key20, r).await;
+    assert_eq!(
+        objects(&old.kvs),
+        [(key20.clone(), at_first[&key20].clone())].into()
+    );
+    assert_eq!(
+        rev_of(&old.header),
+        w,
+        "the header has the current revision"
+    );
     assert!(!now.contains_key(&key22));
 
     // Compacted: the continuation of a LIST at r fails ("continue token too old").
@@ -1480,7 +1501,27 @@ async fn watch_from_list_revision_progress_and_compaction_scenario(ep: String, l
     let (relisted, rv2) = k.list_all(prefix, 3).await;
     assert_eq!(relisted, model.objs, "re-LIST");
     let (_w2, _) = Watch::open_created(&ep, kube_watch(prefix, rv2 + 1)).await;
-    let (_w3, _) = Watch::open_created(&ep, kube_watch(prefix, c)).await;
+    // From the compaction revision itself: its event (cm-3's update) comes, but its prev_kv
+    // lived at a compacted revision, so it has none (the API server's watcher then fails the
+    // watch and its reflector re-LISTs).
+    let (mut w3, id3) = Watch::open_created(&ep, kube_watch(prefix, c)).await;
+    let at_c: Vec<Ev> = w3.events(id3, c, 0).await.iter().map(Ev::of).collect();
+    log.line(format!(
+        "watch {id3} from the compaction revision {c}: {at_c:?}"
+    ));
+    let mut cm3 = model.objs[&key3].clone();
+    assert_eq!(cm3.mod_rev, c);
+    cm3.value = "v3b".into();
+    assert_eq!(
+        at_c,
+        vec![Ev {
+            put: true,
+            key: key3.clone(),
+            kv: cm3,
+            prev: None,
+        }],
+        "the event at the compaction revision, without prev_kv"
+    );
 }
 
 /// The compactor of two API servers: the txn on compact_rev_key by version, Compaction of the
