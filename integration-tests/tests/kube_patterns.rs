@@ -1749,7 +1749,7 @@ impl LeaseManager {
 
 /// Events share one lease (the lease manager's reuse): many keys attached, all listed by
 /// LeaseTimeToLive, all deleted in one revision when it is revoked (each delete seen by a
-/// watcher with its prev_kv); with a 1 s reuse window, the events after it get a new lease.
+/// watcher with its prev_kv); with a 2 s reuse window, the events after it get a new lease.
 #[test]
 fn event_lease_reuse() {
     side_by_side(&[], event_lease_reuse_scenario);
@@ -1772,22 +1772,22 @@ async fn event_lease_reuse_scenario(ep: String, log: Log) {
     assert_eq!(leases.len(), 1, "one lease for all 40 events: {leases:?}");
     let lease = leases[0];
 
-    // A 1 s reuse window (the API server's tests lower it the same way): a burst shares a
-    // lease of 3601 s; after the window, the next event gets a new one.
-    let mut short = LeaseManager::new(1);
+    // A 2 s reuse window (the API server's tests lower it the same way): a burst shares a
+    // lease of 3602 s; after the window, the next event gets a new one.
+    let mut short = LeaseManager::new(2);
     let other = "/registry/events-short/";
     let first = short.get_lease(&k, 3600).await;
     for i in 0..5 {
-        assert_eq!(short.get_lease(&k, 3600).await, first, "reused within 1 s");
+        assert_eq!(short.get_lease(&k, 3600).await, first, "reused within 2 s");
         k.create(&format!("{other}e{i}"), "burst", first).await;
     }
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
     let second = short.get_lease(&k, 3600).await;
     assert_ne!(second, first, "a new lease after the reuse window");
     k.create(&format!("{other}e5"), "later", second).await;
     for (id, keys) in [(first, 5), (second, 1)] {
         let t = k.time_to_live(id).await;
-        assert_eq!((t.granted_ttl, t.keys.len()), (3601, keys), "{t:?}");
+        assert_eq!((t.granted_ttl, t.keys.len()), (3602, keys), "{t:?}");
     }
     let ttl = k.time_to_live(lease).await;
     assert_eq!(ttl.id, lease);
