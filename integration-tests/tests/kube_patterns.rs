@@ -38,8 +38,10 @@
 //!   revision + 1, under concurrent writers; once the writers stop, RequestProgress until a
 //!   progress notification at or after their last revision (the watch cache's consistent
 //!   read, Kubernetes 1.31+); every event's prev_kv must be the cached object and the cache
-//!   must then equal a fresh LIST. 50 tries in a row on 1 member and on 3 members (LIST, watch
-//!   and writers on different members).
+//!   must then equal a fresh LIST. 50 tries in a row on 1 member and on 3 members (LIST pages,
+//!   watch and writers on different members), caught up by RequestProgress (oxcd) and by the
+//!   periodic notification at a 100 ms interval (oxcd and etcd).
+//! - `hasleader`: on a member that lost its leader, the API server's watch is refused.
 //!
 //! etcd 3.4.23 facts the assertions pin (checked by running this file against it):
 //! - The inner ResponsePut / ResponseDeleteRange headers of a txn carry the txn's new revision;
@@ -49,7 +51,13 @@
 //!   requested revision.
 //! - A watch from a compacted revision first answers `created` (not canceled), then a response
 //!   with `canceled=true`, `compact_revision` = the compaction revision and no events.
-//! - The RequestProgress answer has `watch_id` -1 and the store's current revision.
+//! - The RequestProgress answer has `watch_id` -1 and the store's current revision, at once,
+//!   even while a watcher of the stream is still catching up from history (etcd #15220, fixed
+//!   in 3.4.25): the reflector caught up by RequestProgress goes stale on etcd 3.4.23 within
+//!   1 to 18 tries (6 runs out of 6), so etcd runs only the periodic variant. oxcd answers once
+//!   every watcher of the stream has caught up.
+//! - A watch from the compaction revision itself gets the event at that revision without
+//!   prev_kv (the previous version is compacted).
 //! - With `--experimental-watch-progress-notify-interval=1s`, an idle watcher created with
 //!   `progress_notify` gets a notification about every second (its own `watch_id`, no events,
 //!   the store's revision, even when the last write was outside its range); a watcher on the
