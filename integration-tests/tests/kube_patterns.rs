@@ -163,6 +163,19 @@ impl Log {
     }
 }
 
+/// Lease IDs are replaced only where a whole number is one.
+#[test]
+fn transcripts_normalise_whole_lease_ids_only() {
+    let t = Transcript {
+        lines: vec!["id=7587 lease=7587, rev=75870 17587 7".into(), "9 L".into()],
+        leases: vec![7587, 9],
+    };
+    assert_eq!(
+        t.normalised(),
+        vec!["id=L1 lease=L1, rev=75870 17587 7", "L2 L"]
+    );
+}
+
 /// Runs `scenario` on a fresh etcd 3.4.23, then on a fresh oxcd, each started with `args`;
 /// the scenario asserts on each, and their transcripts must be equal.
 fn side_by_side<F, Fut>(args: &[&str], scenario: F)
