@@ -4,7 +4,8 @@
 # prints oxcd/etcd ratios. Servers are pinned to CPU 0, the load generator to CPU 1.
 # Workloads: put, range (linearizable and serializable), txn-put, lease-keepalive, watch
 # (many watchers on one prefix; every watcher must get every event exactly once, in order)
-# and watch-latency; plus mvcc-put, oxcd's storage engine in-process (no etcd counterpart).
+# and watch-latency; kube (a kube-apiserver-like mix, reported per call type); plus mvcc-put,
+# oxcd's storage engine in-process (no etcd counterpart).
 # The script fails (non-zero exit, FAIL message) if a watch run lost, duplicated or
 # reordered an event.
 #
@@ -12,6 +13,7 @@
 #   ROUNDS=1 TOTAL=5000 scripts/bench-vs-etcd.sh
 #   WATCHERS=10000 STREAMS=100 WATCH_PUTS=500 SIZES=1 scripts/bench-vs-etcd.sh
 #   ONLY="put watch" BIG_KEYS=0 SIZES=1 ROUNDS=1 scripts/bench-vs-etcd.sh   # a subset
+#   ONLY=kube BIG_KEYS=0 TLS_WORKLOADS="" AUTH_WORKLOADS="" ROUNDS=1 scripts/bench-vs-etcd.sh
 #   TLS_WORKLOADS="" scripts/bench-vs-etcd.sh   # skip the client-mTLS runs (put-tls, range-s-tls)
 #   AUTH_WORKLOADS="" scripts/bench-vs-etcd.sh  # skip the auth-on runs (put-auth, range-s-auth)
 #
@@ -34,6 +36,11 @@ WATCH_PUTS="${WATCH_PUTS:-1000}"
 WATCH_PUT_RATE="${WATCH_PUT_RATE:-0}"
 WL_TOTAL="${WL_TOTAL:-500}"          # watch-latency: puts and put rate (--clients watchers)
 WL_RATE="${WL_RATE:-100}"
+KUBE_OBJECTS="${KUBE_OBJECTS:-2000}" # kube: pods (and as many configmaps), nodes, events/s,
+KUBE_NODES="${KUBE_NODES:-200}"      # GuaranteedUpdates/s, seconds
+KUBE_EVENT_RATE="${KUBE_EVENT_RATE:-100}"
+KUBE_UPDATE_RATE="${KUBE_UPDATE_RATE:-300}"
+KUBE_DURATION="${KUBE_DURATION:-30}"
 MVCC_TOTAL="${MVCC_TOTAL:-100000}"   # mvcc-put: puts and puts per txn
 MVCC_BATCH="${MVCC_BATCH:-1}"
 
@@ -133,6 +140,7 @@ WORKLOADS=(
   "lease-keepalive lease-keepalive --total $TOTAL --leases $LEASES --ttl 60"
   "watch watch --watchers $WATCHERS --streams $STREAMS --put-total $WATCH_PUTS --put-rate $WATCH_PUT_RATE --val-size 64"
   "watch-latency watch-latency --total $WL_TOTAL --put-rate $WL_RATE"
+  "kube kube --objects $KUBE_OBJECTS --nodes $KUBE_NODES --event-rate $KUBE_EVENT_RATE --update-rate $KUBE_UPDATE_RATE --duration $KUBE_DURATION"
 )
 SIZES="${SIZES:-1 3}"
 ONLY="${ONLY:-}"                     # space-separated workload names to run (empty = all)
@@ -288,7 +296,16 @@ for size in sorted({r.get("members", 1) for r in rows if r.get("members", 1) > 0
     cr = oc / ec if ec and oc else float("nan")
     print(f"{n:<16} {f(er, '12.0f'):>12} {f(orr, '12.0f'):>12} {ratio:>7.2f} {f(e50, '8.2f'):>8}ms {f(o50, '8.2f'):>8}ms {f(ep, '8.2f'):>8}ms {f(op, '8.2f'):>8}ms {f(ec, '8.1f'):>8}us {f(oc, '8.1f'):>8}us {cr:>9.2f}")
   print("* watch, watch-latency: events/s delivered (latency: put ack -> event, cpu per event);"
-        " txn-put: txns/s; lease-keepalive: keepalives/s")
+        " txn-put: txns/s; lease-keepalive: keepalives/s; kube: every call of the mix")
+  if any(r["name"] == "kube" for r in sub if "result" in r):
+    print(f"\nkube-like mix, {size} member{'s' if size > 1 else ''}, per call type")
+    print(f"{'call':<14} {'etcd /s':>9} {'oxcd /s':>9} {'etcd p50':>9} {'oxcd p50':>9} {'etcd p99':>9} {'oxcd p99':>9}")
+    for call in ("heartbeat", "create-event", "lease-grant", "update", "list", "count"):
+      v = [med(sub, k, "kube", f"{call}_{m}") for m in ("rate", "p50_ms", "p99_ms") for k in ("etcd", "oxcd")]
+      print(f"{call:<14} {f(v[0], '9.1f'):>9} {f(v[1], '9.1f'):>9} {f(v[2], '7.2f'):>7}ms {f(v[3], '7.2f'):>7}ms {f(v[4], '7.2f'):>7}ms {f(v[5], '7.2f'):>7}ms")
+    c = [med(sub, k, "kube", "conflicts") for k in ("etcd", "oxcd")]
+    e = [med(sub, k, "kube", "watch_events") for k in ("etcd", "oxcd")]
+    print(f"{'conflicts':<14} {f(c[0], '9.0f'):>9} {f(c[1], '9.0f'):>9}   watch events: {f(e[0], '.0f')} / {f(e[1], '.0f')}")
 mv = [r for r in rows if r.get("members") == 0]
 if mv:
   rate, p99 = med(mv, "oxcd", "mvcc-put", "rate"), med(mv, "oxcd", "mvcc-put", "p99_ms")

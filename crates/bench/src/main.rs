@@ -14,7 +14,7 @@
 //!   schedule. `cpu`: server CPU from /proc. `driver`: the closed-loop client driver.
 //! - `report`: latency summary and the JSON line.
 //! - `workload`: one module per workload (put, range, txn-put, txn-mixed, watch,
-//!   watch-latency, lease-keepalive, mvcc-put).
+//!   watch-latency, lease-keepalive, kube, mvcc-put).
 //!
 //! # Invariants
 //! - `--total` operations run in all, whatever the number of clients; `--rate` (where a
@@ -91,6 +91,10 @@ pub enum Command {
     WatchLatency(workload::watch_latency::WatchLatencyArgs),
     /// Keepalives over one LeaseKeepAlive stream per client.
     LeaseKeepalive(workload::lease_keepalive::LeaseKeepaliveArgs),
+    /// A kube-apiserver-like mix for `--duration` seconds: node-lease heartbeats, events with
+    /// leases, GuaranteedUpdates with conflicts, watchers per resource, paginated LISTs;
+    /// throughput and latency per call type.
+    Kube(workload::kube::KubeArgs),
     /// oxcd's mvcc store over RocksDB, in-process (no server, no network).
     MvccPut(workload::mvcc_put::MvccPutArgs),
 }
@@ -106,6 +110,7 @@ impl Command {
             Command::Watch(_) => "watch",
             Command::WatchLatency(_) => "watch-latency",
             Command::LeaseKeepalive(_) => "lease-keepalive",
+            Command::Kube(_) => "kube",
             Command::MvccPut(_) => "mvcc-put",
         }
     }

@@ -3,6 +3,7 @@
 //! Every workload returns a [`Report`](crate::report::Report); the watch workloads add `lost`, `duplicated` and
 //! `out_of_order` fields, and [`run`] fails after printing if any of them is non-zero.
 
+pub mod kube;
 pub mod lease_keepalive;
 pub mod mvcc_put;
 pub mod put;
@@ -135,6 +136,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Watch(a) => watch::run(&ctx, a).await?,
         Command::WatchLatency(a) => watch_latency::run(&ctx, a).await?,
         Command::LeaseKeepalive(a) => lease_keepalive::run(&ctx, a).await?,
+        Command::Kube(a) => kube::run(&ctx, a).await?,
         Command::MvccPut(a) => mvcc_put::run(a).await?,
     };
     let broken: Vec<String> = INTEGRITY_FIELDS
