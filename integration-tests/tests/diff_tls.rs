@@ -403,36 +403,19 @@ fn observe_cn_identity(kind: Kind, pki: &TestPki) -> Vec<String> {
         ));
     }
     // The gateway never takes the CN as the user.
-    let (ok, body, _) = curl_tls(
-        pki,
-        &pki.client,
-        &[
-            "-X",
-            "POST",
-            &format!("{ep}/v3/kv/range"),
-            "-d",
-            r#"{"key":"YS8x"}"#,
-        ],
-    );
+    let range_a1 = || {
+        let url = format!("{ep}/v3/kv/range");
+        curl_tls(
+            pki,
+            &pki.client,
+            &["-X", "POST", &url, "-d", r#"{"key":"YS8x"}"#],
+        )
+    };
+    let (ok, body, _) = range_a1();
     lines.push(format!("gateway range a/1 ok={ok} body={body}"));
     // Every refusal reaches the client whole: answering before the request's body was read
     // once let an HTTP/2 stream reset overtake the 400 (curl exit 92) in about 1 of 14 calls.
-    let answered = (0..REPEATED_REFUSALS)
-        .filter(|_| {
-            curl_tls(
-                pki,
-                &pki.client,
-                &[
-                    "-X",
-                    "POST",
-                    &format!("{ep}/v3/kv/range"),
-                    "-d",
-                    r#"{"key":"YS8x"}"#,
-                ],
-            )
-            .0
-        })
-        .count();
+    let answered = (0..REPEATED_REFUSALS).filter(|_| range_a1().0).count();
     lines.push(format!(
         "gateway refusals answered: {answered}/{REPEATED_REFUSALS}"
     ));
