@@ -74,14 +74,23 @@ measure() {
 }
 
 echo "data: $KEYS keys x $VAL bytes = $(( KEYS * VAL >> 20 )) MiB; pages of $PAGE"
+# Each read on a freshly started server over the same data, so that memory one read left
+# to the allocator cannot hide the next one's growth.
 for kind in etcd oxcd; do
   start "$kind"
   "$BENCH" --endpoints "$EP" --clients 16 --conns 4 put --total "$KEYS" --key-space-size "$KEYS" \
     --sequential-keys --key-size 16 --val-size "$VAL" >/dev/null
-  # Smallest first: memory a read leaves to the allocator would hide the next one's growth.
-  echo 0 >"$WORK/peak"; measure "$kind" paginated --limit "$PAGE" --paginate
-  if [ "$kind" = oxcd ]; then echo 0 >"$WORK/peak"; measure "$kind" stream --stream; fi
-  echo 0 >"$WORK/peak"; measure "$kind" full
+  reads=(paginated full); [ "$kind" = oxcd ] && reads+=(stream)
+  for read in "${reads[@]}"; do
+    kill -9 "$PID"; wait "$PID" 2>/dev/null || true
+    start "$kind"
+    echo 0 >"$WORK/peak"
+    case $read in
+      paginated) measure "$kind" paginated --limit "$PAGE" --paginate ;;
+      full) measure "$kind" full ;;
+      stream) measure "$kind" stream --stream ;;
+    esac
+  done
   kill -9 "$PID"; wait "$PID" 2>/dev/null || true
 done
 for read in full paginated; do

@@ -4,6 +4,10 @@
 //! answers for the same request; a large range arrives in several messages; and the stream
 //! is one view at one revision even while writes go on between its messages.
 //!
+//! A large unary Range is itself streamed from the store (crates/server/src/grpc/range_body.rs)
+//! unless it needs a sort or a filter, so these comparisons also hold that path to the
+//! buffered one and to RangeStream; `diff_kv` holds both to etcd.
+//!
 //! etcd 3.4.23 has no RangeStream, so this runs on oxcd only.
 
 use oxcd_integration_tests::grpc::{channel, runtime};

@@ -72,7 +72,7 @@ pub use key_range::{KeyRange, RangeEnd};
 pub use read::RangeResult;
 pub use revision::Revision;
 pub use snapshot::Snapshot;
-pub use store::{HashKv, KvStore, INITIAL_REVISION};
+pub use store::{HashKv, KvStore, PlannedRange, INITIAL_REVISION};
 pub use write_txn::{Changes, Staged, WriteTxn};
 
 // The server shares the store across threads, may move a transaction between threads,

@@ -116,6 +116,17 @@ impl RangePlan {
         }
     }
 
+    /// Whether the answer is the index's window as it stands, values included: sorted by
+    /// key (either way) without revision filters, and neither keys-only nor count-only.
+    pub(crate) fn streams_in_index_order(&self) -> bool {
+        !self.has_filters() && self.target == Target::Key && !self.keys_only && !self.count_only
+    }
+
+    /// The request's limit (0 = none).
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// Whether values may be dropped as they are read: a keys-only range that does not
     /// sort by value never needs them.
     pub(crate) fn strips_values_early(&self) -> bool {

@@ -108,6 +108,21 @@ pub(crate) fn decode_kv(bytes: impl prost::bytes::Buf) -> Result<KeyValue> {
     KeyValue::decode(bytes).map_err(|e| MvccError::Corrupt(format!("bad stored KeyValue: {e}")))
 }
 
+/// A range answered by its stored revisions ([`KvStore::plan_range`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedRange {
+    /// The answer's revisions, in the answer's order, at most `limit` of them.
+    pub revs: Vec<Revision>,
+    /// As [`RangeResult::count`].
+    pub count: i64,
+    /// As [`RangeResult::more`].
+    pub more: bool,
+    /// As [`RangeResult::revision`]: the header's revision.
+    pub revision: i64,
+    /// The revision the range reads at (the request's, or `revision`).
+    pub at: i64,
+}
+
 /// How many stored values one backend read fetches for a range.
 const FETCH_CHUNK: usize = 256;
 
@@ -229,6 +244,26 @@ impl KvStore {
     /// [`KvStore::current_revision`].
     pub fn range(&self, req: &RangeRequest) -> Result<RangeResult> {
         self.shared.range_view(req, View::Published)
+    }
+
+    /// [`KvStore::range`] without reading a value: the stored revisions of the answer, in
+    /// order, for a caller that streams them ([`KvStore::stored_kvs`]) instead of holding
+    /// the whole answer. `None` when the request needs the values or their metadata to
+    /// decide its answer (a sort other than by key, revision filters): read it with
+    /// [`KvStore::range`] then.
+    pub fn plan_range(&self, req: &RangeRequest) -> Result<Option<PlannedRange>> {
+        self.shared.plan_range(req)
+    }
+
+    /// The stored encoding (an `mvccpb.KeyValue`, as a response carries it) of each of
+    /// `revs`, which a [`PlannedRange`] read at `at` named; `Compacted` if a compaction
+    /// has removed one since.
+    pub fn stored_kvs(&self, revs: &[Revision], at: i64) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::with_capacity(revs.len());
+        for chunk in revs.chunks(FETCH_CHUNK) {
+            out.extend(self.shared.fetch_raw(chunk, at)?);
+        }
+        Ok(out)
     }
 
     /// The store pinned at its current revision, for a response built from several reads
@@ -476,20 +511,27 @@ impl Shared {
         strip_values: bool,
         out: &mut Vec<KeyValue>,
     ) -> Result<()> {
+        for stored in self.fetch_raw(revs, at)? {
+            // Decoded from its own buffer, the value shares it instead of a copy.
+            let mut kv = decode_kv(prost::bytes::Bytes::from(stored))?;
+            if strip_values {
+                kv.value = Default::default();
+            }
+            out.push(kv);
+        }
+        Ok(())
+    }
+
+    /// The stored bytes of put revisions that were indexed at read revision `at`.
+    pub(crate) fn fetch_raw(&self, revs: &[Revision], at: i64) -> Result<Vec<Vec<u8>>> {
         let keys: Vec<[u8; crate::revision::REVISION_KEY_LEN]> =
             revs.iter().map(|r| r.to_bytes()).collect();
         let refs: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
         let values = self.backend.multi_get(Column::Kv, &refs)?;
+        let mut out = Vec::with_capacity(revs.len());
         for (rev, value) in revs.iter().zip(values) {
             match value {
-                Some(v) => {
-                    // Decoded from its own buffer, the value shares it instead of a copy.
-                    let mut kv = decode_kv(prost::bytes::Bytes::from(v))?;
-                    if strip_values {
-                        kv.value = Default::default();
-                    }
-                    out.push(kv);
-                }
+                Some(v) => out.push(v),
                 // Revisions are immutable; only a compaction that started after we read
                 // the index can remove one.
                 None if self.state.read().compacted > at => return Err(MvccError::Compacted),
@@ -501,6 +543,42 @@ impl Shared {
                 }
             }
         }
-        Ok(())
+        Ok(out)
+    }
+
+    /// [`KvStore::plan_range`].
+    fn plan_range(&self, req: &RangeRequest) -> Result<Option<PlannedRange>> {
+        let plan = RangePlan::new(req);
+        let (window, reverse) = plan.window();
+        if !plan.streams_in_index_order() {
+            return Ok(None);
+        }
+        let range = KeyRange::new(&req.key, &req.range_end);
+        let st = self.state.read();
+        let head = st.current;
+        let at = if req.revision <= 0 {
+            head
+        } else {
+            req.revision
+        };
+        if at > head {
+            return Err(MvccError::FutureRevision);
+        }
+        if at < st.compacted {
+            return Err(MvccError::Compacted);
+        }
+        let (mut revs, count) = st.index.range(&range, at, window, reverse);
+        drop(st);
+        let more = plan.limit() > 0 && revs.len() > plan.limit();
+        if more {
+            revs.truncate(plan.limit());
+        }
+        Ok(Some(PlannedRange {
+            revs,
+            count: count as i64,
+            more,
+            revision: head,
+            at,
+        }))
     }
 }

@@ -109,7 +109,20 @@ pub async fn serve(
             .max_decoding_message_size(recv_limit)
             .max_encoding_message_size(usize::MAX),
     )
-    .into_axum_router();
+    .into_axum_router()
+    // Large unary ranges are streamed from the store; the rest goes to the KV service.
+    .route(
+        "/etcdserverpb.KV/Range",
+        axum::routing::post(crate::grpc::range_body::serve_range).with_state(Arc::new(
+            crate::grpc::range_body::RangeRoute::new(
+                kv.clone(),
+                KvServer::new(kv.clone())
+                    .max_decoding_message_size(recv_limit)
+                    .max_encoding_message_size(usize::MAX),
+                recv_limit,
+            ),
+        )),
+    );
     // The HTTP side (gateway, health, metrics, version): etcd's access controller checks
     // the Host of plain-HTTP requests; gRPC is not checked.
     let mut http = crate::http::router(ctx.clone());

@@ -53,7 +53,7 @@ pub struct KvService {
 
 /// Whether a range may read many key-values: a range without a small limit (one key, or
 /// up to [`range_stream::PAGE`] of them, is read inline).
-fn may_be_large(r: &RangeRequest) -> bool {
+pub(crate) fn may_be_large(r: &RangeRequest) -> bool {
     let small_limit = r.limit > 0 && r.limit <= range_stream::PAGE as i64;
     !(r.range_end.is_empty() || small_limit || r.count_only)
 }
@@ -82,7 +82,11 @@ impl KvService {
 
     /// What every range does before reading: validation, the read barrier of a
     /// linearizable read (a learner refuses one), and the caller's permission.
-    async fn before_range(&self, caller: &Caller, r: &RangeRequest) -> Result<(), ServerError> {
+    pub(crate) async fn before_range(
+        &self,
+        caller: &Caller,
+        r: &RangeRequest,
+    ) -> Result<(), ServerError> {
         validate::check_range(r)?;
         if !r.serializable {
             if self.is_learner() {
