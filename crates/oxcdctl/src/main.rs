@@ -14,7 +14,10 @@
 //!   format's pieces.
 //! - One file per command group: `kv.rs` (put, get, del, compaction), `txn.rs`,
 //!   `lease.rs`, `watch.rs`, `member.rs`, `endpoint.rs`, `maintenance.rs` (alarm, defrag,
-//!   move-leader), `auth.rs` (auth, user, role), `lock.rs` (lock, elect).
+//!   move-leader), `auth.rs` (auth, user, role), `lock.rs` (lock, elect), `snapshot.rs`
+//!   (save, status, restore).
+//! - `progress.rs`: the progress of save, restore and defrag on stderr (a bar on a
+//!   terminal, plain lines otherwise).
 //!
 //! # Invariants
 //! - OUTPUT IS ETCDCTL'S: every line a command prints on stdout or stderr is the line
@@ -36,6 +39,8 @@ mod lock;
 mod maintenance;
 mod member;
 mod print;
+mod progress;
+mod snapshot;
 mod txn;
 mod watch;
 
@@ -86,11 +91,9 @@ enum Command {
     /// Membership related commands
     #[command(subcommand)]
     Member(member::MemberCommand),
-    /// Manages etcd node snapshots (not in oxcdctl: use the snapshot tool)
-    Snapshot {
-        #[arg(num_args = 0.., allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// Manages etcd node snapshots
+    #[command(subcommand)]
+    Snapshot(snapshot::SnapshotCommand),
     /// Acquires a named lock
     Lock(lock::LockArgs),
     /// Observes and participates in leader election
@@ -130,9 +133,7 @@ async fn run(cli: Cli) -> Result<(), CtlError> {
         }
         Command::Lease(c) => lease::run(g, c).await,
         Command::Member(c) => member::run(g, c).await,
-        Command::Snapshot { .. } => Err(CtlError::error(
-            "snapshot is not supported by oxcdctl yet (snapshot save/status/restore live in a separate tool)",
-        )),
+        Command::Snapshot(c) => snapshot::run(g, c).await,
         Command::Lock(a) => lock::lock(g, a).await,
         Command::Elect(a) => lock::elect(g, a).await,
         Command::Auth(c) => auth::auth(g, c).await,
@@ -201,10 +202,11 @@ fn main() {
         Ok(m) => m,
         Err(e) => command_line_error(e),
     };
-    let cli = match Cli::from_arg_matches(&matches) {
+    let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => command_line_error(e),
     };
+    cli.global.command_timeout_set = global::was_set(&matches, "command_timeout");
     let result = global::check_env(&matches).and_then(|()| {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
