@@ -208,6 +208,14 @@ impl Reporter {
         }
     }
 
+    /// Runs `f` (which prints a log line) with the bar hidden, so the two do not tear.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.mode {
+            Mode::Bar(bar) => bar.suspend(f),
+            Mode::Lines { .. } => f(),
+        }
+    }
+
     /// Removes the bar, if any, before an error is printed (no final line).
     pub fn abandon(self) {
         if let Mode::Bar(bar) = &self.mode {

@@ -383,11 +383,10 @@ struct RestoreProgress<'a> {
 
 impl oxcd_snapshot::Progress for RestoreProgress<'_> {
     fn started(&mut self) {
-        zap_info(
-            "snapshot/v3_snapshot.go:296",
-            "restoring snapshot",
-            self.dirs,
-        );
+        let dirs = self.dirs;
+        self.reporter.suspend(|| {
+            zap_info("snapshot/v3_snapshot.go:296", "restoring snapshot", dirs);
+        });
     }
 
     fn stage(&mut self, name: &str, total: u64) {

@@ -12,9 +12,9 @@
 //! The data dir (and the `--wal-dir`, if given) is built under a temporary sibling,
 //! checked by opening the MVCC, lease, auth and alarm stores on it the way the server
 //! does, and renamed into place last: a bad file leaves nothing behind. Flags, files and
-//! directories are refused as etcdctl 3.4 refuses them, with its words. The result looks like a member that applied the
-//! bootstrap's conf-change entries: the raft log holds them (indexes `1..=N`, committed)
-//! and the applied index is `N`.
+//! directories are refused as etcdctl 3.4 refuses them, with its words. The result looks
+//! like a member that applied the bootstrap's conf-change entries: the raft log holds them
+//! (indexes `1..=N`, committed) and the applied index is `N`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
