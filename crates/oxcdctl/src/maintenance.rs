@@ -116,7 +116,6 @@ pub async fn defrag(g: &GlobalFlags, a: DefragArgs) -> Result<(), CtlError> {
                 println(&format!("Finished defragmenting etcd member[{ep}]"));
             }
             Err(e) => {
-                progress.abandon();
                 failures += 1;
                 eprintln(&format!(
                     "Failed to defragment etcd member[{ep}] ({})",

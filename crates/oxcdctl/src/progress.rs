@@ -215,11 +215,16 @@ impl Reporter {
             Mode::Lines { .. } => f(),
         }
     }
+}
 
-    /// Removes the bar, if any, before an error is printed (no final line).
-    pub fn abandon(self) {
+/// A reporter dropped unfinished (the command failed or timed out) takes its bar away, so
+/// the error line that follows stands alone.
+impl Drop for Reporter {
+    fn drop(&mut self) {
         if let Mode::Bar(bar) = &self.mode {
-            bar.finish_and_clear();
+            if !bar.is_finished() {
+                bar.finish_and_clear();
+            }
         }
     }
 }

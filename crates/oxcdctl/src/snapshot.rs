@@ -232,15 +232,9 @@ async fn fetch(g: &GlobalFlags, endpoint: &str, path: &str) -> Result<(), CtlErr
         Ok(())
     }
     .await;
-    if let Err(e) = result {
-        progress.abandon();
-        return Err(e);
-    }
+    result?;
     let size = check.total();
-    if let Err(e) = check.finish() {
-        progress.abandon();
-        return Err(interrupted(e.to_string()));
-    }
+    check.finish().map_err(|e| interrupted(e.to_string()))?;
     let file = out.into_inner().map_err(|e| write_err(e.into_error()))?;
     file.sync_all()
         .map_err(|e| interrupted(format!("sync {part_path}: {}", go_io_text(&e))))?;
@@ -349,13 +343,8 @@ fn restore(a: RestoreArgs) -> Result<(), CtlError> {
         reporter: Reporter::new(format!("snapshot restore {file}")),
         dirs: &dirs,
     };
-    let restored = match restore_with_progress(&opts, &mut progress) {
-        Ok(r) => r,
-        Err(e) => {
-            progress.reporter.abandon();
-            return Err(CtlError::error(e.to_string()));
-        }
-    };
+    let restored =
+        restore_with_progress(&opts, &mut progress).map_err(|e| CtlError::error(e.to_string()))?;
     progress.reporter.finish(size, "");
     for m in &restored.members {
         let urls: Vec<String> = m.peer_ur_ls.iter().map(|u| js(u)).collect();
