@@ -116,6 +116,7 @@ pub async fn defrag(g: &GlobalFlags, a: DefragArgs) -> Result<(), CtlError> {
                 println(&format!("Finished defragmenting etcd member[{ep}]"));
             }
             Err(e) => {
+                drop(progress);
                 failures += 1;
                 eprintln(&format!(
                     "Failed to defragment etcd member[{ep}] ({})",
