@@ -5,7 +5,8 @@
 #   make snapshot-bench  a 2 GiB snapshot, oxcd vs etcd 3.4.23 side by side: snapshot time,
 #               the server's peak RSS growth while it streams, put p50/p99/max during the
 #               stream vs without (scripts/snapshot-bench.sh; SIZE_MB=256 for a quick run;
-#               data in a temporary directory under /tmp, deleted afterwards)
+#               data in a temporary directory under /tmp, the snapshot file in /dev/shm,
+#               both deleted afterwards)
 #   make fuzz   oxcd-fuzz (crates/fuzz): FUZZ_INPUTS inputs per fast target (gRPC, gateway JSON,
 #               durable state) and FUZZ_FILE_INPUTS damaged data directories; failing
 #               inputs are saved under $(CARGO_TARGET_DIR)/fuzz-crashes

@@ -84,7 +84,8 @@ impl Session {
                 .map(|c| c.to_string())
                 .unwrap_or_else(|| "signal".into())
         ));
-        for (name, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        let stderr = without_progress(&out.stderr);
+        for (name, text) in [("stdout", &out.stdout), ("stderr", &stderr)] {
             if text.is_empty() {
                 continue;
             }
@@ -218,6 +219,19 @@ impl Session {
         self.request("GET", path, None)
     }
 }
+
+/// `stderr` without oxcdctl's progress lines (`progress: ...`, printed by save, restore
+/// and defrag when stderr is not a terminal; etcdctl has none). They are checked by
+/// `diff_oxcdctl_snapshot.rs`.
+pub fn without_progress(stderr: &str) -> String {
+    stderr
+        .split_inclusive('\n')
+        .filter(|l| !l.starts_with(PROGRESS_PREFIX))
+        .collect()
+}
+
+/// How oxcdctl's progress lines start.
+pub const PROGRESS_PREFIX: &str = "progress: ";
 
 /// Joins arguments for display, single-quoting empty ones and ones with special characters.
 fn shell_join(args: &[&str]) -> String {

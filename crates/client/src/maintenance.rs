@@ -116,6 +116,7 @@ impl Maintenance {
             .await?;
         Ok(Snapshot {
             stream,
+            complete: false,
             done: false,
         })
     }
@@ -125,13 +126,16 @@ impl Maintenance {
 #[derive(Debug)]
 pub struct Snapshot {
     stream: Streaming<SnapshotResponse>,
+    /// A chunk with `remaining_bytes` 0 came: the database is complete (the SHA-256
+    /// trailer follows in a chunk of its own, also with `remaining_bytes` 0).
+    complete: bool,
     done: bool,
 }
 
 impl Snapshot {
-    /// The next piece of the snapshot: `None` once the server has sent the last one
-    /// (`remaining_bytes` 0) and closed the stream. A stream that ends early is an error,
-    /// never a silently short snapshot.
+    /// The next piece of the snapshot, the SHA-256 trailer included: `None` once the
+    /// server has closed the stream after the database's last bytes (`remaining_bytes` 0).
+    /// A stream that ends before them is an error, never a silently short snapshot.
     pub async fn next_chunk(&mut self) -> Option<Result<SnapshotResponse, Error>> {
         if self.done {
             return None;
@@ -139,9 +143,13 @@ impl Snapshot {
         match self.stream.message().await {
             Ok(Some(resp)) => {
                 if resp.remaining_bytes == 0 {
-                    self.done = true;
+                    self.complete = true;
                 }
                 Some(Ok(resp))
+            }
+            Ok(None) if self.complete => {
+                self.done = true;
+                None
             }
             Ok(None) => {
                 self.done = true;

@@ -112,7 +112,9 @@ fn cluster_and_maintenance(kind: Kind) {
         while let Some(chunk) = snap.next_chunk().await {
             bytes += chunk.unwrap().blob.len();
         }
+        // bbolt pages, then the 32-byte SHA-256 trailer in a chunk of its own.
         assert!(bytes > 0, "a snapshot has content");
+        assert_eq!(bytes % 512, 32, "{bytes} bytes: the trailer is missing");
 
         let lease = client.lease().grant(60, 0).await.unwrap().id;
         let ka = client.lease().keep_alive_once(lease).await.unwrap();

@@ -98,6 +98,10 @@ pub struct GlobalFlags {
     /// service name to query when using DNS discovery (not supported)
     #[arg(long, global = true, env = "ETCDCTL_DISCOVERY_SRV_NAME")]
     pub discovery_srv_name: Option<String>,
+    /// Whether `--command-timeout` (or its variable) was given: `snapshot save` is
+    /// bounded by it only then, as in etcdctl.
+    #[arg(skip)]
+    pub command_timeout_set: bool,
 }
 
 /// The `ETCDCTL_*` variables of `watch` that are not flags (etcdctl does not warn about
@@ -173,6 +177,15 @@ pub fn check_env(matches: &ArgMatches) -> Result<(), CtlError> {
         }
     }
     Ok(())
+}
+
+/// Whether the flag with id `id` was given, on the command line or by its variable (cobra's
+/// `Changed`: pkg/flags sets a flag from its variable).
+pub fn was_set(matches: &ArgMatches, id: &str) -> bool {
+    matches!(
+        matches.value_source(id),
+        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+    )
 }
 
 impl GlobalFlags {
@@ -294,6 +307,14 @@ impl GlobalFlags {
     /// A client of `--endpoints` (etcdctl's mustClientFromCmd: failures exit 2).
     pub async fn client(&self) -> Result<Client, CtlError> {
         self.client_of(&self.endpoint_list()).await
+    }
+
+    /// A client of `client`'s endpoints that logs no failed attempt (for requests
+    /// etcdctl does not make, whose failures must not show); `None` if it cannot be made.
+    pub async fn quiet_client(&self, client: &Client) -> Option<Client> {
+        let mut options = self.connect_options(client.endpoints()).ok()?;
+        options.attempt_observer = None;
+        Client::connect(client.endpoints(), options).await.ok()
     }
 
     /// A client of `endpoints` with these flags.

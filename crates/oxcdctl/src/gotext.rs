@@ -231,21 +231,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(total))
 }
 
-/// go-humanize's `Bytes`: SI units (`20 kB`, `1.5 MB`, `512 B`).
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    if n < 10 {
-        return format!("{n} B");
-    }
-    let e = ((n as f64).ln() / 1000f64.ln()).floor() as usize;
-    let e = e.min(UNITS.len() - 1);
-    let val = ((n as f64) / 1000f64.powi(e as i32) * 10.0 + 0.5).floor() / 10.0;
-    if val < 10.0 {
-        format!("{val:.1} {}", UNITS[e])
-    } else {
-        format!("{val:.0} {}", UNITS[e])
-    }
-}
+/// go-humanize's `Bytes`: SI units (`20 kB`, `1.5 MB`, `512 B`), as etcdctl prints sizes.
+pub use oxcd_snapshot::status::humanize_bytes as human_bytes;
 
 /// Now as zap's ISO-8601 UTC timestamp with milliseconds (`2024-01-02T03:04:05.678Z`).
 pub fn zap_timestamp() -> String {

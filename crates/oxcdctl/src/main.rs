@@ -16,7 +16,9 @@
 //!   `lease.rs`, `watch.rs`, `member.rs`, `endpoint.rs`, `maintenance.rs` (alarm, defrag,
 //!   move-leader), `auth.rs` (auth, user, role), `lock.rs` (lock, elect), `mirror.rs`
 //!   (make-mirror, and where it keeps its resume point), `check.rs` (check perf,
-//!   check datascale).
+//!   check datascale), `snapshot.rs` (save, status, restore).
+//! - `progress.rs`: the progress of save, restore and defrag on stderr (a bar on a
+//!   terminal, plain lines otherwise).
 //!
 //! # Invariants
 //! - OUTPUT IS ETCDCTL'S: every line a command prints on stdout or stderr is the line
@@ -40,6 +42,8 @@ mod maintenance;
 mod member;
 mod mirror;
 mod print;
+mod progress;
+mod snapshot;
 mod txn;
 mod watch;
 
@@ -95,11 +99,9 @@ enum Command {
     /// commands for checking properties of the etcd cluster
     #[command(subcommand)]
     Check(check::CheckCommand),
-    /// Manages etcd node snapshots (not in oxcdctl: use the snapshot tool)
-    Snapshot {
-        #[arg(num_args = 0.., allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// Manages etcd node snapshots
+    #[command(subcommand)]
+    Snapshot(snapshot::SnapshotCommand),
     /// Acquires a named lock
     Lock(lock::LockArgs),
     /// Observes and participates in leader election
@@ -141,9 +143,7 @@ async fn run(cli: Cli) -> Result<(), CtlError> {
         Command::Member(c) => member::run(g, c).await,
         Command::MakeMirror(a) => mirror::run(g, a).await,
         Command::Check(c) => check::run(g, c).await,
-        Command::Snapshot { .. } => Err(CtlError::error(
-            "snapshot is not supported by oxcdctl yet (snapshot save/status/restore live in a separate tool)",
-        )),
+        Command::Snapshot(c) => snapshot::run(g, c).await,
         Command::Lock(a) => lock::lock(g, a).await,
         Command::Elect(a) => lock::elect(g, a).await,
         Command::Auth(c) => auth::auth(g, c).await,
@@ -212,10 +212,11 @@ fn main() {
         Ok(m) => m,
         Err(e) => command_line_error(e),
     };
-    let cli = match Cli::from_arg_matches(&matches) {
+    let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => command_line_error(e),
     };
+    cli.global.command_timeout_set = global::was_set(&matches, "command_timeout");
     let result = global::check_env(&matches).and_then(|()| {
         // `check` drives many clients at a fixed rate: it gets every core, so the
         // latencies it reports are the server's, not this process's scheduling.

@@ -1,12 +1,15 @@
-//! `alarm list`/`alarm disarm`, `defrag [--cluster]` and `move-leader <member id>`.
+//! `alarm list`/`alarm disarm`, `defrag [--cluster]` (with progress on stderr) and
+//! `move-leader <member id>`.
 
 use clap::{Args, Subcommand};
 use oxcd_client::AlarmType;
 
 use crate::error::{client_error_text, exit, CtlError};
 use crate::global::GlobalFlags;
+use crate::gotext::human_bytes;
 use crate::kv::parse_uint;
 use crate::print::{eprintln, println};
+use crate::progress::{Reporter, TICK};
 
 /// `alarm <subcommand>`.
 #[derive(Debug, Clone, Subcommand)]
@@ -64,7 +67,8 @@ pub async fn alarm(g: &GlobalFlags, c: AlarmCommand) -> Result<(), CtlError> {
     printer.alarm(&resp)
 }
 
-/// `defrag`.
+/// `defrag`. Each member's defragmentation shows its progress on stderr (the elapsed time,
+/// then the db size before and after and the rate: see [`crate::progress`]).
 pub async fn defrag(g: &GlobalFlags, a: DefragArgs) -> Result<(), CtlError> {
     if !a.data_dir.is_empty() {
         eprintln(&format!(
@@ -75,11 +79,44 @@ pub async fn defrag(g: &GlobalFlags, a: DefragArgs) -> Result<(), CtlError> {
     }
     g.printer()?;
     let client = g.client().await?;
+    // The sizes for the progress line come from a client that logs no failed attempt:
+    // stderr shows etcdctl's lines and the progress, nothing else.
+    let probe = g.quiet_client(&client).await;
+    let db_size = |ep: String| {
+        let probe = probe.clone();
+        async move {
+            let probe = probe?;
+            let st = probe.maintenance().status(&ep).await.ok()?;
+            u64::try_from(st.db_size).ok()
+        }
+    };
     let mut failures = 0;
     for ep in crate::endpoint::endpoints(g, a.cluster).await? {
-        match client.maintenance().defragment(&ep).await {
-            Ok(_) => println(&format!("Finished defragmenting etcd member[{ep}]")),
+        let before = db_size(ep.clone()).await;
+        let mut progress = Reporter::new(format!("defrag {ep}"));
+        let maintenance = client.maintenance();
+        let call = maintenance.defragment(&ep);
+        tokio::pin!(call);
+        let mut tick = tokio::time::interval(TICK);
+        let result = loop {
+            tokio::select! {
+                r = &mut call => break r,
+                _ = tick.tick() => progress.tick(),
+            }
+        };
+        match result {
+            Ok(_) => {
+                let extra = match (before, db_size(ep.clone()).await) {
+                    (Some(b), Some(a)) => {
+                        format!(" (db size {} -> {})", human_bytes(b), human_bytes(a))
+                    }
+                    _ => String::new(),
+                };
+                progress.finish(before.unwrap_or(0), &extra);
+                println(&format!("Finished defragmenting etcd member[{ep}]"));
+            }
             Err(e) => {
+                drop(progress);
                 failures += 1;
                 eprintln(&format!(
                     "Failed to defragment etcd member[{ep}] ({})",

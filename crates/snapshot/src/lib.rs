@@ -23,8 +23,11 @@
 //! - [`reader`]: [`BoltReader`], page-by-page iteration of buckets.
 //! - [`etcd`]: etcd's bucket names, record keys and encodings ([`etcd::LeasePb`],
 //!   [`etcd::MemberJson`], alarm keys, revisions).
-//! - [`trailer`]: the SHA-256 trailer; [`open_snapshot`] checks it and opens the database.
-//! - [`status`]: [`Status`], `etcdctl snapshot status` and its renderings.
+//! - [`trailer`]: the SHA-256 trailer; [`open_snapshot`] checks it and opens the database
+//!   (refusing what etcd's restore refuses, with its words), [`TrailerCheck`] checks a
+//!   stream; [`Progress`] is what the long file operations report to.
+//! - [`status`]: [`Status`], `etcdctl snapshot status` ([`status_file`]: with etcdctl's
+//!   errors) and its renderings.
 //! - [`error`]: the one error type, [`SnapshotError`].
 //!
 //! # Invariants
@@ -47,6 +50,8 @@ pub mod writer;
 
 pub use error::{Result, SnapshotError};
 pub use reader::{BoltReader, Bucket};
-pub use status::{status, Status};
-pub use trailer::{open_snapshot, SnapshotFile, HASH_SIZE};
+pub use status::{status, status_file, Status};
+pub use trailer::{
+    open_snapshot, open_snapshot_with, Progress, SnapshotFile, TrailerCheck, HASH_SIZE,
+};
 pub use writer::{plan, write_file, write_stream, DbWriter, Layout};

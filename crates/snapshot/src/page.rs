@@ -167,17 +167,20 @@ impl Meta {
             ));
         }
         let m = &page[PAGE_HEADER_SIZE..PAGE_HEADER_SIZE + 64];
-        if u32_at(m, 0) != MAGIC {
-            return Err(SnapshotError::NotBolt("bad magic number".into()));
-        }
-        let version = u32_at(m, 4);
-        if version != VERSION {
-            return Err(SnapshotError::NotBolt(format!(
-                "data format version {version}, want {VERSION}"
-            )));
-        }
-        if u64_at(m, 56) != fnv64a(&m[..META_CHECKSUMMED]) {
-            return Err(SnapshotError::Corrupt("meta page checksum mismatch".into()));
+        match bbolt_meta_check(page) {
+            Ok(()) => {}
+            Err(BBOLT_INVALID) => {
+                return Err(SnapshotError::NotBolt("bad magic number".into()));
+            }
+            Err(BBOLT_VERSION_MISMATCH) => {
+                return Err(SnapshotError::NotBolt(format!(
+                    "data format version {}, want {VERSION}",
+                    u32_at(m, 4)
+                )));
+            }
+            Err(_) => {
+                return Err(SnapshotError::Corrupt("meta page checksum mismatch".into()));
+            }
         }
         Ok(Meta {
             page_size: u32_at(m, 8),
@@ -188,6 +191,30 @@ impl Meta {
             pgid: u64_at(m, 40),
             txid: u64_at(m, 48),
         })
+    }
+}
+
+/// bbolt's `ErrInvalid`.
+pub const BBOLT_INVALID: &str = "invalid database";
+/// bbolt's `ErrVersionMismatch`.
+pub const BBOLT_VERSION_MISMATCH: &str = "version mismatch";
+/// bbolt's `ErrChecksum`.
+pub const BBOLT_CHECKSUM: &str = "checksum error";
+
+/// bbolt's `meta.validate` of a meta page (at least a header and the 64-byte meta), with
+/// bbolt's error text.
+pub fn bbolt_meta_check(page: &[u8]) -> std::result::Result<(), &'static str> {
+    let Some(m) = page.get(PAGE_HEADER_SIZE..PAGE_HEADER_SIZE + 64) else {
+        return Err(BBOLT_INVALID);
+    };
+    if u32_at(m, 0) != MAGIC {
+        Err(BBOLT_INVALID)
+    } else if u32_at(m, 4) != VERSION {
+        Err(BBOLT_VERSION_MISMATCH)
+    } else if u64_at(m, 56) != fnv64a(&m[..META_CHECKSUMMED]) {
+        Err(BBOLT_CHECKSUM)
+    } else {
+        Ok(())
     }
 }
 

@@ -9,6 +9,7 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Result, SnapshotError};
 use crate::page::{
@@ -40,6 +41,8 @@ pub struct BoltReader {
     file: File,
     meta: Meta,
     page_size: usize,
+    /// Bytes of pages read so far (a progress measure: each page is read once per walk).
+    read: AtomicU64,
 }
 
 fn corrupt(msg: impl Into<String>) -> SnapshotError {
@@ -119,6 +122,7 @@ impl BoltReader {
             file,
             meta,
             page_size,
+            read: AtomicU64::new(0),
         })
     }
 
@@ -130,6 +134,12 @@ impl BoltReader {
     /// The database's size in bytes (pages times page size), as bbolt's `Tx.Size`.
     pub fn size(&self) -> u64 {
         self.meta.pgid * self.page_size as u64
+    }
+
+    /// Bytes of branch and leaf pages read so far: after one walk of every bucket, about
+    /// [`BoltReader::size`] (meta, freelist and free pages are not read).
+    pub fn bytes_read(&self) -> u64 {
+        self.read.load(Ordering::Relaxed)
     }
 
     /// Reads page `id` with its overflow pages, checking that it is a branch or leaf.
@@ -165,6 +175,7 @@ impl BoltReader {
                 .read_exact_at(&mut page[self.page_size..], (id + 1) * ps)
                 .map_err(|e| SnapshotError::io(format!("read page {id}"), e))?;
         }
+        self.read.fetch_add(page.len() as u64, Ordering::Relaxed);
         Ok(page)
     }
 

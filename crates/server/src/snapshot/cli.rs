@@ -5,7 +5,7 @@
 //! oxcd snapshot status FILE [-w simple|table|json]
 //! oxcd snapshot restore FILE [--data-dir DIR] [--name NAME] [--initial-cluster NAME=URL,..]
 //!     [--initial-cluster-token TOKEN] [--initial-advertise-peer-urls URL,..]
-//!     [--skip-hash-check]
+//!     [--wal-dir DIR] [--skip-hash-check]
 //! ```
 //! `status` prints what etcdctl prints (default `simple`, as etcdctl); it does not check
 //! the trailer, as etcdctl does not. Errors go to stderr as `Error: ...` with exit code 1
@@ -52,6 +52,9 @@ enum Command {
         /// Path to the data directory (default `<name>.etcd`).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Path to the WAL directory (default `<data-dir>/member/wal`).
+        #[arg(long)]
+        wal_dir: Option<PathBuf>,
         /// Human-readable name for this member.
         #[arg(long, default_value = "default")]
         name: String,
@@ -88,6 +91,7 @@ pub fn run(args: &[String]) -> i32 {
         Command::Restore {
             file,
             data_dir,
+            wal_dir,
             name,
             initial_cluster,
             initial_cluster_token,
@@ -97,6 +101,7 @@ pub fn run(args: &[String]) -> i32 {
             let opts = RestoreOptions {
                 snapshot: file,
                 data_dir,
+                wal_dir,
                 name,
                 initial_cluster,
                 initial_cluster_token,
@@ -130,14 +135,7 @@ fn status(file: &std::path::Path, format: &str) -> i32 {
         eprintln!("Error: unsupported output format {format:?} (simple, table or json)");
         return 2;
     }
-    let result = std::fs::File::open(file)
-        .map_err(|e| oxcd_snapshot::SnapshotError::io(format!("open {}", file.display()), e))
-        .and_then(|f| {
-            let parts = oxcd_snapshot::trailer::inspect(&f)?;
-            oxcd_snapshot::BoltReader::from_file(f, parts.db_len)
-        })
-        .and_then(|db| oxcd_snapshot::status(&db));
-    match result {
+    match oxcd_snapshot::status_file(file) {
         Ok(st) => {
             let out = match format {
                 "table" => st.table(),

@@ -9,20 +9,21 @@
 //! `--initial-cluster` bootstrap derives them ([`crate::bootstrap::initial_members`],
 //! [`crate::identity`]), so every member restored with the same flags agrees.
 //!
-//! The data dir is built under a temporary sibling, checked by opening the MVCC, lease,
-//! auth and alarm stores on it the way the server does, and renamed into place last: a
-//! bad file leaves nothing behind. The result looks like a member that applied the
-//! bootstrap's conf-change entries: the raft log holds them (indexes `1..=N`, committed)
-//! and the applied index is `N`.
+//! The data dir (and the `--wal-dir`, if given) is built under a temporary sibling,
+//! checked by opening the MVCC, lease, auth and alarm stores on it the way the server
+//! does, and renamed into place last: a bad file leaves nothing behind. Flags, files and
+//! directories are refused as etcdctl 3.4 refuses them, with its words. The result looks
+//! like a member that applied the bootstrap's conf-change entries: the raft log holds them
+//! (indexes `1..=N`, committed) and the applied index is `N`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use oxcd_backend::{Backend, Column, RocksBackend, WriteBatch};
 use oxcd_lease::record::LeaseRecord;
 use oxcd_proto::{authpb, etcdserverpb::Member, mvccpb};
 use oxcd_raftlog::{RaftConfig, RaftNode, RocksLogStore};
-use oxcd_snapshot::{etcd, open_snapshot, BoltReader, Bucket, SnapshotError};
+use oxcd_snapshot::{etcd, open_snapshot_with, BoltReader, Bucket, Progress, SnapshotError};
 use prost::Message;
 
 use crate::apply::APPLIED_INDEX_KEY;
@@ -37,8 +38,11 @@ const BATCH_BYTES: usize = 4 << 20;
 pub struct RestoreOptions {
     /// The snapshot file.
     pub snapshot: PathBuf,
-    /// `--data-dir` (default `<name>.etcd`); must not exist or be empty.
+    /// `--data-dir` (default `<name>.etcd`); must not exist.
     pub data_dir: Option<PathBuf>,
+    /// `--wal-dir`: where the raft log goes (default `<data-dir>/member/wal`); must not
+    /// exist. The member then starts with `oxcd --data-dir D --wal-dir W`.
+    pub wal_dir: Option<PathBuf>,
     /// `--name` (default `default`).
     pub name: String,
     /// `--initial-cluster` (default `default=http://localhost:2380`).
@@ -56,6 +60,7 @@ impl Default for RestoreOptions {
         RestoreOptions {
             snapshot: PathBuf::new(),
             data_dir: None,
+            wal_dir: None,
             name: "default".into(),
             initial_cluster: "default=http://localhost:2380".into(),
             initial_cluster_token: "etcd-cluster".into(),
@@ -127,11 +132,41 @@ fn config(opts: &RestoreOptions) -> Result<Config, RestoreError> {
     if let Some(d) = &opts.data_dir {
         args.push(format!("--data-dir={}", d.display()));
     }
+    if let Some(w) = &opts.wal_dir {
+        args.push(format!("--wal-dir={}", w.display()));
+    }
     Config::parse(args, |_| None).map_err(|e| RestoreError::Options(e.to_string()))
 }
 
 /// Restores `opts.snapshot` into a new data dir. See the module docs.
 pub fn restore(opts: &RestoreOptions) -> Result<Restored, RestoreError> {
+    restore_with_progress(opts, &mut ())
+}
+
+/// A temporary sibling of `dir` (`<parent>/.<name>.restore-<pid>`), emptied, and `dir`'s
+/// parent (created).
+fn staging(dir: &Path) -> Result<(PathBuf, PathBuf), RestoreError> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(storage("create the data dir's parent"))?;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "data".into());
+    let tmp = parent.join(format!(".{name}.restore-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok((tmp, parent))
+}
+
+/// [`restore`], reporting to `progress`: `started` once the flags and directories passed
+/// their checks, then stage `"verifying"` (the trailer's hash, bytes of the file) and
+/// `"restoring"` (bytes of the database's pages copied).
+pub fn restore_with_progress(
+    opts: &RestoreOptions,
+    progress: &mut dyn Progress,
+) -> Result<Restored, RestoreError> {
     let cfg = config(opts)?;
     let mut members = crate::bootstrap::initial_members(&cfg);
     for m in &mut members {
@@ -153,45 +188,52 @@ pub fn restore(opts: &RestoreOptions) -> Result<Restored, RestoreError> {
     advertised.sort();
     if mine != advertised {
         return Err(RestoreError::Options(format!(
-            "--initial-cluster has {}={} but missing from --initial-advertise-peer-urls={}",
+            "--initial-cluster has {}={} but missing from --initial-advertise-peer-urls={} (resolved urls: {:?} != {:?})",
             cfg.name,
             mine.join(","),
-            advertised.join(",")
+            advertised.join(","),
+            advertised.join(","),
+            mine.join(",")
         )));
     }
     let ids: Vec<u64> = members.iter().map(|m| m.id).collect();
     let cluster_id = crate::identity::cluster_id(&ids);
 
+    // etcd 3.4's checks and words: an existing directory, even an empty one, is refused.
     let data_dir = cfg.data_dir.clone();
-    let in_use = match std::fs::read_dir(&data_dir) {
-        Ok(mut entries) => entries.next().is_some(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-        Err(_) => true,
-    };
-    if in_use {
+    let exists = |p: &Path| std::fs::symlink_metadata(p).is_ok();
+    if exists(&data_dir) {
         return Err(RestoreError::Options(format!(
-            "data-dir {:?} not empty or could not be read",
+            "data-dir {:?} exists",
             data_dir.display().to_string()
         )));
     }
+    let wal_dir = cfg.wal_dir.clone();
+    if let Some(w) = wal_dir.as_deref().filter(|w| exists(w)) {
+        return Err(RestoreError::Options(format!(
+            "wal-dir {:?} exists",
+            w.display().to_string()
+        )));
+    }
 
-    let db = open_snapshot(&opts.snapshot, opts.skip_hash_check)?;
+    progress.started();
+    let db = open_snapshot_with(&opts.snapshot, opts.skip_hash_check, progress)?;
     let buckets = etcd_buckets(&db)?;
 
-    let parent = match data_dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(storage("create the data dir's parent"))?;
-    let name = data_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "data".into());
-    let tmp_path = parent.join(format!(".{name}.restore-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp_path);
+    let (tmp_path, parent) = staging(&data_dir)?;
     let mut tmp = TempDir(Some(tmp_path.clone()));
     let member_dir = tmp_path.join("member");
     std::fs::create_dir_all(member_dir.join("snap")).map_err(storage("create data dir"))?;
+    // The raft log: inside the data dir, or in its own staging sibling of --wal-dir.
+    let mut wal_tmp = TempDir(None);
+    let wal_path = match &wal_dir {
+        None => member_dir.join("wal"),
+        Some(w) => {
+            let (p, _) = staging(w)?;
+            wal_tmp.0 = Some(p.clone());
+            p
+        }
+    };
 
     let revision = {
         let backend: Arc<dyn Backend> = Arc::new(
@@ -201,7 +243,9 @@ pub fn restore(opts: &RestoreOptions) -> Result<Restored, RestoreError> {
             )
             .map_err(storage("create db"))?,
         );
-        let revision = copy_state(&db, &buckets, backend.as_ref())?;
+        progress.stage("restoring", db.size());
+        let revision = copy_state(&db, &buckets, backend.as_ref(), progress)?;
+        progress.position(db.size());
         let mut batch = WriteBatch::new();
         batch.put(
             Column::Meta,
@@ -221,11 +265,8 @@ pub fn restore(opts: &RestoreOptions) -> Result<Restored, RestoreError> {
 
     {
         let wal: Arc<dyn Backend> = Arc::new(
-            RocksBackend::open(
-                &member_dir.join("wal"),
-                &crate::bootstrap::raft_db_options(),
-            )
-            .map_err(storage("create wal"))?,
+            RocksBackend::open(&wal_path, &crate::bootstrap::raft_db_options())
+                .map_err(storage("create wal"))?,
         );
         let mut log = RocksLogStore::open(wal.clone()).map_err(storage("open wal"))?;
         let raft_cfg = RaftConfig {
@@ -238,12 +279,18 @@ pub fn restore(opts: &RestoreOptions) -> Result<Restored, RestoreError> {
         wal.sync().map_err(storage("sync wal"))?;
     }
 
-    if data_dir.exists() {
-        // Empty (checked above): rename(2) cannot replace it on every filesystem.
-        std::fs::remove_dir(&data_dir).map_err(storage("replace the empty data dir"))?;
-    }
     std::fs::rename(&tmp_path, &data_dir).map_err(storage("move the data dir into place"))?;
     tmp.0 = None;
+    if let (Some(w), Some(staged)) = (&wal_dir, wal_tmp.0.take()) {
+        if let Err(e) = std::fs::rename(&staged, w) {
+            let _ = std::fs::remove_dir_all(&staged);
+            let _ = std::fs::remove_dir_all(&data_dir);
+            return Err(storage("move the wal dir into place")(e));
+        }
+        if let Some(d) = w.parent().and_then(|p| std::fs::File::open(p).ok()) {
+            let _ = d.sync_all();
+        }
+    }
     if let Ok(d) = std::fs::File::open(&parent) {
         let _ = d.sync_all();
     }
@@ -275,11 +322,14 @@ fn etcd_buckets(db: &BoltReader) -> Result<Vec<(Vec<u8>, Bucket)>, RestoreError>
     Ok(out)
 }
 
-/// Stages puts and writes them every [`BATCH_BYTES`].
+/// Stages puts and writes them every [`BATCH_BYTES`], reporting the snapshot's bytes read
+/// so far.
 struct Writer<'a> {
     backend: &'a dyn Backend,
     batch: WriteBatch,
     bytes: usize,
+    db: &'a BoltReader,
+    progress: &'a mut dyn Progress,
 }
 
 impl Writer<'_> {
@@ -307,6 +357,7 @@ impl Writer<'_> {
     fn flush(&mut self) -> Result<(), SnapshotError> {
         let batch = std::mem::take(&mut self.batch);
         self.bytes = 0;
+        self.progress.position(self.db.bytes_read());
         self.backend
             .write(batch, false)
             .map_err(|e| SnapshotError::io("write db", std::io::Error::other(e.to_string())))
@@ -323,11 +374,14 @@ fn copy_state(
     db: &BoltReader,
     buckets: &[(Vec<u8>, Bucket)],
     backend: &dyn Backend,
+    progress: &mut dyn Progress,
 ) -> Result<i64, RestoreError> {
     let mut w = Writer {
         backend,
         batch: WriteBatch::new(),
         bytes: 0,
+        db,
+        progress,
     };
     let mut revision = 0;
     for (name, bucket) in buckets {
