@@ -73,6 +73,13 @@ pub trait Backend: Send + Sync + 'static {
     /// Reads many keys of one column; the result has one entry per key, in order.
     fn multi_get(&self, col: Column, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>>;
 
+    /// [`Backend::multi_get`] for a bulk read whose values are used once (a large LIST
+    /// streamed to its client): it need not keep them in a cache, so that one big read
+    /// neither grows the process nor evicts what other reads use.
+    fn multi_get_once(&self, col: Column, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+        self.multi_get(col, keys)
+    }
+
     /// Iterates over `[start, end)` of `col` (see the crate invariants).
     fn scan<'a>(
         &'a self,

@@ -199,6 +199,17 @@ impl Backend for RocksBackend {
             .collect()
     }
 
+    fn multi_get_once(&self, col: Column, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+        let cf = self.cf(col)?;
+        let mut ro = ReadOptions::default();
+        ro.fill_cache(false);
+        self.db
+            .batched_multi_get_cf_opt(cf, keys.iter().copied(), false, &ro)
+            .into_iter()
+            .map(|r| Ok(r?.map(|v| v.to_vec())))
+            .collect()
+    }
+
     fn scan<'a>(
         &'a self,
         col: Column,

@@ -181,6 +181,10 @@ fn check_multi_get_order(f: &Fixture) {
         ]
     );
     assert!(b.multi_get(Column::Kv, &[]).unwrap().is_empty());
+    // The bulk read answers the same.
+    let keys: [&[u8]; 6] = [b"e", b"missing", b"a", b"c", b"a", b"c2"];
+    assert_eq!(b.multi_get_once(Column::Kv, &keys).unwrap(), got);
+    assert!(b.multi_get_once(Column::Kv, &[]).unwrap().is_empty());
 }
 
 fn check_scan_forward(f: &Fixture) {

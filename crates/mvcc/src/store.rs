@@ -257,11 +257,11 @@ impl KvStore {
 
     /// The stored encoding (an `mvccpb.KeyValue`, as a response carries it) of each of
     /// `revs`, which a [`PlannedRange`] read at `at` named; `Compacted` if a compaction
-    /// has removed one since.
+    /// has removed one since. A bulk read: the values do not fill the backend's cache.
     pub fn stored_kvs(&self, revs: &[Revision], at: i64) -> Result<Vec<Vec<u8>>> {
         let mut out = Vec::with_capacity(revs.len());
         for chunk in revs.chunks(FETCH_CHUNK) {
-            out.extend(self.shared.fetch_raw(chunk, at)?);
+            out.extend(self.shared.fetch_raw(chunk, at, true)?);
         }
         Ok(out)
     }
@@ -511,7 +511,7 @@ impl Shared {
         strip_values: bool,
         out: &mut Vec<KeyValue>,
     ) -> Result<()> {
-        for stored in self.fetch_raw(revs, at)? {
+        for stored in self.fetch_raw(revs, at, false)? {
             // Decoded from its own buffer, the value shares it instead of a copy.
             let mut kv = decode_kv(prost::bytes::Bytes::from(stored))?;
             if strip_values {
@@ -522,12 +522,17 @@ impl Shared {
         Ok(())
     }
 
-    /// The stored bytes of put revisions that were indexed at read revision `at`.
-    pub(crate) fn fetch_raw(&self, revs: &[Revision], at: i64) -> Result<Vec<Vec<u8>>> {
+    /// The stored bytes of put revisions that were indexed at read revision `at`; `once`
+    /// for a bulk read that should not fill the backend's cache.
+    pub(crate) fn fetch_raw(&self, revs: &[Revision], at: i64, once: bool) -> Result<Vec<Vec<u8>>> {
         let keys: Vec<[u8; crate::revision::REVISION_KEY_LEN]> =
             revs.iter().map(|r| r.to_bytes()).collect();
         let refs: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
-        let values = self.backend.multi_get(Column::Kv, &refs)?;
+        let values = if once {
+            self.backend.multi_get_once(Column::Kv, &refs)?
+        } else {
+            self.backend.multi_get(Column::Kv, &refs)?
+        };
         let mut out = Vec::with_capacity(revs.len());
         for (rev, value) in revs.iter().zip(values) {
             match value {
