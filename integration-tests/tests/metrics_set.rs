@@ -84,14 +84,6 @@ const ETCD_ONLY: &[(&str, &str)] = &[
         "MISSING: learner promotions",
     ),
     (
-        "etcd_server_read_indexes_failed_total",
-        "MISSING: failed read indexes",
-    ),
-    (
-        "etcd_server_slow_read_indexes_total",
-        "MISSING: slow read indexes",
-    ),
-    (
         "etcd_server_snapshot_apply_in_progress_total",
         "MISSING: snapshot applies",
     ),

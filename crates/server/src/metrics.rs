@@ -184,6 +184,16 @@ pub fn count_range() {
 }
 
 counter!(
+    SLOW_READ_INDEXES,
+    "etcd_server_slow_read_indexes_total",
+    "The total number of pending read indexes not in sync with leader's or timed out read index requests."
+);
+counter!(
+    READ_INDEXES_FAILED,
+    "etcd_server_read_indexes_failed_total",
+    "The total number of failed read indexes seen."
+);
+counter!(
     HEALTH_SUCCESS,
     "etcd_server_health_success",
     "The total number of successful health checks"
@@ -240,6 +250,8 @@ pub fn init(member_id: u64, version: &str) {
         &TXN_TOTAL_DEBUGGING,
         &HEALTH_SUCCESS,
         &HEALTH_FAILURES,
+        &SLOW_READ_INDEXES,
+        &READ_INDEXES_FAILED,
         &SLOW_APPLY,
     ] {
         LazyLock::force(c);
