@@ -139,6 +139,8 @@ pub struct ServerOpts {
     /// A data directory (for example one `snapshot restore` made) copied in as the server's
     /// data directory before every start attempt; the original is left alone.
     pub data_from: Option<PathBuf>,
+    /// Environment variables set for the server process (e.g. `FAILPOINTS`).
+    pub envs: Vec<(String, String)>,
 }
 
 impl ServerOpts {
@@ -147,12 +149,19 @@ impl ServerOpts {
         ServerOpts {
             extra_args: args.iter().map(|s| s.to_string()).collect(),
             data_from: None,
+            envs: Vec::new(),
         }
     }
 
     /// These options, starting from a copy of the data directory `dir`.
     pub fn with_data_from(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_from = Some(dir.into());
+        self
+    }
+
+    /// These options, with `name=value` in the server's environment.
+    pub fn with_env(mut self, name: &str, value: &str) -> Self {
+        self.envs.push((name.to_string(), value.to_string()));
         self
     }
 }
@@ -405,6 +414,7 @@ impl Server {
         );
         let child = Command::new(&self.binary)
             .args(self.args())
+            .envs(self.opts.envs.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)

@@ -57,7 +57,8 @@ pub type ScanIter<'a> = Box<dyn Iterator<Item = Result<KvPair>> + 'a>;
 /// Sizes reported by [`Backend::size`], used for the quota, `Status` and metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BackendSize {
-    /// Bytes the backend occupies on disk (SST files, logs, manifests).
+    /// Bytes the backend occupies on disk (SST files, logs, manifests) plus its unflushed
+    /// memtables.
     pub total_bytes: u64,
     /// Estimated bytes of live data (what a defragmentation would keep).
     pub in_use_bytes: u64,

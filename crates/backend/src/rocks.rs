@@ -314,16 +314,19 @@ impl Backend for RocksBackend {
     }
 
     /// `total_bytes`: the sizes of the data files in the directory (SSTs, WAL, MANIFEST,
-    /// OPTIONS; not RocksDB's info `LOG`s). `in_use_bytes`: RocksDB's
+    /// OPTIONS; not RocksDB's info `LOG`s) plus the memtables (without a WAL, unflushed
+    /// writes are on no file yet, and the quota must see them). `in_use_bytes`: RocksDB's
     /// `estimate-live-data-size` plus the memtables, summed over the column families.
     fn size(&self) -> Result<BackendSize> {
         let mut in_use = 0u64;
+        let mut memtables = 0u64;
         for col in Column::ALL {
             let cf = self.cf(col)?;
             in_use += self.int_property(cf, "rocksdb.estimate-live-data-size")?;
-            in_use += self.int_property(cf, "rocksdb.cur-size-all-mem-tables")?;
+            memtables += self.int_property(cf, "rocksdb.cur-size-all-mem-tables")?;
         }
-        let mut total = 0u64;
+        in_use += memtables;
+        let mut total = memtables;
         for entry in std::fs::read_dir(&self.path)? {
             let entry = entry?;
             let name = entry.file_name();
@@ -340,7 +343,7 @@ impl Backend for RocksBackend {
             }
         }
         Ok(BackendSize {
-            total_bytes: total,
+            total_bytes: total.max(in_use),
             in_use_bytes: in_use,
         })
     }

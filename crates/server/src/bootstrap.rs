@@ -62,6 +62,14 @@ fn storage<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> BootstrapE
     move |e| BootstrapError::Storage(format!("{what}: {e}"))
 }
 
+/// Like [`storage`], naming the path the operator must look at.
+fn storage_at<'a, E: std::fmt::Display>(
+    what: &'static str,
+    path: &'a std::path::Path,
+) -> impl Fn(E) -> BootstrapError + 'a {
+    move |e| BootstrapError::Storage(format!("{what} {}: {e}", path.display()))
+}
+
 use crate::members::LOCAL_ID_KEY;
 
 /// The initial members from `--initial-cluster`, grouped by name, with derived IDs.
@@ -273,15 +281,18 @@ struct Databases {
 /// Creates the directories, opens both databases, and finishes a snapshot restore a crash
 /// interrupted.
 fn open_databases(cfg: &Config) -> Result<Databases, BootstrapError> {
-    std::fs::create_dir_all(cfg.db_dir()).map_err(storage("create data dir"))?;
-    std::fs::create_dir_all(cfg.raft_dir()).map_err(storage("create wal dir"))?;
+    let (db_dir, raft_dir) = (cfg.db_dir(), cfg.raft_dir());
+    std::fs::create_dir_all(&db_dir).map_err(storage_at("create data dir", &db_dir))?;
+    std::fs::create_dir_all(&raft_dir).map_err(storage_at("create wal dir", &raft_dir))?;
     let snapshot_root = cfg.data_dir.join("member").join("snap");
-    std::fs::create_dir_all(&snapshot_root).map_err(storage("create snap dir"))?;
+    std::fs::create_dir_all(&snapshot_root)
+        .map_err(storage_at("create snap dir", &snapshot_root))?;
     let state: Arc<dyn Backend> = Arc::new(
-        RocksBackend::open(&cfg.db_dir(), &state_db_options()).map_err(storage("open db"))?,
+        RocksBackend::open(&db_dir, &state_db_options()).map_err(storage_at("open db", &db_dir))?,
     );
     let raft: Arc<dyn Backend> = Arc::new(
-        RocksBackend::open(&cfg.raft_dir(), &raft_db_options()).map_err(storage("open wal"))?,
+        RocksBackend::open(&raft_dir, &raft_db_options())
+            .map_err(storage_at("open wal", &raft_dir))?,
     );
     crate::apply::restore::finish_interrupted(state.as_ref())
         .map_err(storage("snapshot restore"))?;

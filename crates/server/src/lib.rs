@@ -45,7 +45,9 @@
 //! `FAILPOINTS=name=action;...` arms TiKV's `fail` points: `apply-before-write`,
 //! `apply-after-write`, `restore-before-copy`, `restore-after-copy` crash the member
 //! (`return` aborts the process, as kill -9 would) and `kv-range-skip-read-index` is the
-//! deliberate bug the robustness suite's negative control must catch. The raft Ready loop
+//! deliberate bug the robustness suite's negative control must catch;
+//! `compactor-revision-interval` (`return(<seconds>)`) shortens revision-mode
+//! auto-compaction's 5-minute period for the process tests. The raft Ready loop
 //! and compaction have their own (see `oxcd-raftlog`, `oxcd-mvcc`). A build without the
 //! feature refuses to start when `FAILPOINTS` is set.
 

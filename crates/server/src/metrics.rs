@@ -3,7 +3,9 @@
 
 use std::sync::LazyLock;
 
-use prometheus::{register_int_counter, register_int_gauge, IntCounter, IntGauge};
+use prometheus::{
+    register_histogram, register_int_counter, register_int_gauge, Histogram, IntCounter, IntGauge,
+};
 
 macro_rules! gauge {
     ($name:ident, $metric:expr, $help:expr) => {
@@ -80,6 +82,118 @@ counter!(
     "Total number of txns seen by this member."
 );
 counter!(
+    PUT_TOTAL_DEBUGGING,
+    "etcd_debugging_mvcc_put_total",
+    "Total number of puts seen by this member."
+);
+counter!(
+    DELETE_TOTAL_DEBUGGING,
+    "etcd_debugging_mvcc_delete_total",
+    "Total number of deletes seen by this member."
+);
+counter!(
+    RANGE_TOTAL_DEBUGGING,
+    "etcd_debugging_mvcc_range_total",
+    "Total number of ranges seen by this member."
+);
+counter!(
+    TXN_TOTAL_DEBUGGING,
+    "etcd_debugging_mvcc_txn_total",
+    "Total number of txns seen by this member."
+);
+gauge!(
+    KEYS_TOTAL,
+    "etcd_debugging_mvcc_keys_total",
+    "Total number of keys."
+);
+
+macro_rules! histogram {
+    ($name:ident, $metric:expr, $help:expr, $first:expr, $count:expr) => {
+        #[doc = $help]
+        #[doc = concat!("(`", $metric, "`, buckets doubling from ", stringify!($first), " s, as etcd's.)")]
+        pub static $name: LazyLock<Histogram> = LazyLock::new(|| {
+            let buckets: Vec<f64> = (0..$count).map(|i| $first * f64::from(1u32 << i)).collect();
+            register_histogram!($metric, $help, buckets.clone()).unwrap_or_else(|_| {
+                Histogram::with_opts(prometheus::HistogramOpts::new($metric, $help).buckets(buckets))
+                    .expect("valid metric")
+            })
+        });
+    };
+}
+
+// The state machine's backend write of one applied entry (etcd: a bbolt commit).
+histogram!(
+    BACKEND_COMMIT_SECONDS,
+    "etcd_disk_backend_commit_duration_seconds",
+    "The latency distributions of commit called by backend.",
+    0.001,
+    14
+);
+// A Defragment (in oxcd a full RocksDB compaction).
+histogram!(
+    DEFRAG_SECONDS,
+    "etcd_disk_backend_defrag_duration_seconds",
+    "The latency distribution of backend defragmentation.",
+    0.1,
+    13
+);
+gauge!(
+    DEFRAG_INFLIGHT,
+    "etcd_disk_defrag_inflight",
+    "Whether or not defrag is active on the member. 1 means active, 0 means not."
+);
+histogram!(
+    HASH_SECONDS,
+    "etcd_mvcc_hash_duration_seconds",
+    "The latency distribution of storage hash operation.",
+    0.01,
+    15
+);
+histogram!(
+    HASH_REV_SECONDS,
+    "etcd_mvcc_hash_rev_duration_seconds",
+    "The latency distribution of storage hash by revision operation.",
+    0.01,
+    15
+);
+
+/// The value of `etcd_debugging_mvcc_compact_revision` for a compacted revision: etcd
+/// reports -1 until the first compaction.
+pub fn compact_revision_gauge(compacted: i64) -> i64 {
+    if compacted == 0 {
+        -1
+    } else {
+        compacted
+    }
+}
+
+/// Counts one applied put, delete or txn (`etcd_mvcc_*_total` and etcd's debugging twins).
+pub fn count_write(put: u64, delete: u64, txn: u64) {
+    PUT_TOTAL.inc_by(put);
+    PUT_TOTAL_DEBUGGING.inc_by(put);
+    DELETE_TOTAL.inc_by(delete);
+    DELETE_TOTAL_DEBUGGING.inc_by(delete);
+    TXN_TOTAL.inc_by(txn);
+    TXN_TOTAL_DEBUGGING.inc_by(txn);
+}
+
+/// Counts one range served.
+pub fn count_range() {
+    RANGE_TOTAL.inc();
+    RANGE_TOTAL_DEBUGGING.inc();
+}
+
+counter!(
+    SLOW_READ_INDEXES,
+    "etcd_server_slow_read_indexes_total",
+    "The total number of pending read indexes not in sync with leader's or timed out read index requests."
+);
+counter!(
+    READ_INDEXES_FAILED,
+    "etcd_server_read_indexes_failed_total",
+    "The total number of failed read indexes seen."
+);
+counter!(
     HEALTH_SUCCESS,
     "etcd_server_health_success",
     "The total number of successful health checks"
@@ -112,19 +226,36 @@ pub fn init(member_id: u64, version: &str) {
         &CURRENT_REVISION,
         &COMPACT_REVISION,
         &AUTH_REVISION,
+        &KEYS_TOTAL,
+        &DEFRAG_INFLIGHT,
     ] {
         LazyLock::force(g);
+    }
+    for h in [
+        &BACKEND_COMMIT_SECONDS,
+        &DEFRAG_SECONDS,
+        &HASH_SECONDS,
+        &HASH_REV_SECONDS,
+    ] {
+        LazyLock::force(h);
     }
     for c in [
         &PUT_TOTAL,
         &DELETE_TOTAL,
         &RANGE_TOTAL,
         &TXN_TOTAL,
+        &PUT_TOTAL_DEBUGGING,
+        &DELETE_TOTAL_DEBUGGING,
+        &RANGE_TOTAL_DEBUGGING,
+        &TXN_TOTAL_DEBUGGING,
         &HEALTH_SUCCESS,
         &HEALTH_FAILURES,
+        &SLOW_READ_INDEXES,
+        &READ_INDEXES_FAILED,
         &SLOW_APPLY,
     ] {
         LazyLock::force(c);
     }
+    COMPACT_REVISION.set(compact_revision_gauge(0));
     oxcd_middleware::register_identity(member_id, version);
 }

@@ -241,9 +241,17 @@ impl StateMachine {
         };
         batch.put(Column::Meta, APPLIED_INDEX_KEY, index.to_be_bytes());
         fail::fail_point!("apply-before-write", |_| std::process::abort());
+        let commit = std::time::Instant::now();
         self.backend
             .write(batch, false)
             .map_err(|e| ApplyError::new(format!("backend write: {e}")))?;
+        crate::metrics::BACKEND_COMMIT_SECONDS.observe(commit.elapsed().as_secs_f64());
+        match &result {
+            Some(ApplyResult::Put(_)) => crate::metrics::count_write(1, 0, 0),
+            Some(ApplyResult::DeleteRange(_)) => crate::metrics::count_write(0, 1, 0),
+            Some(ApplyResult::Txn(_)) => crate::metrics::count_write(0, 0, 1),
+            _ => {}
+        }
         // `sleep(ms)` here widens the window between a write and its publication.
         fail::fail_point!("apply-after-write", |_| std::process::abort());
         self.applied = index;

@@ -3,7 +3,9 @@
 //! - periodic: the retention is hours (`"1"`) or a duration (`"30m"`); the current revision
 //!   is sampled every retention/10, and the member compacts to the newest sample that is
 //!   at least one retention old.
-//! - revision: every 5 minutes, compact to `current - retention`.
+//! - revision: every 5 minutes, compact to `current - retention`. In a `failpoints` build,
+//!   `FAILPOINTS=compactor-revision-interval=return(<seconds>)` shortens the 5 minutes (the
+//!   process tests use it).
 //!
 //! Only the leader compacts; the compaction goes through raft like a client's.
 
@@ -111,8 +113,17 @@ async fn periodic(ctx: Compactor, retention: Duration) {
     }
 }
 
+/// How often revision mode compacts: every 5 minutes, as etcd 3.4 (`revInterval`), unless
+/// the failpoint `compactor-revision-interval` returns another number of seconds.
+fn revision_interval() -> Duration {
+    fail::fail_point!("compactor-revision-interval", |secs: Option<String>| {
+        Duration::from_secs(secs.and_then(|s| s.parse().ok()).unwrap_or(300).max(1))
+    });
+    Duration::from_secs(300)
+}
+
 async fn by_revision(ctx: Compactor, keep: i64) {
-    let mut tick = tokio::time::interval(Duration::from_secs(300));
+    let mut tick = tokio::time::interval(revision_interval());
     loop {
         tick.tick().await;
         let target = ctx.kv.current_revision() - keep;

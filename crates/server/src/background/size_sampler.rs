@@ -43,7 +43,9 @@ pub fn start(ctx: Sampled, every: Duration) {
             metrics::IS_LEARNER.set(i64::from(
                 ctx.members.get(ctx.member_id).is_some_and(|m| m.is_learner),
             ));
-            metrics::COMPACT_REVISION.set(ctx.kv.compacted_revision());
+            metrics::COMPACT_REVISION
+                .set(metrics::compact_revision_gauge(ctx.kv.compacted_revision()));
+            metrics::KEYS_TOTAL.set(ctx.kv.indexed_keys() as i64);
         }
     });
 }

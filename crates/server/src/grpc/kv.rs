@@ -144,6 +144,7 @@ impl KvService {
     /// Raises NOSPACE and fails if `cost` does not fit the quota.
     async fn check_quota(&self, cost: u64) -> Result<(), ServerError> {
         if self.quota.available(cost) {
+            self.quota.charge(cost);
             return Ok(());
         }
         let alarm = AlarmRequest {
@@ -174,7 +175,9 @@ fn skip_read_index() -> bool {
 impl Kv for KvService {
     async fn range(&self, req: Request<RangeRequest>) -> Result<Response<RangeResponse>, Status> {
         let caller = self.auth.caller(&req).await?;
-        Ok(Response::new(self.do_range(&caller, req.get_ref()).await?))
+        let resp = self.do_range(&caller, req.get_ref()).await?;
+        crate::metrics::count_range();
+        Ok(Response::new(resp))
     }
 
     type RangeStreamStream =

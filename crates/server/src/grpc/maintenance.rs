@@ -24,6 +24,7 @@ use crate::context::{ServerContext, SERVER_VERSION, STORAGE_VERSION};
 use crate::error::ServerError;
 use crate::grpc::header::Headers;
 use crate::members::Members;
+use crate::metrics;
 use crate::propose::Proposals;
 use crate::quota::Quota;
 use oxcd_backend::Backend;
@@ -140,10 +141,20 @@ impl Maintenance for MaintenanceService {
     ) -> Result<Response<DefragmentResponse>, Status> {
         self.auth.admin_raw(&req).await?;
         let backend = self.backend.clone();
-        tokio::task::spawn_blocking(move || backend.defragment())
-            .await
+        let started = std::time::Instant::now();
+        metrics::DEFRAG_INFLIGHT.set(1);
+        let done = tokio::task::spawn_blocking(move || {
+            backend.defragment()?;
+            backend.size()
+        })
+        .await;
+        metrics::DEFRAG_INFLIGHT.set(0);
+        metrics::DEFRAG_SECONDS.observe(started.elapsed().as_secs_f64());
+        let size = done
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(ServerError::from)?;
+        // The quota must see the space given back now, as etcd's does (NOSPACE recovery).
+        self.quota.record_size(size.total_bytes, size.in_use_bytes);
         // etcd 3.4 answers a defragmentation with no header.
         Ok(Response::new(DefragmentResponse { header: None }))
     }
@@ -151,6 +162,7 @@ impl Maintenance for MaintenanceService {
     async fn hash(&self, req: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
         self.auth.admin_raw(&req).await?;
         let kv = self.kv.clone();
+        let _timer = metrics::HASH_SECONDS.start_timer();
         let (hash, revision) = tokio::task::spawn_blocking(move || kv.hash_with_revision())
             .await
             .map_err(|e| Status::internal(e.to_string()))?
@@ -168,6 +180,7 @@ impl Maintenance for MaintenanceService {
         self.auth.admin_raw(&req).await?;
         let rev = req.get_ref().revision;
         let kv = self.kv.clone();
+        let _timer = metrics::HASH_REV_SECONDS.start_timer();
         let h = tokio::task::spawn_blocking(move || kv.hash_kv(rev))
             .await
             .map_err(|e| Status::internal(e.to_string()))?

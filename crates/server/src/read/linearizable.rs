@@ -57,6 +57,12 @@ async fn run(raft: RaftHandle, mut rx: mpsc::Receiver<Waiter>, timeout: Duration
         })
         .await
         .unwrap_or(Err(ServerError::Timeout));
+        // etcd counts a timed-out round as slow and any other failure as failed.
+        match &result {
+            Ok(()) => {}
+            Err(ServerError::Timeout) => crate::metrics::SLOW_READ_INDEXES.inc(),
+            Err(_) => crate::metrics::READ_INDEXES_FAILED.inc(),
+        }
         for w in batch.drain(..) {
             let _ = w.send(result.clone());
         }
