@@ -57,6 +57,8 @@ pub(crate) struct Shared {
 pub(crate) enum View<'t> {
     /// The published state at its current revision.
     Published,
+    /// As `Published`, for a bulk read whose values are used once (not cached).
+    PublishedOnce,
     /// The published state at a revision no newer than the current one (a [`Snapshot`]).
     Pinned(i64),
     /// A write transaction's view (published state plus its own uncommitted changes).
@@ -246,6 +248,12 @@ impl KvStore {
         self.shared.range_view(req, View::Published)
     }
 
+    /// [`KvStore::range`] for a bulk read whose values are used once (a page of a stream):
+    /// they do not fill the backend's cache.
+    pub fn range_once(&self, req: &RangeRequest) -> Result<RangeResult> {
+        self.shared.range_view(req, View::PublishedOnce)
+    }
+
     /// [`KvStore::range`] without reading a value: the stored revisions of the answer, in
     /// order, for a caller that streams them ([`KvStore::stored_kvs`]) instead of holding
     /// the whole answer. `None` when the request needs the values or their metadata to
@@ -383,9 +391,10 @@ impl Shared {
         let plan = RangePlan::new(req);
         let range = KeyRange::new(&req.key, &req.range_end);
         let (window, reverse) = plan.window();
+        let once = matches!(view, View::PublishedOnce);
         let st = self.state.read();
         let (head, txn) = match view {
-            View::Published => (st.current, None),
+            View::Published | View::PublishedOnce => (st.current, None),
             // A snapshot never runs ahead of the published state (revisions only grow);
             // after a restore that rewound the store, it reads no further than the store.
             View::Pinned(rev) => (rev.min(st.current), None),
@@ -414,7 +423,7 @@ impl Shared {
             }
             let (revs, count) = st.index.range(&range, at, window, reverse);
             drop(st);
-            let kvs = self.fetch(&revs, at, plan.strips_values_early())?;
+            let kvs = self.fetch(&revs, at, plan.strips_values_early(), once)?;
             return Ok(plan.finish(kvs, count, head));
         };
 
@@ -460,7 +469,7 @@ impl Shared {
         }
         let stored: Vec<Revision> = merged.iter().filter_map(|(_, r)| *r).collect();
         let mut fetched = self
-            .fetch(&stored, base_rev, plan.strips_values_early())?
+            .fetch(&stored, base_rev, plan.strips_values_early(), false)?
             .into_iter();
         let mut kvs = Vec::with_capacity(merged.len());
         for (key, rev) in merged {
@@ -481,7 +490,7 @@ impl Shared {
         };
         match entry {
             None => Ok(None),
-            Some(e) => Ok(self.fetch(&[e.modified], current, false)?.pop()),
+            Some(e) => Ok(self.fetch(&[e.modified], current, false, false)?.pop()),
         }
     }
 
@@ -496,10 +505,11 @@ impl Shared {
         revs: &[Revision],
         at: i64,
         strip_values: bool,
+        once: bool,
     ) -> Result<Vec<KeyValue>> {
         let mut out = Vec::with_capacity(revs.len());
         for chunk in revs.chunks(FETCH_CHUNK) {
-            self.fetch_chunk(chunk, at, strip_values, &mut out)?;
+            self.fetch_chunk(chunk, at, strip_values, once, &mut out)?;
         }
         Ok(out)
     }
@@ -509,9 +519,10 @@ impl Shared {
         revs: &[Revision],
         at: i64,
         strip_values: bool,
+        once: bool,
         out: &mut Vec<KeyValue>,
     ) -> Result<()> {
-        for stored in self.fetch_raw(revs, at, false)? {
+        for stored in self.fetch_raw(revs, at, once)? {
             // Decoded from its own buffer, the value shares it instead of a copy.
             let mut kv = decode_kv(prost::bytes::Bytes::from(stored))?;
             if strip_values {

@@ -105,7 +105,7 @@ impl RangePages {
                 count: counted.count,
             });
         }
-        let chosen = kv.range(&RangeRequest {
+        let chosen = kv.range_once(&RangeRequest {
             keys_only: true,
             ..req.clone()
         })?;
@@ -202,7 +202,7 @@ impl RangePages {
                     req.sort_order = SortOrder::Descend as i32;
                     req.sort_target = SortTarget::Key as i32;
                 }
-                let res = self.kv.range(&req)?;
+                let res = self.kv.range_once(&req)?;
                 *remaining -= res.kvs.len();
                 match res.kvs.last() {
                     Some(last) if *descending => *to = last.key.to_vec(),
@@ -235,7 +235,7 @@ fn values_at(kv: &KvStore, at: i64, page: Vec<KeyValue>) -> Result<Vec<KeyValue>
             };
             // The key was live at `at`; only a compaction can take it away, and that read
             // fails with Compacted rather than answering nothing.
-            kv.range(&req)?.kvs.pop().ok_or(MvccError::Compacted)
+            kv.range_once(&req)?.kvs.pop().ok_or(MvccError::Compacted)
         })
         .collect()
 }
