@@ -110,6 +110,19 @@ pub(crate) fn decode_kv(bytes: impl prost::bytes::Buf) -> Result<KeyValue> {
     KeyValue::decode(bytes).map_err(|e| MvccError::Corrupt(format!("bad stored KeyValue: {e}")))
 }
 
+/// The revision a range with `requested` revision reads at (`<= 0`: the head), refused if
+/// it is after `head` or before the `compacted` one.
+fn read_revision(requested: i64, head: i64, compacted: i64) -> Result<i64> {
+    let at = if requested <= 0 { head } else { requested };
+    if at > head {
+        return Err(MvccError::FutureRevision);
+    }
+    if at < compacted {
+        return Err(MvccError::Compacted);
+    }
+    Ok(at)
+}
+
 /// A range answered by its stored revisions ([`KvStore::plan_range`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedRange {
@@ -400,17 +413,7 @@ impl Shared {
             View::Pinned(rev) => (rev.min(st.current), None),
             View::Txn(t) => (t.revision, Some(t)),
         };
-        let at = if req.revision <= 0 {
-            head
-        } else {
-            req.revision
-        };
-        if at > head {
-            return Err(MvccError::FutureRevision);
-        }
-        if at < st.compacted {
-            return Err(MvccError::Compacted);
-        }
+        let at = read_revision(req.revision, head, st.compacted)?;
         let overlay = txn.filter(|t| at == t.revision).map(|t| t.overlay);
         let Some(overlay) = overlay else {
             if plan.count_only {
@@ -572,17 +575,7 @@ impl Shared {
         let range = KeyRange::new(&req.key, &req.range_end);
         let st = self.state.read();
         let head = st.current;
-        let at = if req.revision <= 0 {
-            head
-        } else {
-            req.revision
-        };
-        if at > head {
-            return Err(MvccError::FutureRevision);
-        }
-        if at < st.compacted {
-            return Err(MvccError::Compacted);
-        }
+        let at = read_revision(req.revision, head, st.compacted)?;
         let (mut revs, count) = st.index.range(&range, at, window, reverse);
         drop(st);
         let more = plan.limit() > 0 && revs.len() > plan.limit();
