@@ -24,12 +24,8 @@ impl Printer {
                 Ok(())
             }
             Format::Fields => {
-                hdr(&mut o.out, &r.header);
-                line(&mut o.out, &format!("\"ID\" : {}", r.id));
-                {
-                    line(&mut o.out, &format!("\"TTL\" : {}", r.ttl));
-                    Ok(())
-                }
+                id_ttl_fields(&mut o.out, &r.header, r.id, r.ttl);
+                Ok(())
             }
             Format::Json => json_line(
                 o,
@@ -77,12 +73,8 @@ impl Printer {
                 Ok(())
             }
             Format::Fields => {
-                hdr(&mut o.out, &r.header);
-                line(&mut o.out, &format!("\"ID\" : {}", r.id));
-                {
-                    line(&mut o.out, &format!("\"TTL\" : {}", r.ttl));
-                    Ok(())
-                }
+                id_ttl_fields(&mut o.out, &r.header, r.id, r.ttl);
+                Ok(())
             }
             Format::Json => json_line(
                 o,
@@ -190,4 +182,16 @@ impl Printer {
             Format::Table => Err(Unsupported),
         })
     }
+}
+
+/// The fields of a grant or keepalive answer: the header, then the lease's ID and TTL.
+fn id_ttl_fields(
+    out: &mut Vec<u8>,
+    header: &Option<oxcd_proto::etcdserverpb::ResponseHeader>,
+    id: i64,
+    ttl: i64,
+) {
+    hdr(out, header);
+    line(out, &format!("\"ID\" : {id}"));
+    line(out, &format!("\"TTL\" : {ttl}"));
 }
