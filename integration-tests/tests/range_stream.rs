@@ -247,7 +247,7 @@ fn range_stream_answers_what_range_answers_for_every_option() {
             );
             let rev = |r: &RangeResponse| r.header.as_ref().map(|h| h.revision);
             assert_eq!(rev(&streamed), rev(&range), "{what}: header revision");
-            let pages = range.kvs.len().div_ceil(1000).max(1);
+            let pages = range.kvs.len().div_ceil(256).max(1); // range_stream::PAGE
             assert_eq!(messages, pages, "{what}: messages");
         }
         // A compacted revision is refused before any message, as Range refuses it.

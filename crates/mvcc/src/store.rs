@@ -141,6 +141,12 @@ pub struct PlannedRange {
 /// How many stored values one backend read fetches for a range.
 const FETCH_CHUNK: usize = 256;
 
+/// A range that reads more stored values than this is a bulk read (a LIST page, a
+/// scan): its values skip the backend's block cache, as they are seldom read again soon
+/// and would only evict the hot blocks, and a paginated LIST of a large prefix then costs
+/// memory in proportion to its page, not to the cache it would fill.
+const BULK_READ: usize = 100;
+
 /// The revision of an empty store (etcd starts at 1).
 pub const INITIAL_REVISION: i64 = 1;
 
@@ -510,6 +516,7 @@ impl Shared {
         strip_values: bool,
         once: bool,
     ) -> Result<Vec<KeyValue>> {
+        let once = once || revs.len() > BULK_READ;
         let mut out = Vec::with_capacity(revs.len());
         for chunk in revs.chunks(FETCH_CHUNK) {
             self.fetch_chunk(chunk, at, strip_values, once, &mut out)?;

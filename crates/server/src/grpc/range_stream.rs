@@ -26,8 +26,8 @@ use tonic::Status;
 
 use crate::error::ServerError;
 
-/// Key-values per message.
-pub const PAGE: usize = 1000;
+/// Key-values per message (256 values of 10 KiB are a 2.5 MiB message).
+pub const PAGE: usize = 256;
 
 /// Where the next page comes from.
 enum Cursor {
