@@ -2,6 +2,8 @@
 #   make run    start a single-member server on 127.0.0.1:2379 (data in ./default.etcd)
 #   make test   format check, clippy, then every test (unit, conformance, differential vs etcd)
 #   make bench  oxcd vs etcd side by side
+#   make bench-quick  the headline table (put, range, txn-put, lease-keepalive, watch on 1 and
+#               3 members, one round, smaller totals) in under 5 minutes, to check a change
 #   make snapshot-bench  a 2 GiB snapshot, oxcd vs etcd 3.4.23 side by side: snapshot time,
 #               the server's peak RSS growth while it streams, put p50/p99/max during the
 #               stream vs without (scripts/snapshot-bench.sh; SIZE_MB=256 for a quick run;
@@ -21,7 +23,7 @@ OXCD_BIN := $(CARGO_TARGET_DIR)/release/oxcd
 OXCD_DEBUG_BIN := $(CARGO_TARGET_DIR)/debug/oxcd
 DATA_DIR ?= default.etcd
 
-.PHONY: deps build release run test fmt fmt-check lint nextest bench snapshot-bench fuzz chaos clean-data
+.PHONY: deps build release run test fmt fmt-check lint nextest bench bench-quick snapshot-bench fuzz chaos clean-data
 
 deps:
 	@scripts/install-deps.sh
@@ -60,6 +62,11 @@ test: deps fmt-check lint nextest
 
 bench: deps
 	scripts/bench-vs-etcd.sh
+
+bench-quick: deps
+	ONLY="put range-l range-s txn-put lease-keepalive watch" ROUNDS=1 TOTAL=10000 \
+	  WATCHERS=2000 STREAMS=20 WATCH_PUTS=300 BIG_KEYS=0 TLS_WORKLOADS="" AUTH_WORKLOADS="" \
+	  OUT=bench-out/quick scripts/bench-vs-etcd.sh
 
 snapshot-bench: deps
 	scripts/snapshot-bench.sh

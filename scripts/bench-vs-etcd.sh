@@ -14,6 +14,9 @@
 #   WATCHERS=10000 STREAMS=100 WATCH_PUTS=500 SIZES=1 scripts/bench-vs-etcd.sh
 #   ONLY="put watch" BIG_KEYS=0 SIZES=1 ROUNDS=1 scripts/bench-vs-etcd.sh   # a subset
 #   ONLY=kube BIG_KEYS=0 TLS_WORKLOADS="" AUTH_WORKLOADS="" ROUNDS=1 scripts/bench-vs-etcd.sh
+#   ONLY=kube SIZES=3 KUBE_NODES=5000 KUBE_OBJECTS=50000 KUBE_HEARTBEAT_MS=10000 \
+#     KUBE_FULL_LIST_MS=5000 BIG_KEYS=0 TLS_WORKLOADS="" AUTH_WORKLOADS="" ROUNDS=1 \
+#     scripts/bench-vs-etcd.sh     # a 5,000-node cluster: kubelet's 10 s lease renewals
 #   TLS_WORKLOADS="" scripts/bench-vs-etcd.sh   # skip the client-mTLS runs (put-tls, range-s-tls)
 #   AUTH_WORKLOADS="" scripts/bench-vs-etcd.sh  # skip the auth-on runs (put-auth, range-s-auth)
 #
@@ -41,6 +44,9 @@ KUBE_NODES="${KUBE_NODES:-200}"      # GuaranteedUpdates/s, seconds
 KUBE_EVENT_RATE="${KUBE_EVENT_RATE:-100}"
 KUBE_UPDATE_RATE="${KUBE_UPDATE_RATE:-300}"
 KUBE_DURATION="${KUBE_DURATION:-30}"
+KUBE_CONTROLLERS="${KUBE_CONTROLLERS:-8}"      # kube: concurrent controllers doing the updates
+KUBE_HEARTBEAT_MS="${KUBE_HEARTBEAT_MS:-2000}"  # kube: node lease renewal period (kubelet: 10000)
+KUBE_FULL_LIST_MS="${KUBE_FULL_LIST_MS:-0}"     # kube: unpaginated LIST of all pods every N ms (0: none)
 MVCC_TOTAL="${MVCC_TOTAL:-100000}"   # mvcc-put: puts and puts per txn
 MVCC_BATCH="${MVCC_BATCH:-1}"
 
@@ -140,7 +146,7 @@ WORKLOADS=(
   "lease-keepalive lease-keepalive --total $TOTAL --leases $LEASES --ttl 60"
   "watch watch --watchers $WATCHERS --streams $STREAMS --put-total $WATCH_PUTS --put-rate $WATCH_PUT_RATE --val-size 64"
   "watch-latency watch-latency --total $WL_TOTAL --put-rate $WL_RATE"
-  "kube kube --objects $KUBE_OBJECTS --nodes $KUBE_NODES --event-rate $KUBE_EVENT_RATE --update-rate $KUBE_UPDATE_RATE --duration $KUBE_DURATION"
+  "kube kube --objects $KUBE_OBJECTS --nodes $KUBE_NODES --event-rate $KUBE_EVENT_RATE --update-rate $KUBE_UPDATE_RATE --controllers $KUBE_CONTROLLERS --duration $KUBE_DURATION --heartbeat-ms $KUBE_HEARTBEAT_MS --full-list-interval-ms $KUBE_FULL_LIST_MS"
 )
 SIZES="${SIZES:-1 3}"
 ONLY="${ONLY:-}"                     # space-separated workload names to run (empty = all)
@@ -299,13 +305,13 @@ for size in sorted({r.get("members", 1) for r in rows if r.get("members", 1) > 0
         " txn-put: txns/s; lease-keepalive: keepalives/s; kube: every call of the mix")
   if any(r["name"] == "kube" for r in sub if "result" in r):
     print(f"\nkube-like mix, {size} member{'s' if size > 1 else ''}, per call type")
-    print(f"{'call':<14} {'etcd /s':>9} {'oxcd /s':>9} {'etcd p50':>9} {'oxcd p50':>9} {'etcd p99':>9} {'oxcd p99':>9}")
-    for call in ("heartbeat", "create-event", "lease-grant", "update", "list", "count"):
+    print(f"{'call':<22} {'etcd /s':>9} {'oxcd /s':>9} {'etcd p50':>9} {'oxcd p50':>9} {'etcd p99':>9} {'oxcd p99':>9}")
+    for call in ("heartbeat", "heartbeat-in-full-list", "create-event", "lease-grant", "update", "list", "count", "full-list"):
       v = [med(sub, k, "kube", f"{call}_{m}") for m in ("rate", "p50_ms", "p99_ms") for k in ("etcd", "oxcd")]
-      print(f"{call:<14} {f(v[0], '9.1f'):>9} {f(v[1], '9.1f'):>9} {f(v[2], '7.2f'):>7}ms {f(v[3], '7.2f'):>7}ms {f(v[4], '7.2f'):>7}ms {f(v[5], '7.2f'):>7}ms")
+      print(f"{call:<22} {f(v[0], '9.1f'):>9} {f(v[1], '9.1f'):>9} {f(v[2], '7.2f'):>7}ms {f(v[3], '7.2f'):>7}ms {f(v[4], '7.2f'):>7}ms {f(v[5], '7.2f'):>7}ms")
     c = [med(sub, k, "kube", "conflicts") for k in ("etcd", "oxcd")]
     e = [med(sub, k, "kube", "watch_events") for k in ("etcd", "oxcd")]
-    print(f"{'conflicts':<14} {f(c[0], '9.0f'):>9} {f(c[1], '9.0f'):>9}   watch events: {f(e[0], '.0f')} / {f(e[1], '.0f')}")
+    print(f"{'conflicts':<22} {f(c[0], '9.0f'):>9} {f(c[1], '9.0f'):>9}   watch events: {f(e[0], '.0f')} / {f(e[1], '.0f')}")
 mv = [r for r in rows if r.get("members") == 0]
 if mv:
   rate, p99 = med(mv, "oxcd", "mvcc-put", "rate"), med(mv, "oxcd", "mvcc-put", "p99_ms")

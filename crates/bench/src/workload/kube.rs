@@ -15,6 +15,9 @@
 //! - `list`, `count`: every `--list-interval-ms`, a paginated LIST (`--page` per page, every
 //!   page after the first at the first page's revision) and a count-only range of each
 //!   resource;
+//! - `full-list`: every `--full-list-interval-ms` (0: never), one unpaginated LIST of every
+//!   pod, as a client listing without a limit makes the API server send it; heartbeats that
+//!   start while one is in flight are also reported as `heartbeat-in-full-list`;
 //! - one watcher per resource prefix (pods, configmaps, events, leases) with prev_kv,
 //!   progress_notify and `hasleader`, from the revision after the setup. At the end every
 //!   watcher catches up by RequestProgress to the final revision and must have received
@@ -76,6 +79,9 @@ pub struct KubeArgs {
     /// Objects per LIST page.
     #[arg(long, default_value_t = 500)]
     page: i64,
+    /// Interval between two unpaginated LISTs of every pod, in milliseconds (0: none).
+    #[arg(long, default_value_t = 0)]
+    full_list_interval_ms: u64,
     /// Object size in bytes.
     #[arg(long, default_value_t = 1024)]
     val_size: usize,
@@ -97,13 +103,15 @@ const RESOURCES: [&str; 4] = [
 ];
 
 /// The call types reported, in report order.
-const CALLS: [&str; 6] = [
+const CALLS: [&str; 8] = [
     "heartbeat",
+    "heartbeat-in-full-list",
     "create-event",
     "lease-grant",
     "update",
     "list",
     "count",
+    "full-list",
 ];
 
 /// What the actors measured.
@@ -115,9 +123,21 @@ struct Stats {
     conflicts: AtomicUsize,
     /// Successful writes per resource.
     writes: [AtomicUsize; 4],
+    /// Unpaginated LISTs in flight.
+    full_lists: AtomicUsize,
 }
 
 impl Stats {
+    /// Records one latency under `call`.
+    fn record(&self, call: &'static str, d: Duration) {
+        self.latencies
+            .lock()
+            .expect("stats lock")
+            .entry(call)
+            .or_default()
+            .push(d);
+    }
+
     /// Runs `fut`, recording its latency under `call`, or the error.
     async fn timed<T>(
         &self,
@@ -127,13 +147,7 @@ impl Stats {
         let t0 = Instant::now();
         match fut.await {
             Ok(v) => {
-                let d = t0.elapsed();
-                self.latencies
-                    .lock()
-                    .expect("stats lock")
-                    .entry(call)
-                    .or_default()
-                    .push(d);
+                self.record(call, t0.elapsed());
                 Some(v)
             }
             Err(e) => {
@@ -471,9 +485,14 @@ pub async fn run(ctx: &Ctx, args: &KubeArgs) -> anyhow::Result<Report> {
             tokio::time::sleep(offset).await;
             let mut tick = tokio::time::interval(every);
             while tick.tick().await < deadline {
+                let t0 = Instant::now();
+                let in_full_list = stats.full_lists.load(Ordering::Relaxed) > 0;
                 if let Some(rev) =
                     guaranteed_update(&stats, &mut kv, "heartbeat", &node, &value, known).await
                 {
+                    if in_full_list {
+                        stats.record("heartbeat-in-full-list", t0.elapsed());
+                    }
                     known = rev;
                     stats.writes[LEASES].fetch_add(1, Ordering::Relaxed);
                 }
@@ -550,6 +569,28 @@ pub async fn run(ctx: &Ctx, args: &KubeArgs) -> anyhow::Result<Report> {
                     };
                     stats.timed("count", count).await;
                 }
+            }
+        }));
+    }
+
+    // Unpaginated LISTs of every pod.
+    if args.full_list_interval_ms > 0 {
+        let (stats, mut kv) = (Arc::clone(&stats), kv(2));
+        let every = Duration::from_millis(args.full_list_interval_ms);
+        actors.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            while tick.tick().await < deadline {
+                stats.full_lists.fetch_add(1, Ordering::Relaxed);
+                let prefix = RESOURCES[PODS];
+                let req = RangeRequest {
+                    key: prefix.into(),
+                    range_end: prefix_end(prefix.as_bytes()),
+                    ..Default::default()
+                };
+                let full = async { anyhow::Ok(kv.range(req).await?.into_inner().kvs.len()) };
+                stats.timed("full-list", full).await;
+                stats.full_lists.fetch_sub(1, Ordering::Relaxed);
             }
         }));
     }
