@@ -78,7 +78,24 @@ pub trait Backend: Send + Sync + 'static {
     /// streamed to its client): it need not keep them in a cache, so that one big read
     /// neither grows the process nor evicts what other reads use.
     fn multi_get_once(&self, col: Column, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
-        self.multi_get(col, keys)
+        let mut out = Vec::with_capacity(keys.len());
+        self.visit_once(col, keys, &mut |v| out.push(v.map(<[u8]>::to_vec)))?;
+        Ok(out)
+    }
+
+    /// [`Backend::multi_get_once`] without copying the values out: each is lent to `visit`
+    /// (`None` for a missing key), one call per key, in order. For a reader that only
+    /// measures the values or copies them once into its own buffer.
+    fn visit_once(
+        &self,
+        col: Column,
+        keys: &[&[u8]],
+        visit: &mut dyn FnMut(Option<&[u8]>),
+    ) -> Result<()> {
+        for v in self.multi_get(col, keys)? {
+            visit(v.as_deref());
+        }
+        Ok(())
     }
 
     /// Iterates over `[start, end)` of `col` (see the crate invariants).

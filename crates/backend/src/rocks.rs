@@ -199,15 +199,24 @@ impl Backend for RocksBackend {
             .collect()
     }
 
-    fn multi_get_once(&self, col: Column, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+    /// The values stay pinned in RocksDB's blocks while `visit` reads them; the blocks do
+    /// not enter the block cache.
+    fn visit_once(
+        &self,
+        col: Column,
+        keys: &[&[u8]],
+        visit: &mut dyn FnMut(Option<&[u8]>),
+    ) -> Result<()> {
         let cf = self.cf(col)?;
         let mut ro = ReadOptions::default();
         ro.fill_cache(false);
-        self.db
+        for r in self
+            .db
             .batched_multi_get_cf_opt(cf, keys.iter().copied(), false, &ro)
-            .into_iter()
-            .map(|r| Ok(r?.map(|v| v.to_vec())))
-            .collect()
+        {
+            visit(r?.as_deref());
+        }
+        Ok(())
     }
 
     fn scan<'a>(

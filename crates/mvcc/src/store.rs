@@ -274,7 +274,7 @@ impl KvStore {
     }
 
     /// [`KvStore::range`] without reading a value: the stored revisions of the answer, in
-    /// order, for a caller that streams them ([`KvStore::stored_kvs`]) instead of holding
+    /// order, for a caller that streams them ([`KvStore::visit_stored_kvs`]) instead of holding
     /// the whole answer. `None` when the request needs the values or their metadata to
     /// decide its answer (a sort other than by key, revision filters): read it with
     /// [`KvStore::range`] then.
@@ -282,15 +282,38 @@ impl KvStore {
         self.shared.plan_range(req)
     }
 
-    /// The stored encoding (an `mvccpb.KeyValue`, as a response carries it) of each of
-    /// `revs`, which a [`PlannedRange`] read at `at` named; `Compacted` if a compaction
-    /// has removed one since. A bulk read: the values do not fill the backend's cache.
-    pub fn stored_kvs(&self, revs: &[Revision], at: i64) -> Result<Vec<Vec<u8>>> {
-        let mut out = Vec::with_capacity(revs.len());
+    /// Lends `visit` the stored encoding (an `mvccpb.KeyValue`, as a response carries it)
+    /// of each of `revs`, in order, which a [`PlannedRange`] read at `at` named;
+    /// `Compacted` if a compaction has removed one since. A bulk read: nothing is copied out
+    /// of the backend, and the values do not fill its cache.
+    pub fn visit_stored_kvs(
+        &self,
+        revs: &[Revision],
+        at: i64,
+        mut visit: impl FnMut(&[u8]),
+    ) -> Result<()> {
         for chunk in revs.chunks(FETCH_CHUNK) {
-            out.extend(self.shared.fetch_raw(chunk, at, true)?);
+            let keys: Vec<[u8; crate::revision::REVISION_KEY_LEN]> =
+                chunk.iter().map(|r| r.to_bytes()).collect();
+            let refs: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
+            let (mut i, mut missing) = (0, None);
+            self.shared
+                .backend
+                .visit_once(Column::Kv, &refs, &mut |v| {
+                    match v {
+                        Some(v) if missing.is_none() => visit(v),
+                        Some(_) => {}
+                        None => {
+                            missing.get_or_insert(chunk[i]);
+                        }
+                    }
+                    i += 1;
+                })?;
+            if let Some(rev) = missing {
+                return Err(self.shared.missing(rev, at));
+            }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The store pinned at its current revision, for a response built from several reads
@@ -558,18 +581,24 @@ impl Shared {
         for (rev, value) in revs.iter().zip(values) {
             match value {
                 Some(v) => out.push(v),
-                // Revisions are immutable; only a compaction that started after we read
-                // the index can remove one.
-                None if self.state.read().compacted > at => return Err(MvccError::Compacted),
-                None => {
-                    return Err(MvccError::Corrupt(format!(
-                        "revision {}_{} is indexed but missing from the backend",
-                        rev.main, rev.sub
-                    )))
-                }
+                None => return Err(self.missing(*rev, at)),
             }
         }
         Ok(out)
+    }
+
+    /// The error for a put revision, indexed at read revision `at`, that the backend no
+    /// longer holds.
+    fn missing(&self, rev: Revision, at: i64) -> MvccError {
+        // Revisions are immutable; only a compaction that started after we read the index
+        // can remove one.
+        if self.state.read().compacted > at {
+            return MvccError::Compacted;
+        }
+        MvccError::Corrupt(format!(
+            "revision {}_{} is indexed but missing from the backend",
+            rev.main, rev.sub
+        ))
     }
 
     /// [`KvStore::plan_range`].
