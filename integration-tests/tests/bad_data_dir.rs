@@ -301,7 +301,9 @@ fn a_data_dir_from_a_newer_format_is_refused() {
 /// A small tmpfs only this test sees: mounted inside a user + mount namespace (`unshare
 /// -rm`, no real root needed) that a `sleep` keeps alive. The server runs outside the
 /// namespace on the path `/proc/<holder>/root/<dir>`, which resolves inside it. Dropping
-/// it kills the holder by PID: the namespace and the tmpfs go with it.
+/// it kills the holder by PID: the namespace and the tmpfs go with it. Needs user
+/// namespaces (`unshare -rm`) and `nsenter` (util-linux); a machine without them fails the
+/// test, it is never skipped.
 struct SmallFs {
     holder: std::process::Child,
     dir: tempfile::TempDir,
