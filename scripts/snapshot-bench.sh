@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
-# Snapshot of a big database, oxcd vs etcd 3.4.23 side by side (issue 14): each server (one
-# member, the same flags: --quota-backend-bytes 8 GiB, default durability: both fsync the
-# raft log / WAL on commit) is filled with SIZE_MB MiB of values (VAL_SIZE-byte values of
+# An operation on a big database under a put load, oxcd vs etcd 3.4.23 side by side.
+# OP=snapshot (issue 14, the default) or OP=defrag (issue 16). Each server (one member,
+# the same flags: --quota-backend-bytes 8 GiB, default durability: both fsync the raft
+# log / WAL on commit) is filled with SIZE_MB MiB of values (VAL_SIZE-byte values of
 # random bytes, so that compression gains nothing, in txns of TXN_OPS puts, by oxcd-bench
-# txn-put), then `etcdctl snapshot save` streams it:
-#   1. once with no load (snapshot time, idle);
-#   2. puts alone at PUT_RATE/s for a while (the baseline latencies);
-#   3. the same puts again, with a snapshot streaming meanwhile.
-# Measured: snapshot time, file size, the server's RSS (VmRSS and RssAnon from
-# /proc/PID/status every 100 ms) before and at its peak during each snapshot, and
-# p50/p99/max of the puts that started while the snapshot streamed, against the baseline.
-# The server runs on CPU 0, etcdctl and the load on CPU 1. Everything lives in a temporary
-# directory under TMPDIR (default /tmp), deleted at the end; each server's data is deleted
-# before the next starts. Prints a table with both servers' numbers and oxcd/etcd ratios.
+# txn-put), then:
+#   OP=snapshot: `etcdctl snapshot save` streams it
+#     1. once with no load (snapshot time, idle);
+#     2. puts alone at PUT_RATE/s for a while (the baseline latencies);
+#     3. the same puts again, with a snapshot streaming meanwhile.
+#   OP=defrag: DELETE_PERCENT % of the keys are deleted (the upper part of the key space,
+#     in DELETE_CHUNKS DeleteRange requests through the /v3 gateway) and the revision
+#     compacted (`etcdctl compact --physical`), so that a defrag has work; then
+#     2. puts alone at PUT_RATE/s for PUT_SECONDS (the baseline latencies);
+#     3. the same puts again, with ONE `etcdctl defrag` 3 s in.
+# Measured: the operation's time (snapshot: and file size; defrag: dbSize before and
+# after), the server's RSS (VmRSS and RssAnon from /proc/PID/status every 100 ms) before
+# and at its peak during the operation, p50/p99/max of the puts that started while it ran
+# against the baseline, and how many puts failed. The server runs on CPU 0, etcdctl and
+# the load on CPU 1. Everything lives in a temporary directory under TMPDIR (default
+# /tmp), deleted at the end; each server's data is deleted before the next starts. Prints
+# a table with both servers' numbers and oxcd/etcd ratios.
 #
 #   scripts/snapshot-bench.sh                         # 2 GiB: 2,097,152 keys x 1 KiB
 #   SIZE_MB=256 scripts/snapshot-bench.sh             # a quick run
 #   KINDS=oxcd BUILD=0 scripts/snapshot-bench.sh      # one server, no cargo build
 #   SNAP_DIR=same-disk scripts/snapshot-bench.sh      # the file on the servers' disk
+#   OP=defrag scripts/snapshot-bench.sh               # defrag of 512 MiB, 75 % deleted
 #
 # The snapshot file goes to SNAP_DIR, by default tmpfs (/dev/shm): written to the servers'
 # own disk, etcdctl's writeback and final fsync of the 0.7-2.7 GB file queue both servers'
@@ -27,7 +36,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/oxcd-target}"
-SIZE_MB="${SIZE_MB:-2048}"           # MiB of values to load
+OP="${OP:-snapshot}"                 # snapshot | defrag
+case "$OP" in snapshot | defrag) ;; *) echo "OP must be snapshot or defrag" >&2; exit 1 ;; esac
+if [ "$OP" = defrag ]; then SIZE_MB="${SIZE_MB:-512}"; else SIZE_MB="${SIZE_MB:-2048}"; fi
+DELETE_PERCENT="${DELETE_PERCENT:-75}"  # defrag: share of the keys deleted before it
+DELETE_CHUNKS="${DELETE_CHUNKS:-16}"
+PUT_SECONDS="${PUT_SECONDS:-60}"     # defrag: length of each put run
 VAL_SIZE="${VAL_SIZE:-1024}"         # bytes per value
 TXN_OPS="${TXN_OPS:-100}"            # puts per loading txn
 LOAD_CLIENTS="${LOAD_CLIENTS:-16}"   # concurrent loading txns
@@ -51,7 +65,7 @@ KEYS=$((SIZE_MB * 1024 * 1024 / VAL_SIZE))
 KEYS=$(( (KEYS + TXN_OPS - 1) / TXN_OPS * TXN_OPS ))
 [ "$KEYS" -ge "$TXN_OPS" ] || { echo "SIZE_MB too small" >&2; exit 1; }
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/oxcd-snapshot-bench.XXXXXX")
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/oxcd-$OP-bench.XXXXXX")
 RESULTS="$WORK/results"
 if [ "$SNAP_DIR" = same-disk ] || [ ! -d "$SNAP_DIR" ] || [ ! -w "$SNAP_DIR" ]; then
   SNAP_WORK="$WORK"
@@ -88,23 +102,39 @@ sample_rss() {
   done
 }
 
-# Streams a snapshot of endpoint $2 (server PID $3) as "$1"; records its time, size and the
-# RSS before and at the peak.
-snapshot() { # kind endpoint pid label
+db_size() { # endpoint -> dbSize from Status
+  etcdctl --endpoints "$1" endpoint status -w json |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["dbSize"])'
+}
+
+# Runs the operation ($OP) on endpoint $2 (server PID $3) as "$1"; records its time, the
+# RSS before and at the peak, and the file size (snapshot) or dbSize before/after (defrag).
+timed_op() { # kind endpoint pid label
   local kind=$1 ep=$2 pid=$3 label=$4 file="$SNAP_WORK/$1-$4.db" samples="$WORK/$1-$4.rss" t0 t1
   : > "$samples"
+  [ "$OP" = defrag ] && record "$kind" "${label}_db_before" "$(db_size "$ep")"
   sample_rss "$pid" "$samples" "$samples.stop" &
   local sampler=$!
-  sleep 1   # RSS before the snapshot
+  sleep 1   # RSS before the operation
   t0=$(now_us)
-  taskset -c 1 etcdctl --endpoints "$ep" --command-timeout=3600s snapshot save "$file" >"$WORK/$kind-$label.log" 2>&1 ||
-    { cat "$WORK/$kind-$label.log" >&2; echo "FAIL: $kind snapshot save" >&2; exit 1; }
+  if [ "$OP" = snapshot ]; then
+    taskset -c 1 etcdctl --endpoints "$ep" --command-timeout=3600s snapshot save "$file" >"$WORK/$kind-$label.log" 2>&1 ||
+      { cat "$WORK/$kind-$label.log" >&2; echo "FAIL: $kind snapshot save" >&2; exit 1; }
+  else
+    taskset -c 1 etcdctl --endpoints "$ep" --command-timeout=3600s defrag >"$WORK/$kind-$label.log" 2>&1 ||
+      { cat "$WORK/$kind-$label.log" >&2; echo "FAIL: $kind defrag" >&2; exit 1; }
+  fi
   t1=$(now_us)
   sleep 1
   touch "$samples.stop"; wait "$sampler"
   record "$kind" "${label}_seconds" "$(python3 -c "print(($t1 - $t0) / 1e6)")"
   record "$kind" "${label}_t0" "$t0"; record "$kind" "${label}_t1" "$t1"
-  record "$kind" "${label}_file_bytes" "$(stat -c %s "$file")"
+  if [ "$OP" = snapshot ]; then
+    record "$kind" "${label}_file_bytes" "$(stat -c %s "$file")"
+    rm -f "$file"
+  else
+    record "$kind" "${label}_db_after" "$(db_size "$ep")"
+  fi
   python3 - "$samples" "$t0" "$t1" "$kind" "$label" >> "$RESULTS" <<'PY'
 import sys
 rows = [tuple(map(int, l.split())) for l in open(sys.argv[1]) if len(l.split()) == 3]
@@ -118,7 +148,32 @@ print(kind, f"{label}_anon_before_kb", base[2])
 print(kind, f"{label}_anon_peak_kb", max(r[2] for r in during))
 print(kind, f"{label}_samples", len(during))
 PY
-  rm -f "$file"
+}
+
+# Defrag only: deletes DELETE_PERCENT % of the loaded keys (the upper part of the key space,
+# in DELETE_CHUNKS DeleteRange requests) and compacts at the head revision.
+make_garbage() { # kind endpoint
+  local kind=$1 ep=$2 from=$((KEYS * (100 - DELETE_PERCENT) / 100)) deleted=0 n rev
+  python3 - "$from" "$KEYS" "$DELETE_CHUNKS" > "$WORK/ranges" <<'PY'
+import base64, struct, sys
+lo, hi, chunks = map(int, sys.argv[1:])
+key = lambda i: base64.b64encode(struct.pack(">Q", i)).decode()
+step = max(1, (hi - lo + chunks - 1) // chunks)
+for a in range(lo, hi, step):
+  print(key(a), key(min(a + step, hi)))
+PY
+  while read -r a b; do
+    n=$(curl -fsS --max-time 600 -X POST "http://$ep/v3/kv/deleterange" -d "{\"key\":\"$a\",\"range_end\":\"$b\"}" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin).get("deleted", 0))') ||
+      { echo "FAIL: $kind deleterange" >&2; exit 1; }
+    deleted=$((deleted + n))
+  done < "$WORK/ranges"
+  record "$kind" deleted_keys "$deleted"
+  rev=$(etcdctl --endpoints "$ep" endpoint status -w json |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])')
+  etcdctl --endpoints "$ep" --command-timeout=600s compact "$rev" --physical >/dev/null ||
+    { echo "FAIL: $kind compact" >&2; exit 1; }
+  record "$kind" compacted_db_bytes "$(db_size "$ep")"
 }
 
 run_puts() { # endpoint total log -> the JSON line of oxcd-bench put
@@ -173,43 +228,52 @@ bench_kind() { # kind
   load_end=$(now_us)
   grep -q '"errors":0' "$WORK/$kind-load.out" || { grep '^JSON' "$WORK/$kind-load.out" >&2; echo "FAIL: $kind load had errors" >&2; exit 1; }
   record "$kind" load_seconds "$(python3 -c "print(($load_end - $load_start) / 1e6)")"
-  record "$kind" db_bytes "$(etcdctl --endpoints "$ep" endpoint status -w json |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["dbSize"])')"
+  record "$kind" db_bytes "$(db_size "$ep")"
   # etcdctl 3.4 has no --count-only; a range's count is the total whatever the limit.
   record "$kind" keys "$(etcdctl --endpoints "$ep" get '' --from-key --keys-only --limit=1 -w json |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')"
   record "$kind" data_dir_bytes "$(du -sb "$dir" | cut -f1)"
   sleep 5
 
-  note "$kind: snapshot, no load"
-  snapshot "$kind" "$ep" "$pid" idle
-  t_idle=$(awk -v k="$kind" '$1 == k && $2 == "idle_seconds" {print $3}' "$RESULTS")
-  # Long enough to cover the snapshot under load too (etcd's took 3x its idle time here).
-  secs=$(python3 -c "import math; print(max(20, math.ceil(4 * $t_idle) + 20))")
+  if [ "$OP" = snapshot ]; then
+    note "$kind: snapshot, no load"
+    timed_op "$kind" "$ep" "$pid" idle
+    t_idle=$(awk -v k="$kind" '$1 == k && $2 == "idle_seconds" {print $3}' "$RESULTS")
+    # Long enough to cover the snapshot under load too (etcd's took 3x its idle time here).
+    secs=$(python3 -c "import math; print(max(20, math.ceil(4 * $t_idle) + 20))")
+  else
+    note "$kind: deleting $DELETE_PERCENT % of the keys, compacting"
+    make_garbage "$kind" "$ep"
+    record "$kind" data_dir_compacted_bytes "$(du -sb "$dir" | cut -f1)"
+    sleep 5
+    secs=$PUT_SECONDS
+  fi
   total=$((secs * PUT_RATE))
 
-  note "$kind: $total puts at $PUT_RATE/s, no snapshot"
+  note "$kind: $total puts at $PUT_RATE/s, no $OP"
   local line
   line=$(run_puts "$ep" "$total" "$WORK/$kind-base.lat")
   grep -q '"errors":0' <<<"$line" || { echo "$line" >&2; echo "FAIL: $kind baseline puts had errors" >&2; exit 1; }
   window_stats "$WORK/$kind-base.lat" 0 99999999999999999 "$kind" base
 
-  note "$kind: $total puts at $PUT_RATE/s, snapshot after 3 s"
+  note "$kind: $total puts at $PUT_RATE/s, $OP after 3 s"
   run_puts "$ep" "$total" "$WORK/$kind-load.lat" > "$WORK/$kind-loaded.json" &
   local putter=$!
   sleep 3
-  snapshot "$kind" "$ep" "$pid" loaded
-  wait "$putter" || { echo "FAIL: $kind puts during the snapshot" >&2; exit 1; }
-  grep -q '"errors":0' "$WORK/$kind-loaded.json" || { cat "$WORK/$kind-loaded.json" >&2; echo "FAIL: $kind puts during the snapshot had errors" >&2; exit 1; }
+  timed_op "$kind" "$ep" "$pid" loaded
+  wait "$putter" || { echo "FAIL: $kind puts during the $OP" >&2; exit 1; }
+  # Failed puts are counted, not fatal: etcd's defrag blocks writes, and a put may time out.
+  record "$kind" failed_puts "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["errors"])' < "$WORK/$kind-loaded.json")"
   local t0 t1
   t0=$(awk -v k="$kind" '$1 == k && $2 == "loaded_t0" {print $3}' "$RESULTS")
   t1=$(awk -v k="$kind" '$1 == k && $2 == "loaded_t1" {print $3}' "$RESULTS")
   local last
   last=$(tail -1 "$WORK/$kind-load.lat" | cut -d' ' -f1)
   if [ "$last" -lt "$t1" ]; then
-    echo "WARNING: $kind: the puts ended before the snapshot did; only part of it is covered" >&2
+    echo "WARNING: $kind: the puts ended before the $OP did; only part of it is covered" >&2
   fi
   window_stats "$WORK/$kind-load.lat" "$t0" "$t1" "$kind" during
+  record "$kind" data_dir_after_bytes "$(du -sb "$dir" | cut -f1)"
 
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
@@ -218,17 +282,45 @@ bench_kind() { # kind
 
 for kind in $KINDS; do bench_kind "$kind"; done
 
-python3 - "$RESULTS" "$KEYS" "$VAL_SIZE" "$PUT_RATE" "$SNAP_WORK" <<'PY'
+python3 - "$RESULTS" "$KEYS" "$VAL_SIZE" "$PUT_RATE" "$SNAP_WORK" "$OP" "$DELETE_PERCENT" <<'PY'
 import sys
 vals = {}
 for line in open(sys.argv[1]):
   kind, name, v = line.split()
   vals[(kind, name)] = float(v)
-keys, val, rate = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-print(f"\nSnapshot file written to {sys.argv[5]}")
-print(f"Snapshot of {keys} keys x {val} B ({keys * val / 2**30:.2f} GiB of values), one member each;"
-      f" puts at {rate}/s during the measured runs")
+keys, val, rate, op = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[6]
 MiB = 1 / 2**20
+if op == "snapshot":
+  print(f"\nSnapshot file written to {sys.argv[5]}")
+  print(f"Snapshot of {keys} keys x {val} B ({keys * val / 2**30:.2f} GiB of values), one member each;"
+        f" puts at {rate}/s during the measured runs")
+else:
+  print(f"\nDefrag of {keys} keys x {val} B ({keys * val / 2**30:.2f} GiB of values) after deleting"
+        f" {sys.argv[7]} % of them and compacting, one member each; puts at {rate}/s during the measured runs")
+defrag_rows = [
+  ("keys loaded", "keys", 1, "", "{:.0f}"),
+  ("keys deleted", "deleted_keys", 1, "", "{:.0f}"),
+  ("load time", "load_seconds", 1, "s", "{:.1f}"),
+  ("dbSize after the load", "db_bytes", MiB, "MiB", "{:.0f}"),
+  ("dbSize before defrag", "loaded_db_before", MiB, "MiB", "{:.0f}"),
+  ("dbSize after defrag", "loaded_db_after", MiB, "MiB", "{:.0f}"),
+  ("data dir before defrag", "data_dir_compacted_bytes", MiB, "MiB", "{:.0f}"),
+  ("data dir after defrag", "data_dir_after_bytes", MiB, "MiB", "{:.0f}"),
+  ("defrag time, under puts", "loaded_seconds", 1, "s", "{:.1f}"),
+  ("RSS before defrag", "loaded_rss_before_kb", 1 / 1024, "MiB", "{:.0f}"),
+  ("  peak growth during defrag", "loaded_rss_growth", 1 / 1024, "MiB", "{:.0f}"),
+  ("put p50, no defrag", "base_p50_ms", 1, "ms", "{:.2f}"),
+  ("put p50, during defrag", "during_p50_ms", 1, "ms", "{:.2f}"),
+  ("put p99, no defrag", "base_p99_ms", 1, "ms", "{:.2f}"),
+  ("put p99, during defrag", "during_p99_ms", 1, "ms", "{:.2f}"),
+  ("put max, no defrag", "base_max_ms", 1, "ms", "{:.2f}"),
+  ("put max, during defrag", "during_max_ms", 1, "ms", "{:.2f}"),
+  ("put rate, no defrag", "base_rate", 1, "/s", "{:.0f}"),
+  ("put rate, during defrag", "during_rate", 1, "/s", "{:.0f}"),
+  ("puts started during defrag", "during_puts", 1, "", "{:.0f}"),
+  ("puts failed (whole run)", "failed_puts", 1, "", "{:.0f}"),
+  ("defrag covered by the puts", "during_coverage", 100, "%", "{:.0f}"),
+]
 rows = [
   ("keys in the database", "keys", 1, "", "{:.0f}"),
   ("load time", "load_seconds", 1, "s", "{:.1f}"),
@@ -253,7 +345,10 @@ rows = [
   ("put rate, during snapshot", "during_rate", 1, "/s", "{:.0f}"),
   ("puts during snapshot", "during_puts", 1, "", "{:.0f}"),
   ("snapshot covered by the puts", "during_coverage", 100, "%", "{:.0f}"),
+  ("puts failed (whole run)", "failed_puts", 1, "", "{:.0f}"),
 ]
+if op == "defrag":
+  rows = defrag_rows
 for kind in ("etcd", "oxcd"):
   for label in ("idle", "loaded"):
     if (kind, f"{label}_rss_peak_kb") in vals:
@@ -268,5 +363,5 @@ for label, name, scale, unit, fmt in rows:
   ratio = f"{o / e:.2f}" if e and o is not None else "-"
   print(f"{label:<30} {cell('etcd', name, scale, unit, fmt):>14} {cell('oxcd', name, scale, unit, fmt):>14} {ratio:>10}")
 print("RSS: VmRSS (file-backed pages count too: etcd's include its memory-mapped database)"
-      " and RssAnon (heap); growth = peak during the stream - the value just before it.")
+      " and RssAnon (heap); growth = peak during the operation - the value just before it.")
 PY

@@ -5,7 +5,8 @@
 //! # Layout
 //! - [`error`]: [`HarnessError`], the crate's one error enum.
 //! - [`ports`]: free loopback port selection.
-//! - [`process`]: [`Server`] (start / stop / kill9 / restart), [`Kind`], [`ServerOpts`],
+//! - [`process`]: [`Server`] (start / stop / kill9 / restart / wait_exit), [`Kind`], [`ServerOpts`]
+//!   (extra flags, environment, a prepared or test-provided data dir),
 //!   binary discovery (`OXCD_BIN`, `OXCDCTL_BIN`, `CARGO_TARGET_DIR`), the `OXCD_DIFF_SELFTEST` switch and
 //!   [`start_oxcd`] for the oxcd-only tests.
 //! - [`etcdctl`]: running etcdctl (API v3) with optional stdin; `txn` script builder; the

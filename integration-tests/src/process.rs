@@ -141,6 +141,9 @@ pub struct ServerOpts {
     pub data_from: Option<PathBuf>,
     /// Environment variables set for the server process (e.g. `FAILPOINTS`).
     pub envs: Vec<(String, String)>,
+    /// The data directory, when the test provides one (for example on a filesystem it
+    /// mounted) instead of `<tmp>/data`; the harness never deletes it.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl ServerOpts {
@@ -150,7 +153,14 @@ impl ServerOpts {
             extra_args: args.iter().map(|s| s.to_string()).collect(),
             data_from: None,
             envs: Vec::new(),
+            data_dir: None,
         }
+    }
+
+    /// These options, with the data directory `dir` (see [`ServerOpts::data_dir`]).
+    pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
     }
 
     /// These options, starting from a copy of the data directory `dir`.
@@ -218,7 +228,9 @@ impl Server {
             server.client_port = c;
             server.peer_port = p;
             // A failed attempt must not leave half-initialised data behind.
-            let _ = std::fs::remove_dir_all(server.data_dir());
+            if server.opts.data_dir.is_none() {
+                let _ = std::fs::remove_dir_all(server.data_dir());
+            }
             if let Some(from) = &server.opts.data_from {
                 copy_dir(from, &server.data_dir())
                     .map_err(|e| HarnessError::io("copy the prepared data dir", e))?;
@@ -262,9 +274,12 @@ impl Server {
         format!("http://127.0.0.1:{}", self.client_port)
     }
 
-    /// The data directory (`<tmp>/data`).
+    /// The data directory (`<tmp>/data`, or the one [`ServerOpts::data_dir`] names).
     pub fn data_dir(&self) -> PathBuf {
-        self.tmp.path().join("data")
+        self.opts
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| self.tmp.path().join("data"))
     }
 
     /// The log file (stdout and stderr of every start, appended).
@@ -305,6 +320,23 @@ impl Server {
         let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();
         all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Waits up to `timeout` for the process to exit on its own and returns its status
+    /// (the handle then counts as stopped); `None` if it still runs (it is left running).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let c = self.child.as_mut()?;
+            if let Ok(Some(status)) = c.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// SIGKILLs the process and waits for it.

@@ -568,9 +568,10 @@ mod tests {
         fn join(net: &ChannelNetwork, id: u64, capacity: usize) -> Self {
             let (tx, rx) = mpsc::channel(capacity);
             let (status_tx, status_rx) = watch::channel(RaftStatus::default());
+            let (_, fatal_rx) = watch::channel(None);
             net.register(
                 id,
-                RaftHandle::new(id, tx, status_rx, Duration::from_secs(1)),
+                RaftHandle::new(id, tx, status_rx, fatal_rx, Duration::from_secs(1)),
             );
             Self {
                 rx,

@@ -55,6 +55,8 @@ pub struct RaftHandle {
     id: u64,
     mailbox: mpsc::Sender<Command>,
     status: watch::Receiver<RaftStatus>,
+    /// Set to the error the loop stopped on, if it stopped on one; closed when it ended.
+    fatal: watch::Receiver<Option<String>>,
     request_timeout: Duration,
 }
 
@@ -69,12 +71,14 @@ impl RaftHandle {
         id: u64,
         mailbox: mpsc::Sender<Command>,
         status: watch::Receiver<RaftStatus>,
+        fatal: watch::Receiver<Option<String>>,
         request_timeout: Duration,
     ) -> Self {
         Self {
             id,
             mailbox,
             status,
+            fatal,
             request_timeout,
         }
     }
@@ -220,6 +224,17 @@ impl RaftHandle {
                 };
             }
         }
+    }
+
+    /// Resolves when the raft loop has ended, with the error it stopped on (a failed
+    /// log append or apply: a full disk, an I/O error) or `None` after a requested stop.
+    /// A member whose loop stopped on an error can no longer make progress; the server
+    /// exits on it (as etcd does when its WAL cannot be written).
+    pub async fn stopped(&self) -> Option<String> {
+        let mut rx = self.fatal.clone();
+        while rx.changed().await.is_ok() {}
+        let fatal = rx.borrow().clone();
+        fatal
     }
 
     /// Asks the loop to stop after the Ready in progress; pending requests fail with

@@ -57,7 +57,8 @@ impl RaftNode {
     ///
     /// A member that is the only voter campaigns as soon as it applied its log, so it leads
     /// within a few milliseconds. The thread ends on [`RaftHandle::shutdown`], when every
-    /// handle is dropped, or on a fatal storage/apply error (logged).
+    /// handle is dropped, or on a fatal storage/apply error (logged, and
+    /// reported by [`RaftHandle::stopped`]).
     pub fn start<S: RaftLogStore, A: Applier>(
         config: RaftConfig,
         storage: S,
@@ -133,7 +134,8 @@ impl RaftNode {
             ..RaftStatus::default()
         };
         let (status_tx, status_rx) = watch::channel(initial);
-        let handle = RaftHandle::new(config.id, tx, status_rx, config.request_timeout);
+        let (fatal_tx, fatal_rx) = watch::channel(None);
+        let handle = RaftHandle::new(config.id, tx, status_rx, fatal_rx, config.request_timeout);
         let transport = transport(&handle);
         let campaign = conf_state.voters == [config.id] && conf_state.learners.is_empty();
         let node = Node {
@@ -143,6 +145,7 @@ impl RaftNode {
             applier,
             transport,
             status_tx,
+            fatal_tx,
             conf_waiters: HashMap::new(),
             // Never a number an earlier process of this member used: a conf change it
             // proposed may still be applied after this restart.
@@ -239,6 +242,8 @@ pub(crate) struct Node<S: RaftLogStore, A: Applier> {
     pub(crate) applier: A,
     pub(crate) transport: Arc<dyn RaftTransport>,
     pub(crate) status_tx: watch::Sender<RaftStatus>,
+    /// Where the loop reports the error it stopped on ([`RaftHandle::stopped`]).
+    pub(crate) fatal_tx: watch::Sender<Option<String>>,
     pub(crate) reads: ReadWaiters,
     pub(crate) conf_waiters: HashMap<u64, ConfWaiter>,
     /// The next conf-change sequence number; starts at a random point per process.
@@ -291,6 +296,7 @@ impl<S: RaftLogStore, A: Applier> Node<S, A> {
             },
             Err(e) => {
                 tracing::error!(member = self.id, error = %e, "raft loop stopped on a fatal error");
+                self.fatal_tx.send_replace(Some(e.to_string()));
             }
         }
         rx.close();

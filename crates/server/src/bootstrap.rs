@@ -45,6 +45,8 @@ pub struct Started {
     pub leader_lost: watch::Receiver<u64>,
     /// The listeners' and the peer dialer's TLS.
     pub tls: crate::tls::MemberTls,
+    /// The proposals waiting to be applied (failed at once if the raft loop stops).
+    pub waiters: Arc<ProposalWaiters>,
 }
 
 /// Errors that stop the server from starting.
@@ -249,7 +251,13 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
     ));
     let (raft, raft_thread, transport) = start_raft(cfg, &id, dbs.raft, sm, host.clone(), &tls)?;
     let ctx = Arc::new(server_context(
-        cfg, &id, stores, dbs.state, &raft, waiters, &tls,
+        cfg,
+        &id,
+        stores,
+        dbs.state,
+        &raft,
+        waiters.clone(),
+        &tls,
     ));
     let (removed, leader_lost) = start_background(cfg, &ctx, host.clone(), transport, &tls)?;
     let peer_service = PeerService::new(
@@ -265,6 +273,7 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
         peer_service,
         removed,
         tls,
+        waiters,
     })
 }
 
@@ -278,7 +287,8 @@ struct Databases {
     snapshot_root: std::path::PathBuf,
 }
 
-/// Creates the directories, opens both databases, and finishes a snapshot restore a crash
+/// Creates the directories, opens both databases (refusing a data dir of a newer storage
+/// format, see [`crate::storage_format`]), and finishes a snapshot restore a crash
 /// interrupted.
 fn open_databases(cfg: &Config) -> Result<Databases, BootstrapError> {
     let (db_dir, raft_dir) = (cfg.db_dir(), cfg.raft_dir());
@@ -290,6 +300,7 @@ fn open_databases(cfg: &Config) -> Result<Databases, BootstrapError> {
     let state: Arc<dyn Backend> = Arc::new(
         RocksBackend::open(&db_dir, &state_db_options()).map_err(storage_at("open db", &db_dir))?,
     );
+    crate::storage_format::check(state.as_ref(), &db_dir).map_err(BootstrapError::Storage)?;
     let raft: Arc<dyn Backend> = Arc::new(
         RocksBackend::open(&raft_dir, &raft_db_options())
             .map_err(storage_at("open wal", &raft_dir))?,
@@ -315,6 +326,7 @@ fn record_identity(dbs: &Databases, id: &Identity) -> Result<Arc<Members>, Boots
     if !id.stored {
         let mut local = WriteBatch::new();
         local.put(Column::Meta, LOCAL_ID_KEY, id.local_id.to_be_bytes());
+        crate::storage_format::record(&mut local);
         dbs.state.write(local, true).map_err(storage("meta"))?;
     }
     Ok(Arc::new(members))
@@ -454,7 +466,8 @@ fn start_raft(
     host: Arc<MemberPeerHost>,
     tls: &crate::tls::MemberTls,
 ) -> Result<(RaftHandle, std::thread::JoinHandle<()>, GrpcTransport), BootstrapError> {
-    let log_store = RocksLogStore::open(raft_db).map_err(storage("raft log"))?;
+    let raft_dir = cfg.raft_dir();
+    let log_store = RocksLogStore::open(raft_db).map_err(storage_at("raft log", &raft_dir))?;
     let mut made = None;
     let (raft, thread) = RaftNode::start_with(raft_config(cfg, id), log_store, sm, |raft| {
         let transport = GrpcTransport::new(
@@ -469,7 +482,7 @@ fn start_raft(
         made = Some(transport.clone());
         Arc::new(transport)
     })
-    .map_err(storage("raft"))?;
+    .map_err(storage_at("raft log", &raft_dir))?;
     let transport = made.ok_or_else(|| BootstrapError::Storage("raft made no transport".into()))?;
     Ok((raft, thread, transport))
 }

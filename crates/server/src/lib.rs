@@ -24,6 +24,7 @@
 //! - [`leadership`]: MoveLeader's transfer, and the hand-off of a leader that stops.
 //! - [`snapshot`]: etcd-format snapshots: export (`Maintenance.Snapshot`), restore into a
 //!   new data dir, `oxcd snapshot status|restore`.
+//! - [`storage_format`]: the data dir's format number, refused when newer than this build.
 //! - [`tls`]: the member's TLS (client, peer and metrics listeners, peer dialer).
 //! - [`logging`]: `--logger`, `--log-outputs`, `--log-level`, `--debug`.
 //! - [`validate`], [`quota`], [`identity`], [`background`], [`metrics`], [`slow`] (etcd's
@@ -76,6 +77,7 @@ pub mod read;
 pub mod serve;
 pub mod slow;
 pub mod snapshot;
+pub mod storage_format;
 pub mod tls;
 pub mod validate;
 pub mod watch_history;
@@ -84,7 +86,10 @@ pub use config::Config;
 
 use std::future::Future;
 
-/// Runs a member until `shutdown` resolves, then stops raft and returns.
+/// Runs a member until `shutdown` resolves, then stops raft and returns. When the raft
+/// loop stops on its own (it could not write its log or apply: a full disk, an I/O error)
+/// the member stops too and returns that error, as etcd exits when its WAL cannot be
+/// written: every write it acknowledged is in the synced raft log, replayed at restart.
 pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -109,11 +114,23 @@ pub async fn run(
         "oxcd member started"
     );
     let mut removed = started.removed.clone();
+    let raft = started.raft.clone();
+    let waiters = started.waiters.clone();
+    let (fatal_tx, fatal_rx) = tokio::sync::oneshot::channel();
     let stop = async move {
         tokio::select! {
             _ = shutdown => {}
             _ = removed.wait_for(|r| *r) => {
                 tracing::warn!("this member was removed from the cluster; stopping");
+            }
+            Some(error) = raft.stopped() => {
+                tracing::error!(
+                    %error,
+                    "the raft log or the state machine cannot be written; stopping this member (nothing acknowledged is lost: restart it once the cause is fixed)"
+                );
+                // Nothing pending will be applied now: answer its clients at once.
+                waiters.fail_all();
+                let _ = fatal_tx.send(error);
             }
         }
     };
@@ -128,5 +145,8 @@ pub async fn run(
     .await;
     started.raft.shutdown().await;
     let _ = tokio::task::spawn_blocking(move || started.raft_thread.join()).await;
+    if let Ok(error) = fatal_rx.await {
+        anyhow::bail!("stopped: the raft loop failed: {error}");
+    }
     result
 }

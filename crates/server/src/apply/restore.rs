@@ -22,7 +22,10 @@ use crate::error::ServerError;
 /// Meta key of the restore-in-progress marker.
 const RESTORING_KEY: &[u8] = b"restoring";
 /// Meta keys that belong to this member, not to the replicated state.
-const LOCAL_META_KEYS: [&[u8]; 1] = [crate::members::LOCAL_ID_KEY];
+const LOCAL_META_KEYS: [&[u8]; 2] = [
+    crate::members::LOCAL_ID_KEY,
+    crate::storage_format::FORMAT_KEY,
+];
 /// Bytes copied per write batch.
 const COPY_BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// Columns a state machine snapshot carries (the raft log lives in its own backend).

@@ -42,6 +42,12 @@ impl ProposalWaiters {
         self.pending.lock().remove(&id);
     }
 
+    /// Fails every pending proposal at once (their callers see `ServerError::Stopped`):
+    /// the raft loop stopped, so none of them will be applied by this process.
+    pub fn fail_all(&self) {
+        self.pending.lock().clear();
+    }
+
     /// Number of pending proposals.
     pub fn len(&self) -> usize {
         self.pending.lock().len()

@@ -254,6 +254,7 @@ pub fn restore_with_progress(
         );
         batch.put(Column::Meta, CLUSTER_ID_KEY, cluster_id.to_be_bytes());
         batch.put(Column::Meta, LOCAL_ID_KEY, me.id.to_be_bytes());
+        crate::storage_format::record(&mut batch);
         for m in &members {
             batch.put(Column::Members, m.id.to_be_bytes(), m.encode_to_vec());
         }
