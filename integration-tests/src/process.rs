@@ -141,6 +141,9 @@ pub struct ServerOpts {
     pub data_from: Option<PathBuf>,
     /// Environment variables set for the server process (e.g. `FAILPOINTS`).
     pub envs: Vec<(String, String)>,
+    /// Standard error goes to [`Server::stderr_path`] instead of the log with standard
+    /// output, for tests of which stream a server writes to.
+    pub separate_stderr: bool,
 }
 
 impl ServerOpts {
@@ -150,7 +153,14 @@ impl ServerOpts {
             extra_args: args.iter().map(|s| s.to_string()).collect(),
             data_from: None,
             envs: Vec::new(),
+            separate_stderr: false,
         }
+    }
+
+    /// These options, with standard error kept apart from standard output.
+    pub fn with_separate_stderr(mut self) -> Self {
+        self.separate_stderr = true;
+        self
     }
 
     /// These options, starting from a copy of the data directory `dir`.
@@ -267,9 +277,15 @@ impl Server {
         self.tmp.path().join("data")
     }
 
-    /// The log file (stdout and stderr of every start, appended).
+    /// The log file (stdout and stderr of every start, appended; stdout only with
+    /// [`ServerOpts::separate_stderr`]). Each start begins with a `=== harness:` line.
     pub fn log_path(&self) -> PathBuf {
         self.tmp.path().join("server.log")
+    }
+
+    /// Where standard error goes with [`ServerOpts::separate_stderr`] (appended).
+    pub fn stderr_path(&self) -> PathBuf {
+        self.tmp.path().join("server.stderr")
     }
 
     /// The member ID learnt from `/v3/maintenance/status` after startup, if the server answered.
@@ -401,9 +417,16 @@ impl Server {
             .append(true)
             .open(self.log_path())
             .map_err(|e| HarnessError::io("open server log", e))?;
-        let log2 = log
-            .try_clone()
-            .map_err(|e| HarnessError::io("clone log handle", e))?;
+        let log2 = if self.opts.separate_stderr {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.stderr_path())
+                .map_err(|e| HarnessError::io("open server stderr", e))?
+        } else {
+            log.try_clone()
+                .map_err(|e| HarnessError::io("clone log handle", e))?
+        };
         use std::io::Write;
         let mut header: &File = &log;
         let _ = writeln!(
