@@ -211,11 +211,11 @@ fn two_log_files_get_the_same_lines() {
     }
 }
 
-/// Runs `kind` with `args` expecting it to refuse them; returns its exit code and
-/// standard error (`None` as the code if it was still running after 10 s and was killed).
-fn refusal(kind: Kind, args: &[&str]) -> (Option<i32>, String) {
+/// Runs `kind` on client port `c` and peer port `p` with `args`, expecting it to exit by
+/// itself; returns its exit code and standard error (`None` as the code if it was still
+/// running after 10 s and was killed).
+fn exit_of(kind: Kind, args: &[&str], (c, p): (u16, u16)) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (c, p) = ports::free_port_pair().expect("ports");
     let err_path = dir.path().join("stderr");
     let err = std::fs::File::create(&err_path).expect("stderr file");
     let mut child = Command::new(kind.binary())
@@ -270,8 +270,9 @@ fn bad_log_flags_are_refused_as_etcd_refuses_them() {
         ),
     ];
     for (args, message) in cases {
-        let (etcd_code, etcd_err) = refusal(Kind::Etcd, args);
-        let (oxcd_code, oxcd_err) = refusal(Kind::Oxcd, args);
+        let ports = ports::free_port_pair().expect("ports");
+        let (etcd_code, etcd_err) = exit_of(Kind::Etcd, args, ports);
+        let (oxcd_code, oxcd_err) = exit_of(Kind::Oxcd, args, ports);
         assert!(
             matches!(etcd_code, Some(c) if c != 0) && etcd_err.contains(message),
             "etcd {args:?}: {etcd_code:?} {etcd_err}"
@@ -281,5 +282,31 @@ fn bad_log_flags_are_refused_as_etcd_refuses_them() {
             "{args:?}: oxcd's exit code, then etcd's"
         );
         assert!(oxcd_err.contains(message), "oxcd {args:?}: {oxcd_err}");
+    }
+}
+
+#[test]
+fn a_server_that_cannot_listen_says_so_in_a_zap_line() {
+    let (c, p) = ports::free_port_pair().expect("ports");
+    let _taken = std::net::TcpListener::bind(("127.0.0.1", c)).expect("hold the client port");
+    for kind in [Kind::Etcd, Kind::Oxcd] {
+        let (code, err) = exit_of(kind, &["--logger=zap", "--log-outputs=stderr"], (c, p));
+        assert_eq!(code, Some(1), "{kind:?}: {err}");
+        let lines: Vec<String> = err
+            .lines()
+            .filter(|l| kind == Kind::Oxcd || !grpc_go_line(l))
+            .map(String::from)
+            .collect();
+        let parsed = zap_lines(kind, "stderr", &lines);
+        let last = parsed.last().expect("a last line");
+        // etcd's last line is zap's fatal; oxcd has no fatal level and writes error.
+        assert!(
+            ["fatal", "error"].contains(&str_field(last, "level"))
+                && str_field(last, "error")
+                    .to_lowercase()
+                    .contains("address already in use"),
+            "{kind:?}: {}",
+            last.to_text()
+        );
     }
 }

@@ -47,9 +47,16 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let logger = config.logger;
     let result = runtime.block_on(oxcd_server::run(config, shutdown_signal()));
     if let Err(e) = result {
-        eprintln!("oxcd: {e:#}");
+        match logger {
+            // As etcd's last (fatal) line: a JSON line like every other one.
+            oxcd_server::config::Logger::Zap => {
+                tracing::error!(error = %format!("{e:#}"), "oxcd stopped on an error")
+            }
+            oxcd_server::config::Logger::Capnslog => eprintln!("oxcd: {e:#}"),
+        }
         std::process::exit(1);
     }
 }
