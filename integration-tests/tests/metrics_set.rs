@@ -222,3 +222,64 @@ fn metric_families_match_etcd() {
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// `etcd_server_client_requests_total`'s samples in a scrape: sorted label pairs -> value.
+fn client_requests(scrape: &str) -> BTreeMap<String, f64> {
+    scrape
+        .lines()
+        .filter_map(|l| l.strip_prefix("etcd_server_client_requests_total{"))
+        .filter_map(|rest| {
+            let (labels, value) = rest.split_once("} ")?;
+            let mut pairs: Vec<&str> = labels.split(',').collect();
+            pairs.sort_unstable();
+            Some((pairs.join(","), value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// How much each `etcd_server_client_requests_total` series grew during etcdctl calls
+/// (clientv3 sends `client-api-version: 3.4`), gateway calls (no version: `unknown`) and a
+/// watch (a stream).
+fn client_request_growth(kind: Kind) -> BTreeMap<String, f64> {
+    let server = Server::start(kind, ServerOpts::default()).expect("start");
+    let before = client_requests(&prom::scrape(server.client_port()));
+    let watch = Background::etcdctl_watch(&server.endpoint(), &["w"]).expect("watch");
+    std::thread::sleep(oxcd_integration_tests::background::SETTLE);
+    for args in [&["put", "w", "1"][..], &["get", "w"], &["del", "w"]] {
+        let out = etcdctl(&server, args).expect("etcdctl ran");
+        assert!(out.success(), "{kind:?} {args:?}: {}", out.stderr);
+    }
+    for (path, body) in [
+        ("/v3/kv/put", r#"{"key":"Zw==","value":"dg=="}"#),
+        ("/v3/kv/range", r#"{"key":"Zw=="}"#),
+    ] {
+        let (status, text) = oxcd_integration_tests::http_post(&server, path, body).expect(path);
+        assert_eq!(status, 200, "{kind:?} {path}: {text}");
+    }
+    let after = client_requests(&prom::scrape(server.client_port()));
+    let watched = watch.finish();
+    assert!(
+        watched.stdout.contains("PUT"),
+        "{kind:?} watch: {watched:?}"
+    );
+    after
+        .into_iter()
+        .map(|(labels, v)| {
+            let grown = v - before.get(&labels).copied().unwrap_or(0.0);
+            (labels, grown)
+        })
+        .filter(|(_, grown)| *grown > 0.0)
+        .collect()
+}
+
+#[test]
+fn client_requests_are_counted_by_kind_and_client_version_as_etcd_does() {
+    let etcd = client_request_growth(Kind::Etcd);
+    let oxcd = client_request_growth(Kind::Oxcd);
+    assert!(
+        etcd.keys().any(|k| k.contains("\"unknown\""))
+            && etcd.keys().any(|k| k.contains("\"3.4\"")),
+        "etcd: {etcd:?}"
+    );
+    assert_eq!(oxcd, etcd, "oxcd's growth, then etcd's");
+}

@@ -157,16 +157,15 @@ pub const CLIENT_API_VERSION_HEADER: &str = "client-api-version";
 
 /// Counts one client call as etcd's gRPC interceptors do: `type` is `unary` for unary
 /// methods and `stream` for every streaming kind, `client_api_version` the first
-/// [`CLIENT_API_VERSION_HEADER`] value of the request, or `unknown` without one.
-pub(crate) fn count_client_request(kind: MethodKind, headers: &http::HeaderMap) {
+/// [`CLIENT_API_VERSION_HEADER`] value of the request, or `unknown` without one. The gRPC
+/// metrics layer counts gRPC calls; the server counts its gateway's calls.
+pub fn count_client_request(kind: MethodKind, client_api_version: Option<&[u8]>) {
     let ty = match kind {
         MethodKind::Unary => "unary",
         MethodKind::ClientStream | MethodKind::ServerStream | MethodKind::BidiStream => "stream",
     };
-    let version = headers
-        .get(CLIENT_API_VERSION_HEADER)
-        .map_or(std::borrow::Cow::Borrowed("unknown"), |v| {
-            String::from_utf8_lossy(v.as_bytes())
-        });
+    let version = client_api_version.map_or(std::borrow::Cow::Borrowed("unknown"), |v| {
+        String::from_utf8_lossy(v)
+    });
     CLIENT_REQUESTS.with_label_values(&[ty, &version]).inc();
 }

@@ -305,7 +305,10 @@ where
         }
         let entry = self.table.get(req.uri().path()).cloned();
         if let Some(e) = &entry {
-            count_client_request(e.method.kind, req.headers());
+            let version = req
+                .headers()
+                .get(crate::etcd_metrics::CLIENT_API_VERSION_HEADER);
+            count_client_request(e.method.kind, version.map(|v| v.as_bytes()));
         }
         let call = entry.clone().map(InFlight::start);
         let req = req.map(|b| Body::new(MetricsRequestBody::new(b, entry)));

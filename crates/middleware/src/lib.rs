@@ -54,9 +54,9 @@ mod request_limits;
 
 pub use error::MiddlewareError;
 pub use etcd_metrics::{
-    client_grpc_bytes, register_identity, set_cluster_version, set_server_go_version,
-    set_server_id, set_server_version, ClientGrpcBytes, CLIENT_API_VERSION_HEADER,
-    SERVER_GO_VERSION_LABEL,
+    client_grpc_bytes, count_client_request, register_identity, set_cluster_version,
+    set_server_go_version, set_server_id, set_server_version, ClientGrpcBytes,
+    CLIENT_API_VERSION_HEADER, SERVER_GO_VERSION_LABEL,
 };
 pub use grpc_metrics::{
     GrpcMetrics, GrpcMetricsFuture, GrpcMetricsLayer, HANDLING_SECONDS_BUCKETS,
