@@ -144,6 +144,9 @@ pub struct ServerOpts {
     /// The data directory, when the test provides one (for example on a filesystem it
     /// mounted) instead of `<tmp>/data`; the harness never deletes it.
     pub data_dir: Option<PathBuf>,
+    /// Standard error goes to [`Server::stderr_path`] instead of the log with standard
+    /// output, for tests of which stream a server writes to.
+    pub separate_stderr: bool,
 }
 
 impl ServerOpts {
@@ -154,12 +157,19 @@ impl ServerOpts {
             data_from: None,
             envs: Vec::new(),
             data_dir: None,
+            separate_stderr: false,
         }
     }
 
     /// These options, with the data directory `dir` (see [`ServerOpts::data_dir`]).
     pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// These options, with standard error kept apart from standard output.
+    pub fn with_separate_stderr(mut self) -> Self {
+        self.separate_stderr = true;
         self
     }
 
@@ -282,9 +292,15 @@ impl Server {
             .unwrap_or_else(|| self.tmp.path().join("data"))
     }
 
-    /// The log file (stdout and stderr of every start, appended).
+    /// The log file (stdout and stderr of every start, appended; stdout only with
+    /// [`ServerOpts::separate_stderr`]). Each start begins with a `=== harness:` line.
     pub fn log_path(&self) -> PathBuf {
         self.tmp.path().join("server.log")
+    }
+
+    /// Where standard error goes with [`ServerOpts::separate_stderr`] (appended).
+    pub fn stderr_path(&self) -> PathBuf {
+        self.tmp.path().join("server.stderr")
     }
 
     /// The member ID learnt from `/v3/maintenance/status` after startup, if the server answered.
@@ -433,9 +449,16 @@ impl Server {
             .append(true)
             .open(self.log_path())
             .map_err(|e| HarnessError::io("open server log", e))?;
-        let log2 = log
-            .try_clone()
-            .map_err(|e| HarnessError::io("clone log handle", e))?;
+        let log2 = if self.opts.separate_stderr {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.stderr_path())
+                .map_err(|e| HarnessError::io("open server stderr", e))?
+        } else {
+            log.try_clone()
+                .map_err(|e| HarnessError::io("clone log handle", e))?
+        };
         use std::io::Write;
         let mut header: &File = &log;
         let _ = writeln!(

@@ -29,7 +29,8 @@
 //! - `response`: JSON, error body and stream chunk rendering.
 //! - `status_map`: [`http_status_for`].
 //! - `metadata`: [`request_metadata`], HTTP headers → gRPC metadata.
-//! - `state`: what the routes of one gateway share (interceptor, CORS).
+//! - `state`: what the routes of one gateway share (interceptor, CORS);
+//!   [`GatewayCall`], the call kind the interceptor finds in the extensions.
 //! - `cors`: [`CorsPolicy`] and its middleware.
 //! - `error`: [`GatewayError`].
 //!
@@ -73,4 +74,5 @@ pub use input_stream::input_stream;
 pub use json_body::{decode_all, decode_one};
 pub use metadata::request_metadata;
 pub use response::status_response;
+pub use state::GatewayCall;
 pub use status_map::http_status_for;

@@ -14,6 +14,17 @@ use crate::metadata::request_metadata;
 /// before it reaches the service (in-process calls bypass tonic's own layers).
 pub(crate) type InterceptFn = dyn Fn(Request<()>) -> Result<Request<()>, Status> + Send + Sync;
 
+/// The kind of gRPC call a gateway route stands for, in every request's extensions when
+/// the interceptor runs (etcd's gateway calls its gRPC server, whose interceptors count
+/// calls by kind: `etcd_server_client_requests_total{type}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatewayCall {
+    /// A unary method.
+    Unary,
+    /// A streaming method (watch, lease keep-alive, snapshot, election observe).
+    Stream,
+}
+
 /// What every handler of one built gateway shares.
 pub(crate) struct GatewayState {
     pub(crate) interceptor: Option<Arc<InterceptFn>>,
@@ -33,11 +44,17 @@ impl fmt::Debug for GatewayState {
 pub(crate) type Shared = Arc<GatewayState>;
 
 impl GatewayState {
-    /// Wraps `message` in a `tonic::Request` carrying the headers' metadata,
-    /// then runs the interceptor (which may reject the call).
-    pub(crate) fn request<T>(&self, headers: &HeaderMap, message: T) -> Result<Request<T>, Status> {
+    /// Wraps `message` in a `tonic::Request` carrying the headers' metadata and the
+    /// call's kind (an extension), then runs the interceptor (which may reject the call).
+    pub(crate) fn request<T>(
+        &self,
+        headers: &HeaderMap,
+        message: T,
+        kind: GatewayCall,
+    ) -> Result<Request<T>, Status> {
         let mut request = Request::new(message);
         *request.metadata_mut() = request_metadata(headers);
+        request.extensions_mut().insert(kind);
         let Some(intercept) = &self.interceptor else {
             return Ok(request);
         };

@@ -18,7 +18,7 @@ use crate::input_stream::input_stream;
 use crate::json_body::{decode_all, decode_one};
 use crate::ndjson::ndjson_response;
 use crate::response::{method_not_allowed, status_response};
-use crate::state::Shared;
+use crate::state::{GatewayCall, Shared};
 
 /// When the in-process request stream of a bidi call reports end-of-stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,7 @@ where
         async move {
             let request = match decode_one::<Req>(&body)
                 .map_err(Status::from)
-                .and_then(|message| state.request(&headers, message))
+                .and_then(|message| state.request(&headers, message, GatewayCall::Stream))
             {
                 Ok(request) => request,
                 Err(status) => return status_response(&status),
@@ -93,7 +93,7 @@ where
             let request = match decode_all::<Req>(&body)
                 .and_then(|messages| input_stream(&messages, closed))
                 .map_err(Status::from)
-                .and_then(|input| state.request(&headers, input))
+                .and_then(|input| state.request(&headers, input, GatewayCall::Stream))
             {
                 Ok(request) => request,
                 Err(status) => return status_response(&status),

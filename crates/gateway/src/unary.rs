@@ -14,7 +14,7 @@ use tonic::Status;
 
 use crate::json_body::decode_one;
 use crate::response::{message_response, method_not_allowed, status_response};
-use crate::state::Shared;
+use crate::state::{GatewayCall, Shared};
 
 /// A POST route that decodes the body as `Req`, calls `call(svc, request)`
 /// and answers the response as JSON (or the 3.4 error body).
@@ -32,7 +32,7 @@ where
         async move {
             let request = match decode_one::<Req>(&body)
                 .map_err(Status::from)
-                .and_then(|message| state.request(&headers, message))
+                .and_then(|message| state.request(&headers, message, GatewayCall::Unary))
             {
                 Ok(request) => request,
                 Err(status) => return status_response(&status),

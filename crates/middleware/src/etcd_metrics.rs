@@ -1,6 +1,7 @@
 //! etcd's identity gauges (`etcd_server_version`, `etcd_cluster_version`, `etcd_server_id`,
 //! `etcd_server_go_version`) and its client traffic counters
-//! (`etcd_network_client_grpc_{received,sent}_bytes_total`), in the default registry.
+//! (`etcd_network_client_grpc_{received,sent}_bytes_total`,
+//! `etcd_server_client_requests_total`), in the default registry.
 //!
 //! The identity gauges are "info" series: one label carries the value and the sample is `1`.
 //!
@@ -11,7 +12,9 @@
 use std::sync::LazyLock;
 
 use prometheus::core::Collector;
-use prometheus::{IntCounter, IntGaugeVec, Opts};
+use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts};
+
+use crate::method_table::MethodKind;
 
 /// The `server_go_version` label value oxcd publishes (see the module doc).
 pub const SERVER_GO_VERSION_LABEL: &str = "rust";
@@ -131,4 +134,38 @@ static CLIENT_GRPC_BYTES: LazyLock<ClientGrpcBytes> = LazyLock::new(|| {
 /// The process-wide client traffic counters (registered on first use).
 pub fn client_grpc_bytes() -> &'static ClientGrpcBytes {
     &CLIENT_GRPC_BYTES
+}
+
+/// `etcd_server_client_requests_total{type,client_api_version}`: a vector, so it is exported
+/// only after the first counted call, as in etcd.
+static CLIENT_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    let vec = IntCounterVec::new(
+        Opts::new(
+            "etcd_server_client_requests_total",
+            "The total number of client requests per client version.",
+        ),
+        &["type", "client_api_version"],
+    )
+    .expect("constant metric definition is valid");
+    register_default(&vec);
+    vec
+});
+
+/// The gRPC metadata key etcd's clients (clientv3, so etcdctl) set to their API version
+/// (`3.4` for etcdctl 3.4).
+pub const CLIENT_API_VERSION_HEADER: &str = "client-api-version";
+
+/// Counts one client call as etcd's gRPC interceptors do: `type` is `unary` for unary
+/// methods and `stream` for every streaming kind, `client_api_version` the first
+/// [`CLIENT_API_VERSION_HEADER`] value of the request, or `unknown` without one. The gRPC
+/// metrics layer counts gRPC calls; the server counts its gateway's calls.
+pub fn count_client_request(kind: MethodKind, client_api_version: Option<&[u8]>) {
+    let ty = match kind {
+        MethodKind::Unary => "unary",
+        MethodKind::ClientStream | MethodKind::ServerStream | MethodKind::BidiStream => "stream",
+    };
+    let version = client_api_version.map_or(std::borrow::Cow::Borrowed("unknown"), |v| {
+        String::from_utf8_lossy(v)
+    });
+    CLIENT_REQUESTS.with_label_values(&[ty, &version]).inc();
 }

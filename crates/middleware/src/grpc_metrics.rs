@@ -14,7 +14,9 @@
 //!   the layer is built with `extensive = true`, i.e. `--metrics=extensive`): time from request
 //!   headers to the final status.
 //!
-//! It also feeds `etcd_network_client_grpc_{received,sent}_bytes_total` from the body sizes.
+//! It also feeds `etcd_network_client_grpc_{received,sent}_bytes_total` from the body sizes
+//! and counts each call of the table in `etcd_server_client_requests_total` (by the
+//! client's `client-api-version` header).
 //! Non-gRPC requests (content-type not `application/grpc*`) pass through uncounted, and so do
 //! gRPC calls to paths missing from the method table (grpc-go's interceptors never see calls
 //! to unknown services either, and it keeps label cardinality bounded); their bytes are
@@ -35,7 +37,7 @@ use tonic::body::Body;
 use tonic::Code;
 use tower::{Layer, Service};
 
-use crate::etcd_metrics::{client_grpc_bytes, register_default};
+use crate::etcd_metrics::{client_grpc_bytes, count_client_request, register_default};
 use crate::grpc_metrics_body::{MetricsRequestBody, MetricsResponseBody};
 use crate::grpc_wire::{code_index, is_grpc_request, status_code, GRPC_CODE_NAMES};
 use crate::method_table::GrpcMethod;
@@ -302,6 +304,12 @@ where
             };
         }
         let entry = self.table.get(req.uri().path()).cloned();
+        if let Some(e) = &entry {
+            let version = req
+                .headers()
+                .get(crate::etcd_metrics::CLIENT_API_VERSION_HEADER);
+            count_client_request(e.method.kind, version.map(|v| v.as_bytes()));
+        }
         let call = entry.clone().map(InFlight::start);
         let req = req.map(|b| Body::new(MetricsRequestBody::new(b, entry)));
         GrpcMetricsFuture {

@@ -23,7 +23,8 @@
 //! - `frame`: incremental scanner of gRPC's 5-byte length-prefixed framing.
 //! - `grpc_wire`: gRPC content-type detection, path splitting, status code names.
 //! - `etcd_metrics`: `etcd_server_version`, `etcd_cluster_version`, `etcd_server_id`,
-//!   `etcd_server_go_version`, `etcd_network_client_grpc_{received,sent}_bytes_total`.
+//!   `etcd_server_go_version`, `etcd_network_client_grpc_{received,sent}_bytes_total`,
+//!   `etcd_server_client_requests_total`.
 //! - `process_metrics`: process collector registration plus `os_fd_used`/`os_fd_limit`.
 //! - `http_metrics`: [`render`] / [`try_render`].
 //! - `error`: [`MiddlewareError`].
@@ -53,8 +54,9 @@ mod request_limits;
 
 pub use error::MiddlewareError;
 pub use etcd_metrics::{
-    client_grpc_bytes, register_identity, set_cluster_version, set_server_go_version,
-    set_server_id, set_server_version, ClientGrpcBytes, SERVER_GO_VERSION_LABEL,
+    client_grpc_bytes, count_client_request, register_identity, set_cluster_version,
+    set_server_go_version, set_server_id, set_server_version, ClientGrpcBytes,
+    CLIENT_API_VERSION_HEADER, SERVER_GO_VERSION_LABEL,
 };
 pub use grpc_metrics::{
     GrpcMetrics, GrpcMetricsFuture, GrpcMetricsLayer, HANDLING_SECONDS_BUCKETS,

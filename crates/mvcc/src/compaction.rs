@@ -23,13 +23,22 @@ pub const FINISHED_COMPACT_KEY: &[u8] = b"finishedCompactRev";
 /// the store was given another limit ([`crate::KvStore::set_compaction_batch_limit`]).
 pub const COMPACTION_CHUNK: usize = 1000;
 
-/// What a finished [`Compaction::run`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What a finished [`Compaction::run`] did, and how long its parts took (the quantities
+/// etcd's `etcd_debugging_mvcc_*compaction*` metrics record).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CompactionStats {
     /// Stored revisions deleted from the backend.
     pub removed: usize,
     /// Whether a later compaction had already finished, so nothing was done.
     pub skipped: bool,
+    /// How long the in-memory index was compacted, under the store's write lock (writers
+    /// and readers wait meanwhile).
+    pub index_pause: std::time::Duration,
+    /// Each chunk of the physical deletion but the last: the scan of the chunk and the
+    /// write of its deletes (etcd observes the batches that are followed by another one).
+    pub batch_pauses: Vec<std::time::Duration>,
+    /// The physical deletion, from its first chunk to the written `finishedCompactRev`.
+    pub total: std::time::Duration,
 }
 
 /// A scheduled compaction; [`Compaction::run`] it once the batch that recorded it is written.
@@ -88,11 +97,15 @@ impl Compaction {
         let mut finished = self.shared.compactor.lock();
         if self.revision <= *finished {
             return Ok(CompactionStats {
-                removed: 0,
                 skipped: true,
+                ..CompactionStats::default()
             });
         }
+        let index_started = std::time::Instant::now();
         let keep = self.shared.state.write().index.compact(self.revision);
+        let index_pause = index_started.elapsed();
+        let physical = std::time::Instant::now();
+        let mut batch_pauses = Vec::new();
         let backend = self.shared.backend.as_ref();
         let end = Revision::new(self.revision.saturating_add(1), 0).to_bytes();
         let mut start: Vec<u8> = Vec::new();
@@ -103,6 +116,7 @@ impl Compaction {
             .load(std::sync::atomic::Ordering::Relaxed)
             .max(1);
         loop {
+            let chunk_started = std::time::Instant::now();
             let mut keys: Vec<Box<[u8]>> = Vec::with_capacity(chunk);
             for item in backend
                 .scan(Column::Kv, &start, Some(&end), false)?
@@ -136,6 +150,7 @@ impl Compaction {
             if !batch.is_empty() {
                 backend.write(batch, false)?;
             }
+            batch_pauses.push(chunk_started.elapsed());
         }
         *finished = self.revision;
         tracing::info!(
@@ -147,6 +162,9 @@ impl Compaction {
         Ok(CompactionStats {
             removed,
             skipped: false,
+            index_pause,
+            batch_pauses,
+            total: physical.elapsed(),
         })
     }
 }

@@ -48,6 +48,10 @@ fn physical_compaction_removes_unneeded_revisions() {
     assert_eq!(stored_revisions(backend.as_ref()).len(), 6);
     let stats = compact(&store, backend.as_ref(), 5);
     assert_eq!((stats.removed, stats.skipped), (3, false));
+    assert!(
+        stats.batch_pauses.is_empty(),
+        "one chunk, the last: no pause"
+    );
     // a keeps its value at 5 (rev 2) and its later rev 6; b (deleted at 4) vanishes; c@5 stays.
     assert_eq!(
         stored_revisions(backend.as_ref()),
@@ -159,6 +163,8 @@ fn chunked_compaction_of_many_keys() {
     apply(&store, backend.as_ref(), &[Op::Del("k00000", "k00500")]);
     let stats = compact(&store, backend.as_ref(), 4);
     assert_eq!(stats.removed, 3 * 1500 - 1000 + 500);
+    // 5,000 stored revisions at or below 4: five full chunks, each followed by another one.
+    assert_eq!(stats.batch_pauses.len(), 5);
     assert_eq!(stored_revisions(backend.as_ref()).len(), 1000);
     let r = store.range(&req("\0", "\0")).unwrap();
     assert_eq!(r.count, 1000);

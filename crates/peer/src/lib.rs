@@ -19,7 +19,8 @@
 //! - [`leader_client`]: [`LeaderClient`], follower-to-leader forwarding (lease renewals
 //!   and TTLs) on a cached connection.
 //! - [`prober`]: [`Prober`], periodic round-trip probes of every peer.
-//! - [`metrics`]: etcd's `etcd_network_*` peer metrics.
+//! - [`metrics`]: etcd's `etcd_network_*` peer metrics, the snapshot receive
+//!   (`etcd_snap_db_*`) and the backend snapshot duration (also fed by the server).
 //! - [`error`]: the [`PeerError`] enum.
 //!
 //! # Invariants

@@ -40,11 +40,13 @@ pub(crate) async fn send(shared: Arc<Shared>, to: u64, msg: Vec<u8>) {
 
 async fn transfer(shared: &Arc<Shared>, to: u64, msg: Vec<u8>) -> Result<u64, PeerError> {
     let host = shared.host.clone();
+    let taken = std::time::Instant::now();
     let dir = tokio::task::spawn_blocking(move || host.checkpoint())
         .await
         .map_err(|e| PeerError::Checkpoint(e.to_string()))?
         .map_err(|e| PeerError::Checkpoint(e.to_string()))?;
     let result = stream_dir(shared, to, msg, &dir).await;
+    metrics::BACKEND_SNAPSHOT_SECONDS.observe(taken.elapsed().as_secs_f64());
     let cleanup = dir.clone();
     let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(cleanup)).await;
     result

@@ -19,7 +19,8 @@
 //! - `ready.rs`: handling of one `Ready`, apply, status publication.
 //! - `read_index.rs`: ReadIndex waiters and retries.
 //! - [`status`]: [`RaftStatus`], [`RaftRole`].
-//! - [`metrics`]: etcd's raft/WAL metrics in the default prometheus registry.
+//! - [`metrics`]: etcd's raft/WAL metrics and the raft snapshot save (`etcd_snap_fsync_*`,
+//!   `etcd_debugging_snap_save_*`) in the default prometheus registry.
 //! - [`error`]: [`RaftLogError`] and the per-operation errors.
 //! - `raft_logger.rs`: raft-rs' `slog` output forwarded to `tracing`.
 //!

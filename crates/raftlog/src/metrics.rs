@@ -22,17 +22,53 @@ fn counter(name: &str, help: &str) -> Counter {
     c
 }
 
-/// `etcd_disk_wal_fsync_duration_seconds`: latency of synced raft log writes.
-pub static WAL_FSYNC_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
+/// A histogram with etcd's 14 buckets doubling from 1 ms (`ExponentialBuckets(0.001, 2, 14)`).
+fn millis_to_8s(name: &str, help: &str) -> Histogram {
     let buckets: Vec<f64> = (0..14).map(|i| 0.001 * f64::from(1u32 << i)).collect();
-    let opts = HistogramOpts::new(
-        "etcd_disk_wal_fsync_duration_seconds",
-        "The latency distributions of fsync called by WAL.",
-    )
-    .buckets(buckets);
+    let opts = HistogramOpts::new(name, help).buckets(buckets);
     let h = Histogram::with_opts(opts).expect("constant metric name is valid");
     let _ = prometheus::default_registry().register(Box::new(h.clone()));
     h
+}
+
+/// `etcd_disk_wal_fsync_duration_seconds`: latency of synced raft log writes.
+pub static WAL_FSYNC_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
+    millis_to_8s(
+        "etcd_disk_wal_fsync_duration_seconds",
+        "The latency distributions of fsync called by WAL.",
+    )
+});
+
+// A raft snapshot save (etcd's snap.Snapshotter.SaveSnap): the leader's periodic one every
+// `snapshot_count` applied entries (the applier persists its state, then the log is
+// compacted), and a follower's taking in of a snapshot from the leader (the log store
+// records its position durably).
+
+/// `etcd_debugging_snap_save_marshalling_duration_seconds`: encoding the snapshot's record
+/// (the log store's truncated position, hard state and conf state) into its write batch.
+pub static SNAP_SAVE_MARSHALLING_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
+    millis_to_8s(
+        "etcd_debugging_snap_save_marshalling_duration_seconds",
+        "The marshalling cost distributions of save called by snapshot.",
+    )
+});
+
+/// `etcd_snap_fsync_duration_seconds`: making the snapshot durable (the applier's
+/// [`crate::Applier::persist`] for a periodic save, the synced log-store write for a
+/// snapshot from the leader).
+pub static SNAP_FSYNC_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
+    millis_to_8s(
+        "etcd_snap_fsync_duration_seconds",
+        "The latency distributions of fsync called by snap.",
+    )
+});
+
+/// `etcd_debugging_snap_save_total_duration_seconds`: a whole snapshot save.
+pub static SNAP_SAVE_TOTAL_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
+    millis_to_8s(
+        "etcd_debugging_snap_save_total_duration_seconds",
+        "The total latency distributions of save called by snapshot.",
+    )
 });
 
 /// `etcd_disk_wal_write_bytes_total`: bytes written to the raft log.
@@ -114,6 +150,9 @@ pub static HEARTBEAT_SEND_FAILURES: LazyLock<Counter> = LazyLock::new(|| {
 /// Forces registration, so every metric is exported (with value 0) from the start.
 pub fn register() {
     LazyLock::force(&WAL_FSYNC_SECONDS);
+    LazyLock::force(&SNAP_SAVE_MARSHALLING_SECONDS);
+    LazyLock::force(&SNAP_FSYNC_SECONDS);
+    LazyLock::force(&SNAP_SAVE_TOTAL_SECONDS);
     LazyLock::force(&WAL_WRITE_BYTES);
     LazyLock::force(&HAS_LEADER);
     LazyLock::force(&IS_LEADER);

@@ -575,7 +575,9 @@ impl<S: RaftLogStore, A: Applier> Node<S, A> {
         if self.applied.saturating_sub(self.compacted_at) < self.config.snapshot_count {
             return Ok(());
         }
+        let started = Instant::now();
         self.applier.persist()?;
+        metrics::SNAP_FSYNC_SECONDS.observe(started.elapsed().as_secs_f64());
         let target = self
             .applied
             .saturating_sub(self.config.snapshot_catchup_entries);
@@ -587,6 +589,7 @@ impl<S: RaftLogStore, A: Applier> Node<S, A> {
                 "compacted the raft log"
             );
         }
+        metrics::SNAP_SAVE_TOTAL_SECONDS.observe(started.elapsed().as_secs_f64());
         self.compacted_at = self.applied;
         Ok(())
     }

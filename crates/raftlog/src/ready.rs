@@ -74,7 +74,9 @@ impl<S: RaftLogStore, A: Applier> Node<S, A> {
             "installing a snapshot from the leader"
         );
         fail::fail_point!("raft-before-snapshot-install", |_| std::process::abort());
+        let saving = std::time::Instant::now();
         self.raw.mut_store().apply_snapshot(meta)?;
+        crate::metrics::SNAP_SAVE_TOTAL_SECONDS.observe(saving.elapsed().as_secs_f64());
         fail::fail_point!("raft-between-snapshot-log-and-state", |_| {
             std::process::abort()
         });

@@ -282,6 +282,20 @@ pub enum ConfigError {
     /// A positional argument, which etcd does not take.
     #[error("'{0}' is not a valid flag")]
     Positional(String),
+    /// Flags that parse but do not fit together (etcd's `error verifying flags`, exit 1).
+    #[error("error verifying flags, {0}. See 'oxcd --help'.")]
+    Verify(String),
+}
+
+impl ConfigError {
+    /// The process exit code etcd uses for the same error: 1 for flags that fail
+    /// verification, 2 for flags that do not parse (Go's flag package, or a panic).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ConfigError::Verify(_) => 1,
+            _ => 2,
+        }
+    }
 }
 
 /// `--auto-compaction-mode`.
@@ -346,8 +360,10 @@ pub struct Config {
     pub auto_compaction_mode: CompactionMode,
     /// `--auto-compaction-retention`, unparsed (its meaning depends on the mode).
     pub auto_compaction_retention: String,
-    /// `--log-level`.
+    /// `--log-level`: one of [`LOG_LEVELS`]; `debug` also with `--debug --logger capnslog`.
     pub log_level: String,
+    /// `--debug` (deprecated in etcd 3.4; with `--logger zap` it does not change the level).
+    pub debug: bool,
     /// `--metrics extensive` adds gRPC handling-time histograms.
     pub metrics_extensive: bool,
     /// `--enable-grpc-gateway`.
@@ -538,6 +554,7 @@ impl Config {
                 _ => None,
             })
             .collect();
+        let log = log_settings(values)?;
         Ok(Config {
             data_dir,
             wal_dir: get("wal-dir").filter(|s| !s.is_empty()).map(PathBuf::from),
@@ -590,28 +607,12 @@ impl Config {
             auto_compaction_mode: mode,
             auto_compaction_retention: get("auto-compaction-retention")
                 .unwrap_or_else(|| "0".into()),
-            log_level: if parse_bool(values, "debug", false)? {
-                "debug".into()
-            } else {
-                get("log-level").unwrap_or_else(|| "info".into())
-            },
+            log_level: log.level,
+            debug: log.debug,
             cors: parse_cors(get("cors"))?,
             host_whitelist: list(get("host-whitelist")),
-            logger: match get("logger").as_deref() {
-                None | Some("capnslog") => Logger::Capnslog,
-                Some("zap") => Logger::Zap,
-                Some(other) => {
-                    return Err(ConfigError::InvalidValue {
-                        flag: "logger".into(),
-                        value: other.into(),
-                        reason: "unknown logger option (use \"zap\" or \"capnslog\")".into(),
-                    })
-                }
-            },
-            log_outputs: match list(get("log-outputs")) {
-                outputs if outputs.is_empty() => vec!["default".into()],
-                outputs => outputs,
-            },
+            logger: log.logger,
+            log_outputs: log.outputs,
             compaction_batch_limit: match get("compaction-batch-limit") {
                 Some(_) => parse_num(values, "compaction-batch-limit", 1000)?,
                 None => parse_num(values, "experimental-compaction-batch-limit", 1000)?,
@@ -896,6 +897,83 @@ fn list(v: Option<String>) -> Vec<String> {
         .collect()
 }
 
+/// The values `--log-level` takes (etcd's `logutil.ConvertToZapLevel`); oxcd has no
+/// panic or fatal events, so `dpanic`, `panic` and `fatal` log its errors only.
+pub const LOG_LEVELS: [&str; 7] = ["debug", "info", "warn", "error", "dpanic", "panic", "fatal"];
+
+/// The log flags, checked as etcd 3.4's `setupLogging` checks them.
+struct LogSettings {
+    logger: Logger,
+    outputs: Vec<String>,
+    level: String,
+    debug: bool,
+}
+
+fn log_settings(values: &Values) -> Result<LogSettings, ConfigError> {
+    let logger = match values.get("logger").map(String::as_str) {
+        None | Some("capnslog") => Logger::Capnslog,
+        Some("zap") => Logger::Zap,
+        Some(other) => {
+            return Err(ConfigError::Verify(format!(
+                "unknown logger option {other:?}"
+            )))
+        }
+    };
+    let outputs = match list(values.get("log-outputs").cloned()) {
+        outputs if outputs.is_empty() => vec!["default".to_string()],
+        outputs => outputs,
+    };
+    let go_list = || {
+        let quoted: Vec<String> = outputs.iter().map(|o| format!("{o:?}")).collect();
+        format!("[{}]", quoted.join(" "))
+    };
+    match logger {
+        Logger::Capnslog if outputs.len() != 1 => {
+            return Err(ConfigError::Verify(format!(
+                "--logger=capnslog supports only 1 value in '--log-outputs', got {}",
+                go_list()
+            )))
+        }
+        Logger::Capnslog if !["default", "stderr", "stdout"].contains(&outputs[0].as_str()) => {
+            return Err(ConfigError::Verify(format!(
+                "unknown log-output {:?} (only supports \"default\", \"stderr\", \"stdout\")",
+                outputs[0]
+            )))
+        }
+        Logger::Zap if outputs.len() > 1 && outputs.iter().any(|o| o == "default") => {
+            return Err(ConfigError::Verify(
+                "multi logoutput for \"default\" is not supported yet".into(),
+            ))
+        }
+        _ => {}
+    }
+    let debug = parse_bool(values, "debug", false)?;
+    let level = values
+        .get("log-level")
+        .cloned()
+        .unwrap_or_else(|| "info".into());
+    if !LOG_LEVELS.contains(&level.as_str()) {
+        // etcd panics with this message (exit 2).
+        return Err(ConfigError::InvalidValue {
+            flag: "log-level".into(),
+            reason: format!("unknown level {level:?}"),
+            value: level,
+        });
+    }
+    // etcd 3.4: `--debug` sets capnslog's level to debug; zap's level is `--log-level`'s.
+    let level = if debug && logger == Logger::Capnslog {
+        "debug".to_string()
+    } else {
+        level
+    };
+    Ok(LogSettings {
+        logger,
+        outputs,
+        level,
+        debug,
+    })
+}
+
 /// `--logger`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Logger {
@@ -1022,7 +1100,15 @@ mod tests {
         .unwrap();
         assert_eq!(c.logger, Logger::Zap);
         assert_eq!(c.log_outputs, vec!["stdout", "/tmp/x.log"]);
-        assert_eq!(c.log_level, "debug");
+        // etcd 3.4: with zap, --debug leaves the level to --log-level.
+        assert_eq!((c.log_level.as_str(), c.debug), ("info", true));
+        assert_eq!(parse(&["--debug"]).unwrap().log_level, "debug");
+        assert_eq!(
+            parse(&["--logger=zap", "--log-level=warn"])
+                .unwrap()
+                .log_level,
+            "warn"
+        );
         assert_eq!(c.cors, vec!["http://a:1", "http://b:2"]);
         assert_eq!(c.host_whitelist, vec!["example.com"]);
         assert_eq!(c.compaction_batch_limit, 50);
@@ -1034,7 +1120,37 @@ mod tests {
             (d.compaction_batch_limit, d.lease_checkpoint),
             (1000, false)
         );
-        assert!(parse(&["--logger=syslog"]).is_err());
+        for (bad, message, code) in [
+            (
+                &["--logger=syslog"][..],
+                "error verifying flags, unknown logger option \"syslog\". See 'oxcd --help'.",
+                1,
+            ),
+            (
+                &["--log-level=verbose"][..],
+                "invalid value \"verbose\" for flag -log-level: unknown level \"verbose\"",
+                2,
+            ),
+            (
+                &["--logger=zap", "--log-outputs=default,stdout"][..],
+                "error verifying flags, multi logoutput for \"default\" is not supported yet. \
+                 See 'oxcd --help'.",
+                1,
+            ),
+            (
+                &["--log-outputs=stdout,stderr"][..],
+                "error verifying flags, --logger=capnslog supports only 1 value in \
+                 '--log-outputs', got [\"stdout\" \"stderr\"]. See 'oxcd --help'.",
+                1,
+            ),
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(
+                (e.to_string().as_str(), e.exit_code()),
+                (message, code),
+                "{bad:?}"
+            );
+        }
         // etcd's --cors is a list of URLs; `*` alone allows all.
         assert!(parse(&["--cors=*"]).unwrap().cors.is_empty());
         for (bad, why) in [

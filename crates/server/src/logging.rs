@@ -3,6 +3,9 @@
 //! paths, each appended to), and its form (`--logger`): `capnslog` writes text lines
 //! (3.4's default), `zap` writes one JSON object a line with zap's keys (`level`, `ts`,
 //! `caller`, `msg`, then the event's fields), which log pipelines built for etcd parse.
+//! The flags are checked in `config` as etcd checks them; here a sink that cannot be
+//! opened is refused as etcd refuses it (`open sink "<path>": ...`, exit 1). zap has no
+//! trace level: trace events (`RUST_LOG`) are written with level `debug`.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -16,7 +19,7 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{Config, Logger};
+use crate::config::{Config, ConfigError, Logger};
 
 /// Every `--log-outputs` destination; a line goes to all of them.
 struct Outputs(Vec<Box<dyn Write + Send>>);
@@ -34,7 +37,7 @@ impl Write for Outputs {
     }
 }
 
-fn open_outputs(names: &[String]) -> Result<Outputs, String> {
+fn open_outputs(names: &[String]) -> Result<Outputs, ConfigError> {
     let mut outs: Vec<Box<dyn Write + Send>> = Vec::new();
     for name in names {
         outs.push(match name.as_str() {
@@ -45,17 +48,27 @@ fn open_outputs(names: &[String]) -> Result<Outputs, String> {
                     .create(true)
                     .append(true)
                     .open(path)
-                    .map_err(|e| format!("--log-outputs {path}: {e}"))?,
+                    .map_err(|e| ConfigError::Verify(format!("open sink {path:?}: {e}")))?,
             ),
         });
     }
     Ok(Outputs(outs))
 }
 
+/// The tracing level of an etcd `--log-level` (one of [`crate::config::LOG_LEVELS`]).
+fn tracing_level(level: &str) -> &'static str {
+    match level {
+        "debug" => "debug",
+        "info" => "info",
+        "warn" => "warn",
+        _ => "error",
+    }
+}
+
 /// Installs the global logger. `RUST_LOG`, when set, overrides the level.
-pub fn init(cfg: &Config) -> Result<(), String> {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(cfg.log_level.clone()));
+pub fn init(cfg: &Config) -> Result<(), ConfigError> {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(tracing_level(&cfg.log_level)));
     let outputs = open_outputs(&cfg.log_outputs)?;
     let to_terminal = {
         use std::io::IsTerminal;
@@ -71,7 +84,12 @@ pub fn init(cfg: &Config) -> Result<(), String> {
         Logger::Capnslog => builder.with_ansi(to_terminal).try_init(),
         Logger::Zap => builder.event_format(ZapJson).try_init(),
     };
-    installed.map_err(|e| format!("cannot install the logger: {e}"))
+    installed.map_err(|e| ConfigError::Verify(format!("cannot install the logger: {e}")))?;
+    if cfg.debug {
+        // etcd 3.4 prints this (as text, to standard error); here it is a log line.
+        tracing::warn!("Deprecated '--debug' flag is set to true (use '--log-level=debug' instead");
+    }
+    Ok(())
 }
 
 /// zap's production JSON encoding, as etcd configures it.
@@ -97,7 +115,7 @@ where
         };
         // zap's key order: level, ts, caller, msg, then the fields as logged.
         let head: [(&str, Value); 4] = [
-            ("level", meta.level().as_str().to_lowercase().into()),
+            ("level", zap_level(*meta.level()).into()),
             ("ts", timestamp().into()),
             ("caller", caller.into()),
             ("msg", fields.message.unwrap_or_default().into()),
@@ -117,6 +135,16 @@ where
         }
         line.push('}');
         writeln!(writer, "{line}")
+    }
+}
+
+/// zap's name of a level (zap has no trace level: trace is written as `debug`).
+fn zap_level(level: tracing::Level) -> &'static str {
+    match level {
+        tracing::Level::ERROR => "error",
+        tracing::Level::WARN => "warn",
+        tracing::Level::INFO => "info",
+        tracing::Level::DEBUG | tracing::Level::TRACE => "debug",
     }
 }
 
@@ -186,6 +214,7 @@ mod tests {
         let outputs = open_outputs(&[path.display().to_string()]).unwrap();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(Mutex::new(outputs))
+            .with_max_level(tracing::Level::TRACE)
             .event_format(ZapJson)
             .finish();
         tracing::subscriber::with_default(subscriber, || {
@@ -194,6 +223,7 @@ mod tests {
                 member = "m0",
                 "apply request took too long"
             );
+            tracing::trace!("a trace event");
         });
         let text = std::fs::read_to_string(&path).unwrap();
         let _ = std::fs::remove_file(&path);
@@ -209,6 +239,11 @@ mod tests {
             "{raw}"
         );
         assert!(line["caller"].as_str().unwrap().contains("logging.rs:"));
+        let trace: Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
+        assert_eq!(
+            (&trace["level"], &trace["msg"]),
+            (&"debug".into(), &"a trace event".into())
+        );
         let ts = line["ts"].as_str().unwrap();
         assert_eq!((ts.len(), &ts[10..11], &ts[23..]), (24, "T", "Z"), "{ts}");
     }
@@ -218,9 +253,11 @@ mod tests {
         let err = open_outputs(&["/nonexistent-dir/x.log".into()])
             .err()
             .unwrap();
+        let text = err.to_string();
         assert!(
-            err.contains("--log-outputs /nonexistent-dir/x.log"),
-            "{err}"
+            text.starts_with("error verifying flags, open sink \"/nonexistent-dir/x.log\": "),
+            "{text}"
         );
+        assert_eq!(err.exit_code(), 1);
     }
 }

@@ -282,12 +282,16 @@ impl MembershipChanges {
         if learner_match * 100 < leader_match * LEARNER_READY_PERCENT {
             return Err(ServerError::LearnerNotReady);
         }
-        self.change(ConfChange {
-            kind: ConfChangeKind::PromoteLearner,
-            node_id: id,
-            context: Vec::new(),
-        })
-        .await
+        let members = self
+            .change(ConfChange {
+                kind: ConfChangeKind::PromoteLearner,
+                node_id: id,
+                context: Vec::new(),
+            })
+            .await?;
+        // Counted by the leader only (a follower forwarded the request), as etcd.
+        crate::metrics::LEARNER_PROMOTE_SUCCESSES.inc();
+        Ok(members)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Metrics the server itself owns, under etcd's names, in the default prometheus registry.
-//! (Raft metrics live in `oxcd-raftlog`, gRPC ones in `oxcd-middleware`.)
+//! (Raft metrics, the raft snapshot save included, live in `oxcd-raftlog`, gRPC ones in
+//! `oxcd-middleware`, peer and snapshot transfer ones in `oxcd-peer`.)
 
 use std::sync::LazyLock;
 
@@ -110,7 +111,7 @@ gauge!(
 macro_rules! histogram {
     ($name:ident, $metric:expr, $help:expr, $first:expr, $count:expr) => {
         #[doc = $help]
-        #[doc = concat!("(`", $metric, "`, buckets doubling from ", stringify!($first), " s, as etcd's.)")]
+        #[doc = concat!("(`", $metric, "`, buckets doubling from ", stringify!($first), " in the unit its name says, as etcd's.)")]
         pub static $name: LazyLock<Histogram> = LazyLock::new(|| {
             let buckets: Vec<f64> = (0..$count).map(|i| $first * f64::from(1u32 << i)).collect();
             register_histogram!($metric, $help, buckets.clone()).unwrap_or_else(|_| {
@@ -156,6 +157,80 @@ histogram!(
     0.01,
     15
 );
+
+gauge!(
+    TOTAL_PUT_SIZE,
+    "etcd_debugging_mvcc_total_put_size_in_bytes",
+    "The total size of put kv pairs seen by this member."
+);
+counter!(
+    DB_COMPACTION_KEYS,
+    "etcd_debugging_mvcc_db_compaction_keys_total",
+    "Total number of db keys compacted."
+);
+// A physical compaction's index step, under the store's write lock.
+histogram!(
+    INDEX_COMPACTION_PAUSE_MS,
+    "etcd_debugging_mvcc_index_compaction_pause_duration_milliseconds",
+    "Bucketed histogram of index compaction pause duration.",
+    0.5,
+    14
+);
+// Each chunk of deletes that another chunk follows.
+histogram!(
+    DB_COMPACTION_PAUSE_MS,
+    "etcd_debugging_mvcc_db_compaction_pause_duration_milliseconds",
+    "Bucketed histogram of db compaction pause duration.",
+    1.0,
+    13
+);
+// The deletion of the compacted revisions, from its first chunk to the finish mark.
+histogram!(
+    DB_COMPACTION_TOTAL_MS,
+    "etcd_debugging_mvcc_db_compaction_total_duration_milliseconds",
+    "Bucketed histogram of db compaction total duration.",
+    100.0,
+    14
+);
+counter!(
+    LEARNER_PROMOTE_SUCCESSES,
+    "etcd_server_learner_promote_successes",
+    "The total number of successful learner promotions while this member is leader."
+);
+gauge!(
+    SNAPSHOT_APPLY_IN_PROGRESS,
+    "etcd_server_snapshot_apply_in_progress_total",
+    "1 if the server is applying the incoming snapshot. 0 if none."
+);
+
+/// Records a finished physical compaction: the keys it removed and its pauses, in whole
+/// milliseconds as etcd observes them (a skipped job records nothing).
+pub fn record_compaction(stats: &oxcd_mvcc::CompactionStats) {
+    if stats.skipped {
+        return;
+    }
+    let ms = |d: std::time::Duration| d.as_millis() as f64;
+    INDEX_COMPACTION_PAUSE_MS.observe(ms(stats.index_pause));
+    for pause in &stats.batch_pauses {
+        DB_COMPACTION_PAUSE_MS.observe(ms(*pause));
+    }
+    DB_COMPACTION_TOTAL_MS.observe(ms(stats.total));
+    DB_COMPACTION_KEYS.inc_by(stats.removed as u64);
+}
+
+/// Adds the puts of one applied write to `etcd_debugging_mvcc_total_put_size_in_bytes`:
+/// key plus value bytes of every put event, whether a Put or a Txn made it (as etcd's
+/// metrics transaction adds them).
+pub fn count_put_bytes(changes: &oxcd_mvcc::Changes) {
+    let bytes: usize = changes
+        .events
+        .iter()
+        .filter(|e| e.r#type() == oxcd_proto::mvccpb::event::EventType::Put)
+        .filter_map(|e| e.kv.as_ref())
+        .map(|kv| kv.key.len() + kv.value.len())
+        .sum();
+    TOTAL_PUT_SIZE.add(bytes as i64);
+}
 
 /// The value of `etcd_debugging_mvcc_compact_revision` for a compacted revision: etcd
 /// reports -1 until the first compaction.
@@ -228,6 +303,8 @@ pub fn init(member_id: u64, version: &str) {
         &AUTH_REVISION,
         &KEYS_TOTAL,
         &DEFRAG_INFLIGHT,
+        &TOTAL_PUT_SIZE,
+        &SNAPSHOT_APPLY_IN_PROGRESS,
     ] {
         LazyLock::force(g);
     }
@@ -236,6 +313,9 @@ pub fn init(member_id: u64, version: &str) {
         &DEFRAG_SECONDS,
         &HASH_SECONDS,
         &HASH_REV_SECONDS,
+        &INDEX_COMPACTION_PAUSE_MS,
+        &DB_COMPACTION_PAUSE_MS,
+        &DB_COMPACTION_TOTAL_MS,
     ] {
         LazyLock::force(h);
     }
@@ -253,9 +333,12 @@ pub fn init(member_id: u64, version: &str) {
         &SLOW_READ_INDEXES,
         &READ_INDEXES_FAILED,
         &SLOW_APPLY,
+        &DB_COMPACTION_KEYS,
+        &LEARNER_PROMOTE_SUCCESSES,
     ] {
         LazyLock::force(c);
     }
+    oxcd_peer::metrics::register();
     COMPACT_REVISION.set(compact_revision_gauge(0));
     oxcd_middleware::register_identity(member_id, version);
 }

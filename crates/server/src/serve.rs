@@ -141,6 +141,7 @@ pub async fn serve(
             .election(Arc::new(election))
             .auth(Arc::new(auth))
             .cors(cors)
+            .interceptor(crate::http::gateway_calls::count)
             .build()
             .layer(axum::middleware::from_fn_with_state(
                 ctx.clone(),

@@ -490,6 +490,7 @@ impl RaftLogStore for RocksLogStore {
         let term = self
             .term(index - 1)
             .map_err(|e| RaftLogError::Corrupt(e.to_string()))?;
+        let marshalling = Instant::now();
         let mut truncated = Vec::with_capacity(16);
         truncated.extend_from_slice(&(index - 1).to_be_bytes());
         truncated.extend_from_slice(&term.to_be_bytes());
@@ -500,6 +501,7 @@ impl RaftLogStore for RocksLogStore {
             entry_key(index).to_vec(),
         );
         batch.put(COL, TRUNCATED_KEY, truncated);
+        metrics::SNAP_SAVE_MARSHALLING_SECONDS.observe(marshalling.elapsed().as_secs_f64());
         self.write(batch, false)?;
         self.truncated_index = index - 1;
         self.truncated_term = term;
@@ -512,6 +514,7 @@ impl RaftLogStore for RocksLogStore {
         hs.term = hs.term.max(meta.term);
         hs.commit = meta.index;
         let conf_state = meta.get_conf_state().clone();
+        let marshalling = Instant::now();
         let mut truncated = Vec::with_capacity(16);
         truncated.extend_from_slice(&meta.index.to_be_bytes());
         truncated.extend_from_slice(&meta.term.to_be_bytes());
@@ -521,7 +524,10 @@ impl RaftLogStore for RocksLogStore {
         batch.put(COL, HARD_STATE_KEY, encode(&hs)?);
         batch.put(COL, CONF_STATE_KEY, encode(&conf_state)?);
         batch.put(COL, CONF_INDEX_KEY, meta.index.to_be_bytes().to_vec());
+        metrics::SNAP_SAVE_MARSHALLING_SECONDS.observe(marshalling.elapsed().as_secs_f64());
+        let fsync = Instant::now();
         self.write(batch, self.sync)?;
+        metrics::SNAP_FSYNC_SECONDS.observe(fsync.elapsed().as_secs_f64());
         self.truncated_index = meta.index;
         self.truncated_term = meta.term;
         self.last_index = meta.index;

@@ -21,9 +21,7 @@ impl Compactor {
             .name("oxcd-compactor".into())
             .spawn(move || {
                 while let Ok((job, done)) = rx.recv() {
-                    if let Err(e) = job.run() {
-                        tracing::error!(error = %e, "physical compaction failed");
-                    }
+                    run(job);
                     let _ = done.send(());
                 }
             });
@@ -38,11 +36,17 @@ impl Compactor {
         let (tx, rx) = oneshot::channel();
         if let Err(mpsc::SendError((job, tx))) = self.jobs.send((job, tx)) {
             // The thread is gone: run inline rather than lose the compaction.
-            if let Err(e) = job.run() {
-                tracing::error!(error = %e, "physical compaction failed");
-            }
+            run(job);
             let _ = tx.send(());
         }
         rx
+    }
+}
+
+/// Runs one job and records it in the compaction metrics.
+fn run(job: Compaction) {
+    match job.run() {
+        Ok(stats) => crate::metrics::record_compaction(&stats),
+        Err(e) => tracing::error!(error = %e, "physical compaction failed"),
     }
 }

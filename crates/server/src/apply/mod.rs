@@ -258,6 +258,7 @@ impl StateMachine {
         match pending {
             Pending::Kv(staged, moves) => {
                 let changes = staged.publish();
+                crate::metrics::count_put_bytes(&changes);
                 moves.apply(self.leases.as_ref());
                 if let Some(obs) = &self.observer {
                     obs.on_changes(&changes);
@@ -482,7 +483,9 @@ impl Applier for StateMachine {
     }
 
     fn restore(&mut self, index: u64, term: u64) -> Result<(), ApplyError> {
-        self.restore_snapshot(index, term)
-            .map_err(|e| ApplyError::new(format!("restore snapshot {index}@{term}: {e}")))
+        crate::metrics::SNAPSHOT_APPLY_IN_PROGRESS.inc();
+        let restored = self.restore_snapshot(index, term);
+        crate::metrics::SNAPSHOT_APPLY_IN_PROGRESS.dec();
+        restored.map_err(|e| ApplyError::new(format!("restore snapshot {index}@{term}: {e}")))
     }
 }

@@ -13,7 +13,7 @@ fn main() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("oxcd: {e}");
-            std::process::exit(2);
+            std::process::exit(e.exit_code());
         }
     };
     if config.print_version {
@@ -33,8 +33,9 @@ fn main() {
     }
     let _failpoints = fail::FailScenario::setup();
     if let Err(e) = oxcd_server::logging::init(&config) {
+        // As etcd's failure to open a log sink: a flag verification error.
         eprintln!("oxcd: {e}");
-        std::process::exit(2);
+        std::process::exit(e.exit_code());
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -46,9 +47,16 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let logger = config.logger;
     let result = runtime.block_on(oxcd_server::run(config, shutdown_signal()));
     if let Err(e) = result {
-        eprintln!("oxcd: {e:#}");
+        match logger {
+            // As etcd's last (fatal) line: a JSON line like every other one.
+            oxcd_server::config::Logger::Zap => {
+                tracing::error!(error = %format!("{e:#}"), "oxcd stopped on an error")
+            }
+            oxcd_server::config::Logger::Capnslog => eprintln!("oxcd: {e:#}"),
+        }
         std::process::exit(1);
     }
 }

@@ -10,7 +10,9 @@
 //! 3. As etcd does, the bytes go out in 32 KiB chunks with `remaining_bytes`, followed by
 //!    one message whose blob is the SHA-256 of everything sent.
 //!
-//! The checkpoint is deleted when the stream ends, however it ends.
+//! The checkpoint is deleted when the stream ends, however it ends; the time from taking
+//! it to the end of the stream is `etcd_disk_backend_snapshot_duration_seconds`, as etcd's
+//! backend snapshot is timed from its read transaction to its close.
 //!
 //! Measured (debug build, 300,000 keys of 1 KiB, a 413 MB snapshot): the member's RSS
 //! went from 171.6 MB to at most 175.3 MB while it streamed, and puts made during the
@@ -60,6 +62,7 @@ pub async fn stream(
 ) -> Result<SnapshotStream, ServerError> {
     let dir = checkpoint_dir(data_dir);
     let cp = dir.clone();
+    let taken = std::time::Instant::now();
     tokio::task::spawn_blocking(move || backend.checkpoint(&cp))
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))??;
@@ -69,6 +72,7 @@ pub async fn stream(
             tracing::warn!(error = %e, "snapshot stream failed");
             let _ = tx.blocking_send(Err(Status::internal(e.to_string())));
         }
+        oxcd_peer::metrics::BACKEND_SNAPSHOT_SECONDS.observe(taken.elapsed().as_secs_f64());
         let _ = std::fs::remove_dir_all(&dir);
     });
     Ok(Box::pin(ReceiverStream::new(rx)))

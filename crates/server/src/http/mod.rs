@@ -1,8 +1,10 @@
 //! Plain HTTP endpoints on the client port: `/health`, `/livez`, `/readyz`, `/version`,
 //! `/metrics`. The `/v3/*` JSON gateway is mounted beside them from `oxcd-gateway`, behind
 //! [`gateway_cn`] (etcd 3.4 refuses a client-certificate identity there); all of them
-//! behind [`host_whitelist`] (`--host-whitelist`).
+//! behind [`host_whitelist`] (`--host-whitelist`); [`gateway_calls`] counts its calls as
+//! etcd's gRPC interceptors count the calls of etcd's gateway.
 
+pub mod gateway_calls;
 pub mod gateway_cn;
 pub mod host_whitelist;
 
