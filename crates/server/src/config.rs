@@ -204,9 +204,9 @@ const FLAGS: &[(&str, Kind, Role)] = {
         ("distributed-tracing-instance-id", V, Role::NoMeaning("only used with --enable-distributed-tracing, which is not implemented")),
         ("experimental-distributed-tracing-sampling-rate", V, Role::NoMeaning("only used with --enable-distributed-tracing, which is not implemented")),
         ("distributed-tracing-sampling-rate", V, Role::NoMeaning("only used with --enable-distributed-tracing, which is not implemented")),
-        ("experimental-initial-corrupt-check", B, Role::AtDefault(EtcdDefault::B(false), "the start-up corruption check is not implemented yet")),
-        ("experimental-corrupt-check-time", V, Role::AtDefault(EtcdDefault::D("0s"), "the periodic corruption check is not implemented yet")),
-        ("corrupt-check-time", V, Role::AtDefault(EtcdDefault::D("0s"), "the periodic corruption check is not implemented yet")),
+        ("experimental-initial-corrupt-check", B, U),
+        ("experimental-corrupt-check-time", V, U),
+        ("corrupt-check-time", V, U),
         ("experimental-compact-hash-check-enabled", B, Role::AtDefault(EtcdDefault::B(false), "the compaction hash check is not implemented yet")),
         ("experimental-compact-hash-check-time", V, Role::NoMeaning("only used with --experimental-compact-hash-check-enabled, which is not implemented")),
         ("compact-hash-check-time", V, Role::NoMeaning("only used with --experimental-compact-hash-check-enabled, which is not implemented")),
@@ -409,6 +409,12 @@ pub struct Config {
     /// `--grpc-keepalive-timeout`: how long it waits for the ping's answer before closing
     /// the connection.
     pub grpc_keepalive_timeout: Duration,
+    /// `--experimental-initial-corrupt-check`: a restarting member compares its HashKV with
+    /// its peers' before it serves, and refuses to start on a mismatch.
+    pub initial_corrupt_check: bool,
+    /// `--corrupt-check-time` (3.6; `--experimental-` in 3.4): how often the leader compares
+    /// its HashKV with its followers' and raises CORRUPT on a mismatch (zero: never).
+    pub corrupt_check_time: Duration,
     /// Flags that were set but have no meaning in oxcd, with the reason (logged at start).
     pub ignored: Vec<(String, &'static str)>,
 }
@@ -639,6 +645,12 @@ impl Config {
                     "experimental-warning-apply-duration",
                 ],
                 crate::slow::DEFAULT_WARNING_APPLY_DURATION,
+            )?,
+            initial_corrupt_check: parse_bool(values, "experimental-initial-corrupt-check", false)?,
+            corrupt_check_time: parse_duration(
+                values,
+                &["corrupt-check-time", "experimental-corrupt-check-time"],
+                Duration::ZERO,
             )?,
             client_tls,
             peer_tls,
@@ -1106,6 +1118,30 @@ mod tests {
     }
 
     #[test]
+    fn corruption_check_flags() {
+        let none = |_: &str| None;
+        let c = Config::parse(Vec::<String>::new(), none).unwrap();
+        assert!(!c.initial_corrupt_check);
+        assert_eq!(c.corrupt_check_time, Duration::ZERO);
+        let c = Config::parse(
+            [
+                "--experimental-initial-corrupt-check",
+                "--experimental-corrupt-check-time=1500ms",
+            ],
+            none,
+        )
+        .unwrap();
+        assert!(c.initial_corrupt_check);
+        assert_eq!(c.corrupt_check_time, Duration::from_millis(1500));
+        let c = Config::parse(["--corrupt-check-time", "2m"], none).unwrap();
+        assert_eq!(c.corrupt_check_time, Duration::from_secs(120));
+        assert!(matches!(
+            Config::parse(["--experimental-corrupt-check-time=often"], none),
+            Err(ConfigError::InvalidValue { .. })
+        ));
+    }
+
+    #[test]
     fn parse_reads_exactly_the_flags_the_table_marks_used() {
         let values = Values {
             given: BTreeMap::new(),
@@ -1148,7 +1184,7 @@ mod tests {
             &["--enable-v2=false"][..],
             &["--proxy", "off"],
             &["--experimental-compaction-sleep-interval=0.01s"],
-            &["--experimental-initial-corrupt-check=false"],
+            &["--memory-mlock=false"],
             &["--listen-client-http-urls="],
         ] {
             assert!(Config::parse(ok.iter().copied(), no_env).is_ok(), "{ok:?}");
@@ -1157,7 +1193,7 @@ mod tests {
             &["--enable-v2"][..],
             &["--proxy", "on"],
             &["--experimental-compaction-sleep-interval=20ms"],
-            &["--experimental-initial-corrupt-check"],
+            &["--memory-mlock"],
             &["--force-new-cluster"],
             &["--discovery-srv", "example.com"],
         ] {
