@@ -209,6 +209,8 @@ pub struct Member {
     peer_scheme: &'static str,
     /// Flags of this member only, after the cluster's (a later flag wins).
     own_args: Vec<String>,
+    /// Environment variables of this member only (e.g. `FAILPOINTS`).
+    own_env: Vec<(String, String)>,
 }
 
 impl Member {
@@ -583,6 +585,7 @@ impl Cluster {
                 client_scheme: self.client_scheme(),
                 peer_scheme: self.peer_scheme(),
                 own_args: Vec::new(),
+                own_env: Vec::new(),
             });
         }
         if let Some(prepare) = prepare {
@@ -677,6 +680,7 @@ impl Cluster {
         };
         let child = cmd
             .args(&args)
+            .envs(m.own_env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
@@ -904,6 +908,17 @@ impl Cluster {
         send_signal(pid, "CONT")?;
         m.stopped = false;
         Ok(())
+    }
+
+    /// Replaces member `i`'s own flags (after the cluster's) and environment variables for
+    /// its next start ([`Cluster::restart`]); a running member keeps what it started with.
+    pub fn set_member_own(&mut self, i: usize, args: &[&str], env: &[(&str, &str)]) {
+        let m = &mut self.members[i];
+        m.own_args = args.iter().map(|s| s.to_string()).collect();
+        m.own_env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
     }
 
     /// Starts member `i` again with the same ports, data directory and flags (including its
@@ -1163,6 +1178,7 @@ impl Cluster {
             client_scheme: self.client_scheme(),
             peer_scheme: self.peer_scheme(),
             own_args: own_args.iter().map(|s| s.to_string()).collect(),
+            own_env: Vec::new(),
         });
         let i = self.members.len() - 1;
         self.members[i].note(&format!("member add output:\n{}", out.stdout.trim()));
