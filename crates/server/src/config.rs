@@ -53,11 +53,7 @@ impl EtcdDefault {
     fn is(self, value: &str) -> bool {
         let v = value.trim();
         match self {
-            EtcdDefault::B(b) => match v {
-                "1" | "t" | "T" | "true" | "TRUE" | "True" => b,
-                "0" | "f" | "F" | "false" | "FALSE" | "False" => !b,
-                _ => false,
-            },
+            EtcdDefault::B(b) => go_bool(v) == Some(b),
             EtcdDefault::T(t) => v == t,
             EtcdDefault::D(d) => {
                 let parse = oxcd_auth::token::parse_go_duration;
@@ -126,7 +122,7 @@ const FLAGS: &[(&str, Kind, Role)] = {
         ("enable-grpc-gateway", B, U),
         ("raft-read-timeout", V, Role::NoMeaning("rafthttp connection timeouts; oxcd's peer transport is gRPC with its own timeouts")),
         ("raft-write-timeout", V, Role::NoMeaning("rafthttp connection timeouts; oxcd's peer transport is gRPC with its own timeouts")),
-        ("feature-gates", V, Role::AtDefault(EtcdDefault::T(""), "etcd 3.6's feature gates are not implemented")),
+        ("feature-gates", V, U),
         ("initial-advertise-peer-urls", V, U),
         ("initial-cluster", V, U),
         ("initial-cluster-state", V, U),
@@ -409,8 +405,9 @@ pub struct Config {
     /// `--grpc-keepalive-timeout`: how long it waits for the ping's answer before closing
     /// the connection.
     pub grpc_keepalive_timeout: Duration,
-    /// `--experimental-initial-corrupt-check`: a restarting member compares its HashKV with
-    /// its peers' before it serves, and refuses to start on a mismatch.
+    /// `--experimental-initial-corrupt-check` (3.6: `--feature-gates=InitialCorruptCheck=true`):
+    /// a restarting member compares its HashKV with its peers' before it serves, and refuses
+    /// to start on a mismatch.
     pub initial_corrupt_check: bool,
     /// `--corrupt-check-time` (3.6; `--experimental-` in 3.4): how often the leader compares
     /// its HashKV with its followers' and raises CORRUPT on a mismatch (zero: never).
@@ -646,7 +643,10 @@ impl Config {
                 ],
                 crate::slow::DEFAULT_WARNING_APPLY_DURATION,
             )?,
-            initial_corrupt_check: parse_bool(values, "experimental-initial-corrupt-check", false)?,
+            initial_corrupt_check: match parse_feature_gates(values)? {
+                Some(gate) => gate,
+                None => parse_bool(values, "experimental-initial-corrupt-check", false)?,
+            },
             corrupt_check_time: parse_duration(
                 values,
                 &["corrupt-check-time", "experimental-corrupt-check-time"],
@@ -791,17 +791,58 @@ fn parse_bcrypt_cost(values: &Values) -> Result<u32, ConfigError> {
     }
 }
 
+/// A boolean as Go's `strconv.ParseBool` reads it.
+fn go_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
 fn parse_bool(values: &Values, flag: &'static str, default: bool) -> Result<bool, ConfigError> {
-    match values.get(flag).map(|s| s.as_str()) {
+    match values.get(flag) {
         None => Ok(default),
-        Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
-        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
-        Some(v) => Err(ConfigError::InvalidValue {
+        Some(v) => go_bool(v).ok_or_else(|| ConfigError::InvalidValue {
             flag: flag.into(),
-            value: v.into(),
+            value: v.clone(),
             reason: "parse error".into(),
         }),
     }
+}
+
+/// `--feature-gates` (3.6, `Name=bool,...`): only `InitialCorruptCheck` is implemented (the
+/// 3.6 spelling of `--experimental-initial-corrupt-check`); any other gate is refused.
+fn parse_feature_gates(values: &Values) -> Result<Option<bool>, ConfigError> {
+    let Some(given) = values.get("feature-gates") else {
+        return Ok(None);
+    };
+    let mut initial_corrupt_check = None;
+    for gate in given.split(',').map(str::trim).filter(|g| !g.is_empty()) {
+        let invalid = |reason: &str| ConfigError::InvalidValue {
+            flag: "feature-gates".into(),
+            value: given.clone(),
+            reason: reason.into(),
+        };
+        let (name, value) = gate
+            .split_once('=')
+            .ok_or_else(|| invalid("missing bool value"))?;
+        match name.trim() {
+            "InitialCorruptCheck" => {
+                initial_corrupt_check =
+                    Some(go_bool(value.trim()).ok_or_else(|| invalid("invalid bool value"))?);
+            }
+            other => {
+                return Err(ConfigError::Unsupported {
+                    flag: "feature-gates".into(),
+                    reason: format!(
+                        "the feature gate {other} is not implemented (only InitialCorruptCheck is)"
+                    ),
+                })
+            }
+        }
+    }
+    Ok(initial_corrupt_check)
 }
 
 /// The client and peer TLS options of the flags (files are checked at start, not here).
@@ -1135,6 +1176,17 @@ mod tests {
         assert_eq!(c.corrupt_check_time, Duration::from_millis(1500));
         let c = Config::parse(["--corrupt-check-time", "2m"], none).unwrap();
         assert_eq!(c.corrupt_check_time, Duration::from_secs(120));
+        let c = Config::parse(["--feature-gates=InitialCorruptCheck=true"], none).unwrap();
+        assert!(c.initial_corrupt_check);
+        assert!(Config::parse(["--feature-gates="], none).is_ok());
+        assert!(matches!(
+            Config::parse(["--feature-gates=CompactHashCheck=true"], none),
+            Err(ConfigError::Unsupported { .. })
+        ));
+        assert!(matches!(
+            Config::parse(["--feature-gates=InitialCorruptCheck"], none),
+            Err(ConfigError::InvalidValue { .. })
+        ));
         assert!(matches!(
             Config::parse(["--experimental-corrupt-check-time=often"], none),
             Err(ConfigError::InvalidValue { .. })
