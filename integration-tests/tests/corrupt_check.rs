@@ -91,26 +91,30 @@ fn patch_bbolt(path: &Path) -> usize {
 }
 
 /// Makes member `j`'s data diverge from its peers' from now on (oxcd: the failpoint, the
-/// values of later puts) or up to now (etcd: the patched file), with `own` flags for its
-/// restart. Leaves `j` running (oxcd) or running on the patched data (etcd).
-fn corrupt_member(c: &mut Cluster, j: usize, own: &[&str]) -> Result<(), HarnessError> {
+/// values of later puts) or up to now (etcd: the patched file), and restarts it.
+fn corrupt_member(c: &mut Cluster, j: usize) -> Result<(), HarnessError> {
     c.terminate(j, Duration::from_secs(15))
         .expect("stop the member gracefully");
     match c.kind() {
         Kind::Etcd => {
-            let db = c
-                .member(j)
-                .data_dir()
-                .join("member")
-                .join("snap")
-                .join("db");
-            let patched = patch_bbolt(&db);
-            assert!(patched > 0, "no {MARKER} found in {}", db.display());
-            c.set_member_own(j, own, &[]);
+            patch_member(c, j);
+            c.set_member_own(j, &[], &[]);
         }
-        Kind::Oxcd => c.set_member_own(j, own, &[CORRUPT_FAILPOINT]),
+        Kind::Oxcd => c.set_member_own(j, &[], &[CORRUPT_FAILPOINT]),
     }
     c.restart(j)
+}
+
+/// Patches the bbolt file of the stopped etcd member `j` ([`patch_bbolt`]).
+fn patch_member(c: &Cluster, j: usize) {
+    let db = c
+        .member(j)
+        .data_dir()
+        .join("member")
+        .join("snap")
+        .join("db");
+    let patched = patch_bbolt(&db);
+    assert!(patched > 0, "no {MARKER} found in {}", db.display());
 }
 
 /// Polls `endpoint hashkv` until the members agree on a revision; returns whether their
@@ -147,23 +151,21 @@ fn initial_check_scenario(kind: Kind) -> InitialOutcome {
     put_keys(&mut c, 0, 10);
     if kind == Kind::Oxcd {
         // The failpoint alters what the member applies from now on.
-        corrupt_member(&mut c, j, &[]).expect("restart the member with the failpoint");
+        corrupt_member(&mut c, j).expect("restart the member with the failpoint");
         put_keys(&mut c, 5, 5);
     }
     assert!(
         kind == Kind::Etcd || hashes_differ(&c),
         "the failpoint did not make the member's hash differ"
     );
+    c.terminate(j, Duration::from_secs(15))
+        .expect("stop the corrupted member");
+    if kind == Kind::Etcd {
+        patch_member(&c, j);
+    }
+    c.set_member_own(j, &[INITIAL_CHECK], &[]);
     let started = Instant::now();
-    let refused = match kind {
-        Kind::Etcd => corrupt_member(&mut c, j, &[INITIAL_CHECK]),
-        Kind::Oxcd => {
-            c.terminate(j, Duration::from_secs(15))
-                .expect("stop the corrupted member");
-            c.set_member_own(j, &[INITIAL_CHECK], &[]);
-            c.restart(j)
-        }
-    };
+    let refused = c.restart(j);
     let refused_after = started.elapsed();
     let corrupted_log = c.member(j).log_tail(60);
     // The corrupted member is down now: the healthy one checks against the other.
@@ -233,7 +235,8 @@ fn initial_check_refuses_a_corrupted_member_on_etcd() {
     assert_initial(Kind::Etcd, &o);
 }
 
-/// The periodic check on `kind`: the transcript, and how long the alarm took.
+/// The periodic check on `kind`: the transcript, and how long the alarm took once the
+/// running cluster held diverged data.
 fn periodic_transcript(kind: Kind) -> (Vec<String>, Duration) {
     let mut c = start(kind, &[CHECK_TIME]);
     let mut t = Vec::new();
@@ -255,9 +258,14 @@ fn periodic_transcript(kind: Kind) -> (Vec<String>, Duration) {
 
     // A follower diverges.
     let j = (leader + 1) % 3;
+    corrupt_member(&mut c, j).expect("restart the corrupted member");
+    if kind == Kind::Oxcd {
+        // The failpoint alters what the member applies from now on. (etcd's data already
+        // differ: a put now could meet the alarm.)
+        put_keys(&mut c, 5, 1);
+    }
+    // From the moment the running cluster holds diverged data.
     let started = Instant::now();
-    corrupt_member(&mut c, j, &[]).expect("restart the corrupted member");
-    put_keys(&mut c, 5, 1);
     let deadline = Instant::now() + ALARM_WITHIN;
     let alarms = loop {
         let out = ctl(&mut c, &["alarm", "list"]);
