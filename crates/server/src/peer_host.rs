@@ -1,7 +1,7 @@
 //! This member as the peer layer sees it: [`MemberPeerHost`] (membership, checkpoints for
-//! outgoing snapshots, staging for incoming ones, HashKV for the peers' corruption checks), which exists before raft starts, and
-//! [`MemberLeaderServices`] (promotions, lease renewals and TTLs served to followers), which
-//! needs the running member and is built after it.
+//! outgoing snapshots, staging for incoming ones, HashKV for the peers' corruption checks),
+//! which exists before raft starts, and [`MemberLeaderServices`] (promotions, lease renewals
+//! and TTLs served to followers), which needs the running member and is built after it.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
