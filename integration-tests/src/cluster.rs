@@ -209,7 +209,7 @@ pub struct Member {
     peer_scheme: &'static str,
     /// Flags of this member only, after the cluster's (a later flag wins).
     own_args: Vec<String>,
-    /// Environment variables of this member's next starts ([`Cluster::set_member_env`]).
+    /// Environment variables of this member only (e.g. `FAILPOINTS`).
     own_env: Vec<(String, String)>,
 }
 
@@ -910,13 +910,16 @@ impl Cluster {
         Ok(())
     }
 
-    /// Sets an environment variable (e.g. `FAILPOINTS`) for member `i`'s next starts
-    /// ([`Cluster::restart`]); the running process is not affected.
-    pub fn set_member_env(&mut self, i: usize, key: &str, value: &str) {
+    /// Replaces member `i`'s own flags (after the cluster's) and environment variables for
+    /// its next start ([`Cluster::restart`]); a running member keeps what it started with.
+    pub fn set_member_own(&mut self, i: usize, args: &[&str], env: &[(&str, &str)]) {
         let m = &mut self.members[i];
-        m.own_env.retain(|(k, _)| k != key);
-        m.own_env.push((key.to_string(), value.to_string()));
-        m.note(&format!("environment for the next start: {key}={value}"));
+        m.own_args = args.iter().map(|s| s.to_string()).collect();
+        m.own_env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        m.note(&format!("own flags {args:?} and environment {env:?} for the next start"));
     }
 
     /// Starts member `i` again with the same ports, data directory and flags (including its

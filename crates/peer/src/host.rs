@@ -6,7 +6,9 @@
 
 use std::path::PathBuf;
 
-use oxcd_proto::etcdserverpb::{LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, Member};
+use oxcd_proto::etcdserverpb::{
+    HashKvResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, Member,
+};
 
 use crate::host_error::HostError;
 
@@ -32,6 +34,12 @@ pub trait PeerHost: Send + Sync + 'static {
     /// Where the data of an incoming snapshot for (`index`, `term`) must be written. The
     /// transport (re)creates it; the state machine restores from it.
     fn snapshot_dir(&self, index: u64, term: u64) -> PathBuf;
+
+    /// This member's HashKV at `revision` (0: its current one), as etcd's
+    /// `/members/hashkv` answers it: `header.revision` is the current revision and
+    /// `compact_revision` is -1 before the first compaction. [`HostError::Compacted`] or
+    /// [`HostError::FutureRevision`] for a revision it cannot hash. Blocking.
+    fn hash_kv(&self, revision: i64) -> Result<HashKvResponse, HostError>;
 }
 
 /// Requests only the leader can answer, served to followers over the peer service

@@ -1,5 +1,5 @@
 //! [`HostError`]: why a member refused a request another member forwarded to it (lease
-//! renewals and TTLs, promotions). It crosses the wire as a `HostErrorCode` plus text, so
+//! renewals and TTLs, promotions, hashes). It crosses the wire as a `HostErrorCode` plus text, so
 //! the receiving member gets the same kind back without comparing error messages.
 
 use oxcd_proto::oxcdpb::HostErrorCode;
@@ -43,6 +43,12 @@ pub enum HostError {
     /// Too few members are started for the change.
     #[error("not enough started members")]
     NotEnoughStartedMembers,
+    /// The revision asked for was compacted.
+    #[error("mvcc: required revision has been compacted")]
+    Compacted,
+    /// The revision asked for is ahead of the member's.
+    #[error("mvcc: required revision is a future revision")]
+    FutureRevision,
     /// Anything else, with its text.
     #[error("{0}")]
     Other(String),
@@ -65,6 +71,8 @@ impl HostError {
             HostError::MemberNotLearner => C::MemberNotLearner,
             HostError::LearnerNotReady => C::LearnerNotReady,
             HostError::NotEnoughStartedMembers => C::NotEnoughStartedMembers,
+            HostError::Compacted => C::Compacted,
+            HostError::FutureRevision => C::FutureRevision,
             HostError::Other(_) => C::Other,
         };
         (code, self.to_string())
@@ -88,6 +96,8 @@ impl HostError {
             Ok(C::MemberNotLearner) => HostError::MemberNotLearner,
             Ok(C::LearnerNotReady) => HostError::LearnerNotReady,
             Ok(C::NotEnoughStartedMembers) => HostError::NotEnoughStartedMembers,
+            Ok(C::Compacted) => HostError::Compacted,
+            Ok(C::FutureRevision) => HostError::FutureRevision,
             Ok(C::None | C::Other) | Err(_) => HostError::Other(text.to_string()),
         };
         Some(known)
@@ -113,6 +123,8 @@ mod tests {
             HostError::MemberNotLearner,
             HostError::LearnerNotReady,
             HostError::NotEnoughStartedMembers,
+            HostError::Compacted,
+            HostError::FutureRevision,
             HostError::Other("disk on fire".into()),
         ];
         for e in all {

@@ -1,6 +1,7 @@
 //! oxcd-peer: the member-to-member transport. It carries raft messages (opaque encoded
 //! bytes from `oxcd-raftlog`) and raft snapshots over gRPC (`oxcdpb.RaftPeer`) on the
-//! peer URLs, and answers the few membership questions a joining member asks.
+//! peer URLs, and answers the few membership questions a joining member asks and the
+//! HashKV the corruption checks of its peers ask for.
 //!
 //! The server builds one [`GrpcTransport`] (the raft loop's
 //! [`oxcd_raftlog::RaftTransport`]) and serves one [`PeerService`] on `--listen-peer-urls`,
@@ -53,7 +54,7 @@ pub use host::{LeaderServices, PeerHost};
 pub use host_error::HostError;
 pub use leader_client::{Forwarded, LeaderClient};
 pub use prober::Prober;
-pub use service::{fetch_members, forward_promote, PeerService};
+pub use service::{fetch_hash_kv, fetch_members, forward_promote, PeerService};
 pub use transport::GrpcTransport;
 
 /// Checks that `name` is a plain file name (no directories, no `..`), as the files of a

@@ -1,16 +1,17 @@
 //! [`PeerService`]: the receiving side of the transport, served on the peer URLs, and the
-//! client calls a joining member makes ([`fetch_members`], [`forward_promote`]).
+//! client calls a joining member makes ([`fetch_members`], [`forward_promote`]) and the
+//! corruption checks make ([`fetch_hash_kv`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use oxcd_proto::etcdserverpb::{LeaseTimeToLiveRequest, Member};
+use oxcd_proto::etcdserverpb::{HashKvRequest, HashKvResponse, LeaseTimeToLiveRequest, Member};
 use oxcd_proto::oxcdpb::raft_peer_client::RaftPeerClient;
 use oxcd_proto::oxcdpb::raft_peer_server::{RaftPeer, RaftPeerServer};
 use oxcd_proto::oxcdpb::{
-    LeaseRenewRequest, LeaseRenewResponse, LeaseTimeToLiveForward, MembersRequest, MembersResponse,
-    PromoteMemberRequest, PromoteMemberResponse, RaftMessageBatch, SendAck, SnapshotAck,
-    SnapshotChunk,
+    HashKvForward, LeaseRenewRequest, LeaseRenewResponse, LeaseTimeToLiveForward, MembersRequest,
+    MembersResponse, PromoteMemberRequest, PromoteMemberResponse, RaftMessageBatch, SendAck,
+    SnapshotAck, SnapshotChunk,
 };
 use oxcd_raftlog::RaftHandle;
 use tonic::transport::Channel;
@@ -153,6 +154,31 @@ impl RaftPeer for PeerService {
         ))
     }
 
+    async fn hash_kv(
+        &self,
+        request: Request<HashKvRequest>,
+    ) -> Result<Response<HashKvForward>, Status> {
+        let host = self.host.clone();
+        let revision = request.get_ref().revision;
+        let answer = tokio::task::spawn_blocking(move || host.hash_kv(revision))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(match answer {
+            Ok(resp) => HashKvForward {
+                response: Some(resp),
+                ..Default::default()
+            },
+            Err(e) => {
+                let (code, error) = e.to_wire();
+                HashKvForward {
+                    response: None,
+                    error,
+                    code: code as i32,
+                }
+            }
+        }))
+    }
+
     async fn promote_member(
         &self,
         request: Request<PromoteMemberRequest>,
@@ -246,5 +272,25 @@ pub async fn forward_promote(
     Ok(match HostError::from_wire(r.code, &r.error) {
         None => Ok(r.members),
         Some(e) => Err(e),
+    })
+}
+
+/// Asks the member at `peer_urls` (each URL in turn, as etcd tries a peer's endpoints) for
+/// its HashKV at `revision`. `Ok(Err(e))` is the member's refusal (a compacted or future
+/// revision).
+pub async fn fetch_hash_kv(
+    peer_urls: &[String],
+    revision: i64,
+    timeout: Duration,
+    tls: Option<&oxcd_tls::ClientTls>,
+) -> Forwarded<HashKvResponse> {
+    let r = ask_each(peer_urls, timeout, tls, |mut c| async move {
+        c.hash_kv(HashKvRequest { revision }).await
+    })
+    .await?;
+    Ok(match (HostError::from_wire(r.code, &r.error), r.response) {
+        (None, Some(resp)) => Ok(resp),
+        (None, None) => Err(HostError::Other("empty HashKV answer".into())),
+        (Some(e), _) => Err(e),
     })
 }

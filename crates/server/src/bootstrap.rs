@@ -58,6 +58,9 @@ pub enum BootstrapError {
     /// A store failed to open or recover.
     #[error("{0}")]
     Storage(String),
+    /// The start-up corruption check found this member's data differs from a peer's.
+    #[error("{0}")]
+    Corrupt(String),
 }
 
 fn storage<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> BootstrapError {
@@ -233,7 +236,9 @@ fn lessor_config(cfg: &Config) -> LessorConfig {
 ///
 /// The steps, in order (each a function below): TLS (bad certificates are refused before
 /// anything is opened); the two RocksDB instances; who this member is; the stores recovered
-/// from the state DB; the state machine over them; raft with its transport; the handles
+/// from the state DB; on a restart with `--experimental-initial-corrupt-check`, the
+/// comparison of its HashKV with its peers' ([`crate::corrupt::initial_check`]); the state
+/// machine over them; raft with its transport; the handles
 /// the front ends share; the background tasks and the peer service. Every component gets
 /// what it needs when it is built: nothing is attached afterwards.
 pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
@@ -242,11 +247,23 @@ pub async fn open(cfg: &Config) -> Result<Started, BootstrapError> {
     let id = identify(cfg, dbs.state.as_ref(), tls.peer_client.as_ref()).await?;
     let members = record_identity(&dbs, &id)?;
     let stores = recover_stores(cfg, &dbs, members)?;
+    // etcd checks only a member that has data (a restart), before raft and the listeners.
+    if cfg.initial_corrupt_check && id.stored {
+        crate::corrupt::initial_check(
+            &stores.kv,
+            &stores.members,
+            cfg.request_timeout(),
+            tls.peer_client.as_ref(),
+        )
+        .await
+        .map_err(BootstrapError::Corrupt)?;
+    }
     let waiters = Arc::new(ProposalWaiters::default());
     let sm = state_machine(cfg, &stores, &dbs, waiters.clone())?;
     let host = Arc::new(MemberPeerHost::new(
         stores.members.clone(),
         dbs.state.clone(),
+        stores.kv.clone(),
         dbs.snapshot_root.clone(),
     ));
     let (raft, raft_thread, transport) = start_raft(cfg, &id, dbs.raft, sm, host.clone(), &tls)?;
@@ -599,5 +616,18 @@ fn start_background(
     let removed = background::peer_watch::start(ctx.members.clone(), ctx.member_id, transport);
     let leader_lost = background::leader_monitor::start(ctx.raft.clone(), cfg.election_timeout);
     background::peer_probe::start(host, tls.peer_client.clone());
+    background::corrupt_check::start(
+        background::corrupt_check::Checker {
+            kv: ctx.kv.clone(),
+            raft: ctx.raft.clone(),
+            members: ctx.members.clone(),
+            member_id: ctx.member_id,
+            reads: ctx.reads.clone(),
+            proposals: ctx.proposer.clone(),
+            peer_tls: tls.peer_client.clone(),
+            timeout: ctx.request_timeout,
+        },
+        cfg.corrupt_check_time,
+    );
     Ok((removed, leader_lost))
 }

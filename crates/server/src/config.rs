@@ -53,11 +53,7 @@ impl EtcdDefault {
     fn is(self, value: &str) -> bool {
         let v = value.trim();
         match self {
-            EtcdDefault::B(b) => match v {
-                "1" | "t" | "T" | "true" | "TRUE" | "True" => b,
-                "0" | "f" | "F" | "false" | "FALSE" | "False" => !b,
-                _ => false,
-            },
+            EtcdDefault::B(b) => go_bool(v) == Some(b),
             EtcdDefault::T(t) => v == t,
             EtcdDefault::D(d) => {
                 let parse = oxcd_auth::token::parse_go_duration;
@@ -126,7 +122,7 @@ const FLAGS: &[(&str, Kind, Role)] = {
         ("enable-grpc-gateway", B, U),
         ("raft-read-timeout", V, Role::NoMeaning("rafthttp connection timeouts; oxcd's peer transport is gRPC with its own timeouts")),
         ("raft-write-timeout", V, Role::NoMeaning("rafthttp connection timeouts; oxcd's peer transport is gRPC with its own timeouts")),
-        ("feature-gates", V, Role::AtDefault(EtcdDefault::T(""), "etcd 3.6's feature gates are not implemented")),
+        ("feature-gates", V, U),
         ("initial-advertise-peer-urls", V, U),
         ("initial-cluster", V, U),
         ("initial-cluster-state", V, U),
@@ -204,9 +200,9 @@ const FLAGS: &[(&str, Kind, Role)] = {
         ("distributed-tracing-instance-id", V, Role::NoMeaning("only used with --enable-distributed-tracing, which is not implemented")),
         ("experimental-distributed-tracing-sampling-rate", V, Role::NoMeaning("only used with --enable-distributed-tracing, which is not implemented")),
         ("distributed-tracing-sampling-rate", V, Role::NoMeaning("only used with --enable-distributed-tracing, which is not implemented")),
-        ("experimental-initial-corrupt-check", B, Role::AtDefault(EtcdDefault::B(false), "the start-up corruption check is not implemented yet")),
-        ("experimental-corrupt-check-time", V, Role::AtDefault(EtcdDefault::D("0s"), "the periodic corruption check is not implemented yet")),
-        ("corrupt-check-time", V, Role::AtDefault(EtcdDefault::D("0s"), "the periodic corruption check is not implemented yet")),
+        ("experimental-initial-corrupt-check", B, U),
+        ("experimental-corrupt-check-time", V, U),
+        ("corrupt-check-time", V, U),
         ("experimental-compact-hash-check-enabled", B, Role::AtDefault(EtcdDefault::B(false), "the compaction hash check is not implemented yet")),
         ("experimental-compact-hash-check-time", V, Role::NoMeaning("only used with --experimental-compact-hash-check-enabled, which is not implemented")),
         ("compact-hash-check-time", V, Role::NoMeaning("only used with --experimental-compact-hash-check-enabled, which is not implemented")),
@@ -425,6 +421,13 @@ pub struct Config {
     /// `--grpc-keepalive-timeout`: how long it waits for the ping's answer before closing
     /// the connection.
     pub grpc_keepalive_timeout: Duration,
+    /// `--experimental-initial-corrupt-check` (3.6: `--feature-gates=InitialCorruptCheck=true`):
+    /// a restarting member compares its HashKV with its peers' before it serves, and refuses
+    /// to start on a mismatch.
+    pub initial_corrupt_check: bool,
+    /// `--corrupt-check-time` (3.6; `--experimental-` in 3.4): how often the leader compares
+    /// its HashKV with its followers' and raises CORRUPT on a mismatch (zero: never).
+    pub corrupt_check_time: Duration,
     /// Flags that were set but have no meaning in oxcd, with the reason (logged at start).
     pub ignored: Vec<(String, &'static str)>,
 }
@@ -641,6 +644,15 @@ impl Config {
                 ],
                 crate::slow::DEFAULT_WARNING_APPLY_DURATION,
             )?,
+            initial_corrupt_check: match parse_feature_gates(values)? {
+                Some(gate) => gate,
+                None => parse_bool(values, "experimental-initial-corrupt-check", false)?,
+            },
+            corrupt_check_time: parse_duration(
+                values,
+                &["corrupt-check-time", "experimental-corrupt-check-time"],
+                Duration::ZERO,
+            )?,
             client_tls,
             peer_tls,
             peer_client_cert,
@@ -780,17 +792,58 @@ fn parse_bcrypt_cost(values: &Values) -> Result<u32, ConfigError> {
     }
 }
 
+/// A boolean as Go's `strconv.ParseBool` reads it.
+fn go_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
 fn parse_bool(values: &Values, flag: &'static str, default: bool) -> Result<bool, ConfigError> {
-    match values.get(flag).map(|s| s.as_str()) {
+    match values.get(flag) {
         None => Ok(default),
-        Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
-        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
-        Some(v) => Err(ConfigError::InvalidValue {
+        Some(v) => go_bool(v).ok_or_else(|| ConfigError::InvalidValue {
             flag: flag.into(),
-            value: v.into(),
+            value: v.clone(),
             reason: "parse error".into(),
         }),
     }
+}
+
+/// `--feature-gates` (3.6, `Name=bool,...`): only `InitialCorruptCheck` is implemented (the
+/// 3.6 spelling of `--experimental-initial-corrupt-check`); any other gate is refused.
+fn parse_feature_gates(values: &Values) -> Result<Option<bool>, ConfigError> {
+    let Some(given) = values.get("feature-gates") else {
+        return Ok(None);
+    };
+    let mut initial_corrupt_check = None;
+    for gate in given.split(',').map(str::trim).filter(|g| !g.is_empty()) {
+        let invalid = |reason: &str| ConfigError::InvalidValue {
+            flag: "feature-gates".into(),
+            value: given.clone(),
+            reason: reason.into(),
+        };
+        let (name, value) = gate
+            .split_once('=')
+            .ok_or_else(|| invalid("missing bool value"))?;
+        match name.trim() {
+            "InitialCorruptCheck" => {
+                initial_corrupt_check =
+                    Some(go_bool(value.trim()).ok_or_else(|| invalid("invalid bool value"))?);
+            }
+            other => {
+                return Err(ConfigError::Unsupported {
+                    flag: "feature-gates".into(),
+                    reason: format!(
+                        "the feature gate {other} is not implemented (only InitialCorruptCheck is)"
+                    ),
+                })
+            }
+        }
+    }
+    Ok(initial_corrupt_check)
 }
 
 /// The client and peer TLS options of the flags (files are checked at start, not here).
@@ -1222,6 +1275,41 @@ mod tests {
     }
 
     #[test]
+    fn corruption_check_flags() {
+        let none = |_: &str| None;
+        let c = Config::parse(Vec::<String>::new(), none).unwrap();
+        assert!(!c.initial_corrupt_check);
+        assert_eq!(c.corrupt_check_time, Duration::ZERO);
+        let c = Config::parse(
+            [
+                "--experimental-initial-corrupt-check",
+                "--experimental-corrupt-check-time=1500ms",
+            ],
+            none,
+        )
+        .unwrap();
+        assert!(c.initial_corrupt_check);
+        assert_eq!(c.corrupt_check_time, Duration::from_millis(1500));
+        let c = Config::parse(["--corrupt-check-time", "2m"], none).unwrap();
+        assert_eq!(c.corrupt_check_time, Duration::from_secs(120));
+        let c = Config::parse(["--feature-gates=InitialCorruptCheck=true"], none).unwrap();
+        assert!(c.initial_corrupt_check);
+        assert!(Config::parse(["--feature-gates="], none).is_ok());
+        assert!(matches!(
+            Config::parse(["--feature-gates=CompactHashCheck=true"], none),
+            Err(ConfigError::Unsupported { .. })
+        ));
+        assert!(matches!(
+            Config::parse(["--feature-gates=InitialCorruptCheck"], none),
+            Err(ConfigError::InvalidValue { .. })
+        ));
+        assert!(matches!(
+            Config::parse(["--experimental-corrupt-check-time=often"], none),
+            Err(ConfigError::InvalidValue { .. })
+        ));
+    }
+
+    #[test]
     fn parse_reads_exactly_the_flags_the_table_marks_used() {
         let values = Values {
             given: BTreeMap::new(),
@@ -1264,7 +1352,7 @@ mod tests {
             &["--enable-v2=false"][..],
             &["--proxy", "off"],
             &["--experimental-compaction-sleep-interval=0.01s"],
-            &["--experimental-initial-corrupt-check=false"],
+            &["--memory-mlock=false"],
             &["--listen-client-http-urls="],
         ] {
             assert!(Config::parse(ok.iter().copied(), no_env).is_ok(), "{ok:?}");
@@ -1273,7 +1361,7 @@ mod tests {
             &["--enable-v2"][..],
             &["--proxy", "on"],
             &["--experimental-compaction-sleep-interval=20ms"],
-            &["--experimental-initial-corrupt-check"],
+            &["--memory-mlock"],
             &["--force-new-cluster"],
             &["--discovery-srv", "example.com"],
         ] {

@@ -35,6 +35,9 @@ pub enum ServerError {
     /// The NOSPACE alarm is raised.
     #[error("etcdserver: mvcc: database space exceeded")]
     NoSpace,
+    /// The CORRUPT alarm is raised (a corruption check found members whose data differ).
+    #[error("etcdserver: corrupt cluster")]
+    Corrupt,
     /// A lease that does not exist.
     #[error("etcdserver: requested lease not found")]
     LeaseNotFound,
@@ -181,6 +184,8 @@ impl From<ServerError> for oxcd_peer::HostError {
             ServerError::MemberNotLearner => H::MemberNotLearner,
             ServerError::LearnerNotReady => H::LearnerNotReady,
             ServerError::NotEnoughStartedMembers => H::NotEnoughStartedMembers,
+            ServerError::Compacted => H::Compacted,
+            ServerError::FutureRevision => H::FutureRevision,
             other => H::Other(other.to_string()),
         }
     }
@@ -203,6 +208,8 @@ impl From<oxcd_peer::HostError> for ServerError {
             H::MemberNotLearner => ServerError::MemberNotLearner,
             H::LearnerNotReady => ServerError::LearnerNotReady,
             H::NotEnoughStartedMembers => ServerError::NotEnoughStartedMembers,
+            H::Compacted => ServerError::Compacted,
+            H::FutureRevision => ServerError::FutureRevision,
             H::Other(text) => ServerError::Internal(text),
         }
     }

@@ -29,6 +29,8 @@
 //! - [`logging`]: `--logger`, `--log-outputs`, `--log-level`, `--debug`.
 //! - [`validate`], [`quota`], [`identity`], [`background`], [`metrics`], [`slow`] (etcd's
 //!   "apply request took too long" warning).
+//! - [`corrupt`]: the corruption checks' HashKV exchange and the start-up check (the
+//!   leader's periodic check is [`background::corrupt_check`]).
 //!
 //! # Data path of a write
 //! gRPC handler → validate → quota → [`propose::RaftProposer`] (request ID, size check, waiter)
@@ -48,7 +50,9 @@
 //! (`return` aborts the process, as kill -9 would) and `kv-range-skip-read-index` is the
 //! deliberate bug the robustness suite's negative control must catch;
 //! `compactor-revision-interval` (`return(<seconds>)`) shortens revision-mode
-//! auto-compaction's 5-minute period for the process tests. The raft Ready loop
+//! auto-compaction's 5-minute period for the process tests; `apply-put-corrupt-value`
+//! (`return`) makes this member store every put's value altered, the divergence the
+//! corruption checks must catch. The raft Ready loop
 //! and compaction have their own (see `oxcd-raftlog`, `oxcd-mvcc`). A build without the
 //! feature refuses to start when `FAILPOINTS` is set.
 
@@ -59,6 +63,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod config_file;
 pub mod context;
+pub mod corrupt;
 pub mod error;
 pub mod grpc;
 pub mod guard;

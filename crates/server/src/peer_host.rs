@@ -1,15 +1,18 @@
 //! This member as the peer layer sees it: [`MemberPeerHost`] (membership, checkpoints for
-//! outgoing snapshots, staging for incoming ones), which exists before raft starts, and
-//! [`MemberLeaderServices`] (promotions, lease renewals and TTLs served to followers), which
-//! needs the running member and is built after it.
+//! outgoing snapshots, staging for incoming ones, HashKV for the peers' corruption checks),
+//! which exists before raft starts, and [`MemberLeaderServices`] (promotions, lease renewals
+//! and TTLs served to followers), which needs the running member and is built after it.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use oxcd_backend::Backend;
+use oxcd_mvcc::KvStore;
 use oxcd_peer::{HostError, LeaderServices, PeerHost};
-use oxcd_proto::etcdserverpb::{LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, Member};
+use oxcd_proto::etcdserverpb::{
+    HashKvResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, Member,
+};
 
 use crate::apply::restore::staging_dir;
 use crate::context::ServerContext;
@@ -19,6 +22,8 @@ use crate::members::Members;
 pub struct MemberPeerHost {
     members: Arc<Members>,
     backend: Arc<dyn Backend>,
+    /// Hashed for the peers' corruption checks.
+    kv: Arc<KvStore>,
     /// Incoming snapshots are staged here.
     snapshot_root: PathBuf,
     /// Outgoing checkpoints are made here.
@@ -28,12 +33,18 @@ pub struct MemberPeerHost {
 
 impl MemberPeerHost {
     /// A host over the member's stores; `snapshot_root` is `<data-dir>/member/snap`.
-    pub fn new(members: Arc<Members>, backend: Arc<dyn Backend>, snapshot_root: PathBuf) -> Self {
+    pub fn new(
+        members: Arc<Members>,
+        backend: Arc<dyn Backend>,
+        kv: Arc<KvStore>,
+        snapshot_root: PathBuf,
+    ) -> Self {
         let outgoing_root = snapshot_root.with_file_name("snap-out");
         let _ = std::fs::remove_dir_all(&outgoing_root);
         Self {
             members,
             backend,
+            kv,
             snapshot_root,
             outgoing_root,
             seq: AtomicU64::new(0),
@@ -74,6 +85,10 @@ impl PeerHost for MemberPeerHost {
 
     fn snapshot_dir(&self, index: u64, term: u64) -> PathBuf {
         staging_dir(&self.snapshot_root, index, term)
+    }
+
+    fn hash_kv(&self, revision: i64) -> Result<HashKvResponse, HostError> {
+        Ok(crate::corrupt::hash_kv(&self.kv, revision)?)
     }
 }
 

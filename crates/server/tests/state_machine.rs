@@ -485,3 +485,66 @@ fn replayed_entries_are_applied_exactly_once_after_a_restart() {
         assert_eq!(leases, vec![3, 6, 9, 12], "crash after entry {crash_after}");
     }
 }
+
+/// With the CORRUPT alarm raised every member refuses what etcd's corrupt applier refuses
+/// (puts, deletes, txns, compactions, lease grants and revokes) and applies the rest
+/// (alarms, checkpoints); disarming it lets writes through again.
+#[test]
+fn a_corrupt_alarm_refuses_writes_until_disarmed() {
+    use oxcd_proto::etcdserverpb::{
+        alarm_request::AlarmAction, AlarmRequest, AlarmType, CompactionRequest, DeleteRangeRequest,
+    };
+    let mut m = Member::new();
+    let put_op = |v: &[u8]| {
+        Op::Put(PutRequest {
+            key: b"k".to_vec(),
+            value: v.to_vec(),
+            ..Default::default()
+        })
+    };
+    assert!(matches!(m.apply(put_op(b"before")), ApplyResult::Put(_)));
+    assert!(matches!(m.apply(grant(7)), ApplyResult::LeaseGrant(_)));
+    let alarm = |action: AlarmAction| {
+        Op::Alarm(AlarmRequest {
+            action: action as i32,
+            member_id: 0,
+            alarm: AlarmType::Corrupt as i32,
+        })
+    };
+    assert!(matches!(
+        m.apply(alarm(AlarmAction::Activate)),
+        ApplyResult::Alarm(_)
+    ));
+    let refused = [
+        put_op(b"during"),
+        Op::DeleteRange(DeleteRangeRequest {
+            key: b"k".to_vec(),
+            ..Default::default()
+        }),
+        Op::Txn(TxnRequest {
+            success: vec![put(b"t", 0)],
+            ..Default::default()
+        }),
+        Op::Compaction(CompactionRequest {
+            revision: 1,
+            physical: false,
+        }),
+        grant(8),
+        revoke(7),
+    ];
+    for op in refused {
+        let what = format!("{op:?}");
+        match m.apply(op) {
+            ApplyResult::Error(ServerError::Corrupt) => {}
+            other => panic!("{what} under CORRUPT: {other:?}"),
+        }
+    }
+    assert_eq!(m.value(b"k"), Some(b"before".to_vec()));
+    assert!(m.lessor.exists(7), "the refused revoke kept the lease");
+    assert!(matches!(
+        m.apply(alarm(AlarmAction::Deactivate)),
+        ApplyResult::Alarm(_)
+    ));
+    assert!(matches!(m.apply(put_op(b"after")), ApplyResult::Put(_)));
+    assert_eq!(m.value(b"k"), Some(b"after".to_vec()));
+}

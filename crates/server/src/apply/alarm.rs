@@ -56,6 +56,14 @@ impl AlarmStore {
             .any(|(_, a)| *a == AlarmType::Nospace as i32)
     }
 
+    /// Whether a CORRUPT alarm is raised on any member.
+    pub fn has_corrupt(&self) -> bool {
+        self.raised
+            .read()
+            .iter()
+            .any(|(_, a)| *a == AlarmType::Corrupt as i32)
+    }
+
     /// Whether any alarm is raised.
     pub fn any(&self) -> bool {
         !self.raised.read().is_empty()

@@ -45,6 +45,13 @@ pub fn put(
     if lease != 0 && !leases.exists(lease) {
         return Err(ServerError::LeaseNotFound);
     }
+    let corrupted;
+    let value = if corrupt_value() {
+        corrupted = [value, b"-corrupt"].concat();
+        &corrupted[..]
+    } else {
+        value
+    };
     let old = txn.put(&p.key, value, lease)?;
     if let Some(old) = &old {
         if old.lease != 0 && old.lease != lease {
@@ -58,6 +65,15 @@ pub fn put(
         header: rev_header(txn.revision()),
         prev_kv: if p.prev_kv { prev } else { None },
     })
+}
+
+/// The corruption checks' test fault: true only when the failpoint `apply-put-corrupt-value`
+/// is armed (`return`) in a build with the `failpoints` feature. This member then stores
+/// every put's value with `-corrupt` appended, so its data (and HashKV) diverge from its
+/// peers' while raft stays consistent.
+fn corrupt_value() -> bool {
+    fail::fail_point!("apply-put-corrupt-value", |_| true);
+    false
 }
 
 /// Applies a delete-range, recording the detachment of deleted keys into `leases`.

@@ -14,8 +14,8 @@
 //! - Decide, then change: a request's KV writes, its lease attachments and the applied
 //!   index are staged first and changed together after the batch is written; a request
 //!   that fails part-way changes nothing (a txn whose later op fails attaches no key).
-//! - Write permissions and the NOSPACE alarm are checked here, deterministically, on every
-//!   member.
+//! - Write permissions and the NOSPACE and CORRUPT alarms are checked here,
+//!   deterministically, on every member.
 //!
 //! # Layout
 //! - [`kv`]: put, delete-range, range inside a write transaction.
@@ -323,6 +323,10 @@ impl<'k> Ops<'k> {
         batch: &mut WriteBatch,
         pending: &mut Pending<'k>,
     ) -> ApplyResult {
+        if self.alarms.has_corrupt() && refused_when_corrupt(op.as_ref()) {
+            // etcd's corrupt applier is the outermost: it refuses before auth is checked.
+            return ApplyResult::Error(ServerError::Corrupt);
+        }
         if let Some(op) = &op {
             if let Err(e) = auth::authorize(&self.auth.current(), caller, op, self.lessor) {
                 return ApplyResult::Error(e.into());
@@ -420,6 +424,23 @@ enum Pending<'k> {
     Compaction(oxcd_mvcc::Compaction),
     /// An auth change, published after the batch is written.
     Auth(oxcd_auth::StagedAuth),
+}
+
+/// Whether a request fails while the CORRUPT alarm is raised: etcd's corrupt applier
+/// refuses puts, deletes, txns (a read-only txn is served without raft and never gets here),
+/// compactions, lease grants and lease revokes; everything else is applied.
+fn refused_when_corrupt(op: Option<&Op>) -> bool {
+    matches!(
+        op,
+        Some(
+            Op::Put(_)
+                | Op::DeleteRange(_)
+                | Op::Txn(_)
+                | Op::Compaction(_)
+                | Op::LeaseGrant(_)
+                | Op::LeaseRevoke(_)
+        )
+    )
 }
 
 fn txn_has_put(t: &TxnRequest) -> bool {

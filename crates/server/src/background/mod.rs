@@ -7,8 +7,11 @@
 //! - [`publish`]: publishes this member's name and client URLs through raft.
 //! - [`peer_probe`]: round-trip probes of every peer.
 //! - [`peer_watch`]: follows membership changes (transport resets, own removal).
+//! - [`corrupt_check`]: the leader's periodic HashKV comparison with its followers
+//!   (`--experimental-corrupt-check-time`), which raises the CORRUPT alarm.
 
 pub mod compactor;
+pub mod corrupt_check;
 pub mod leader_monitor;
 pub mod lease_revoker;
 pub mod peer_probe;

@@ -180,22 +180,11 @@ impl Maintenance for MaintenanceService {
         self.auth.admin_raw(&req).await?;
         let rev = req.get_ref().revision;
         let kv = self.kv.clone();
-        let _timer = metrics::HASH_REV_SECONDS.start_timer();
-        let h = tokio::task::spawn_blocking(move || kv.hash_kv(rev))
+        let mut resp = tokio::task::spawn_blocking(move || crate::corrupt::hash_kv(&kv, rev))
             .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(ServerError::from)?;
-        Ok(Response::new(HashKvResponse {
-            header: self.headers.at(h.current_revision),
-            hash: h.hash,
-            // etcd reports -1 until the first compaction.
-            compact_revision: if h.compact_revision == 0 {
-                -1
-            } else {
-                h.compact_revision
-            },
-            hash_revision: h.hash_revision,
-        }))
+            .map_err(|e| Status::internal(e.to_string()))??;
+        resp.header = self.headers.at(crate::corrupt::revision_of(&resp));
+        Ok(Response::new(resp))
     }
 
     type SnapshotStream =

@@ -23,6 +23,7 @@ pub fn code_of(e: &ServerError) -> Code {
         | RequestTooLarge => Code::InvalidArgument,
         Compacted | FutureRevision | LeaseTtlTooLarge => Code::OutOfRange,
         NoSpace | TooManyRequests => Code::ResourceExhausted,
+        Corrupt => Code::DataLoss,
         LeaseNotFound | MemberNotFound => Code::NotFound,
         BadLeaderTransferee | NotLeader | LeaseExists => Code::FailedPrecondition,
         MemberExists
@@ -87,6 +88,11 @@ mod tests {
                 ServerError::NoSpace,
                 Code::ResourceExhausted,
                 "etcdserver: mvcc: database space exceeded",
+            ),
+            (
+                ServerError::Corrupt,
+                Code::DataLoss,
+                "etcdserver: corrupt cluster",
             ),
             (
                 ServerError::RequestTooLarge,
