@@ -919,7 +919,9 @@ impl Cluster {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        m.note(&format!("own flags {args:?} and environment {env:?} for the next start"));
+        m.note(&format!(
+            "own flags {args:?} and environment {env:?} for the next start"
+        ));
     }
 
     /// Starts member `i` again with the same ports, data directory and flags (including its

@@ -141,7 +141,11 @@ fn snapshot_and_promotion_metrics_move_when_they_happen() {
         );
     }
     // The restore sleeps 3 s in a failpoint, so a scraper sees the apply in progress.
-    c.set_member_own(follower, &[], &[("FAILPOINTS", "restore-before-copy=sleep(3000)")]);
+    c.set_member_own(
+        follower,
+        &[],
+        &[("FAILPOINTS", "restore-before-copy=sleep(3000)")],
+    );
     let port = c.client_port(follower);
     let stop = Arc::new(AtomicBool::new(false));
     let scraper = {
