@@ -360,8 +360,10 @@ impl Normalizer {
             pairs.push((c.to_string(), "<CLUSTER_ID>".into()));
             pairs.push((format!("{c:x}"), "<CLUSTER_ID>".into()));
             pairs.push((format!("{c:016x}"), "<CLUSTER_ID>".into()));
-            // etcdctl's "Member ... added to cluster %16x" pads a 15-digit ID with a space.
-            pairs.push((format!("{c:16x}"), "<CLUSTER_ID>".into()));
+            // etcdctl's "Member ... added to cluster %16x" pads a 15-digit ID with a space;
+            // matched with the separator before it, so that a 15-digit ID printed with
+            // `%x` after one space keeps that space.
+            pairs.push((format!(" {c:16x}"), " <CLUSTER_ID>".into()));
         }
         for (i, l) in self.leases.iter().enumerate() {
             pairs.push((l.to_string(), format!("<LEASE#{}>", i + 1)));
@@ -374,8 +376,8 @@ impl Normalizer {
             pairs.push((m.to_string(), alias.clone()));
             pairs.push((format!("{m:x}"), alias.clone()));
             pairs.push((format!("{m:016x}"), alias.clone()));
-            // etcdctl's `%16x` pads with spaces.
-            pairs.push((format!("{m:16x}"), alias));
+            // etcdctl's `%16x` pads with spaces (matched with the separator before it).
+            pairs.push((format!(" {m:16x}"), format!(" {alias}")));
         }
         for (i, t) in self.tokens.iter().enumerate() {
             if let Some(shape) = token_shape(t) {
@@ -552,6 +554,11 @@ mod tests {
         assert_eq!(
             n.text("member remove 0123456789abcdef"),
             "member remove <NEW_MEMBER#1>"
+        );
+        // `%x` after one space (etcdctl's "removed from cluster %x"): the space stays.
+        assert_eq!(
+            n.text("Member 123456789abcdef removed from cluster a1b2c3d4e5f6071"),
+            "Member <NEW_MEMBER#1> removed from cluster <CLUSTER_ID>"
         );
     }
 

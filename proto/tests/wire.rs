@@ -443,6 +443,7 @@ const METHODS: &[(&str, &str, bool, bool)] = &[
     ("oxcdpb.RaftPeer", "PromoteMember", false, false),
     ("oxcdpb.RaftPeer", "LeaseRenew", false, false),
     ("oxcdpb.RaftPeer", "LeaseTimeToLive", false, false),
+    ("oxcdpb.RaftPeer", "HashKv", false, false),
 ];
 
 #[test]

@@ -159,13 +159,38 @@ pub const CLIENT_API_VERSION_HEADER: &str = "client-api-version";
 /// methods and `stream` for every streaming kind, `client_api_version` the first
 /// [`CLIENT_API_VERSION_HEADER`] value of the request, or `unknown` without one. The gRPC
 /// metrics layer counts gRPC calls; the server counts its gateway's calls.
+///
+/// Unlike etcd, a value that does not look like a version (up to 16 digits and dots) is
+/// counted as `unknown`: every label value is a series kept for the life of the process,
+/// so a client sending a new value on each call must not grow the server without bound.
 pub fn count_client_request(kind: MethodKind, client_api_version: Option<&[u8]>) {
     let ty = match kind {
         MethodKind::Unary => "unary",
         MethodKind::ClientStream | MethodKind::ServerStream | MethodKind::BidiStream => "stream",
     };
-    let version = client_api_version.map_or(std::borrow::Cow::Borrowed("unknown"), |v| {
-        String::from_utf8_lossy(v)
-    });
-    CLIENT_REQUESTS.with_label_values(&[ty, &version]).inc();
+    let version = client_api_version
+        .filter(|v| is_version(v))
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .unwrap_or("unknown");
+    CLIENT_REQUESTS.with_label_values(&[ty, version]).inc();
+}
+
+/// `3.4`, `3.5.0`: what a client API version label may be.
+fn is_version(v: &[u8]) -> bool {
+    !v.is_empty() && v.len() <= 16 && v.iter().all(|b| b.is_ascii_digit() || *b == b'.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_version;
+
+    #[test]
+    fn only_versions_become_label_values() {
+        for ok in ["3.4", "3.5.0", "3"] {
+            assert!(is_version(ok.as_bytes()), "{ok}");
+        }
+        for bad in ["", "3.4-rc", "x", "12345678901234567"] {
+            assert!(!is_version(bad.as_bytes()), "{bad}");
+        }
+    }
 }
