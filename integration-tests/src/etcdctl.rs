@@ -34,6 +34,19 @@ impl Output {
     pub fn success(&self) -> bool {
         self.status == Some(0)
     }
+
+    /// `OK: <stdout>`, or `FAILED: <the last Error: line>`: what a transcript compares.
+    pub fn outcome(&self) -> String {
+        if self.success() {
+            return format!("OK: {}", self.stdout.trim());
+        }
+        let err = self
+            .stderr
+            .lines()
+            .rfind(|l| l.starts_with("Error:"))
+            .unwrap_or("(no Error: line)");
+        format!("FAILED: {err}")
+    }
 }
 
 /// Runs `etcdctl --endpoints=<server> --command-timeout=5s <args>` with `ETCDCTL_API=3`.

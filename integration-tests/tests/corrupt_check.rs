@@ -23,7 +23,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use oxcd_integration_tests::cluster::tail;
-use oxcd_integration_tests::{kind_available, Cluster, HarnessError, Kind, Output};
+use oxcd_integration_tests::{kind_available, Cluster, HarnessError, Kind};
 
 /// The check interval of the periodic tests.
 const CHECK_TIME: &str = "--experimental-corrupt-check-time=1s";
@@ -39,19 +39,6 @@ const MARKER: &str = "corruptme";
 const REFUSE_WITHIN: Duration = Duration::from_secs(20);
 /// How long the periodic check may take to raise the alarm.
 const ALARM_WITHIN: Duration = Duration::from_secs(20);
-
-/// The `Error: ...` line of a failed etcdctl run, or `OK: <stdout>`.
-fn outcome(out: &Output) -> String {
-    if out.success() {
-        return format!("OK: {}", out.stdout.trim());
-    }
-    let err = out
-        .stderr
-        .lines()
-        .rfind(|l| l.starts_with("Error:"))
-        .unwrap_or("(no Error: line)");
-    format!("FAILED: {err}")
-}
 
 fn start(kind: Kind, args: &[&str]) -> Cluster {
     assert!(
@@ -174,7 +161,10 @@ fn initial_check_scenario(kind: Kind) -> InitialOutcome {
         .expect("stop a healthy member");
     c.set_member_own(h, &[INITIAL_CHECK], &[]);
     let healthy_restart = c.restart(h);
-    let healthy_put = outcome(&c.ctl(h, &["put", "after", "restart"]).expect("put ran"));
+    let healthy_put = c
+        .ctl(h, &["put", "after", "restart"])
+        .expect("put ran")
+        .outcome();
     InitialOutcome {
         refused,
         refused_after,
@@ -243,7 +233,7 @@ fn periodic_transcript(kind: Kind) -> (Vec<String>, Duration) {
     put_keys(&mut c, 0, 5);
     // Three intervals with the members in agreement: no alarm.
     std::thread::sleep(Duration::from_millis(3500));
-    let ctl = |c: &mut Cluster, args: &[&str]| outcome(&c.ctl_live(args).expect("etcdctl ran"));
+    let ctl = |c: &mut Cluster, args: &[&str]| c.ctl_live(args).expect("etcdctl ran").outcome();
     t.push(format!(
         "alarm list, data agree: {}",
         ctl(&mut c, &["alarm", "list"])
@@ -278,7 +268,7 @@ fn periodic_transcript(kind: Kind) -> (Vec<String>, Duration) {
     t.push(format!("alarm list, member diverged: {alarms}"));
     // Requests on a healthy member.
     let h = (j + 1) % 3;
-    let on = |c: &Cluster, args: &[&str]| outcome(&c.ctl(h, args).expect("etcdctl ran"));
+    let on = |c: &Cluster, args: &[&str]| c.ctl(h, args).expect("etcdctl ran").outcome();
     t.push(format!("put: {}", on(&c, &["put", "corrupt/new", "v"])));
     t.push(format!(
         "get (keys only): {}",

@@ -29,15 +29,10 @@ const PUT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Bytes that do not compress (LZ4 would shrink a repeated pattern to nothing).
 fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    use rand::{RngCore, SeedableRng};
+    let mut bytes = vec![0; len];
+    rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut bytes);
+    bytes
 }
 
 async fn db_size(endpoint: &str) -> i64 {

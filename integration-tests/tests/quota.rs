@@ -5,25 +5,12 @@
 //! `alarm disarm`, and then puts work again. The two transcripts (member ids and endpoints
 //! normalised) must be equal.
 
-use oxcd_integration_tests::{etcdctl, etcdctl_stdin, Json, Kind, Output, Server, ServerOpts};
+use oxcd_integration_tests::{etcdctl, etcdctl_stdin, Json, Kind, Server, ServerOpts};
 
 const QUOTA: u64 = 16 * 1024 * 1024;
 const VALUE: usize = 1024 * 1024;
 /// A bound on the puts tried; a server that accepts all of them ignores its quota.
 const MAX_PUTS: usize = 40;
-
-/// The `Error: ...` line of a failed etcdctl run, or `OK: <stdout>`.
-fn outcome(out: &Output) -> String {
-    if out.success() {
-        return format!("OK: {}", out.stdout.trim());
-    }
-    let err = out
-        .stderr
-        .lines()
-        .rfind(|l| l.starts_with("Error:"))
-        .unwrap_or("(no Error: line)");
-    format!("FAILED: {err}")
-}
 
 /// Runs the cycle; returns the normalised transcript and how many big puts were accepted.
 fn nospace_cycle(kind: Kind) -> (Vec<String>, usize) {
@@ -34,7 +21,7 @@ fn nospace_cycle(kind: Kind) -> (Vec<String>, usize) {
         s.replace(&id, "<member>")
             .replace(&server.endpoint(), "<endpoint>")
     };
-    let ctl = |args: &[&str]| norm(outcome(&etcdctl(&server, args).expect("etcdctl ran")));
+    let ctl = |args: &[&str]| norm(etcdctl(&server, args).expect("etcdctl ran").outcome());
     let mut t = Vec::new();
 
     let value = "x".repeat(VALUE);
@@ -46,7 +33,7 @@ fn nospace_cycle(kind: Kind) -> (Vec<String>, usize) {
         if out.success() {
             accepted += 1;
         } else {
-            failure = Some(outcome(&out));
+            failure = Some(out.outcome());
             break;
         }
     }
@@ -66,14 +53,14 @@ fn nospace_cycle(kind: Kind) -> (Vec<String>, usize) {
         if del.success() && del.stdout.trim() == accepted.to_string() {
             "deleted every accepted key".to_string()
         } else {
-            outcome(&del)
+            del.outcome()
         }
     ));
     let rev = server_revision(&server);
     let compact = etcdctl(&server, &["compact", &rev.to_string()]).expect("compact ran");
     t.push(format!(
         "compact <current>: {}",
-        outcome(&compact).replace(&rev.to_string(), "<current>")
+        compact.outcome().replace(&rev.to_string(), "<current>")
     ));
     t.push(format!("defrag: {}", ctl(&["defrag"])));
     t.push(format!(
@@ -94,7 +81,7 @@ fn nospace_cycle(kind: Kind) -> (Vec<String>, usize) {
         ctl(&["put", "small", "v"])
     ));
     let big = etcdctl_stdin(&server, &["put", "big/again"], &value).expect("put ran");
-    t.push(format!("big put after disarm: {}", outcome(&big)));
+    t.push(format!("big put after disarm: {}", big.outcome()));
     (t, accepted)
 }
 

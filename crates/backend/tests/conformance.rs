@@ -99,15 +99,10 @@ fn bkeys(list: &[&str]) -> Vec<Vec<u8>> {
 
 /// `len` pseudo-random (incompressible) bytes, a function of `seed`.
 fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    use rand::{RngCore, SeedableRng};
+    let mut bytes = vec![0; len];
+    rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut bytes);
+    bytes
 }
 
 /// Puts a..e into the kv column (and a decoy in meta).
