@@ -4,6 +4,10 @@
 
 use oxcd_server::Config;
 
+/// jemalloc for every Rust allocation of the server (see the workspace Cargo.toml for why).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("snapshot") {
