@@ -4,6 +4,10 @@
 #   make bench  oxcd vs etcd side by side
 #   make bench-quick  the headline table (put, range, txn-put, lease-keepalive, watch on 1 and
 #               3 members, one round, smaller totals) in under 5 minutes, to check a change
+#   make bench-sweep  curves, oxcd vs etcd in one run: put against clients, put/range-s against
+#               value size, RSS/restart/range-s p99 against keys, watch against watchers, put/range-l
+#               against members; tables, and SVG plots in bench-out/sweep (scripts/bench-sweep.sh;
+#               SWEEPS=, SWEEP_* to shorten)
 #   make snapshot-bench  a 2 GiB snapshot, oxcd vs etcd 3.4.23 side by side: snapshot time,
 #               the server's peak RSS growth while it streams, put p50/p99/max during the
 #               stream vs without (scripts/snapshot-bench.sh; SIZE_MB=256 for a quick run;
@@ -27,7 +31,7 @@ OXCD_BIN := $(CARGO_TARGET_DIR)/release/oxcd
 OXCD_DEBUG_BIN := $(CARGO_TARGET_DIR)/debug/oxcd
 DATA_DIR ?= default.etcd
 
-.PHONY: deps build release run test fmt fmt-check lint nextest bench bench-quick snapshot-bench defrag-bench fuzz chaos clean-data
+.PHONY: deps build release run test fmt fmt-check lint nextest bench bench-quick bench-sweep snapshot-bench defrag-bench fuzz chaos clean-data
 
 deps:
 	@scripts/install-deps.sh
@@ -71,6 +75,9 @@ bench-quick: deps
 	ONLY="put range-l range-s txn-put lease-keepalive watch" ROUNDS=1 TOTAL=20000 \
 	  WATCHERS=10000 STREAMS=100 WATCH_PUTS=500 BIG_KEYS=0 TLS_WORKLOADS="" AUTH_WORKLOADS="" \
 	  OUT=bench-out/quick scripts/bench-vs-etcd.sh
+
+bench-sweep: deps
+	scripts/bench-sweep.sh
 
 snapshot-bench: deps
 	scripts/snapshot-bench.sh

@@ -25,11 +25,8 @@
 # the openssl command line: a CA, a server certificate for 127.0.0.1, a client certificate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/oxcd-target}"
 ROUNDS="${ROUNDS:-3}"
 TOTAL="${TOTAL:-20000}"
-CLIENTS="${CLIENTS:-64}"
-CONNS="${CONNS:-8}"
 OUT="${OUT:-bench-out}"
 TXN_OPS="${TXN_OPS:-4}"              # puts per txn-put txn
 LEASES="${LEASES:-64}"               # leases renewed by lease-keepalive
@@ -50,93 +47,11 @@ KUBE_FULL_LIST_MS="${KUBE_FULL_LIST_MS:-0}"     # kube: unpaginated LIST of all 
 MVCC_TOTAL="${MVCC_TOTAL:-100000}"   # mvcc-put: puts and puts per txn
 MVCC_BATCH="${MVCC_BATCH:-1}"
 
-"$(dirname "$0")/cargo.sh" build --release -p oxcd-server --bin oxcd -p oxcd-bench --bin oxcd-bench >&2
-OXCD="$CARGO_TARGET_DIR/release/oxcd"
-BENCH="$CARGO_TARGET_DIR/release/oxcd-bench"
-command -v etcd >/dev/null || { echo "etcd not installed (apt-get install etcd-server)" >&2; exit 1; }
+# Loads the "big" run with one put per txn, as its numbers were always taken.
+BIG_TXN_OPS="${BIG_TXN_OPS:-1}"
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
 mkdir -p "$OUT"
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-make_certs() { # dir -> ca.pem, server.pem/server-key.pem, client.pem/client-key.pem
-  local d=$1
-  mkdir -p "$d"
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench-ca \
-    -keyout "$d/ca-key.pem" -out "$d/ca.pem" 2>/dev/null
-  for who in server client; do
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=bench-$who" \
-      -keyout "$d/$who-key.pem" -out "$d/$who.csr" 2>/dev/null
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' > "$d/$who.ext"
-    openssl x509 -req -in "$d/$who.csr" -CA "$d/ca.pem" -CAkey "$d/ca-key.pem" -CAcreateserial \
-      -days 2 -extfile "$d/$who.ext" -out "$d/$who.pem" 2>/dev/null
-  done
-}
-
-TLS_DIR=""   # set: start_cluster serves the client URLs over mTLS with these certificates
-SCHEME=http
-curl_tls() { if [ -n "$TLS_DIR" ]; then echo "--cacert $TLS_DIR/ca.pem --cert $TLS_DIR/client.pem --key $TLS_DIR/client-key.pem"; fi; }
-bench_tls() { if [ -n "$TLS_DIR" ]; then echo "--cacert $TLS_DIR/ca.pem --cert $TLS_DIR/client.pem --key $TLS_DIR/client-key.pem"; fi; }
-BENCH_USER=""   # set: oxcd-bench authenticates as this name:password (auth variant)
-bench_user() { if [ -n "$BENCH_USER" ]; then echo "--user $BENCH_USER"; fi; }
-
-start_cluster() { # kind members -> prints "pid,pid,... port,port,..."
-  local kind=$1 n=$2 bin i cluster="" token="bench-$RANDOM"
-  local tls_args=()
-  if [ -n "$TLS_DIR" ]; then
-    tls_args=(--cert-file "$TLS_DIR/server.pem" --key-file "$TLS_DIR/server-key.pem"
-      --trusted-ca-file "$TLS_DIR/ca.pem" --client-cert-auth)
-  fi
-  if [ "$kind" = etcd ]; then bin=etcd; else bin="$OXCD"; fi
-  local cports=() pports=() pids=()
-  for i in $(seq 0 $((n - 1))); do
-    cports+=("$(free_port)"); pports+=("$(free_port)")
-    cluster+="${cluster:+,}m$i=http://127.0.0.1:${pports[$i]}"
-  done
-  for i in $(seq 0 $((n - 1))); do
-    local dir="$WORK/$kind-$token-m$i"
-    taskset -c 0 "$bin" --name "m$i" --data-dir "$dir" \
-      --listen-client-urls "$SCHEME://127.0.0.1:${cports[$i]}" --advertise-client-urls "$SCHEME://127.0.0.1:${cports[$i]}" \
-      --listen-peer-urls "http://127.0.0.1:${pports[$i]}" --initial-advertise-peer-urls "http://127.0.0.1:${pports[$i]}" \
-      --initial-cluster "$cluster" --initial-cluster-token "$token" --quota-backend-bytes 8589934592 \
-      "${tls_args[@]}" >"$dir.log" 2>&1 &
-    pids+=("$!")
-  done
-  for i in $(seq 0 $((n - 1))); do
-    for _ in $(seq 1 150); do
-      # shellcheck disable=SC2046
-      curl -fs $(curl_tls) "$SCHEME://127.0.0.1:${cports[$i]}/health" 2>/dev/null | grep -q true && break
-      sleep 0.1
-    done
-  done
-  local IFS=,
-  echo "${pids[*]} ${cports[*]}"
-}
-
-run_bench() { # pids ports label args... -> prints the JSON line; exit status of the bench
-  local pids=$1 ports=$2 label=$3; shift 3
-  local eps out rc=0
-  eps=$(echo "$ports" | sed 's/\([0-9]*\)/127.0.0.1:\1/g')
-  # shellcheck disable=SC2046
-  out=$(taskset -c 1 "$BENCH" --endpoints "$eps" --conns "$CONNS" --clients "$CLIENTS" \
-    --server-pid "$pids" --label "$label" $(bench_tls) $(bench_user) "$@") || rc=$?
-  grep '^JSON ' <<<"$out" | sed 's/^JSON //' || true
-  return "$rc"
-}
-
-check_delivery() { # what json -> fails loudly if a watch run lost, duplicated or reordered events
-  python3 - "$1" "$2" <<'PY'
-import json, sys
-r = json.loads(sys.argv[2]) if sys.argv[2].strip() else {}
-bad = {k: r[k] for k in ("lost", "duplicated", "out_of_order") if r.get(k)}
-if bad:
-  print(f"FAIL: {sys.argv[1]}: events not delivered exactly once in order: {bad}", file=sys.stderr)
-  sys.exit(1)
-PY
-}
 
 WORKLOADS=(
   "put put --key-size 8 --val-size 256 --total $TOTAL --key-space-size 100000 --sequential-keys"
@@ -243,39 +158,13 @@ if [ -n "$AUTH_WORKLOADS" ]; then
   BENCH_USER=""
 fi
 
-# Memory, disk and restart with BIG_KEYS keys of 256 B (0 skips): one member each, loaded
-# with the put workload, measured (RSS, data-dir bytes), stopped with SIGTERM, restarted;
-# restart time = process start until /health answers true.
+# Memory, disk and restart with BIG_KEYS keys of 256 B (0 skips): big_data (bench-lib.sh).
 BIG_KEYS="${BIG_KEYS:-1000000}"
-big_data() { # kind
-  local kind=$1 bin cport pport dir pid start_ns end_ns rss disk rss2
-  if [ "$kind" = etcd ]; then bin=etcd; else bin="$OXCD"; fi
-  cport=$(free_port); pport=$(free_port); dir="$WORK/big-$kind-$RANDOM"
-  local args=(--name big --data-dir "$dir"
-    --listen-client-urls "http://127.0.0.1:$cport" --advertise-client-urls "http://127.0.0.1:$cport"
-    --listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport"
-    --initial-cluster "big=http://127.0.0.1:$pport" --quota-backend-bytes 8589934592)
-  taskset -c 0 "$bin" "${args[@]}" >"$dir.log" 2>&1 &
-  pid=$!; PIDS+=("$pid")
-  for _ in $(seq 1 150); do curl -fs "http://127.0.0.1:$cport/health" 2>/dev/null | grep -q true && break; sleep 0.1; done
-  taskset -c 1 "$BENCH" --endpoints "127.0.0.1:$cport" --conns "$CONNS" --clients "$CLIENTS" put \
-    --key-size 8 --val-size 256 --total "$BIG_KEYS" --key-space-size "$BIG_KEYS" --sequential-keys >/dev/null
-  sleep 2
-  rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
-  kill -TERM "$pid"; for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
-  disk=$(du -sb "$dir" | cut -f1)
-  start_ns=$(date +%s%N)
-  taskset -c 0 "$bin" "${args[@]}" >>"$dir.log" 2>&1 &
-  pid=$!; PIDS+=("$pid")
-  for _ in $(seq 1 1200); do curl -fs "http://127.0.0.1:$cport/health" 2>/dev/null | grep -q true && break; sleep 0.05; done
-  end_ns=$(date +%s%N)
-  rss2=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
-  kill -9 "$pid" 2>/dev/null || true
-  echo "{\"members\":-1,\"kind\":\"$kind\",\"name\":\"big\",\"rss_kb\":$rss,\"rss_after_restart_kb\":$rss2,\"disk_bytes\":$disk,\"restart_ms\":$(( (end_ns - start_ns) / 1000000 ))}" >> "$OUT/results.jsonl"
-}
 if [ "$BIG_KEYS" -gt 0 ]; then
-  for kind in etcd oxcd; do big_data "$kind"; done
+  for kind in etcd oxcd; do
+    big_data "$kind" "$BIG_KEYS"
+    echo "{\"members\":-1,\"name\":\"big\",${BIG_LINE#\{}" >> "$OUT/results.jsonl"
+  done
 fi
 
 python3 - "$OUT/results.jsonl" <<'PY'

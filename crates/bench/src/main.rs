@@ -15,6 +15,8 @@
 //! - `report`: latency summary and the JSON line.
 //! - `workload`: one module per workload (put, range, txn-put, txn-mixed, watch,
 //!   watch-latency, lease-keepalive, kube, mvcc-put).
+//! - `plot`: not a workload: `oxcd-bench plot` draws the SVG charts of
+//!   `scripts/bench-sweep.sh`'s sweeps (plotters, SVG backend only).
 //!
 //! # Invariants
 //! - `--total` operations run in all, whatever the number of clients; `--rate` (where a
@@ -27,6 +29,7 @@ mod cpu;
 mod driver;
 mod keys;
 mod pace;
+mod plot;
 mod report;
 mod workload;
 
@@ -97,6 +100,8 @@ pub enum Command {
     Kube(workload::kube::KubeArgs),
     /// oxcd's mvcc store over RocksDB, in-process (no server, no network).
     MvccPut(workload::mvcc_put::MvccPutArgs),
+    /// Not a workload: draws one SVG per sweep from sweep JSON lines (scripts/bench-sweep.sh).
+    Plot(plot::PlotArgs),
 }
 
 impl Command {
@@ -112,17 +117,22 @@ impl Command {
             Command::LeaseKeepalive(_) => "lease-keepalive",
             Command::Kube(_) => "kube",
             Command::MvccPut(_) => "mvcc-put",
+            Command::Plot(_) => "plot",
         }
     }
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let result = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(anyhow::Error::from)
-        .and_then(|rt| rt.block_on(workload::run(cli)));
+    let result = if let Command::Plot(args) = &cli.cmd {
+        plot::run(args)
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(workload::run(cli)))
+    };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -138,6 +138,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::LeaseKeepalive(a) => lease_keepalive::run(&ctx, a).await?,
         Command::Kube(a) => kube::run(&ctx, a).await?,
         Command::MvccPut(a) => mvcc_put::run(a).await?,
+        Command::Plot(a) => return crate::plot::run(a),
     };
     let broken: Vec<String> = INTEGRITY_FIELDS
         .iter()
