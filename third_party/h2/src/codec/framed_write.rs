@@ -25,6 +25,9 @@ pub struct FramedWrite<T, B> {
     inner: T,
     final_flush_done: bool,
 
+    /// oxcd patch: whether `flush_coalesced` already yielded once for the bytes buffered
+    flush_yielded: bool,
+
     encoder: Encoder<B>,
 }
 
@@ -91,6 +94,7 @@ where
         FramedWrite {
             inner,
             final_flush_done: false,
+            flush_yielded: false,
             encoder: Encoder {
                 hpack: hpack::Encoder::default(),
                 buf: Cursor::new(BytesMut::with_capacity(DEFAULT_BUFFER_CAPACITY)),
@@ -174,6 +178,20 @@ where
         ready!(Pin::new(&mut self.inner).poll_flush(cx))?;
 
         Poll::Ready(Ok(()))
+    }
+
+    /// oxcd patch: flushes like `flush`, but first yields once to the executor when frames
+    /// are buffered, so that streams whose frames become ready in the same round (many
+    /// responses completed by one event) are written by one syscall instead of one each,
+    /// as Go's http2 server does by flushing only when its write scheduler is empty.
+    pub fn flush_coalesced(&mut self, cx: &mut Context) -> Poll<io::Result<()>> {
+        if !self.encoder.is_empty() && !self.flush_yielded {
+            self.flush_yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.flush_yielded = false;
+        self.flush(cx)
     }
 
     /// Close the codec

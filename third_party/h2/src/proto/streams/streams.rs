@@ -220,7 +220,9 @@ where
 
             // Flush any frames staged by `buffer_pending` without holding the
             // stream-state or send-buffer mutexes.
-            ready!(dst.flush(cx))?;
+            // oxcd patch: after one yield, so that frames of other streams made ready
+            // meanwhile share the write.
+            ready!(dst.flush_coalesced(cx))?;
 
             let reclaimed = {
                 let mut me = self.inner.lock().unwrap();
