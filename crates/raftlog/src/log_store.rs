@@ -59,8 +59,14 @@ pub trait RaftLogStore: Storage + Send + 'static {
     ) -> Result<(), RaftLogError>;
 
     /// Stores the hard state alone; with `sync == false` the write may be lost on power
-    /// failure (used for commit-index-only changes).
+    /// failure.
     fn set_hard_state(&mut self, hard_state: &HardState, sync: bool) -> Result<(), RaftLogError>;
+
+    /// Remembers a new commit index WITHOUT writing it: it reaches storage with the next
+    /// hard state written (`append` with a hard state, `set_hard_state`). A crash MAY lose
+    /// it; `RaftNode::start` then raises the stored commit to the applied index, and raft
+    /// learns the rest from the leader again. Saves one log write per commit advance.
+    fn set_commit(&mut self, commit: u64);
 
     /// Stores the conf state that results from applying the conf change at `index`.
     fn set_conf_state(&mut self, conf_state: &ConfState, index: u64) -> Result<(), RaftLogError>;

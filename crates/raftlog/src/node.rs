@@ -114,7 +114,8 @@ impl RaftNode {
         store.set_applied(applied, store.term(applied)?);
         let mut hs = store.hard_state();
         if applied > hs.commit {
-            // The applier's unsynced write survived but the commit index did not.
+            // The commit index is only remembered between hard states (`set_commit`); what
+            // the applier wrote was committed.
             hs.commit = applied;
             store.set_hard_state(&hs, true)?;
         }
@@ -282,16 +283,16 @@ impl<S: RaftLogStore, A: Applier> Node<S, A> {
             }
         };
         match self.run_loop(&rt, &mut rx) {
-            // A clean stop makes everything applied durable, so the next start replays
-            // nothing from the log.
-            Ok(()) => match self.applier.persist() {
+            // A clean stop makes everything applied durable, and the commit index
+            // remembered since the last hard state, so the next start replays nothing.
+            Ok(()) => match self.persist_on_stop() {
                 Ok(()) => tracing::info!(
                     member = self.id,
                     applied = self.applied,
                     "state machine flushed"
                 ),
                 Err(e) => {
-                    tracing::error!(member = self.id, error = %e, "flushing the state machine failed")
+                    tracing::error!(member = self.id, error = %e, "flushing the state machine and the commit index failed")
                 }
             },
             Err(e) => {
@@ -301,6 +302,14 @@ impl<S: RaftLogStore, A: Applier> Node<S, A> {
         }
         rx.close();
         tracing::info!(member = self.id, "raft loop stopped");
+    }
+
+    /// Flushes the state machine, then writes the hard state with the commit index
+    /// remembered since the last one (synced).
+    fn persist_on_stop(&mut self) -> Result<(), RaftLogError> {
+        self.applier.persist()?;
+        let hs = self.raw.store().hard_state();
+        self.raw.mut_store().set_hard_state(&hs, true)
     }
 
     fn run_loop(

@@ -7,12 +7,13 @@
 //!    then the applier restores the checkpoint the transport delivered with it. A crash in
 //!    between is finished at the next start (`RaftNode::start` calls `restore` again).
 //! 3. `entries` + `hs`: ONE synced write ([`RaftLogStore::append`]); a commit-only hard
-//!    state change is written unsynced.
+//!    state change is only remembered ([`RaftLogStore::set_commit`]) and written with the
+//!    next hard state.
 //! 4. `persisted_messages`: sent only after step 3 returned (votes, append responses).
 //! 5. `read_states`: handed to their waiters, matched by context.
-//! 6. `committed_entries`: applied in order. Persisting first guarantees the stored commit
-//!    index is never behind what the applier may have written.
-//! 7. `advance`: the `LightReady`'s commit index is stored, its messages sent, its
+//! 6. `committed_entries`: applied in order. The stored commit index MAY be behind what
+//!    the applier wrote; `RaftNode::start` raises it to the applied index.
+//! 7. `advance`: the `LightReady`'s commit index is remembered, its messages sent, its
 //!    committed entries applied; then `advance_apply`.
 
 use protobuf::Message as _;
@@ -41,7 +42,8 @@ impl<S: RaftLogStore, A: Applier> Node<S, A> {
         if !rd.entries().is_empty() || rd.must_sync() {
             self.raw.mut_store().append(rd.entries(), rd.hs())?;
         } else if let Some(hs) = rd.hs() {
-            self.raw.mut_store().set_hard_state(hs, false)?;
+            // Term and vote are unchanged (else `must_sync`): only the commit moved.
+            self.raw.mut_store().set_commit(hs.commit);
         }
         fail::fail_point!("raft-after-append", |_| std::process::abort());
         self.send_messages(rd.take_persisted_messages());
@@ -52,9 +54,7 @@ impl<S: RaftLogStore, A: Applier> Node<S, A> {
 
         let mut light = self.raw.advance(rd);
         if let Some(commit) = light.commit_index() {
-            let mut hs = self.raw.store().hard_state();
-            hs.commit = commit;
-            self.raw.mut_store().set_hard_state(&hs, false)?;
+            self.raw.mut_store().set_commit(commit);
         }
         self.send_messages(light.take_messages());
         self.apply_committed(light.take_committed_entries())?;

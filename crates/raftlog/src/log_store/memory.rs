@@ -168,6 +168,10 @@ impl RaftLogStore for MemLogStore {
         Ok(())
     }
 
+    fn set_commit(&mut self, commit: u64) {
+        self.inner.lock().hard_state.commit = commit;
+    }
+
     fn set_conf_state(&mut self, conf_state: &ConfState, index: u64) -> Result<(), RaftLogError> {
         let mut g = self.inner.lock();
         g.conf_state = conf_state.clone();

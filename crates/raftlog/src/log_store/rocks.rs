@@ -459,6 +459,10 @@ impl RaftLogStore for RocksLogStore {
         Ok(())
     }
 
+    fn set_commit(&mut self, commit: u64) {
+        self.hard_state.commit = commit;
+    }
+
     fn set_conf_state(&mut self, conf_state: &ConfState, index: u64) -> Result<(), RaftLogError> {
         let mut batch = WriteBatch::new();
         batch.put(COL, CONF_STATE_KEY, encode(conf_state)?);
