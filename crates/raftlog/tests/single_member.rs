@@ -177,6 +177,67 @@ async fn single_member_elects_itself_applies_in_order_and_restarts() {
     stop(h, thread).await;
 }
 
+/// The commit index is only remembered between hard states (`set_commit` writes nothing);
+/// when a crash loses it, the next start raises it to the applied index and nothing is
+/// applied twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_index_lost_in_a_crash_is_raised_to_the_applied_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let (applier, state) = TestApplier::new();
+    let (h, thread) = RaftNode::start(
+        fast_config(1, &[1]),
+        open_rocks(dir.path()),
+        applier,
+        Arc::new(NullTransport),
+    )
+    .unwrap();
+    wait_leader(&h, Duration::from_secs(2)).await;
+    for i in 0..20 {
+        h.propose(payload(i)).await.unwrap();
+    }
+    applied_payloads(&state, 20).await;
+    stop(h, thread).await;
+    let applied = state.lock().applied;
+
+    // `set_commit` alone reaches no disk.
+    let mut store = open_rocks(dir.path());
+    let stored = store.hard_state();
+    assert_eq!(
+        stored.commit, applied,
+        "a clean stop writes the commit index"
+    );
+    store.set_commit(stored.commit + 1);
+    drop(store);
+    let mut store = open_rocks(dir.path());
+    assert_eq!(store.hard_state().commit, applied);
+
+    // A crash that kept the applier's writes but lost the commit index since index 2.
+    let mut hs = store.hard_state();
+    hs.commit = 2;
+    store.set_hard_state(&hs, true).unwrap();
+    let (h, thread) = RaftNode::start(
+        fast_config(1, &[1]),
+        store,
+        TestApplier::resume(&state),
+        Arc::new(NullTransport),
+    )
+    .unwrap();
+    assert!(
+        h.status().borrow().commit_index >= applied,
+        "the start raises the commit index to the applied index"
+    );
+    wait_leader(&h, Duration::from_secs(2)).await;
+    h.propose(b"after-crash".to_vec()).await.unwrap();
+    applied_payloads(&state, 21).await;
+    {
+        let s = state.lock();
+        assert_eq!(s.redelivered, 0);
+        assert_eq!(s.gaps, 0);
+        assert_eq!(s.payloads().len(), 21);
+    }
+    stop(h, thread).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_compaction_after_snapshot_count() {
     let store = MemLogStore::new();
