@@ -100,6 +100,12 @@ impl RocksBackend {
         db_opts.set_max_total_wal_size((opts.write_buffer_bytes as u64).saturating_mul(4));
         // Without a WAL, cross-column atomicity after a crash relies on atomic flushes.
         db_opts.set_atomic_flush(opts.disable_wal);
+        // Retired WAL files are overwritten in place instead of new ones growing: an
+        // fdatasync then has no file size to write back, as etcd's preallocated WAL
+        // segments have none.
+        if !opts.disable_wal {
+            db_opts.set_recycle_log_file_num(4);
+        }
         // RocksDB's own info log (LOG files): keep it small.
         db_opts.set_keep_log_file_num(4);
         db_opts.set_max_log_file_size(16 * MIB);
