@@ -22,6 +22,20 @@ fn open_rocks(dir: &std::path::Path) -> RocksLogStore {
     RocksLogStore::open(backend).expect("open raft log")
 }
 
+/// Starts member 1 of a single-member cluster on `store`, without a network.
+fn start_single<S: RaftLogStore>(
+    store: S,
+    applier: TestApplier,
+) -> (oxcd_raftlog::RaftHandle, std::thread::JoinHandle<()>) {
+    RaftNode::start(
+        fast_config(1, &[1]),
+        store,
+        applier,
+        Arc::new(NullTransport),
+    )
+    .unwrap()
+}
+
 fn payload(i: usize) -> Vec<u8> {
     format!("put-{i:05}").into_bytes()
 }
@@ -35,13 +49,7 @@ async fn single_member_elects_itself_applies_in_order_and_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let (applier, state) = TestApplier::new();
     let started = Instant::now();
-    let (h, thread) = RaftNode::start(
-        fast_config(1, &[1]),
-        open_rocks(dir.path()),
-        applier,
-        Arc::new(NullTransport),
-    )
-    .unwrap();
+    let (h, thread) = start_single(open_rocks(dir.path()), applier);
     wait_leader(&h, Duration::from_secs(2)).await;
     assert!(
         started.elapsed() < Duration::from_millis(500),
@@ -116,13 +124,7 @@ async fn single_member_elects_itself_applies_in_order_and_restarts() {
     assert_eq!(logged, state.lock().payloads());
 
     // Restart with the applier's state intact: nothing is applied again.
-    let (h, thread) = RaftNode::start(
-        fast_config(1, &[1]),
-        store,
-        TestApplier::resume(&state),
-        Arc::new(NullTransport),
-    )
-    .unwrap();
+    let (h, thread) = start_single(store, TestApplier::resume(&state));
     wait_leader(&h, Duration::from_secs(2)).await;
     h.propose(b"after-restart".to_vec()).await.unwrap();
     applied_payloads(&state, 1001).await;
@@ -149,13 +151,7 @@ async fn single_member_elects_itself_applies_in_order_and_restarts() {
         s.applied = keep.last().unwrap().0;
         s.entries = keep;
     }
-    let (h, thread) = RaftNode::start(
-        fast_config(1, &[1]),
-        open_rocks(dir.path()),
-        old_applier,
-        Arc::new(NullTransport),
-    )
-    .unwrap();
+    let (h, thread) = start_single(open_rocks(dir.path()), old_applier);
     wait_leader(&h, Duration::from_secs(2)).await;
     wait_for("replay", T, || {
         old_state.lock().applied >= lost.last().unwrap().0
@@ -184,13 +180,7 @@ async fn single_member_elects_itself_applies_in_order_and_restarts() {
 async fn a_commit_index_lost_in_a_crash_is_raised_to_the_applied_index() {
     let dir = tempfile::tempdir().unwrap();
     let (applier, state) = TestApplier::new();
-    let (h, thread) = RaftNode::start(
-        fast_config(1, &[1]),
-        open_rocks(dir.path()),
-        applier,
-        Arc::new(NullTransport),
-    )
-    .unwrap();
+    let (h, thread) = start_single(open_rocks(dir.path()), applier);
     wait_leader(&h, Duration::from_secs(2)).await;
     for i in 0..20 {
         h.propose(payload(i)).await.unwrap();
@@ -215,13 +205,7 @@ async fn a_commit_index_lost_in_a_crash_is_raised_to_the_applied_index() {
     let mut hs = store.hard_state();
     hs.commit = 2;
     store.set_hard_state(&hs, true).unwrap();
-    let (h, thread) = RaftNode::start(
-        fast_config(1, &[1]),
-        store,
-        TestApplier::resume(&state),
-        Arc::new(NullTransport),
-    )
-    .unwrap();
+    let (h, thread) = start_single(store, TestApplier::resume(&state));
     assert!(
         h.status().borrow().commit_index >= applied,
         "the start raises the commit index to the applied index"
