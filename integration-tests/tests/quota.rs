@@ -10,6 +10,7 @@
 //! first check is applied and then answered NOSPACE. Which check trips depends on how the
 //! backend's size moves between them, so the delete is compared with the keys present.
 
+use oxcd_integration_tests::grpc::prefix_end;
 use oxcd_integration_tests::{etcdctl, etcdctl_stdin, Json, Kind, Server, ServerOpts};
 
 const QUOTA: u64 = 16 * 1024 * 1024;
@@ -101,9 +102,7 @@ fn nospace_cycle(kind: Kind) -> (Vec<String>, usize) {
 
 /// How many keys start with `prefix` (a count-only range through the gateway).
 fn prefix_count(server: &Server, prefix: &str) -> usize {
-    let mut end = prefix.as_bytes().to_vec();
-    *end.last_mut().expect("a prefix") += 1;
-    let end = String::from_utf8(end).expect("ascii prefix");
+    let end = String::from_utf8(prefix_end(prefix)).expect("ascii prefix");
     let req = format!(
         r#"{{"key":"{}","range_end":"{}","count_only":true}}"#,
         oxcd_integration_tests::b64(prefix),

@@ -58,9 +58,8 @@ pub trait RaftLogStore: Storage + Send + 'static {
         hard_state: Option<&HardState>,
     ) -> Result<(), RaftLogError>;
 
-    /// Stores the hard state alone; with `sync == false` the write may be lost on power
-    /// failure.
-    fn set_hard_state(&mut self, hard_state: &HardState, sync: bool) -> Result<(), RaftLogError>;
+    /// Stores the hard state alone, synced (commit-only changes go to `set_commit`).
+    fn set_hard_state(&mut self, hard_state: &HardState) -> Result<(), RaftLogError>;
 
     /// Remembers a new commit index WITHOUT writing it: it reaches storage with the next
     /// hard state written (`append` with a hard state, `set_hard_state`). A crash MAY lose

@@ -117,7 +117,7 @@ impl RaftNode {
             // The commit index is only remembered between hard states (`set_commit`); what
             // the applier wrote was committed.
             hs.commit = applied;
-            store.set_hard_state(&hs, true)?;
+            store.set_hard_state(&hs)?;
         }
         let conf_state = store.initial_state()?.conf_state;
         let raft_config = config.to_raft(applied);
@@ -309,7 +309,7 @@ impl<S: RaftLogStore, A: Applier> Node<S, A> {
     fn persist_on_stop(&mut self) -> Result<(), RaftLogError> {
         self.applier.persist()?;
         let hs = self.raw.store().hard_state();
-        self.raw.mut_store().set_hard_state(&hs, true)
+        self.raw.mut_store().set_hard_state(&hs)
     }
 
     fn run_loop(

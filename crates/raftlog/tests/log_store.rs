@@ -114,7 +114,7 @@ fn conformance<S: RaftLogStore>(mut s: S, reopen: impl Fn() -> S) {
     assert!(s.append(&[entry(20, 3, b"gap")], None).is_err());
 
     // Commit-only hard state and conf state.
-    s.set_hard_state(&hs(3, 2, 8), false).unwrap();
+    s.set_hard_state(&hs(3, 2, 8)).unwrap();
     s.set_conf_state(&cs(&[1, 2, 3]), 8).unwrap();
 
     // Everything survives a reopen.

@@ -204,7 +204,7 @@ async fn a_commit_index_lost_in_a_crash_is_raised_to_the_applied_index() {
     // A crash that kept the applier's writes but lost the commit index since index 2.
     let mut hs = store.hard_state();
     hs.commit = 2;
-    store.set_hard_state(&hs, true).unwrap();
+    store.set_hard_state(&hs).unwrap();
     let (h, thread) = start_single(store, TestApplier::resume(&state));
     assert!(
         h.status().borrow().commit_index >= applied,

@@ -163,7 +163,7 @@ impl RaftLogStore for MemLogStore {
         Ok(())
     }
 
-    fn set_hard_state(&mut self, hard_state: &HardState, _sync: bool) -> Result<(), RaftLogError> {
+    fn set_hard_state(&mut self, hard_state: &HardState) -> Result<(), RaftLogError> {
         self.inner.lock().hard_state = hard_state.clone();
         Ok(())
     }

@@ -451,10 +451,10 @@ impl RaftLogStore for RocksLogStore {
         Ok(())
     }
 
-    fn set_hard_state(&mut self, hard_state: &HardState, sync: bool) -> Result<(), RaftLogError> {
+    fn set_hard_state(&mut self, hard_state: &HardState) -> Result<(), RaftLogError> {
         let mut batch = WriteBatch::new();
         batch.put(COL, HARD_STATE_KEY, encode(hard_state)?);
-        self.write(batch, sync && self.sync)?;
+        self.write(batch, self.sync)?;
         self.hard_state = hard_state.clone();
         Ok(())
     }
