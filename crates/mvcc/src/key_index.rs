@@ -3,7 +3,9 @@
 //! Each key has a list of generations. A generation starts with the put that created the
 //! key and ends with the tombstone that deleted it; the last generation is the current one
 //! and is empty while the key is deleted. Values live in the backend, addressed by
-//! revision; the index only knows revisions, the create revision and the version count.
+//! revision; the index only knows revisions, the create revision, the version count and
+//! the lease of the live value (so that a put learns everything it replaces without
+//! reading the backend).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -40,30 +42,44 @@ impl Generation {
     }
 }
 
+/// What the index knows about a key's live value: everything a put that replaces it
+/// needs, without reading the value from the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveKey {
+    /// The revision of the live value, its create revision and version.
+    pub entry: IndexEntry,
+    /// The lease the live value is attached to (0 = none).
+    pub lease: i64,
+}
+
 /// The revisions of one key.
 #[derive(Debug, Clone)]
 pub struct KeyIndex {
     /// Inline for the usual key (one generation); a key written once costs no allocation
     /// beyond its index entry.
     generations: SmallVec<[Generation; 1]>,
+    /// The lease of the live value; 0 when it has none or the key is deleted.
+    lease: i64,
 }
 
 impl KeyIndex {
     fn new() -> Self {
         KeyIndex {
             generations: smallvec![Generation::default()],
+            lease: 0,
         }
     }
 
     /// A key first seen when rebuilding from the backend: its oldest surviving revision
     /// `modified` carries `create_revision` and `version`.
-    fn restored(create_revision: i64, modified: Revision, version: i64) -> Self {
+    fn restored(create_revision: i64, modified: Revision, version: i64, lease: i64) -> Self {
         KeyIndex {
             generations: smallvec![Generation {
                 created: create_revision,
                 ver: version,
                 revs: smallvec![modified],
             }],
+            lease,
         }
     }
 
@@ -71,7 +87,8 @@ impl KeyIndex {
         self.generations.len() == 1 && self.generations[0].revs.is_empty()
     }
 
-    fn put(&mut self, rev: Revision) {
+    fn put(&mut self, rev: Revision, lease: i64) {
+        self.lease = lease;
         if self.generations.is_empty() {
             self.generations.push(Generation::default());
         }
@@ -90,9 +107,22 @@ impl KeyIndex {
             Some(g) if !g.revs.is_empty() => {}
             _ => return false,
         }
-        self.put(rev);
+        self.put(rev, 0);
         self.generations.push(Generation::default());
         true
+    }
+
+    /// The live value, if the key is live now.
+    fn live(&self) -> Option<LiveKey> {
+        let g = self.generations.last()?;
+        Some(LiveKey {
+            entry: IndexEntry {
+                modified: *g.revs.last()?,
+                create_revision: g.created,
+                version: g.ver,
+            },
+            lease: self.lease,
+        })
     }
 
     /// The generation holding the key's value at `at`, if the key was live then.
@@ -203,13 +233,18 @@ impl KeyIndexTree {
         self.keys.get(key)?.get(at)
     }
 
-    /// Records a put of `key` at `rev`.
-    pub fn put(&mut self, key: &[u8], rev: Revision) {
+    /// The live value of `key` at the latest revision, if the key is live.
+    pub fn live(&self, key: &[u8]) -> Option<LiveKey> {
+        self.keys.get(key)?.live()
+    }
+
+    /// Records a put of `key` at `rev`, attached to `lease` (0 = none).
+    pub fn put(&mut self, key: &[u8], rev: Revision, lease: i64) {
         match self.keys.get_mut(key) {
-            Some(ki) => ki.put(rev),
+            Some(ki) => ki.put(rev, lease),
             None => {
                 let mut ki = KeyIndex::new();
-                ki.put(rev);
+                ki.put(rev, lease);
                 self.keys.insert(key.to_vec(), ki);
             }
         }
@@ -227,13 +262,14 @@ impl KeyIndexTree {
         rev: Revision,
         create_revision: i64,
         version: i64,
+        lease: i64,
     ) {
         match self.keys.get_mut(key) {
-            Some(ki) => ki.put(rev),
+            Some(ki) => ki.put(rev, lease),
             None => {
                 self.keys.insert(
                     key.to_vec(),
-                    KeyIndex::restored(create_revision, rev, version),
+                    KeyIndex::restored(create_revision, rev, version, lease),
                 );
             }
         }
@@ -341,14 +377,14 @@ mod tests {
     /// keyIndex example).
     fn history() -> KeyIndexTree {
         let mut t = KeyIndexTree::new();
-        t.put(b"foo", rev(2));
-        t.put(b"foo", rev(4));
+        t.put(b"foo", rev(2), 0);
+        t.put(b"foo", rev(4), 0);
         assert!(t.tombstone(b"foo", rev(6)));
-        t.put(b"foo", rev(8));
-        t.put(b"foo", rev(10));
+        t.put(b"foo", rev(8), 0);
+        t.put(b"foo", rev(10), 0);
         assert!(t.tombstone(b"foo", rev(12)));
-        t.put(b"foo", rev(14));
-        t.put(b"foo", rev(16));
+        t.put(b"foo", rev(14), 0);
+        t.put(b"foo", rev(16), 0);
         t
     }
 
@@ -373,11 +409,11 @@ mod tests {
     #[test]
     fn same_main_revision_put_delete_put() {
         let mut t = KeyIndexTree::new();
-        t.put(b"k", Revision::new(5, 0));
+        t.put(b"k", Revision::new(5, 0), 0);
         assert!(t.tombstone(b"k", Revision::new(5, 1)));
         assert!(!t.tombstone(b"k", Revision::new(5, 2)));
         assert_eq!(t.get(b"k", 5), None);
-        t.put(b"k", Revision::new(5, 2));
+        t.put(b"k", Revision::new(5, 2), 0);
         let e = t.get(b"k", 5).unwrap();
         assert_eq!((e.modified, e.version), (Revision::new(5, 2), 1));
     }
@@ -386,7 +422,7 @@ mod tests {
     fn range_limit_reverse_and_count() {
         let mut t = KeyIndexTree::new();
         for (i, k) in [b"a", b"b", b"c", b"d"].iter().enumerate() {
-            t.put(*k, rev(i as i64 + 2));
+            t.put(*k, rev(i as i64 + 2), 0);
         }
         assert!(t.tombstone(b"c", rev(6)));
         let (revs, count) = t.range(&all(), 6, 0, false);
@@ -453,9 +489,9 @@ mod tests {
     #[test]
     fn compaction_drops_deleted_keys() {
         let mut t = KeyIndexTree::new();
-        t.put(b"gone", rev(2));
+        t.put(b"gone", rev(2), 0);
         assert!(t.tombstone(b"gone", rev(3)));
-        t.put(b"live", rev(4));
+        t.put(b"live", rev(4), 0);
         let keep = t.compact(5);
         assert_eq!(keep, HashSet::from([rev(4)]));
         assert_eq!(t.len(), 1);
@@ -467,10 +503,41 @@ mod tests {
     #[test]
     fn restored_keys_keep_version_counts() {
         let mut t = KeyIndexTree::new();
-        t.restore_put(b"k", rev(7), 3, 4);
-        t.restore_put(b"k", rev(9), 3, 5);
+        t.restore_put(b"k", rev(7), 3, 4, 0);
+        t.restore_put(b"k", rev(9), 3, 5, 2);
         let e = t.get(b"k", 9).unwrap();
         assert_eq!((e.create_revision, e.version), (3, 5));
         assert_eq!(t.get(b"k", 7).unwrap().version, 4);
+        assert_eq!(t.live(b"k").map(|l| l.lease), Some(2));
+    }
+
+    #[test]
+    fn live_follows_the_latest_put_and_its_lease() {
+        let mut t = KeyIndexTree::new();
+        assert_eq!(t.live(b"k"), None);
+        t.put(b"k", rev(2), 7);
+        t.put(b"k", rev(3), 0);
+        t.put(b"k", rev(4), 9);
+        let live = t.live(b"k").unwrap();
+        assert_eq!(
+            (
+                live.entry.modified,
+                live.entry.create_revision,
+                live.entry.version,
+                live.lease
+            ),
+            (rev(4), 2, 3, 9)
+        );
+        assert!(t.tombstone(b"k", rev(5)));
+        assert_eq!(t.live(b"k"), None);
+        t.put(b"k", rev(6), 0);
+        let live = t.live(b"k").unwrap();
+        assert_eq!(
+            (live.entry.create_revision, live.entry.version, live.lease),
+            (6, 1, 0)
+        );
+        // Compaction keeps the live value and what the index knows of it.
+        t.compact(6);
+        assert_eq!(t.live(b"k"), Some(live));
     }
 }

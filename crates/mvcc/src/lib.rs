@@ -67,13 +67,13 @@ mod write_txn;
 
 pub use compaction::{Compaction, CompactionStats};
 pub use error::{MvccError, Result};
-pub use key_index::{IndexEntry, KeyIndexTree};
+pub use key_index::{IndexEntry, KeyIndexTree, LiveKey};
 pub use key_range::{KeyRange, RangeEnd};
 pub use read::RangeResult;
 pub use revision::Revision;
 pub use snapshot::Snapshot;
 pub use store::{HashKv, KvStore, PlannedRange, INITIAL_REVISION};
-pub use write_txn::{Changes, Staged, WriteTxn};
+pub use write_txn::{Changes, Replaced, Staged, WriteTxn};
 
 // The server shares the store across threads, may move a transaction between threads,
 // and runs compactions on a blocking thread: keep these properties from regressing.

@@ -134,7 +134,13 @@ pub(crate) fn rebuild(backend: &dyn Backend) -> Result<Rebuilt> {
             }
             continue;
         }
-        index.restore_put(head.key, rev, head.create_revision, head.version);
+        index.restore_put(
+            head.key,
+            rev,
+            head.create_revision,
+            head.version,
+            head.lease,
+        );
         if head.lease != 0 {
             leases.insert(head.key.to_vec(), head.lease);
         } else if !leases.is_empty() {
@@ -239,6 +245,6 @@ mod tests {
         let kv = crate::KvStore::open(stored(&[put(7, 3, 2)])).unwrap();
         let mut txn = kv.write();
         assert_eq!(txn.revision(), 8);
-        assert_eq!(txn.put(b"k", b"v", 0).unwrap().map(|p| p.version), Some(2));
+        assert_eq!(txn.put(b"k", b"v", 0).map(|p| p.version), Some(2));
     }
 }

@@ -9,6 +9,7 @@ use parking_lot::{Condvar, Mutex};
 use prost::Message;
 
 use crate::error::Result;
+use crate::key_index::LiveKey;
 use crate::read::RangeResult;
 use crate::revision::Revision;
 use crate::store::{KvStore, TxnView, View};
@@ -50,7 +51,44 @@ struct Change {
     /// The new value, or for a delete `{key, mod_revision}`.
     kv: KeyValue,
     tombstone: bool,
+    /// The deleted value (deletes only: a put does not read what it replaces).
     prev: Option<KeyValue>,
+}
+
+/// What a put replaced, without the value's bytes: enough to carry the version and create
+/// revision over and to move the key's lease attachment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replaced {
+    /// The replaced value's create revision.
+    pub create_revision: i64,
+    /// The revision that wrote the replaced value.
+    pub mod_revision: i64,
+    /// The replaced value's version.
+    pub version: i64,
+    /// The lease the replaced value was attached to (0 = none).
+    pub lease: i64,
+}
+
+impl From<&KeyValue> for Replaced {
+    fn from(kv: &KeyValue) -> Self {
+        Replaced {
+            create_revision: kv.create_revision,
+            mod_revision: kv.mod_revision,
+            version: kv.version,
+            lease: kv.lease,
+        }
+    }
+}
+
+impl From<LiveKey> for Replaced {
+    fn from(live: LiveKey) -> Self {
+        Replaced {
+            create_revision: live.entry.create_revision,
+            mod_revision: live.entry.modified.main,
+            version: live.entry.version,
+            lease: live.lease,
+        }
+    }
 }
 
 /// What a published transaction changed.
@@ -58,8 +96,10 @@ struct Change {
 pub struct Changes {
     /// The transaction's revision, or the unchanged current revision if it changed nothing.
     pub revision: i64,
-    /// One event per change in sub-revision order, with `prev_kv` filled when the key was
-    /// live before the change. DELETE events carry `kv = {key, mod_revision}`.
+    /// One event per change in sub-revision order. DELETE events carry `kv = {key,
+    /// mod_revision}` and the deleted value as `prev_kv`. PUT EVENTS CARRY NO `prev_kv`:
+    /// a put does not read the value it replaces, so a consumer that needs it (a watcher
+    /// with `prev_kv`) reads the key at `mod_revision - 1`, as etcd's watch server does.
     pub events: Vec<Event>,
 }
 
@@ -131,11 +171,22 @@ impl<'a> WriteTxn<'a> {
         self.store.shared.range_view(req, self.view())
     }
 
-    /// Puts `key = value` with `lease` (0 = none) and returns the previous value as this
+    /// Puts `key = value` with `lease` (0 = none) and returns what it replaced, as this
     /// transaction sees it. The version and create revision carry over within a
-    /// generation; a new (or re-created) key starts at version 1.
-    pub fn put(&mut self, key: &[u8], value: &[u8], lease: i64) -> Result<Option<KeyValue>> {
-        let prev = self.get(key)?;
+    /// generation; a new (or re-created) key starts at version 1. The replaced value itself
+    /// is not read: a caller that needs it calls [`WriteTxn::get`] first.
+    pub fn put(&mut self, key: &[u8], value: &[u8], lease: i64) -> Option<Replaced> {
+        let prev = match self.overlay.get(key) {
+            Some(own) => own.as_ref().map(Replaced::from),
+            None => self
+                .store
+                .shared
+                .state
+                .read()
+                .index
+                .live(key)
+                .map(Replaced::from),
+        };
         let (create_revision, version) = match &prev {
             Some(p) => (p.create_revision, p.version + 1),
             None => (self.revision, 1),
@@ -152,9 +203,9 @@ impl<'a> WriteTxn<'a> {
         self.changes.push(Change {
             kv,
             tombstone: false,
-            prev: prev.clone(),
+            prev: None,
         });
-        Ok(prev)
+        prev
     }
 
     /// Deletes every live key in `key`/`range_end` (etcd conventions, see
@@ -247,7 +298,7 @@ impl Staged<'_> {
             for (sub, change) in self.changes.iter().enumerate() {
                 let rev = Revision::new(self.revision, sub as i64);
                 if !change.tombstone {
-                    st.index.put(&change.kv.key, rev);
+                    st.index.put(&change.kv.key, rev, change.kv.lease);
                 } else if !st.index.tombstone(&change.kv.key, rev) {
                     tracing::error!(
                         revision = self.revision,

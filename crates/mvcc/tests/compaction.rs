@@ -152,8 +152,7 @@ fn chunked_compaction_of_many_keys() {
                 format!("k{i:05}").as_bytes(),
                 format!("{round}").as_bytes(),
                 0,
-            )
-            .unwrap();
+            );
         }
         let mut batch = WriteBatch::new();
         let staged = txn.stage(&mut batch);
@@ -319,7 +318,7 @@ fn events_since_reads_history() {
     assert_eq!((events.len(), next), (0, 10));
     // Unpublished revisions are invisible even when already written.
     let mut txn = store.write();
-    txn.put(b"z", b"1", 0).unwrap();
+    txn.put(b"z", b"1", 0);
     let mut batch = WriteBatch::new();
     let staged = txn.stage(&mut batch);
     backend.write(batch, false).unwrap();
@@ -353,8 +352,7 @@ fn reads_racing_compaction_are_complete_or_compacted() {
                 format!("k{i:03}").as_bytes(),
                 format!("{round}").as_bytes(),
                 0,
-            )
-            .unwrap();
+            );
         }
         let mut batch = WriteBatch::new();
         let staged = txn.stage(&mut batch);

@@ -29,7 +29,7 @@ fn reopen_one_million_keys() {
                     chunk % 100,
                     chunk * PER_TXN + i
                 );
-                txn.put(key.as_bytes(), &value, 0).unwrap();
+                txn.put(key.as_bytes(), &value, 0);
             }
             let mut batch = WriteBatch::new();
             let staged = txn.stage(&mut batch);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use common::{apply, keys, mem_store, put, req, Op};
 use oxcd_backend::{Backend, Column, WriteBatch};
-use oxcd_mvcc::{MvccError, Revision};
+use oxcd_mvcc::{KvStore, MvccError, Replaced, Revision};
 use oxcd_proto::etcdserverpb::RangeRequest;
 use oxcd_proto::mvccpb::{event::EventType, KeyValue};
 use prost::Message;
@@ -41,8 +41,8 @@ fn one_revision_per_txn_with_sub_revisions() {
     let mut txn = store.write();
     assert_eq!(txn.revision(), 2);
     assert!(txn.is_empty());
-    assert_eq!(txn.put(b"a", b"1", 0).unwrap(), None);
-    assert_eq!(txn.put(b"b", b"2", 7).unwrap(), None);
+    assert_eq!(txn.put(b"a", b"1", 0), None);
+    assert_eq!(txn.put(b"b", b"2", 7), None);
     assert_eq!(txn.delete_range(b"x", b"").unwrap().len(), 1);
     let mut batch = WriteBatch::new();
     let staged = txn.stage(&mut batch);
@@ -90,7 +90,7 @@ fn one_revision_per_txn_with_sub_revisions() {
 }
 
 #[test]
-fn events_carry_prev_kv() {
+fn delete_events_carry_prev_kv_and_put_events_do_not() {
     let (backend, store) = mem_store();
     put(&store, backend.as_ref(), "a", "old");
     let changes = apply(
@@ -111,7 +111,8 @@ fn events_carry_prev_kv() {
         (&kv.value[..], kv.version, kv.mod_revision),
         (b"new".as_slice(), 2, 2)
     );
-    assert_eq!(ev[0].prev_kv.as_ref().unwrap().value, &b"old"[..]);
+    // A put does not read what it replaces: its event carries no prev_kv.
+    assert_eq!(ev[0].prev_kv, None);
     assert_eq!(ev[1].prev_kv, None);
     assert_eq!(ev[2].r#type, EventType::Delete as i32);
     assert_eq!(
@@ -137,9 +138,15 @@ fn txn_sees_its_own_writes() {
     // Before any change a range reads the published state at revision 4.
     let r = txn.range(&req("\0", "\0")).unwrap();
     assert_eq!((r.count, r.revision), (4, 4));
-    let prev = txn.put(b"b", b"own", 3).unwrap().unwrap();
-    assert_eq!(prev.value, &b"base"[..]);
-    txn.put(b"bb", b"new", 0).unwrap();
+    let prev = txn.put(b"b", b"own", 3);
+    let base = Replaced {
+        create_revision: 2,
+        mod_revision: 2,
+        version: 1,
+        lease: 0,
+    };
+    assert_eq!(prev, Some(base));
+    txn.put(b"bb", b"new", 0);
     txn.delete_range(b"c", b"").unwrap();
     assert_eq!(txn.get(b"b").unwrap().unwrap().value, &b"own"[..]);
     assert_eq!(txn.get(b"c").unwrap(), None);
@@ -227,9 +234,9 @@ fn txn_sees_its_own_writes() {
     );
     // Recreating a key deleted in the same txn starts a new generation.
     let mut txn = store.write();
-    txn.put(b"a", b"x", 0).unwrap();
+    txn.put(b"a", b"x", 0);
     txn.delete_range(b"a", b"").unwrap();
-    assert_eq!(txn.put(b"a", b"y", 0).unwrap(), None);
+    assert_eq!(txn.put(b"a", b"y", 0), None);
     let kv = txn.get(b"a").unwrap().unwrap();
     assert_eq!((kv.version, kv.create_revision), (1, 6));
     drop(txn);
@@ -248,7 +255,7 @@ fn empty_and_dropped_txns_do_not_change_anything() {
     assert_eq!(staged.publish().revision, 1);
     {
         let mut txn = store.write();
-        txn.put(b"b", b"2", 0).unwrap();
+        txn.put(b"b", b"2", 0);
     } // dropped
     assert_eq!(store.current_revision(), 1);
     assert_eq!(store.kv_at(b"b", 0).unwrap(), None);
@@ -286,8 +293,8 @@ fn readers_never_see_half_a_revision() {
     while rev < 100_000 && (rev < 300 || reads.load(Ordering::Relaxed) < 1_000) {
         let v = rev.to_string();
         let mut txn = store.write();
-        txn.put(b"a", v.as_bytes(), 0).unwrap();
-        txn.put(b"b", v.as_bytes(), 0).unwrap();
+        txn.put(b"a", v.as_bytes(), 0);
+        txn.put(b"b", v.as_bytes(), 0);
         let mut batch = WriteBatch::new();
         let staged = txn.stage(&mut batch);
         backend.write(batch, false).unwrap();
@@ -320,7 +327,7 @@ fn a_second_writer_waits_for_the_first() {
         "second writer ran early"
     );
     let mut txn = txn;
-    txn.put(b"first", b"x", 0).unwrap();
+    txn.put(b"first", b"x", 0);
     let mut batch = WriteBatch::new();
     let staged = txn.stage(&mut batch);
     backend.write(batch, false).unwrap();
@@ -364,7 +371,7 @@ fn txn_range_matches_the_model_after_every_op() {
         let op = &txn_ops[n - 1];
         match op {
             Op::Put(k, v, l) => {
-                txn.put(k.as_bytes(), v.as_bytes(), *l).unwrap();
+                txn.put(k.as_bytes(), v.as_bytes(), *l);
             }
             Op::Del(k, e) => {
                 txn.delete_range(k.as_bytes(), e.as_bytes()).unwrap();
@@ -432,4 +439,42 @@ fn empty_store_starts_at_revision_one_like_etcd() {
     let store = oxcd_mvcc::KvStore::open(backend).unwrap();
     assert_eq!(store.current_revision(), oxcd_mvcc::INITIAL_REVISION);
     assert_eq!(store.write().revision(), 2);
+}
+
+/// A put learns what it replaces (version, create revision, lease) from the index, from
+/// its own transaction's earlier writes, and after the index was rebuilt from the backend.
+#[test]
+fn put_reports_what_it_replaced_without_reading_the_value() {
+    let (backend, store) = mem_store();
+    apply(&store, backend.as_ref(), &[Op::Put("k", "1", 7)]);
+    let mut txn = store.write();
+    let first = txn.put(b"k", b"2", 9);
+    let own = txn.put(b"k", b"3", 0);
+    drop(txn);
+    assert_eq!(
+        first,
+        Some(Replaced {
+            create_revision: 1,
+            mod_revision: 1,
+            version: 1,
+            lease: 7,
+        })
+    );
+    assert_eq!(
+        own,
+        Some(Replaced {
+            create_revision: 1,
+            mod_revision: 2,
+            version: 2,
+            lease: 9,
+        })
+    );
+    apply(&store, backend.as_ref(), &[Op::Put("k", "2", 9)]);
+    let reopened = KvStore::open_at(backend.clone(), 0).expect("reopen");
+    let mut txn = reopened.write();
+    assert_eq!(
+        txn.put(b"k", b"4", 0).map(|r| (r.version, r.lease)),
+        Some((2, 9))
+    );
+    assert_eq!(txn.put(b"new", b"1", 0), None);
 }

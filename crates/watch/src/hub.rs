@@ -2,7 +2,9 @@
 //!
 //! One mutex guards both groups and the hub's notion of the current revision. Notify (on
 //! the apply thread) and every group move take it, which is what makes the ORDERED/UNIQUE
-//! invariants hold; history is read without it.
+//! invariants hold; history is read without it. The one exception: notify reads the
+//! `prev_kv` of a live revision's put events (one point read each) under it, and only when
+//! a watcher it delivers to asked for `prev_kv`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -304,7 +306,16 @@ impl WatchHub {
             return;
         }
         let max_bytes = self.inner.cfg.max_response_bytes;
-        let mut set = EventSet::with_plain(events.to_vec(), plain);
+        let mut events = events.to_vec();
+        let wants_prev =
+            |(wk, _): &(WatcherKey, _)| st.synced.get(wk).is_some_and(|w| w.spec.prev_kv);
+        if selections.iter().any(wants_prev) {
+            // Put events come without prev_kv: read each once, for every watcher.
+            for ev in &mut events {
+                load_prev_kv(self.inner.history.as_ref(), ev);
+            }
+        }
+        let mut set = EventSet::with_plain(events, plain);
         type Batch = (Arc<Sink>, Vec<WatcherKey>, Vec<WatchResponseWire>);
         let mut per_stream: HashMap<u64, Batch> = HashMap::new();
         for (wk, picks) in selections {
@@ -609,7 +620,8 @@ impl WatchHub {
         let max_bytes = self.inner.cfg.max_response_bytes;
         let mut resps = Vec::with_capacity(1);
         if count > 0 && w.spec.prev_kv {
-            // History events carry no prev_kv: look each one up for this watcher.
+            // History events carry no prev_kv (nor do the ring's put events): look each
+            // one up for this watcher.
             let chosen: Vec<&Event> = match &picks {
                 Some(p) => p.iter().map(|&i| &events[i as usize]).collect(),
                 None => events.iter().collect(),
@@ -618,14 +630,7 @@ impl WatchHub {
                 .into_iter()
                 .map(|ev| {
                     let mut ev = ev.clone();
-                    if let Some(kv) = &ev.kv {
-                        let is_create = ev.r#type == EventType::Put as i32 && kv.version == 1;
-                        ev.prev_kv = if is_create {
-                            None
-                        } else {
-                            history.get_at(&kv.key, kv.mod_revision - 1)
-                        };
-                    }
+                    load_prev_kv(history.as_ref(), &mut ev);
                     ev
                 })
                 .collect();
@@ -688,5 +693,15 @@ impl WatchHub {
                 ss.sink.send_control(stream::response(-1, current));
             }
         }
+    }
+}
+
+/// Fills in `ev.prev_kv` when it is missing: the key's value just before the event, read
+/// from history (nothing for the put that created the key).
+fn load_prev_kv(history: &dyn KvHistory, ev: &mut Event) {
+    let Some(kv) = &ev.kv else { return };
+    let is_create = ev.r#type == EventType::Put as i32 && kv.version == 1;
+    if ev.prev_kv.is_none() && !is_create {
+        ev.prev_kv = history.get_at(&kv.key, kv.mod_revision - 1);
     }
 }

@@ -150,6 +150,39 @@ async fn created_then_live_events_in_order() {
     assert_eq!(revisions(&mut rx, 3).await, vec![2, 3, 4]);
 }
 
+/// Put events reach the hub without `prev_kv` (the store does not read what a put
+/// replaces); a synced watcher that asked for it gets it read from history, the others
+/// get none.
+#[tokio::test]
+async fn live_put_events_get_prev_kv_only_for_watchers_that_ask() {
+    let h = Arc::new(MemHistory::default());
+    let (rev, ev) = h.put("k", "old");
+    let hub = WatchHub::start(h.clone(), cfg());
+    hub.notify(rev, &[ev]);
+    let (s, mut rx) = hub.open_stream();
+    let mut with_prev = create("k", "", 0);
+    with_prev.prev_kv = true;
+    assert_eq!(s.create(Ok(with_prev)).unwrap(), 0);
+    assert_eq!(s.create(Ok(create("k", "", 0))).unwrap(), 1);
+    assert!(next(&mut rx).await.created);
+    assert!(next(&mut rx).await.created);
+    let (rev, ev) = h.put("k", "new");
+    assert!(ev.prev_kv.is_none());
+    hub.notify(rev, &[ev]);
+    let mut seen = [false; 2];
+    while !seen.iter().all(|&s| s) {
+        let r = next(&mut rx).await;
+        for e in &r.events {
+            let prev = e.prev_kv.as_ref().map(|p| (&p.value[..], p.mod_revision));
+            match r.watch_id {
+                0 => assert_eq!(prev, Some((&b"old"[..], rev - 1))),
+                _ => assert_eq!(prev, None),
+            }
+            seen[r.watch_id as usize] = true;
+        }
+    }
+}
+
 #[tokio::test]
 async fn history_catch_up_then_live_without_gaps_or_duplicates() {
     let h = Arc::new(MemHistory::default());

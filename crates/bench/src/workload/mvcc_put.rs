@@ -85,7 +85,7 @@ fn run_blocking(args: &MvccPutArgs) -> anyhow::Result<Report> {
                 &key_bytes(i % args.key_space_size, args.key_size),
                 &value,
                 0,
-            )?;
+            );
         }
         let mut batch = WriteBatch::new();
         let staged = txn.stage(&mut batch);

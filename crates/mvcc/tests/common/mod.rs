@@ -30,7 +30,7 @@ pub fn apply(store: &KvStore, backend: &dyn Backend, ops: &[Op]) -> Changes {
     for op in ops {
         match op {
             Op::Put(k, v, lease) => {
-                txn.put(k.as_bytes(), v.as_bytes(), *lease).expect("put");
+                txn.put(k.as_bytes(), v.as_bytes(), *lease);
             }
             Op::Del(k, end) => {
                 txn.delete_range(k.as_bytes(), end.as_bytes())

@@ -52,7 +52,7 @@ pub fn put(
     } else {
         value
     };
-    let old = txn.put(&p.key, value, lease)?;
+    let old = txn.put(&p.key, value, lease);
     if let Some(old) = &old {
         if old.lease != 0 && old.lease != lease {
             leases.detach(old.lease, &p.key);
