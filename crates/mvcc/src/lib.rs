@@ -37,6 +37,9 @@
 //! - EVERY READ RESULT CARRIES THE REVISION IT WAS SERVED AT ([`RangeResult::revision`],
 //!   [`Snapshot::revision`], [`HashKv::current_revision`]); a response header reports that
 //!   revision, never a [`KvStore::current_revision`] read afterwards.
+//! - A PUT READS ONLY THE INDEX: the version, create revision and lease it replaces come
+//!   from [`KeyIndexTree::live`] (or the transaction's own writes), never from the backend,
+//!   so [`Changes`] PUT events carry no `prev_kv` (DELETE events carry the deleted value).
 //! - Readers see ONLY PUBLISHED revisions: the index and the current revision change
 //!   together under one lock in [`Staged::publish`], never half a revision.
 //! - Stored revisions are immutable; only compaction deletes them, and only revisions
