@@ -273,11 +273,14 @@ impl WatchHub {
         }
         // Which events each watcher gets: all of them (None) or the listed ones.
         let mut selections: Vec<(WatcherKey, Option<Vec<u32>>)> = Vec::new();
+        // Whether a selected watcher asked for prev_kv, which put events come without.
+        let mut wants_prev = false;
         if let [ev] = events {
             if let Some(kv) = &ev.kv {
                 for wk in st.synced.matching(&kv.key) {
                     match st.synced.get(&wk) {
                         Some(w) if w.rev <= revision && w.spec.passes(ev) => {
+                            wants_prev |= w.spec.prev_kv;
                             selections.push((wk, None))
                         }
                         _ => {}
@@ -291,6 +294,7 @@ impl WatchHub {
                 for wk in st.synced.matching(&kv.key) {
                     match st.synced.get(&wk) {
                         Some(w) if w.rev <= revision && w.spec.passes(ev) => {
+                            wants_prev |= w.spec.prev_kv;
                             picks.entry(wk).or_default().push(i as u32)
                         }
                         _ => {}
@@ -307,10 +311,8 @@ impl WatchHub {
         }
         let max_bytes = self.inner.cfg.max_response_bytes;
         let mut events = events.to_vec();
-        let wants_prev =
-            |(wk, _): &(WatcherKey, _)| st.synced.get(wk).is_some_and(|w| w.spec.prev_kv);
-        if selections.iter().any(wants_prev) {
-            // Put events come without prev_kv: read each once, for every watcher.
+        if wants_prev {
+            // Read each missing prev_kv once, for every watcher that asked.
             for ev in &mut events {
                 load_prev_kv(self.inner.history.as_ref(), ev);
             }
