@@ -238,6 +238,18 @@ impl KeyIndexTree {
         self.keys.get(key)?.live()
     }
 
+    /// The live keys attached to a lease, and the lease, in key order.
+    pub fn leased(&self) -> Vec<(Vec<u8>, i64)> {
+        self.keys
+            .iter()
+            .filter_map(|(key, ki)| {
+                ki.live()
+                    .filter(|l| l.lease != 0)
+                    .map(|l| (key.clone(), l.lease))
+            })
+            .collect()
+    }
+
     /// Records a put of `key` at `rev`, attached to `lease` (0 = none).
     pub fn put(&mut self, key: &[u8], rev: Revision, lease: i64) {
         match self.keys.get_mut(key) {

@@ -4,8 +4,6 @@
 //! create revision, the version and the lease, so a small hand-written protobuf reader
 //! pulls those fields out without copying the value.
 
-use std::collections::HashMap;
-
 use oxcd_backend::{Backend, Column};
 
 use crate::error::{MvccError, Result};
@@ -111,7 +109,7 @@ pub(crate) struct Rebuilt {
     pub(crate) index: KeyIndexTree,
     /// The main revision of the last stored change (0 if none).
     pub(crate) last_revision: i64,
-    /// Live keys that carry a lease, and the lease.
+    /// Live keys that carry a lease, and the lease, in key order (read off the index).
     pub(crate) leases: Vec<(Vec<u8>, i64)>,
 }
 
@@ -119,7 +117,6 @@ pub(crate) struct Rebuilt {
 pub(crate) fn rebuild(backend: &dyn Backend) -> Result<Rebuilt> {
     let mut index = KeyIndexTree::new();
     let mut last_revision = 0;
-    let mut leases: HashMap<Vec<u8>, i64> = HashMap::new();
     for item in backend.scan(Column::Kv, &[], None, false)? {
         let (k, v) = item?;
         let (rev, tombstone) = Revision::decode_key(&k)?;
@@ -129,9 +126,6 @@ pub(crate) fn rebuild(backend: &dyn Backend) -> Result<Rebuilt> {
         if tombstone {
             // A tombstone of a key we never saw: its puts were compacted away.
             index.tombstone(head.key, rev);
-            if !leases.is_empty() {
-                leases.remove(head.key);
-            }
             continue;
         }
         index.restore_put(
@@ -141,14 +135,8 @@ pub(crate) fn rebuild(backend: &dyn Backend) -> Result<Rebuilt> {
             head.version,
             head.lease,
         );
-        if head.lease != 0 {
-            leases.insert(head.key.to_vec(), head.lease);
-        } else if !leases.is_empty() {
-            leases.remove(head.key);
-        }
     }
-    let mut leases: Vec<(Vec<u8>, i64)> = leases.into_iter().collect();
-    leases.sort();
+    let leases = index.leased();
     Ok(Rebuilt {
         index,
         last_revision,
