@@ -72,7 +72,7 @@ bench: deps
 	scripts/bench-vs-etcd.sh
 
 bench-quick: deps
-	ONLY="put range-l range-s txn-put lease-keepalive watch" ROUNDS=1 TOTAL=20000 \
+	ONLY="put put-1c range-l range-s txn-put lease-keepalive watch" ROUNDS=1 TOTAL=20000 \
 	  WATCHERS=10000 STREAMS=100 WATCH_PUTS=500 BIG_KEYS=0 TLS_WORKLOADS="" AUTH_WORKLOADS="" \
 	  OUT=bench-out/quick scripts/bench-vs-etcd.sh
 

@@ -2,7 +2,8 @@
 # Runs oxcd-bench against a fresh etcd and a fresh oxcd, side by side on this machine, with
 # the same flags and the same durability (both fsync the raft log / WAL on commit), and
 # prints oxcd/etcd ratios. Servers are pinned to CPU 0, the load generator to CPU 1.
-# Workloads: put, range (linearizable and serializable), txn-put, lease-keepalive, watch
+# Workloads: put, put-1c (one client on one connection to the leader: latency, as etcd's
+# benchmark --target-leader), range (linearizable and serializable), txn-put, lease-keepalive, watch
 # (many watchers on one prefix; every watcher must get every event exactly once, in order)
 # and watch-latency; kube (a kube-apiserver-like mix, reported per call type); plus mvcc-put,
 # oxcd's storage engine in-process (no etcd counterpart).
@@ -44,6 +45,7 @@ KUBE_DURATION="${KUBE_DURATION:-30}"
 KUBE_CONTROLLERS="${KUBE_CONTROLLERS:-8}"      # kube: concurrent controllers doing the updates
 KUBE_HEARTBEAT_MS="${KUBE_HEARTBEAT_MS:-2000}"  # kube: node lease renewal period (kubelet: 10000)
 KUBE_FULL_LIST_MS="${KUBE_FULL_LIST_MS:-0}"     # kube: unpaginated LIST of all pods every N ms (0: none)
+ONE_CLIENT_TOTAL="${ONE_CLIENT_TOTAL:-2000}"  # put-1c: puts by one client on one connection, to the leader
 MVCC_TOTAL="${MVCC_TOTAL:-100000}"   # mvcc-put: puts and puts per txn
 MVCC_BATCH="${MVCC_BATCH:-1}"
 
@@ -55,6 +57,7 @@ mkdir -p "$OUT"
 
 WORKLOADS=(
   "put put --key-size 8 --val-size 256 --total $TOTAL --key-space-size 100000 --sequential-keys"
+  "put-1c put --clients 1 --conns 1 --target-leader --key-size 8 --val-size 256 --total $ONE_CLIENT_TOTAL --key-space-size 100000"
   "range-l range k --total $TOTAL --consistency l"
   "range-s range k --total $TOTAL --consistency s"
   "txn-put txn-put --key-size 8 --val-size 256 --txn-ops $TXN_OPS --total $TOTAL --key-space-size 100000"

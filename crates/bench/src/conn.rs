@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use oxcd_proto::etcdserverpb::{auth_client::AuthClient, AuthenticateRequest};
+use oxcd_proto::etcdserverpb::maintenance_client::MaintenanceClient;
+use oxcd_proto::etcdserverpb::{auth_client::AuthClient, AuthenticateRequest, StatusRequest};
 use oxcd_tls::{ClientTls, Dialer, TlsOptions};
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
@@ -52,6 +53,35 @@ pub async fn authenticate(
         .into_inner()
         .token;
     Ok(AuthToken(Some(token.parse()?)))
+}
+
+/// `--target-leader`: the one endpoint of the comma-separated `endpoints` whose member is
+/// the leader, found with a Maintenance Status call to each (the member whose ID is the
+/// leader it reports). Fails if none is. As etcd's benchmark flag of the same name, it
+/// makes a run on a cluster measure the same path whichever member won the election.
+pub async fn leader_endpoint(
+    endpoints: &str,
+    tls: Option<&ClientTls>,
+    token: &AuthToken,
+) -> anyhow::Result<String> {
+    for ep in endpoints
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        let Some(ch) = connect(ep, 1, tls, token).await?.pop() else {
+            continue;
+        };
+        let status = MaintenanceClient::new(ch)
+            .status(StatusRequest {})
+            .await?
+            .into_inner();
+        let member = status.header.map(|h| h.member_id).unwrap_or_default();
+        if member != 0 && member == status.leader {
+            return Ok(ep.to_string());
+        }
+    }
+    anyhow::bail!("--target-leader: no endpoint of {endpoints} is the leader")
 }
 
 /// The TLS configuration of `--cacert`, `--cert` and `--key` (`None` without `--cacert`).

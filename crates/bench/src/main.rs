@@ -37,11 +37,21 @@ use clap::{Parser, Subcommand};
 
 /// Global flags, as etcd's benchmark names them.
 #[derive(Parser, Debug)]
-#[command(name = "oxcd-bench", about = "benchmark an etcd-compatible server")]
+// A flag given twice takes the last value: a script's workload line can override the
+// `--clients` and `--conns` it passes to every workload.
+#[command(
+    name = "oxcd-bench",
+    about = "benchmark an etcd-compatible server",
+    args_override_self = true
+)]
 pub struct Cli {
     /// Comma-separated gRPC endpoints (host:port).
     #[arg(long, default_value = "127.0.0.1:2379", global = true)]
     endpoints: String,
+    /// Connects only to the endpoint whose member is the leader (as etcd's benchmark does),
+    /// so a cluster run measures the same path whichever member won the election.
+    #[arg(long, global = true)]
+    target_leader: bool,
     /// Number of gRPC connections.
     #[arg(long, default_value_t = 1, global = true)]
     conns: usize,

@@ -119,8 +119,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::MvccPut(_) => crate::conn::AuthToken::default(),
         _ => crate::conn::authenticate(&cli.endpoints, tls.as_ref(), &cli.user).await?,
     };
+    let endpoints = if cli.target_leader && !matches!(cli.cmd, Command::MvccPut(_)) {
+        let leader = crate::conn::leader_endpoint(&cli.endpoints, tls.as_ref(), &token).await?;
+        eprintln!("--target-leader: {leader}");
+        leader
+    } else {
+        cli.endpoints.clone()
+    };
     let ctx = Ctx {
-        endpoints: cli.endpoints.clone(),
+        endpoints,
         conns: cli.conns.max(1),
         clients: cli.clients.max(1),
         server_pid: cli.server_pid.clone(),
