@@ -7,7 +7,7 @@
 //! - [`ports`]: free loopback port selection.
 //! - [`process`]: [`Server`] (start / stop / kill9 / restart / wait_exit), [`Kind`], [`ServerOpts`]
 //!   (extra flags, environment, a prepared or test-provided data dir),
-//!   binary discovery (`OXCD_BIN`, `OXCDCTL_BIN`, `CARGO_TARGET_DIR`), the `OXCD_DIFF_SELFTEST` switch and
+//!   binary discovery (`OXCD_BIN`, `OXCDCTL_BIN`, `OXCD_BENCH_BIN`, `CARGO_TARGET_DIR`), the `OXCD_DIFF_SELFTEST` switch and
 //!   [`start_oxcd`] for the oxcd-only tests.
 //! - [`etcdctl`]: running etcdctl (API v3) with optional stdin; `txn` script builder; the
 //!   lease ID `lease grant` printed.
@@ -71,8 +71,8 @@ pub use http::{HttpConnection, HttpResponse};
 pub use json::Json;
 pub use normalize::Normalizer;
 pub use process::{
-    oxcd_available, oxcd_binary_path, oxcdctl_available, oxcdctl_binary_path, selftest, start_oxcd,
-    Kind, Server, ServerOpts,
+    oxcd_available, oxcd_bench_available, oxcd_binary_path, oxcdctl_available, oxcdctl_binary_path,
+    selftest, start_oxcd, Kind, Server, ServerOpts,
 };
 pub use session::{diff_ctl_run, diff_run, CtlRuns, Session};
 

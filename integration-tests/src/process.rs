@@ -60,10 +60,20 @@ fn workspace_binary(var: &str, name: &str) -> PathBuf {
 
 /// Panics when the oxcdctl binary is missing (a test must fail, never pass by skipping).
 pub fn oxcdctl_available() -> PathBuf {
-    let path = oxcdctl_binary_path();
+    workspace_binary_available("OXCDCTL_BIN", "oxcdctl")
+}
+
+/// The oxcd-bench binary (`OXCD_BENCH_BIN`, else found as [`oxcd_binary_path`] is); panics
+/// when it is missing.
+pub fn oxcd_bench_available() -> PathBuf {
+    workspace_binary_available("OXCD_BENCH_BIN", "oxcd-bench")
+}
+
+fn workspace_binary_available(var: &str, name: &str) -> PathBuf {
+    let path = workspace_binary(var, name);
     assert!(
         path.is_file(),
-        "oxcdctl binary not found at {} (build the workspace first, or set OXCDCTL_BIN)",
+        "{name} binary not found at {} (build the workspace first, or set {var})",
         path.display()
     );
     path
