@@ -2,9 +2,10 @@
 //! uses, against a 3-member cluster of the kind `OXCD_CLUSTER_KIND` selects (`etcd` runs the
 //! reference etcd 3.4.23 and must pass the same way; unset runs oxcd).
 //!
-//! - `target_leader_sends_every_request_to_the_leader`: with the leader listed LAST, the bench
-//!   names the leader's endpoint, succeeds, and the leader's `grpc_server_handled_total` for
-//!   Put grows by the number of puts while the followers' does not grow at all.
+//! - `target_leader_sends_every_request_to_the_leader`: with a dead endpoint listed first and
+//!   the leader LAST, the bench names the leader's endpoint, succeeds, and the leader's
+//!   `grpc_server_handled_total` for Put grows by the number of puts while the followers'
+//!   does not grow at all.
 //! - `target_leader_without_the_leader_listed_fails_clearly`: given only the followers, the
 //!   bench exits non-zero and says that no endpoint is the leader, instead of measuring a
 //!   follower.
@@ -13,6 +14,7 @@
 
 use std::process::{Command, Output};
 
+use oxcd_integration_tests::ports::free_port;
 use oxcd_integration_tests::prom::scrape;
 use oxcd_integration_tests::{oxcd_bench_available, start_selected, Cluster};
 
@@ -57,10 +59,11 @@ fn followers_then_leader(c: &mut Cluster) -> (Vec<String>, usize) {
 fn target_leader_sends_every_request_to_the_leader() {
     let mut c = start_selected(3, &[]).expect("cluster");
     let (eps, leader) = followers_then_leader(&mut c);
+    let dead = format!("127.0.0.1:{}", free_port().expect("a free port"));
     let before: Vec<u64> = (0..3).map(|i| puts_handled(&c, i)).collect();
     let total = PUTS.to_string();
     let out = bench(
-        &eps.join(","),
+        &format!("{dead},{}", eps.join(",")),
         &[
             "--target-leader",
             "--clients",

@@ -57,31 +57,48 @@ pub async fn authenticate(
 
 /// `--target-leader`: the one endpoint of the comma-separated `endpoints` whose member is
 /// the leader, found with a Maintenance Status call to each (the member whose ID is the
-/// leader it reports). Fails if none is. As etcd's benchmark flag of the same name, it
-/// makes a run on a cluster measure the same path whichever member won the election.
+/// leader it reports); an endpoint that does not answer is skipped. Fails if none is the
+/// leader. As etcd's benchmark flag of the same name, it makes a run on a cluster measure
+/// the same path whichever member won the election.
 pub async fn leader_endpoint(
     endpoints: &str,
     tls: Option<&ClientTls>,
     token: &AuthToken,
 ) -> anyhow::Result<String> {
+    let mut unreachable = Vec::new();
     for ep in endpoints
         .split(',')
         .map(str::trim)
         .filter(|e| !e.is_empty())
     {
-        let Some(ch) = connect(ep, 1, tls, token).await?.pop() else {
-            continue;
-        };
-        let status = MaintenanceClient::new(ch)
-            .status(StatusRequest {})
-            .await?
-            .into_inner();
-        let member = status.header.map(|h| h.member_id).unwrap_or_default();
-        if member != 0 && member == status.leader {
-            return Ok(ep.to_string());
+        match member_and_leader(ep, tls, token).await {
+            Ok((member, leader)) if member != 0 && member == leader => return Ok(ep.to_string()),
+            Ok(_) => {}
+            Err(e) => unreachable.push(format!("{ep}: {e:#}")),
         }
     }
-    anyhow::bail!("--target-leader: no endpoint of {endpoints} is the leader")
+    let mut msg = format!("--target-leader: no endpoint of {endpoints} is the leader");
+    if !unreachable.is_empty() {
+        msg.push_str(&format!(" (no answer from {})", unreachable.join("; ")));
+    }
+    anyhow::bail!(msg)
+}
+
+/// The ID of the member at `endpoint` and the leader it knows (Maintenance Status).
+async fn member_and_leader(
+    endpoint: &str,
+    tls: Option<&ClientTls>,
+    token: &AuthToken,
+) -> anyhow::Result<(u64, u64)> {
+    let ch = connect(endpoint, 1, tls, token).await?.remove(0);
+    let status = MaintenanceClient::new(ch)
+        .status(StatusRequest {})
+        .await?
+        .into_inner();
+    Ok((
+        status.header.map(|h| h.member_id).unwrap_or_default(),
+        status.leader,
+    ))
 }
 
 /// The TLS configuration of `--cacert`, `--cert` and `--key` (`None` without `--cacert`).
