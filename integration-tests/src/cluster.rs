@@ -8,7 +8,8 @@
 //!
 //! Failure injection is by PID only: [`Cluster::kill9`] (SIGKILL), [`Cluster::stop_signal`]
 //! (SIGSTOP) and [`Cluster::cont`] (SIGCONT). [`Cluster::restart`] starts a member again on
-//! the same ports, data directory and flags; [`Cluster::replace_member`] swaps a member for an
+//! the same ports (a new client port if another process took it meanwhile), data directory
+//! and flags; [`Cluster::replace_member`] swaps a member for an
 //! empty one (`cluster/replace.rs`). Leadership is read with `etcdctl endpoint status
 //! -w json` on every live member; membership with `etcdctl member list -w json`.
 //!
@@ -526,8 +527,7 @@ impl Cluster {
                     for m in &mut cluster.members {
                         m.kill_and_reap();
                     }
-                    let retry = matches!(&e, HarnessError::ExitedDuringStartup { log_tail, .. }
-                        if log_tail.to_lowercase().contains("address already in use"));
+                    let retry = e.is_port_in_use();
                     last_err = Some(e);
                     if !retry {
                         break;
@@ -926,7 +926,9 @@ impl Cluster {
 
     /// Starts member `i` again with the same ports, data directory and flags (including its
     /// original `--initial-cluster-state`), killing it first if it still runs, and waits up to
-    /// [`MEMBER_STARTUP_TIMEOUT`] until it serves and knows a leader.
+    /// [`MEMBER_STARTUP_TIMEOUT`] until it serves and knows a leader. If another process took
+    /// its client port while it was down, it moves to a fresh one (its peers never dial the
+    /// client port, and the member publishes the new URL); a taken peer port is retried.
     pub fn restart(&mut self, i: usize) -> Result<()> {
         if self.members[i].is_running() {
             self.kill9(i)?;
@@ -937,9 +939,17 @@ impl Cluster {
             match self.wait_serving(i, Instant::now() + MEMBER_STARTUP_TIMEOUT) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
-                    self.members[i].kill_and_reap();
-                    let retry = matches!(&e, HarnessError::ExitedDuringStartup { log_tail, .. }
-                        if log_tail.to_lowercase().contains("address already in use"));
+                    let m = &mut self.members[i];
+                    m.kill_and_reap();
+                    if e.port_in_use() == Some(m.client_port) {
+                        let taken = m.client_port;
+                        m.client_port = ports::free_port()?;
+                        m.note(&format!(
+                            "client port {taken} was taken while down; moving to {}",
+                            m.client_port
+                        ));
+                    }
+                    let retry = e.is_port_in_use();
                     last = Some(e);
                     if !retry {
                         break;

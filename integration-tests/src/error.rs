@@ -58,7 +58,64 @@ impl HarnessError {
             source,
         }
     }
+
+    /// Whether a server exited during startup because a port it listens on was taken (by
+    /// another test's process: ports are picked free, then bound later by the server).
+    pub fn is_port_in_use(&self) -> bool {
+        self.port_in_use_line().is_some()
+    }
+
+    /// The port a server that exited during startup could not listen on, read from its log
+    /// (oxcd: `listen on 127.0.0.1:N: Address already in use`; etcd: `listen tcp
+    /// 127.0.0.1:N: bind: address already in use`). `None` if that is not why it exited or
+    /// the line names no `host:port`.
+    pub fn port_in_use(&self) -> Option<u16> {
+        let line = self.port_in_use_line()?;
+        line.split(|c: char| c.is_whitespace() || c == '"')
+            .filter_map(|word| word.trim_end_matches(':').rsplit_once(':'))
+            .find(|(host, _)| host.parse::<std::net::IpAddr>().is_ok())
+            .and_then(|(_, port)| port.parse().ok())
+    }
+
+    fn port_in_use_line(&self) -> Option<&str> {
+        match self {
+            HarnessError::ExitedDuringStartup { log_tail, .. } => log_tail
+                .lines()
+                .rev()
+                .find(|l| l.to_lowercase().contains("address already in use")),
+            _ => None,
+        }
+    }
 }
 
 /// The crate's result alias.
 pub type Result<T, E = HarnessError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::HarnessError;
+
+    fn exited(log_tail: &str) -> HarnessError {
+        HarnessError::ExitedDuringStartup {
+            status: "exit status: 1".into(),
+            log_tail: log_tail.into(),
+        }
+    }
+
+    #[test]
+    fn the_taken_port_is_read_from_oxcds_and_etcds_log_lines() {
+        let oxcd = exited(
+            "INFO started\noxcd: listen on 127.0.0.1:45617: Address already in use (os error 98)",
+        );
+        assert_eq!(oxcd.port_in_use(), Some(45617));
+        let etcd = exited(
+            r#"{"level":"fatal","msg":"listen tcp 127.0.0.1:2380: bind: address already in use"}"#,
+        );
+        assert_eq!(etcd.port_in_use(), Some(2380));
+        assert!(etcd.is_port_in_use());
+        let other = exited("oxcd: cannot open the data dir: permission denied");
+        assert_eq!(other.port_in_use(), None);
+        assert!(!other.is_port_in_use());
+        assert!(!HarnessError::NotRunning.is_port_in_use());
+    }
+}

@@ -262,8 +262,7 @@ impl Server {
                 }
                 Err(e) => {
                     server.reap_kill();
-                    let retry = matches!(&e, HarnessError::ExitedDuringStartup { log_tail, .. }
-                        if log_tail.to_lowercase().contains("address already in use"));
+                    let retry = e.is_port_in_use();
                     last_err = Some(e);
                     if !retry {
                         break;
@@ -402,7 +401,8 @@ impl Server {
     }
 
     /// Starts the process again on the same ports and data directory (killing it first if it
-    /// still runs) and waits until it is healthy.
+    /// still runs) and waits until it is healthy. If another process took its client port
+    /// while it was down, it moves to a fresh one ([`Server::client_port`] tells which).
     pub fn restart(&mut self) -> Result<()> {
         if self.child.is_some() {
             self.kill9()?;
@@ -417,8 +417,10 @@ impl Server {
                 }
                 Err(e) => {
                     self.reap_kill();
-                    let retry = matches!(&e, HarnessError::ExitedDuringStartup { log_tail, .. }
-                        if log_tail.to_lowercase().contains("address already in use"));
+                    if e.port_in_use() == Some(self.client_port) {
+                        self.client_port = ports::free_port()?;
+                    }
+                    let retry = e.is_port_in_use();
                     last = Some(e);
                     if !retry {
                         break;

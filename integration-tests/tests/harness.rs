@@ -1,8 +1,12 @@
 //! Tests of the harness itself against the reference etcd: lifecycle (start, stop, kill9,
-//! restart on the same data), etcdctl with stdin, the HTTP client, identity discovery.
+//! restart on the same data, restart after another process took the client port), etcdctl
+//! with stdin, the HTTP client, identity discovery.
+
+use std::net::TcpListener;
 
 use oxcd_integration_tests::{
-    etcdctl, etcdctl_stdin, http_get, http_post, txn_script, Json, Kind, Server, ServerOpts,
+    etcdctl, etcdctl_stdin, http_get, http_post, txn_script, Cluster, Json, Kind, Server,
+    ServerOpts,
 };
 
 #[test]
@@ -39,6 +43,34 @@ fn etcd_lifecycle_restart_keeps_data() {
     );
     let (code, body) = http_get(&s, "/health").expect("health");
     assert_eq!((code, body.trim()), (200, r#"{"health":"true"}"#));
+}
+
+/// Tests run in parallel processes that each pick free ports, so while a killed server is
+/// down another test may take its client port. Restart then moves it to a fresh one instead
+/// of failing three times on the same port.
+#[test]
+fn restart_moves_off_a_client_port_taken_while_down() {
+    let mut s = Server::start(Kind::Etcd, ServerOpts::default()).expect("start etcd");
+    let out = etcdctl(&s, &["put", "k", "v"]).expect("etcdctl");
+    assert!(out.success(), "{out:?}");
+    s.kill9().expect("kill9");
+    let taken = s.client_port();
+    let _other = TcpListener::bind(("127.0.0.1", taken)).expect("take the client port");
+    s.restart().expect("restart on another client port");
+    assert_ne!(s.client_port(), taken);
+    let out = etcdctl(&s, &["get", "k", "--print-value-only"]).expect("etcdctl");
+    assert_eq!(out.stdout.trim(), "v");
+
+    let mut c = Cluster::start(Kind::Etcd, 3, &[]).expect("start a 3-member etcd cluster");
+    c.kill9(1).expect("kill9 m1");
+    let taken = c.member(1).client_port();
+    let _other = TcpListener::bind(("127.0.0.1", taken)).expect("take m1's client port");
+    c.restart(1).expect("restart m1 on another client port");
+    assert_ne!(c.member(1).client_port(), taken);
+    let out = c
+        .ctl(1, &["put", "after", "restart"])
+        .expect("etcdctl through m1");
+    assert!(out.success(), "{out:?}");
 }
 
 #[test]
