@@ -273,14 +273,14 @@ impl WatchHub {
         }
         // Which events each watcher gets: all of them (None) or the listed ones.
         let mut selections: Vec<(WatcherKey, Option<Vec<u32>>)> = Vec::new();
-        // Whether a selected watcher asked for prev_kv, which put events come without.
-        let mut wants_prev = false;
+        // Which events a selected watcher wants with prev_kv (put events come without it).
+        let mut wants_prev = vec![false; events.len()];
         if let [ev] = events {
             if let Some(kv) = &ev.kv {
                 for wk in st.synced.matching(&kv.key) {
                     match st.synced.get(&wk) {
                         Some(w) if w.rev <= revision && w.spec.passes(ev) => {
-                            wants_prev |= w.spec.prev_kv;
+                            wants_prev[0] |= w.spec.prev_kv;
                             selections.push((wk, None))
                         }
                         _ => {}
@@ -294,7 +294,7 @@ impl WatchHub {
                 for wk in st.synced.matching(&kv.key) {
                     match st.synced.get(&wk) {
                         Some(w) if w.rev <= revision && w.spec.passes(ev) => {
-                            wants_prev |= w.spec.prev_kv;
+                            wants_prev[i] |= w.spec.prev_kv;
                             picks.entry(wk).or_default().push(i as u32)
                         }
                         _ => {}
@@ -311,11 +311,10 @@ impl WatchHub {
         }
         let max_bytes = self.inner.cfg.max_response_bytes;
         let mut events = events.to_vec();
-        if wants_prev {
-            // Read each missing prev_kv once, for every watcher that asked.
-            for ev in &mut events {
-                load_prev_kv(self.inner.history.as_ref(), ev);
-            }
+        // Read each missing prev_kv once, for every watcher that asked, and only for the
+        // events such a watcher gets.
+        for (ev, _) in events.iter_mut().zip(&wants_prev).filter(|(_, w)| **w) {
+            load_prev_kv(self.inner.history.as_ref(), ev);
         }
         let mut set = EventSet::with_plain(events, plain);
         type Batch = (Arc<Sink>, Vec<WatcherKey>, Vec<WatchResponseWire>);
