@@ -27,6 +27,10 @@ pub enum SnapshotError {
     /// prints it.
     #[error("{0}")]
     Bbolt(&'static str),
+    /// bbolt's consistency check found these problems (`etcdctl snapshot status` refuses
+    /// the file with this text).
+    #[error("snapshot file integrity check failed. {} errors found.\n{}", .0.len(), .0.join("\n"))]
+    Integrity(Vec<String>),
     /// A bbolt database, but not one etcd wrote (a bucket etcd always has is missing).
     #[error("not an etcd snapshot: {0}")]
     NotEtcd(String),

@@ -21,6 +21,7 @@
 //! - [`writer`]: [`DbWriter`], the one-pass writer; [`plan`] + [`write_stream`] make a
 //!   sequential stream in two passes, [`write_file`] a file in one.
 //! - [`reader`]: [`BoltReader`], page-by-page iteration of buckets.
+//! - [`check`]: [`BoltReader::check`], bbolt's `Tx.Check` with its findings' words.
 //! - [`etcd`]: etcd's bucket names, record keys and encodings ([`etcd::LeasePb`],
 //!   [`etcd::MemberJson`], alarm keys, revisions).
 //! - [`trailer`]: the SHA-256 trailer; [`open_snapshot`] checks it and opens the database
@@ -40,6 +41,7 @@
 //!   a message that says what is wrong, never a panic or an unbounded allocation beyond
 //!   the file's own size.
 
+pub mod check;
 pub mod error;
 pub mod etcd;
 pub mod page;

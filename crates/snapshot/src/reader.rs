@@ -6,6 +6,7 @@
 //! stops a damaged tree that points back into itself). A failed check is a
 //! [`SnapshotError::Corrupt`], never a panic.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -41,6 +42,11 @@ pub struct BoltReader {
     file: File,
     meta: Meta,
     page_size: usize,
+    /// Bytes of the file that belong to the database.
+    len: u64,
+    /// Whether keys are read in the order stored without checking it (and page headers
+    /// are not matched to their place), as bbolt reads them.
+    as_stored: bool,
     /// Bytes of pages read so far (a progress measure: each page is read once per walk).
     read: AtomicU64,
 }
@@ -122,13 +128,41 @@ impl BoltReader {
             file,
             meta,
             page_size,
+            len,
+            as_stored: false,
             read: AtomicU64::new(0),
         })
+    }
+
+    /// Reads keys in the order they are stored, as bbolt does, instead of refusing a tree
+    /// whose keys are out of order or whose page headers name another page.
+    ///
+    /// ONLY for a database that [`BoltReader::check`] found nothing wrong with: the
+    /// order check is also what stops a walk of a tree that points back into itself,
+    /// and the consistency check (every page reached once) is what rules that out here.
+    pub fn read_as_stored(mut self) -> Self {
+        self.as_stored = true;
+        self
     }
 
     /// The meta page in use.
     pub fn meta(&self) -> Meta {
         self.meta
+    }
+
+    /// The open file.
+    pub(crate) fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// The page size of the database.
+    pub(crate) fn page_size(&self) -> usize {
+        self.page_size
+    }
+
+    /// Bytes of the file that belong to the database (at least [`BoltReader::size`]).
+    pub(crate) fn db_len(&self) -> u64 {
+        self.len
     }
 
     /// The database's size in bytes (pages times page size), as bbolt's `Tx.Size`.
@@ -156,7 +190,7 @@ impl BoltReader {
             .read_exact_at(&mut page, id * ps)
             .map_err(|e| SnapshotError::io(format!("read page {id}"), e))?;
         let h = PageHeader::read(&page);
-        if h.id != id {
+        if h.id != id && !self.as_stored {
             return Err(corrupt(format!("page {id} says it is page {}", h.id)));
         }
         if h.flags != BRANCH_PAGE && h.flags != LEAF_PAGE {
@@ -189,9 +223,9 @@ impl BoltReader {
                 if h.flags != LEAF_PAGE {
                     return Err(corrupt("an inline bucket is not a leaf page"));
                 }
-                visit_leaf(page, h.count, &mut last, f)
+                self.visit_leaf(page, None, h.count, self.checked_order(&mut last), f)
             }
-            Bucket::Page(id) => self.walk_page(*id, 0, &mut last, f),
+            Bucket::Page(id) => self.walk_page(*id, 0, self.checked_order(&mut last), f),
         }
     }
 
@@ -199,7 +233,7 @@ impl BoltReader {
         &self,
         id: u64,
         depth: usize,
-        last: &mut Option<Vec<u8>>,
+        mut last: Option<&mut Option<Vec<u8>>>,
         f: &mut EntryFn<'_>,
     ) -> Result<()> {
         if depth > MAX_DEPTH {
@@ -207,24 +241,26 @@ impl BoltReader {
         }
         let page = self.read_page(id)?;
         let h = PageHeader::read(&page);
+        let file_at = Some(id * self.page_size as u64);
         if h.flags == LEAF_PAGE {
-            return visit_leaf(&page, h.count, last, f);
+            return self.visit_leaf(&page, file_at, h.count, last, f);
         }
         let n = h.count as usize;
-        check_elements(&page, n)?;
+        let elements = self.page_bytes(&page, file_at, PAGE_HEADER_SIZE, n * ELEMENT_SIZE)?;
         for i in 0..n {
-            let at = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
-            let pos = u32_at(&page, at) as usize;
-            let ksize = u32_at(&page, at + 4) as usize;
-            let child = u64_at(&page, at + 8);
-            let key = slice(&page, at, pos, ksize)?;
-            if let Some(prev) = last.as_deref() {
+            let e = &elements[i * ELEMENT_SIZE..(i + 1) * ELEMENT_SIZE];
+            let child = u64_at(e, 8);
+            if let Some(prev) = last.as_deref().and_then(|l| l.as_deref()) {
+                let at = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
+                let pos = u32_at(e, 0) as usize;
+                let key =
+                    self.page_bytes(&page, file_at, offset(at, pos)?, u32_at(e, 4) as usize)?;
                 // A branch key is the first key of its child: never below what came before.
-                if key < prev {
+                if *key < *prev {
                     return Err(corrupt(format!("page {id}: branch keys out of order")));
                 }
             }
-            self.walk_page(child, depth + 1, last, f)?;
+            self.walk_page(child, depth + 1, last.as_deref_mut(), f)?;
         }
         Ok(())
     }
@@ -283,6 +319,13 @@ impl BoltReader {
     }
 }
 
+impl BoltReader {
+    /// The last key seen, when keys are checked to ascend; `None` when read as stored.
+    fn checked_order<'a>(&self, last: &'a mut Option<Vec<u8>>) -> Option<&'a mut Option<Vec<u8>>> {
+        (!self.as_stored).then_some(last)
+    }
+}
+
 fn page_header(page: &[u8]) -> Result<PageHeader> {
     if page.len() < PAGE_HEADER_SIZE {
         return Err(corrupt("page shorter than its header"));
@@ -290,54 +333,76 @@ fn page_header(page: &[u8]) -> Result<PageHeader> {
     Ok(PageHeader::read(page))
 }
 
-fn check_elements(page: &[u8], n: usize) -> Result<()> {
-    if PAGE_HEADER_SIZE + n * ELEMENT_SIZE > page.len() {
-        return Err(corrupt(format!("{n} elements do not fit their page")));
-    }
-    Ok(())
+/// The offset `pos` bytes past the element at `at`.
+fn offset(at: usize, pos: usize) -> Result<usize> {
+    at.checked_add(pos)
+        .ok_or_else(|| corrupt("element offset overflows"))
 }
 
-/// `len` bytes at `pos` from the element at `at`, bounds-checked.
-fn slice(page: &[u8], at: usize, pos: usize, len: usize) -> Result<&[u8]> {
-    let start = at
-        .checked_add(pos)
-        .ok_or_else(|| corrupt("element offset overflows"))?;
-    let end = start
-        .checked_add(len)
-        .ok_or_else(|| corrupt("element size overflows"))?;
-    page.get(start..end)
-        .ok_or_else(|| corrupt("element points outside its page"))
-}
-
-fn visit_leaf(
-    page: &[u8],
-    count: u16,
-    last: &mut Option<Vec<u8>>,
-    f: &mut EntryFn<'_>,
-) -> Result<()> {
-    let n = count as usize;
-    check_elements(page, n)?;
-    for i in 0..n {
-        let at = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
-        let flags = u32_at(page, at);
-        let pos = u32_at(page, at + 4) as usize;
-        let ksize = u32_at(page, at + 8) as usize;
-        let vsize = u32_at(page, at + 12) as usize;
-        let key = slice(page, at, pos, ksize)?;
-        let value = slice(page, at, pos + ksize, vsize)?;
-        if let Some(prev) = last.as_deref() {
-            if key <= prev {
-                return Err(corrupt("keys out of order"));
-            }
+impl BoltReader {
+    /// `len` bytes at `start` of `page`, which was read from `file_at` (`None`: an inline
+    /// page). Bytes past the page are an error, unless reading as stored: bbolt reads
+    /// them from the rest of the file (its mmap), and so does this then.
+    fn page_bytes<'p>(
+        &self,
+        page: &'p [u8],
+        file_at: Option<u64>,
+        start: usize,
+        len: usize,
+    ) -> Result<Cow<'p, [u8]>> {
+        let end = start
+            .checked_add(len)
+            .ok_or_else(|| corrupt("element size overflows"))?;
+        if let Some(inside) = page.get(start..end) {
+            return Ok(Cow::Borrowed(inside));
         }
-        match last {
-            Some(buf) => {
-                buf.clear();
-                buf.extend_from_slice(key);
-            }
-            None => *last = Some(key.to_vec()),
+        let outside = || corrupt("element points outside its page");
+        let Some(file_at) = file_at.filter(|_| self.as_stored) else {
+            return Err(outside());
+        };
+        let at = file_at + start as u64;
+        if at + len as u64 > self.len {
+            return Err(outside());
         }
-        f(flags, key, value)?;
+        let mut buf = vec![0u8; len];
+        self.file
+            .read_exact_at(&mut buf, at)
+            .map_err(|e| SnapshotError::io(format!("read at {at}"), e))?;
+        Ok(Cow::Owned(buf))
     }
-    Ok(())
+
+    fn visit_leaf(
+        &self,
+        page: &[u8],
+        file_at: Option<u64>,
+        count: u16,
+        mut last: Option<&mut Option<Vec<u8>>>,
+        f: &mut EntryFn<'_>,
+    ) -> Result<()> {
+        let n = count as usize;
+        let elements = self.page_bytes(page, file_at, PAGE_HEADER_SIZE, n * ELEMENT_SIZE)?;
+        for (i, e) in elements.chunks_exact(ELEMENT_SIZE).enumerate() {
+            let at = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
+            let flags = u32_at(e, 0);
+            let start = offset(at, u32_at(e, 4) as usize)?;
+            let ksize = u32_at(e, 8) as usize;
+            let vsize = u32_at(e, 12) as usize;
+            let key = self.page_bytes(page, file_at, start, ksize)?;
+            let value = self.page_bytes(page, file_at, offset(start, ksize)?, vsize)?;
+            if let Some(last) = last.as_deref_mut() {
+                if last.as_deref().is_some_and(|prev| *key <= *prev) {
+                    return Err(corrupt("keys out of order"));
+                }
+                match last {
+                    Some(buf) => {
+                        buf.clear();
+                        buf.extend_from_slice(&key);
+                    }
+                    None => *last = Some(key.to_vec()),
+                }
+            }
+            f(flags, &key, &value)?;
+        }
+        Ok(())
+    }
 }

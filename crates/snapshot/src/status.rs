@@ -40,7 +40,7 @@ pub fn status(db: &BoltReader) -> Result<Status> {
             crc = crc32c::crc32c_append(crc, k);
             crc = crc32c::crc32c_append(crc, v);
             if is_key {
-                revision = etcd::decode_revision(k)?.0;
+                revision = main_revision(k)?;
             }
             Ok(())
         })?;
@@ -54,10 +54,23 @@ pub fn status(db: &BoltReader) -> Result<Status> {
     })
 }
 
+/// The main revision of a `key` bucket key read as etcdctl reads it: the first 8 bytes of
+/// any key of at least 17 (etcdctl crashes on a shorter one).
+fn main_revision(key: &[u8]) -> Result<i64> {
+    match key.get(..8) {
+        Some(main) if key.len() >= 17 => Ok(i64::from_be_bytes(main.try_into().expect("8 bytes"))),
+        _ => Err(SnapshotError::Corrupt(format!(
+            "a key of {} bytes in the key bucket",
+            key.len()
+        ))),
+    }
+}
+
 /// `etcdctl snapshot status FILE`: the status of a snapshot file (with or without its
 /// trailer, which is not checked, as etcdctl does not). A file bbolt itself would not open
 /// is refused with the text etcdctl prints (`stat x.db: no such file or directory`,
-/// `invalid database`, `file size too small`, `version mismatch`, `checksum error`); a
+/// `invalid database`, `file size too small`, `version mismatch`, `checksum error`), and
+/// so is one that fails bbolt's consistency check ([`BoltReader::check`]); a
 /// database that opens but is damaged inside (where etcdctl 3.4 may crash) with this
 /// crate's own description.
 pub fn status_file(path: &Path) -> Result<Status> {
@@ -102,7 +115,12 @@ pub fn status_file(path: &Path) -> Result<Status> {
         return Err(SnapshotError::Bbolt(e));
     }
     let parts = inspect(&file)?;
-    status(&BoltReader::from_file(file, parts.db_len)?)
+    let db = BoltReader::from_file(file, parts.db_len)?;
+    let findings = db.check()?;
+    if !findings.is_empty() {
+        return Err(SnapshotError::Integrity(findings));
+    }
+    status(&db.read_as_stored())
 }
 
 /// Bytes in SI units the way etcdctl prints them (go-humanize's `Bytes`).
