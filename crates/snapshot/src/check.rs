@@ -28,9 +28,10 @@ use crate::reader::BoltReader;
 
 /// Branch levels followed before a tree is called a loop.
 const MAX_DEPTH: usize = 64;
-/// Overflow pages one page may claim before the check gives up on it (bbolt would mark
-/// them all, one map entry each).
-const MAX_OVERFLOW: u64 = 1 << 24;
+/// Overflow pages one page may claim before the check gives up on it: bbolt marks each
+/// one reached, one map entry each, so a garbage count (up to 2^32) would take minutes and
+/// gigabytes there; a real one (a 2 GiB value is 2^19 pages) stays far below.
+const MAX_OVERFLOW: u64 = 1 << 20;
 
 fn corrupt(msg: impl Into<String>) -> SnapshotError {
     SnapshotError::Corrupt(msg.into())

@@ -167,3 +167,29 @@ fn findings_are_etcdctls_for_every_damaged_page() {
         "only {refused} of {compared} damaged files were refused ({crashed} crashed etcdctl)"
     );
 }
+
+#[test]
+fn a_garbage_overflow_count_is_an_error_not_a_hang() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let mut bytes = written(&path);
+    let root = BoltReader::open(&path).expect("open").meta().root;
+    let at = root as usize * PAGE_SIZE;
+    let mut h = PageHeader::read(&bytes[at..]);
+    h.overflow = u32::MAX;
+    h.write(&mut bytes[at..at + PAGE_HEADER_SIZE]);
+    std::fs::write(&path, &bytes).expect("write");
+    let started = Instant::now();
+    let err = status_file(&path).expect_err("a root claiming 2^32 overflow pages");
+    assert!(
+        err.to_string().starts_with(&format!(
+            "corrupt snapshot: page {root}: 4294967295 overflow pages"
+        )),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
