@@ -9,54 +9,74 @@
 //!    tree: `page N: out of bounds: HWM` when the header's id is past the high-water
 //!    mark, `page N: multiple references` for each page (overflow included) already
 //!    reached, then `page N: reachable freed` or `page N: invalid type: T`; then the
-//!    bucket's sub-buckets, in key order;
+//!    bucket's sub-buckets, in the order stored;
 //! 3. `page N: unreachable unfreed`, for each page below the high-water mark that is
 //!    neither reached (meta pages and the freelist count as reached) nor free.
 //!
-//! Where bbolt itself would crash (a page past the end of the file, a freelist page that
-//! is not one, a tree that loops), this returns a [`SnapshotError::Corrupt`] instead.
+//! Where bbolt itself would crash or run for minutes (a page past the end of the file, a
+//! freelist page that is not one, buckets nested in a loop, references that add up to
+//! far more pages than the file has), this returns a [`crate::SnapshotError::Corrupt`] instead:
+//! the work is bounded by a budget of a few page visits per page of the database.
+//!
+//! Not reproduced: bbolt finds a sub-bucket by seeking its name, so a damaged name that a
+//! seek misses is skipped there and followed here; and an inline bucket's elements that
+//! point past its value are an error here, where bbolt reads on into the page.
 
 use std::collections::HashSet;
-use std::os::unix::fs::FileExt;
 
-use crate::error::{Result, SnapshotError};
+use crate::error::Result;
 use crate::page::{
     u32_at, u64_at, PageHeader, BRANCH_PAGE, BUCKET_LEAF_FLAG, ELEMENT_SIZE, FREELIST_PAGE,
-    LEAF_PAGE, META_PAGE, NO_FREELIST, PAGE_HEADER_SIZE,
+    LEAF_PAGE, NO_FREELIST, PAGE_HEADER_SIZE,
 };
-use crate::reader::BoltReader;
+use crate::reader::{corrupt, BoltReader, MAX_DEPTH};
 
-/// Branch levels followed before a tree is called a loop.
-const MAX_DEPTH: usize = 64;
-/// Overflow pages one page may claim before the check gives up on it: bbolt marks each
-/// one reached, one map entry each, so a garbage count (up to 2^32) would take minutes and
-/// gigabytes there; a real one (a 2 GiB value is 2^19 pages) stays far below.
-const MAX_OVERFLOW: u64 = 1 << 20;
-
-fn corrupt(msg: impl Into<String>) -> SnapshotError {
-    SnapshotError::Corrupt(msg.into())
-}
-
-/// bbolt's name for a page's type (`page.typ`).
-fn type_name(flags: u16) -> String {
-    if flags & BRANCH_PAGE != 0 {
-        "branch".into()
-    } else if flags & LEAF_PAGE != 0 {
-        "leaf".into()
-    } else if flags & META_PAGE != 0 {
-        "meta".into()
-    } else if flags & FREELIST_PAGE != 0 {
-        "freelist".into()
-    } else {
-        format!("unknown<{flags:02x}>")
-    }
-}
-
-/// Pages seen so far, and the findings.
+/// Pages seen so far, the findings, and the work left.
 struct Walk {
     reachable: HashSet<u64>,
     freed: HashSet<u64>,
     findings: Vec<String>,
+    /// Page visits and overflow pages still allowed: a consistent database needs one per
+    /// page; a damaged one whose references multiply (bbolt would run for minutes or
+    /// exhaust memory) stops when this runs out.
+    budget: u64,
+}
+
+impl Walk {
+    fn new(
+        reachable: HashSet<u64>,
+        freed: HashSet<u64>,
+        findings: Vec<String>,
+        pages: u64,
+    ) -> Self {
+        Walk {
+            reachable,
+            freed,
+            findings,
+            budget: pages.saturating_mul(4).saturating_add(1 << 20),
+        }
+    }
+
+    fn spend(&mut self, n: u64) -> Result<()> {
+        self.budget = self.budget.checked_sub(n).ok_or_else(|| {
+            corrupt("the pages referenced add up to far more than the database holds")
+        })?;
+        Ok(())
+    }
+
+    /// Marks `first` and its `overflow` pages reached; `report`: with bbolt's finding for
+    /// each that already was.
+    fn reach(&mut self, first: u64, overflow: u32, report: bool) -> Result<()> {
+        self.spend(u64::from(overflow) + 1)?;
+        for i in 0..=u64::from(overflow) {
+            let id = first.wrapping_add(i);
+            if !self.reachable.insert(id) && report {
+                self.findings
+                    .push(format!("page {}: multiple references", id as i64));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl BoltReader {
@@ -68,12 +88,8 @@ impl BoltReader {
         let freed = if meta.freelist == NO_FREELIST {
             // bbolt rebuilds the freelist from the pages the buckets do not reach, and
             // panics if that walk finds anything wrong.
-            let mut walk = Walk {
-                reachable: HashSet::new(),
-                freed: HashSet::new(),
-                findings: Vec::new(),
-            };
-            self.check_bucket(meta.root, &mut walk)?;
+            let mut walk = Walk::new(HashSet::new(), HashSet::new(), Vec::new(), meta.pgid);
+            self.check_bucket(meta.root, 0, &mut walk)?;
             if let Some(first) = walk.findings.first() {
                 return Err(corrupt(format!(
                     "cannot rebuild the freelist of a database without one: {first}"
@@ -93,18 +109,12 @@ impl BoltReader {
             }
             freed
         };
-        let mut walk = Walk {
-            reachable: HashSet::from([0, 1]),
-            freed,
-            findings,
-        };
+        let mut walk = Walk::new(HashSet::from([0, 1]), freed, findings, meta.pgid);
         if meta.freelist != NO_FREELIST {
             let overflow = self.header(meta.freelist)?.overflow;
-            for i in 0..=u64::from(overflow) {
-                walk.reachable.insert(meta.freelist.wrapping_add(i));
-            }
+            walk.reach(meta.freelist, overflow, false)?;
         }
-        self.check_bucket(meta.root, &mut walk)?;
+        self.check_bucket(meta.root, 0, &mut walk)?;
         for id in 0..meta.pgid {
             if !walk.reachable.contains(&id) && !walk.freed.contains(&id) {
                 walk.findings
@@ -112,19 +122,6 @@ impl BoltReader {
             }
         }
         Ok(walk.findings)
-    }
-
-    /// `len` bytes at `at`, which must lie inside the database.
-    fn bytes_at(&self, at: u64, len: usize) -> Result<Vec<u8>> {
-        let end = at
-            .checked_add(len as u64)
-            .filter(|end| *end <= self.db_len())
-            .ok_or_else(|| corrupt(format!("a page points past the end of the file ({at})")))?;
-        let mut buf = vec![0u8; (end - at) as usize];
-        self.file()
-            .read_exact_at(&mut buf, at)
-            .map_err(|e| SnapshotError::io(format!("read at {at}"), e))?;
-        Ok(buf)
     }
 
     fn page_at(&self, id: u64) -> Result<u64> {
@@ -154,7 +151,7 @@ impl BoltReader {
             return Err(corrupt(format!(
                 "invalid freelist page: {}, page type is {}",
                 h.id,
-                type_name(h.flags)
+                h.typ()
             )));
         }
         let base = self.page_at(id)? + PAGE_HEADER_SIZE as u64;
@@ -171,16 +168,22 @@ impl BoltReader {
         Ok(raw.chunks_exact(8).map(|c| u64_at(c, 0)).collect())
     }
 
-    /// bbolt's `checkBucket` of the bucket whose tree starts at `root`.
-    fn check_bucket(&self, root: u64, walk: &mut Walk) -> Result<()> {
+    /// bbolt's `checkBucket` of the bucket whose tree starts at `root`, `depth` buckets
+    /// deep.
+    fn check_bucket(&self, root: u64, depth: usize, walk: &mut Walk) -> Result<()> {
         if root == 0 {
             return Ok(()); // An inline bucket.
         }
+        if depth > MAX_DEPTH {
+            return Err(corrupt(format!(
+                "buckets nested deeper than {MAX_DEPTH} (page {root})"
+            )));
+        }
         self.check_pages(root, 0, walk)?;
         let mut children = Vec::new();
-        self.sub_buckets(root, 0, &mut children)?;
+        self.sub_buckets(root, 0, walk, &mut children)?;
         for child in children {
-            self.check_bucket(child, walk)?;
+            self.check_bucket(child, depth + 1, walk)?;
         }
         Ok(())
     }
@@ -198,28 +201,13 @@ impl BoltReader {
                 h.id as i64, hwm as i64
             ));
         }
-        if u64::from(h.overflow) > MAX_OVERFLOW {
-            return Err(corrupt(format!(
-                "page {}: {} overflow pages",
-                h.id, h.overflow
-            )));
-        }
-        for i in 0..=u64::from(h.overflow) {
-            let covered = h.id.wrapping_add(i);
-            if !walk.reachable.insert(covered) {
-                walk.findings
-                    .push(format!("page {}: multiple references", covered as i64));
-            }
-        }
+        walk.reach(h.id, h.overflow, true)?;
         if walk.freed.contains(&h.id) {
             walk.findings
                 .push(format!("page {}: reachable freed", h.id as i64));
         } else if h.flags & (BRANCH_PAGE | LEAF_PAGE) == 0 {
-            walk.findings.push(format!(
-                "page {}: invalid type: {}",
-                h.id as i64,
-                type_name(h.flags)
-            ));
+            walk.findings
+                .push(format!("page {}: invalid type: {}", h.id as i64, h.typ()));
         }
         if h.flags & BRANCH_PAGE != 0 {
             let elements = self.elements(id, h.count)?;
@@ -230,18 +218,26 @@ impl BoltReader {
         Ok(())
     }
 
-    /// The roots of the page-stored sub-buckets under the page at `id`, in key order (as
-    /// bbolt's cursor finds them: a page is a leaf if its header says so, else a branch).
-    fn sub_buckets(&self, id: u64, depth: usize, out: &mut Vec<u64>) -> Result<()> {
+    /// The roots of the page-stored sub-buckets under the page at `id`, in the order
+    /// stored (a page is a leaf if its header has the leaf bit, else a branch, as bbolt's
+    /// cursor takes it).
+    fn sub_buckets(
+        &self,
+        id: u64,
+        depth: usize,
+        walk: &mut Walk,
+        out: &mut Vec<u64>,
+    ) -> Result<()> {
         if depth > MAX_DEPTH {
             return Err(corrupt(format!("page {id}: tree deeper than {MAX_DEPTH}")));
         }
+        walk.spend(1)?;
         let h = self.header(id)?;
         let elements = self.elements(id, h.count)?;
         let start = self.page_at(id)? + PAGE_HEADER_SIZE as u64;
         for (i, e) in elements.chunks_exact(ELEMENT_SIZE).enumerate() {
             if h.flags & LEAF_PAGE == 0 {
-                self.sub_buckets(u64_at(e, 8), depth + 1, out)?;
+                self.sub_buckets(u64_at(e, 8), depth + 1, walk, out)?;
                 continue;
             }
             if u32_at(e, 0) & BUCKET_LEAF_FLAG == 0 {

@@ -167,6 +167,22 @@ pub fn decode_u64(what: &str, value: &[u8]) -> Result<u64> {
     Ok(u64::from_be_bytes(b))
 }
 
+/// The main revision of a `key` bucket key as etcdctl's `snapshot status` reads it: the
+/// first 8 bytes of any key of at least 17 (etcdctl crashes on a shorter one).
+pub fn main_revision(key: &[u8]) -> Result<i64> {
+    match key.get(..8) {
+        Some(main) if key.len() >= 17 => {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(main);
+            Ok(i64::from_be_bytes(b))
+        }
+        _ => Err(SnapshotError::Corrupt(format!(
+            "a key of {} bytes in the key bucket",
+            key.len()
+        ))),
+    }
+}
+
 /// Decodes the main revision of a `key` bucket key (or a compaction mark): 17 bytes, or
 /// 18 with the tombstone mark `t`, with `_` between main and sub.
 pub fn decode_revision(key: &[u8]) -> Result<(i64, i64, bool)> {

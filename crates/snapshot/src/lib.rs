@@ -27,13 +27,15 @@
 //! - [`trailer`]: the SHA-256 trailer; [`open_snapshot`] checks it and opens the database
 //!   (refusing what etcd's restore refuses, with its words), [`TrailerCheck`] checks a
 //!   stream; [`Progress`] is what the long file operations report to.
-//! - [`status`]: [`Status`], `etcdctl snapshot status` ([`status_file`]: with etcdctl's
+//! - [`mod@status`]: [`Status`], `etcdctl snapshot status` ([`status_file`]: with etcdctl's
 //!   errors) and its renderings.
 //! - [`error`]: the one error type, [`SnapshotError`].
 //!
 //! # Invariants
 //! - Memory is bounded by the tree height times the page size (plus the largest single
-//!   key/value), for writing and reading alike, whatever the database size.
+//!   key/value), for writing and reading alike, whatever the database size. The one
+//!   exception is [`BoltReader::check`], which, as bbolt's, keeps a set of the page ids it
+//!   reached: 8-odd bytes a page, and its work is bounded by a few visits a page.
 //! - Written files are what bbolt writes: 4 KiB pages, meta pages 0 and 1 with FNV-64a
 //!   checksums, every page below the high-water mark reachable, an empty freelist page,
 //!   keys strictly ascending in every bucket (the writer refuses anything else).

@@ -102,6 +102,23 @@ impl PageHeader {
         page[12..16].copy_from_slice(&self.overflow.to_le_bytes());
     }
 
+    /// bbolt's name for the page's type (`page.typ`): the first of branch, leaf, meta
+    /// and freelist whose bit is set, else `unknown<xx>`.
+    pub fn typ(&self) -> String {
+        let f = self.flags;
+        if f & BRANCH_PAGE != 0 {
+            "branch".into()
+        } else if f & LEAF_PAGE != 0 {
+            "leaf".into()
+        } else if f & META_PAGE != 0 {
+            "meta".into()
+        } else if f & FREELIST_PAGE != 0 {
+            "freelist".into()
+        } else {
+            format!("unknown<{f:02x}>")
+        }
+    }
+
     /// Reads a header from the first 16 bytes of `page` (which must have them).
     pub fn read(page: &[u8]) -> PageHeader {
         PageHeader {

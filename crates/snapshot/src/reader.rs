@@ -5,6 +5,11 @@
 //! bounds, element offsets, and that keys come in strictly ascending order (which also
 //! stops a damaged tree that points back into itself). A failed check is a
 //! [`SnapshotError::Corrupt`], never a panic.
+//!
+//! The one exception is `read_as_stored` (crate-private, for `snapshot status` after
+//! [`BoltReader::check`] found nothing): keys in the order stored, pages by their type
+//! bits and element bytes wherever they point in the file, as bbolt reads them; the
+//! check is what rules out a tree that points back into itself, and bounds still hold.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -25,7 +30,7 @@ type EntryFn<'a> = dyn FnMut(u32, &[u8], &[u8]) -> Result<()> + 'a;
 pub type PairFn<'a> = dyn FnMut(&[u8], &[u8]) -> Result<()> + 'a;
 
 /// Branch levels a tree may have (bbolt's trees are far shallower).
-const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 
 /// Where a bucket's tree is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +56,7 @@ pub struct BoltReader {
     read: AtomicU64,
 }
 
-fn corrupt(msg: impl Into<String>) -> SnapshotError {
+pub(crate) fn corrupt(msg: impl Into<String>) -> SnapshotError {
     SnapshotError::Corrupt(msg.into())
 }
 
@@ -140,7 +145,7 @@ impl BoltReader {
     /// ONLY for a database that [`BoltReader::check`] found nothing wrong with: the
     /// order check is also what stops a walk of a tree that points back into itself,
     /// and the consistency check (every page reached once) is what rules that out here.
-    pub fn read_as_stored(mut self) -> Self {
+    pub(crate) fn read_as_stored(mut self) -> Self {
         self.as_stored = true;
         self
     }
@@ -150,19 +155,22 @@ impl BoltReader {
         self.meta
     }
 
-    /// The open file.
-    pub(crate) fn file(&self) -> &File {
-        &self.file
+    /// `len` bytes at offset `at`, which must lie inside the database.
+    pub(crate) fn bytes_at(&self, at: u64, len: usize) -> Result<Vec<u8>> {
+        let end = at
+            .checked_add(len as u64)
+            .filter(|end| *end <= self.len)
+            .ok_or_else(|| corrupt(format!("a page points past the end of the file ({at})")))?;
+        let mut buf = vec![0u8; (end - at) as usize];
+        self.file
+            .read_exact_at(&mut buf, at)
+            .map_err(|e| SnapshotError::io(format!("read at {at}"), e))?;
+        Ok(buf)
     }
 
     /// The page size of the database.
     pub(crate) fn page_size(&self) -> usize {
         self.page_size
-    }
-
-    /// Bytes of the file that belong to the database (at least [`BoltReader::size`]).
-    pub(crate) fn db_len(&self) -> u64 {
-        self.len
     }
 
     /// The database's size in bytes (pages times page size), as bbolt's `Tx.Size`.
@@ -190,7 +198,19 @@ impl BoltReader {
             .read_exact_at(&mut page, id * ps)
             .map_err(|e| SnapshotError::io(format!("read page {id}"), e))?;
         let h = PageHeader::read(&page);
-        if h.id != id && !self.as_stored {
+        if self.as_stored {
+            // bbolt reads any page with the branch or leaf bit, whatever id it claims, and
+            // its overflow through the mmap ([`BoltReader::page_bytes`] reads past it).
+            if h.flags & (BRANCH_PAGE | LEAF_PAGE) == 0 {
+                return Err(corrupt(format!(
+                    "page {id}: expected a branch or leaf page, found flags {:#x}",
+                    h.flags
+                )));
+            }
+            self.read.fetch_add(page.len() as u64, Ordering::Relaxed);
+            return Ok(page);
+        }
+        if h.id != id {
             return Err(corrupt(format!("page {id} says it is page {}", h.id)));
         }
         if h.flags != BRANCH_PAGE && h.flags != LEAF_PAGE {
@@ -214,7 +234,7 @@ impl BoltReader {
     }
 
     /// Calls `f(flags, key, value)` for every leaf entry of the tree at `root`, in key
-    /// order.
+    /// order (in the order stored, when reading as stored).
     fn walk(&self, root: &Bucket, f: &mut EntryFn<'_>) -> Result<()> {
         let mut last: Option<Vec<u8>> = None;
         match root {
@@ -242,7 +262,8 @@ impl BoltReader {
         let page = self.read_page(id)?;
         let h = PageHeader::read(&page);
         let file_at = Some(id * self.page_size as u64);
-        if h.flags == LEAF_PAGE {
+        // bbolt's cursor takes a page with the leaf bit for a leaf (strictly, it is exact).
+        if h.flags == LEAF_PAGE || (self.as_stored && h.flags & LEAF_PAGE != 0) {
             return self.visit_leaf(&page, file_at, h.count, last, f);
         }
         let n = h.count as usize;
@@ -364,11 +385,7 @@ impl BoltReader {
         if at + len as u64 > self.len {
             return Err(outside());
         }
-        let mut buf = vec![0u8; len];
-        self.file
-            .read_exact_at(&mut buf, at)
-            .map_err(|e| SnapshotError::io(format!("read at {at}"), e))?;
-        Ok(Cow::Owned(buf))
+        Ok(Cow::Owned(self.bytes_at(at, len)?))
     }
 
     fn visit_leaf(

@@ -40,7 +40,7 @@ pub fn status(db: &BoltReader) -> Result<Status> {
             crc = crc32c::crc32c_append(crc, k);
             crc = crc32c::crc32c_append(crc, v);
             if is_key {
-                revision = main_revision(k)?;
+                revision = etcd::main_revision(k)?;
             }
             Ok(())
         })?;
@@ -52,18 +52,6 @@ pub fn status(db: &BoltReader) -> Result<Status> {
         total_keys: total,
         total_size: db.size(),
     })
-}
-
-/// The main revision of a `key` bucket key read as etcdctl reads it: the first 8 bytes of
-/// any key of at least 17 (etcdctl crashes on a shorter one).
-fn main_revision(key: &[u8]) -> Result<i64> {
-    match key.get(..8) {
-        Some(main) if key.len() >= 17 => Ok(i64::from_be_bytes(main.try_into().expect("8 bytes"))),
-        _ => Err(SnapshotError::Corrupt(format!(
-            "a key of {} bytes in the key bucket",
-            key.len()
-        ))),
-    }
 }
 
 /// `etcdctl snapshot status FILE`: the status of a snapshot file (with or without its
