@@ -1,9 +1,10 @@
 //! `oxcd-bench`: load generator for etcd-compatible servers, after etcd's `tools/benchmark`.
 //!
-//! It speaks only the public gRPC API, so the same command measures etcd and oxcd (the one
-//! exception, `mvcc-put`, times oxcd's storage engine in-process). Each run prints an
-//! etcd-benchmark-style summary (rate, latency histogram, percentiles) followed by one
-//! `JSON {...}` line for scripts, with at least `workload`, `label`, `requests`, `ops`,
+//! It speaks only the public gRPC API, so the same command measures etcd and oxcd. Two
+//! workloads need no server: `mvcc-put` times oxcd's storage engine in-process and
+//! `disk-sync` the disk's synced-write floor. Each run prints an etcd-benchmark-style
+//! summary (rate, latency histogram, percentiles) followed by one `JSON {...}` line for
+//! scripts, with at least `workload`, `label`, `requests`, `ops`,
 //! `errors`, `seconds`, `rate`, `avg_ms`, `p50_ms`, `p90_ms`, `p99_ms`, `max_ms` and
 //! `server_cpu_us_per_op`. `--latency-log` writes every request's start time and
 //! latency, for scripts that look at a time window of a run.
@@ -14,7 +15,7 @@
 //!   schedule. `cpu`: server CPU from /proc. `driver`: the closed-loop client driver.
 //! - `report`: latency summary and the JSON line.
 //! - `workload`: one module per workload (put, range, txn-put, txn-mixed, watch,
-//!   watch-latency, lease-keepalive, kube, mvcc-put).
+//!   watch-latency, lease-keepalive, kube, mvcc-put, disk-sync).
 //! - `plot`: not a workload: `oxcd-bench plot` draws the SVG charts of
 //!   `scripts/bench-sweep.sh`'s sweeps (plotters, SVG backend only).
 //!
@@ -110,6 +111,9 @@ pub enum Command {
     Kube(workload::kube::KubeArgs),
     /// oxcd's mvcc store over RocksDB, in-process (no server, no network).
     MvccPut(workload::mvcc_put::MvccPutArgs),
+    /// The disk alone: synced small writes to one file (no server), the floor under a
+    /// one-client put.
+    DiskSync(workload::disk_sync::DiskSyncArgs),
     /// Not a workload: draws one SVG per sweep from sweep JSON lines (scripts/bench-sweep.sh).
     Plot(plot::PlotArgs),
 }
@@ -127,8 +131,17 @@ impl Command {
             Command::LeaseKeepalive(_) => "lease-keepalive",
             Command::Kube(_) => "kube",
             Command::MvccPut(_) => "mvcc-put",
+            Command::DiskSync(_) => "disk-sync",
             Command::Plot(_) => "plot",
         }
+    }
+
+    /// Runs without any server (no connection, no authentication).
+    fn is_local(&self) -> bool {
+        matches!(
+            self,
+            Command::MvccPut(_) | Command::DiskSync(_) | Command::Plot(_)
+        )
     }
 }
 

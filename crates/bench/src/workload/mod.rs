@@ -3,6 +3,7 @@
 //! Every workload returns a [`Report`](crate::report::Report); the watch workloads add `lost`, `duplicated` and
 //! `out_of_order` fields, and [`run`] fails after printing if any of them is non-zero.
 
+pub mod disk_sync;
 pub mod kube;
 pub mod lease_keepalive;
 pub mod mvcc_put;
@@ -115,11 +116,12 @@ const INTEGRITY_FIELDS: [&str; 3] = ["lost", "duplicated", "out_of_order"];
 /// Runs the chosen workload and prints its report; fails if delivery was not exact.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let tls = crate::conn::tls(&cli.tls_cacert, &cli.tls_cert, &cli.tls_key)?;
-    let token = match &cli.cmd {
-        Command::MvccPut(_) => crate::conn::AuthToken::default(),
-        _ => crate::conn::authenticate(&cli.endpoints, tls.as_ref(), &cli.user).await?,
+    let token = if cli.cmd.is_local() {
+        crate::conn::AuthToken::default()
+    } else {
+        crate::conn::authenticate(&cli.endpoints, tls.as_ref(), &cli.user).await?
     };
-    let endpoints = if cli.target_leader && !matches!(cli.cmd, Command::MvccPut(_)) {
+    let endpoints = if cli.target_leader && !cli.cmd.is_local() {
         let leader = crate::conn::leader_endpoint(&cli.endpoints, tls.as_ref(), &token).await?;
         eprintln!("--target-leader: {leader}");
         leader
@@ -145,6 +147,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::LeaseKeepalive(a) => lease_keepalive::run(&ctx, a).await?,
         Command::Kube(a) => kube::run(&ctx, a).await?,
         Command::MvccPut(a) => mvcc_put::run(a).await?,
+        Command::DiskSync(a) => disk_sync::run(a).await?,
         Command::Plot(a) => return crate::plot::run(a),
     };
     let broken: Vec<String> = INTEGRITY_FIELDS
