@@ -50,10 +50,15 @@ pub struct RocksOptions {
     /// Disables the RocksDB WAL (default false). See the module docs for what this does
     /// to durability; the raft log instance MUST keep its WAL.
     pub disable_wal: bool,
-    /// With the WAL on: bytes of filler written through the WAL when the instance opens
-    /// and retired at once (default 0: none), so that the WAL every later write lands in
-    /// is a recycled file of that size, which a synced write overwrites instead of
-    /// extending (see [`RocksBackend::open`]).
+    /// With the WAL on: bytes of filler written through each of two WAL files when the
+    /// instance opens, both retired at once (default 0: none). The WAL that writes land
+    /// in, and the next one, are then recycled files of that size, which a synced write
+    /// overwrites instead of extending: RocksDB recycles only WAL files created since the
+    /// open, and until one is recycled every `fdatasync` also writes the inode back (the
+    /// file's size changed), about a third more time and CPU per sync on ext4
+    /// (`oxcd-bench disk-sync`). Set it to the memtable size. Skipped when the file system
+    /// has less than four times the filler free, so a member stopped by a full disk
+    /// still starts.
     pub prime_wal_bytes: usize,
 }
 
@@ -95,6 +100,8 @@ impl RocksBackend {
     /// Opens (creating if missing) the RocksDB instance in the directory `path`, creating
     /// any missing column family. Also opens a directory written by
     /// [`Backend::checkpoint`]. Returns the backend by value; wrap it in an `Arc` to share.
+    /// With [`RocksOptions::prime_wal_bytes`] set (and the WAL on) it primes the WAL
+    /// before returning.
     pub fn open(path: &Path, opts: &RocksOptions) -> Result<RocksBackend> {
         let cache = Cache::new_lru_cache(opts.block_cache_bytes);
 
@@ -132,26 +139,30 @@ impl RocksBackend {
         Ok(backend)
     }
 
-    /// Makes the current WAL a recycled file of at least `bytes`, as etcd preallocates its
-    /// WAL segments: until a WAL file is retired and reused, every write extends the file,
-    /// so every `fdatasync` also writes the inode back (its size changed), about a third
-    /// more time and CPU per sync on ext4 (`oxcd-bench disk-sync`). RocksDB recycles only
-    /// WAL files created since this open, so each open pays it: `bytes` of filler under
-    /// one key of the `default` column family (which no [`Column`] uses) go to the WAL
-    /// opened with the instance, the key is deleted, and a flush retires that WAL; one
-    /// more delete and flush rotate again, and the new WAL reuses the filled one. The
-    /// filler is never synced: a crash part way leaves at most a deleted key behind.
+    /// Primes the WAL ([`RocksOptions::prime_wal_bytes`]), as etcd preallocates its WAL
+    /// segments. Filler goes under one key of the `default` column family, which no
+    /// [`Column`] uses; each round writes `bytes` of it, deletes the key and flushes, which
+    /// retires the WAL holding it (RocksDB syncs that WAL on the way) and rotates to the
+    /// next. After two rounds the current WAL reuses the first filled file and the second
+    /// waits in the recycle list. A crash part way leaves at most the filler key behind,
+    /// where nothing reads it, and the next open deletes it again.
     fn prime_wal(&self, bytes: usize) -> Result<()> {
         const KEY: &[u8] = b"oxcd/prime-wal";
-        let chunk = vec![0u8; bytes.min(MIB)];
-        let mut written = 0;
-        while written < bytes {
-            self.db.put(KEY, &chunk)?;
-            written += chunk.len();
+        const ROUNDS: u64 = 2;
+        let needed = (bytes as u64).saturating_mul(2 * ROUNDS);
+        match rustix::fs::statvfs(&self.path) {
+            Ok(st) if st.f_bavail.saturating_mul(st.f_frsize) >= needed => {}
+            _ => return Ok(()),
         }
+        let chunk = vec![0u8; bytes.min(MIB)];
         let mut fo = FlushOptions::default();
         fo.set_wait(true);
-        for _ in 0..2 {
+        for _ in 0..ROUNDS {
+            let mut written = 0;
+            while written < bytes {
+                self.db.put(KEY, &chunk)?;
+                written += chunk.len();
+            }
             self.db.delete(KEY)?;
             self.db.flush_opt(&fo)?;
         }

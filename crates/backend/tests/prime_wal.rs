@@ -1,6 +1,6 @@
-//! `RocksOptions::prime_wal_bytes`: after open, the WAL that writes land in is a recycled
-//! file already as large as the filler, so synced writes overwrite it instead of growing
-//! it, and priming loses nothing written before.
+//! `RocksOptions::prime_wal_bytes`: after open, the WAL that writes land in and the next
+//! one are recycled files already as large as the filler, so synced writes overwrite them
+//! instead of growing them, and priming loses nothing written before.
 
 use std::path::Path;
 
@@ -17,15 +17,16 @@ fn opts() -> RocksOptions {
     }
 }
 
-/// The WAL files (`<number>.log`) in `dir`: (number, size), by number.
+/// The WAL files (`<number>.log`) in `dir`: (number, size), by number (a file RocksDB
+/// deletes meanwhile is left out).
 fn wal_files(dir: &Path) -> Vec<(u64, u64)> {
     let mut out: Vec<(u64, u64)> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| {
-            let e = e.unwrap();
-            let name = e.file_name().into_string().unwrap();
+            let e = e.ok()?;
+            let name = e.file_name().into_string().ok()?;
             let number = name.strip_suffix(".log")?.parse().ok()?;
-            Some((number, e.metadata().unwrap().len()))
+            Some((number, e.metadata().ok()?.len()))
         })
         .collect();
     out.sort_unstable();
@@ -56,13 +57,22 @@ fn synced_writes_overwrite_a_primed_wal_and_survive_reopening() {
             Some(&(current, size)),
             "round {round}: synced writes grew the WAL instead of overwriting it"
         );
+        // Flushing every memtable retires the current WAL: the next one is primed too.
+        b.defragment().unwrap();
+        let (next, next_size) = *wal_files(dir.path()).last().unwrap();
+        assert!(
+            next > current && next_size >= PRIME as u64,
+            "round {round}: the WAL after {current} is {next} with {next_size} bytes"
+        );
+        put(&b, &[round, 200], &[7u8; 300]);
+        assert_eq!(wal_files(dir.path()).last(), Some(&(next, next_size)));
         drop(b);
     }
     let b = RocksBackend::open(dir.path(), &opts()).unwrap();
     for round in 0..2u8 {
-        for i in 0..100u32 {
+        for i in (0..100u8).chain([200]) {
             assert_eq!(
-                b.get(Column::RaftLog, &[round, i as u8]).unwrap(),
+                b.get(Column::RaftLog, &[round, i]).unwrap(),
                 Some(vec![7u8; 300])
             );
         }

@@ -214,15 +214,15 @@ pub(crate) fn state_db_options() -> RocksOptions {
 /// The raft log's RocksDB (synced WAL). Entries are appended, read back once for apply
 /// (from the memtable, usually) and deleted after compaction, so a small memtable and
 /// block cache do: they would otherwise hold another 128 MiB of mostly dead entries.
-/// The WAL is primed when the log opens (16 MiB written, 40 ms), so that synced appends
-/// overwrite a file from the first one on: put p50 with one client on one member 0.58-0.61
-/// ms against 0.66-0.69 ms unprimed, 64 clients on three members 9.2-10.5k puts/s against
-/// 8.0-8.7k.
+/// The WAL is primed when the log opens (two files of 16 MiB, one memtable each, about
+/// 80 ms), so that synced appends overwrite a file from the first one on: put p50 with one
+/// client on one member 0.58-0.61 ms against 0.66-0.69 ms unprimed, 64 clients on three
+/// members 9.2-10.5k puts/s against 8.0-8.7k.
 pub(crate) fn raft_db_options() -> RocksOptions {
     RocksOptions {
         write_buffer_bytes: 16 << 20,
         block_cache_bytes: 8 << 20,
-        // A memtable's worth: the first WAL is as large as the ones recycled later.
+        // A memtable's worth, as much as a WAL file holds before it is retired.
         prime_wal_bytes: 16 << 20,
         ..RocksOptions::default()
     }

@@ -4,10 +4,10 @@
 //!
 //! Two modes, because ext4 (and most file systems) pay differently for them:
 //! - `append`: every write extends the file, so `fdatasync` also writes the inode (its size
-//!   changed): a RocksDB WAL, and so oxcd's raft log, is written this way.
+//!   changed), as in a new RocksDB WAL file.
 //! - `overwrite`: the file is written in full and synced first, then written again from
-//!   the start, so `fdatasync` writes data blocks only: a recycled or zero-filled log
-//!   segment is written this way.
+//!   the start, so `fdatasync` writes data blocks only, as in a recycled RocksDB WAL file:
+//!   oxcd's raft log primes its WAL when it opens so that it is always written this way.
 //!
 //! Latency is per write + `fdatasync`; the CPU per op is this process's.
 
@@ -29,11 +29,10 @@ pub enum SyncMode {
 }
 
 impl SyncMode {
-    fn name(self) -> &'static str {
-        match self {
-            SyncMode::Append => "append",
-            SyncMode::Overwrite => "overwrite",
-        }
+    /// The mode's name on the command line, as the JSON line reports it.
+    fn name(self) -> String {
+        self.to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().to_string())
     }
 }
 

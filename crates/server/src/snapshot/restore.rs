@@ -266,8 +266,15 @@ pub fn restore_with_progress(
 
     {
         let wal: Arc<dyn Backend> = Arc::new(
-            RocksBackend::open(&wal_path, &crate::bootstrap::raft_db_options())
-                .map_err(storage("create wal"))?,
+            // Not primed: the member that starts on it primes its own WAL.
+            RocksBackend::open(
+                &wal_path,
+                &oxcd_backend::RocksOptions {
+                    prime_wal_bytes: 0,
+                    ..crate::bootstrap::raft_db_options()
+                },
+            )
+            .map_err(storage("create wal"))?,
         );
         let mut log = RocksLogStore::open(wal.clone()).map_err(storage("open wal"))?;
         let raft_cfg = RaftConfig {
