@@ -11,7 +11,7 @@
 //!
 //! Latency is per write + `fdatasync`; the CPU per op is this process's.
 
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
@@ -63,28 +63,17 @@ pub async fn run(args: &DiskSyncArgs) -> anyhow::Result<Report> {
 fn run_blocking(args: &DiskSyncArgs) -> anyhow::Result<Report> {
     anyhow::ensure!(args.total > 0, "expected positive --total");
     anyhow::ensure!(args.size > 0, "expected positive --size");
-    let builder = {
-        let mut b = tempfile::Builder::new();
-        b.prefix("oxcd-disk-sync");
-        b
-    };
-    let mut file = match &args.dir {
-        Some(d) => builder.tempfile_in(d)?,
-        None => builder.tempfile()?,
-    };
+    let dir = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let mut file = tempfile::Builder::new()
+        .prefix("oxcd-disk-sync")
+        .tempfile_in(dir)?;
     let block = vec![b'x'; args.size];
     if args.mode == SyncMode::Overwrite {
-        let all = args
-            .size
-            .checked_mul(args.total)
+        let all = (args.size as u64)
+            .checked_mul(args.total as u64)
             .ok_or_else(|| anyhow::anyhow!("--size times --total overflows"))?;
-        let zeros = vec![0u8; 1 << 20];
-        let mut left = all;
-        while left > 0 {
-            let n = left.min(zeros.len());
-            file.write_all(&zeros[..n])?;
-            left -= n;
-        }
+        // Written zeros, not `set_len`: a hole would be allocated by the timed writes.
+        std::io::copy(&mut std::io::repeat(0).take(all), &mut file)?;
         file.as_file().sync_all()?;
         file.seek(SeekFrom::Start(0))?;
     }

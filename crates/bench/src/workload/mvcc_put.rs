@@ -58,12 +58,9 @@ fn run_blocking(args: &MvccPutArgs) -> anyhow::Result<Report> {
         args.key_space_size > 0,
         "expected positive --key-space-size"
     );
-    let tmp = match &args.dir {
-        Some(d) => tempfile::Builder::new()
-            .prefix("oxcd-mvcc-put")
-            .tempdir_in(d)?,
-        None => tempfile::Builder::new().prefix("oxcd-mvcc-put").tempdir()?,
-    };
+    let tmp = tempfile::Builder::new()
+        .prefix("oxcd-mvcc-put")
+        .tempdir_in(args.dir.clone().unwrap_or_else(std::env::temp_dir))?;
     let opts = RocksOptions {
         disable_wal: !args.wal,
         ..RocksOptions::default()
